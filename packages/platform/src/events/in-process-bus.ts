@@ -1,0 +1,259 @@
+import { EventEmitter } from 'node:events';
+import type { Pool } from 'pg';
+import type { Consumer, ConsumerSpec, EventBus, OutgoingMessage } from './bus';
+import { deliverWithRetry, partitionFor, sleep } from './bus';
+
+/** Options of the in-process bus. */
+export interface InProcessBusOptions {
+  /** Postgres pool holding the bus log (tables are created on first use). */
+  readonly pool: Pool;
+  /** Partitions per topic. Default 4. */
+  readonly partitions?: number;
+  /** Poll interval when no wake-up arrives. Default 250 ms. */
+  readonly pollIntervalMs?: number;
+  /** Messages older than this are pruned. Default 7 days. */
+  readonly retentionMs?: number;
+  readonly onDeadLetter?: (topic: string) => void;
+}
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS bus_message (
+    id bigserial PRIMARY KEY,
+    topic text NOT NULL,
+    partition int NOT NULL,
+    key text NOT NULL,
+    value text NOT NULL,
+    headers jsonb NOT NULL DEFAULT '{}',
+    created_at timestamptz NOT NULL DEFAULT now()
+  );
+  CREATE INDEX IF NOT EXISTS bus_message_topic_partition_id ON bus_message (topic, partition, id);
+  CREATE TABLE IF NOT EXISTS bus_offset (
+    group_id text NOT NULL,
+    topic text NOT NULL,
+    partition int NOT NULL,
+    last_id bigint NOT NULL,
+    PRIMARY KEY (group_id, topic, partition)
+  );`;
+
+interface Member {
+  readonly spec: ConsumerSpec;
+  readonly id: number;
+  stopping: boolean;
+  /** Partition loops currently owned by this member, keyed `topic#partition`. */
+  readonly loops: Map<string, Promise<void>>;
+  readonly owned: Set<string>;
+}
+
+/**
+ * An event bus for the embedded single-process default, with Kafka's guarantees and durability:
+ * the log and the group offsets live in Postgres, so a SIGKILL loses nothing that was published
+ * and redelivers whatever was not yet acknowledged. Members of a group share the partitions of
+ * their topics (round-robin, rebalanced as members come and go), exactly like a Kafka group.
+ * Only one process may use a given bus database at a time.
+ */
+export class InProcessBus implements EventBus {
+  readonly kind = 'in-process' as const;
+  private readonly pool: Pool;
+  private readonly partitions: number;
+  private readonly pollIntervalMs: number;
+  private readonly retentionMs: number;
+  private readonly wake = new EventEmitter();
+  private readonly groups = new Map<string, Member[]>();
+  private schemaReady: Promise<void> | undefined;
+  private publishChain: Promise<unknown> = Promise.resolve();
+  private nextMemberId = 1;
+  private closed = false;
+  private pruneTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: InProcessBusOptions) {
+    this.pool = options.pool;
+    this.partitions = options.partitions ?? 4;
+    this.pollIntervalMs = options.pollIntervalMs ?? 250;
+    this.retentionMs = options.retentionMs ?? 7 * 24 * 3600_000;
+    this.wake.setMaxListeners(0);
+  }
+
+  private ensureSchema(): Promise<void> {
+    this.schemaReady ??= (async () => {
+      // Serialise concurrent CREATE IF NOT EXISTS across connections.
+      const client = await this.pool.connect();
+      try {
+        await client.query('SELECT pg_advisory_lock(7419001)');
+        await client.query(SCHEMA);
+      } finally {
+        await client.query('SELECT pg_advisory_unlock(7419001)').catch(() => undefined);
+        client.release();
+      }
+      this.pruneTimer = setInterval(() => void this.prune(), 3600_000);
+      this.pruneTimer.unref();
+    })();
+    return this.schemaReady;
+  }
+
+  async publish(messages: readonly OutgoingMessage[]): Promise<void> {
+    if (this.closed) throw new Error('Event bus is closed.');
+    if (messages.length === 0) return;
+    await this.ensureSchema();
+    // Publishes are serialised so that ids commit in id order: a consumer that has read id N
+    // never later sees a smaller id appear in its partition.
+    const run = this.publishChain.then(async () => {
+      const values: unknown[] = [];
+      const rows = messages.map((m, i) => {
+        values.push(m.topic, partitionFor(m.key, this.partitions), m.key, m.value, JSON.stringify(m.headers ?? {}));
+        const b = i * 5;
+        return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}::jsonb)`;
+      });
+      await this.pool.query(`INSERT INTO bus_message (topic, partition, key, value, headers) VALUES ${rows.join(', ')}`, values);
+    });
+    this.publishChain = run.catch(() => undefined);
+    await run;
+    for (const topic of new Set(messages.map((m) => m.topic))) this.wake.emit(topic);
+  }
+
+  async subscribe(spec: ConsumerSpec): Promise<Consumer> {
+    if (this.closed) throw new Error('Event bus is closed.');
+    await this.ensureSchema();
+    if (spec.fromBeginning === false) {
+      // A new group that starts at the end: record the current end as its position.
+      for (const topic of spec.topics) {
+        for (let p = 0; p < this.partitions; p++) {
+          await this.pool.query(
+            `INSERT INTO bus_offset (group_id, topic, partition, last_id)
+             VALUES ($1, $2, $3, (SELECT coalesce(max(id), 0) FROM bus_message))
+             ON CONFLICT DO NOTHING`,
+            [spec.groupId, topic, p],
+          );
+        }
+      }
+    }
+    const member: Member = { spec, id: this.nextMemberId++, stopping: false, loops: new Map(), owned: new Set() };
+    const members = this.groups.get(spec.groupId) ?? [];
+    members.push(member);
+    this.groups.set(spec.groupId, members);
+    this.rebalance(spec.groupId);
+    return { stop: () => this.leave(member) };
+  }
+
+  private async leave(member: Member): Promise<void> {
+    member.stopping = true;
+    member.owned.clear();
+    this.wake.emit('*');
+    await Promise.all(member.loops.values());
+    const members = (this.groups.get(member.spec.groupId) ?? []).filter((m) => m !== member);
+    this.groups.set(member.spec.groupId, members);
+    this.rebalance(member.spec.groupId);
+  }
+
+  /** Assigns each topic-partition of the group to one member, round-robin. */
+  private rebalance(groupId: string): void {
+    const members = (this.groups.get(groupId) ?? []).filter((m) => !m.stopping);
+    const topics = [...new Set(members.flatMap((m) => m.spec.topics))].sort();
+    const assignment = new Map<Member, Set<string>>(members.map((m) => [m, new Set<string>()]));
+    let i = 0;
+    for (const topic of topics) {
+      const candidates = members.filter((m) => m.spec.topics.includes(topic));
+      for (let p = 0; p < this.partitions; p++) {
+        const owner = candidates[i++ % candidates.length];
+        if (owner) assignment.get(owner)?.add(`${topic}#${p}`);
+      }
+    }
+    for (const [member, tps] of assignment) {
+      member.owned.clear();
+      for (const tp of tps) member.owned.add(tp);
+      for (const tp of tps) {
+        if (!member.loops.has(tp)) {
+          const loop = this.runPartition(member, tp).finally(() => member.loops.delete(tp));
+          member.loops.set(tp, loop);
+        }
+      }
+    }
+    this.wake.emit('*');
+  }
+
+  private async runPartition(member: Member, tp: string): Promise<void> {
+    const [topic = '', partitionText = '0'] = tp.split('#');
+    const partition = Number(partitionText);
+    const { groupId } = member.spec;
+    // Wait for the previous owner (if any) of this partition in the group to let go.
+    await this.waitUntilFree(groupId, tp, member);
+    while (!member.stopping && !this.closed && member.owned.has(tp)) {
+      const { rows } = await this.pool
+        .query<{ id: string; key: string; value: string; headers: Record<string, string> }>(
+          `SELECT m.id, m.key, m.value, m.headers FROM bus_message m
+           WHERE m.topic = $1 AND m.partition = $2
+             AND m.id > coalesce((SELECT last_id FROM bus_offset WHERE group_id = $3 AND topic = $1 AND partition = $2), 0)
+           ORDER BY m.id LIMIT 100`,
+          [topic, partition, groupId],
+        )
+        .catch(() => ({ rows: [] as never[] }));
+      if (rows.length === 0) {
+        await this.waitForWake(topic);
+        continue;
+      }
+      for (const row of rows) {
+        if (member.stopping || this.closed || !member.owned.has(tp)) return;
+        const outcome = await deliverWithRetry(
+          member.spec,
+          { topic, partition, offset: row.id, key: row.key, value: row.value, headers: row.headers },
+          (dlq) => this.publish([dlq]),
+          () => member.stopping || this.closed,
+          this.options.onDeadLetter,
+        );
+        if (outcome === 'stopped') return;
+        await this.pool.query(
+          `INSERT INTO bus_offset (group_id, topic, partition, last_id) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (group_id, topic, partition) DO UPDATE SET last_id = excluded.last_id`,
+          [groupId, topic, partition, row.id],
+        );
+      }
+    }
+  }
+
+  private async waitUntilFree(groupId: string, tp: string, self: Member): Promise<void> {
+    for (;;) {
+      const busy = (this.groups.get(groupId) ?? []).some((m) => m !== self && m.loops.has(tp));
+      if (!busy) return;
+      await sleep(10);
+    }
+  }
+
+  private waitForWake(topic: string): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.wake.off(topic, done);
+        this.wake.off('*', done);
+        resolve();
+      };
+      const timer = setTimeout(done, this.pollIntervalMs);
+      this.wake.once(topic, done);
+      this.wake.once('*', done);
+    });
+  }
+
+  private async prune(): Promise<void> {
+    await this.pool.query(`DELETE FROM bus_message WHERE created_at < now() - ($1 || ' milliseconds')::interval`, [String(this.retentionMs)]).catch(() => undefined);
+  }
+
+  async isReady(): Promise<boolean> {
+    if (this.closed) return false;
+    try {
+      await this.pool.query('SELECT 1');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const members = [...this.groups.values()].flat();
+    for (const m of members) m.stopping = true;
+    this.wake.emit('*');
+    await Promise.all(members.flatMap((m) => [...m.loops.values()]));
+    this.groups.clear();
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    await this.publishChain;
+  }
+}

@@ -1,0 +1,116 @@
+import { Pool } from 'pg';
+import { env, loadConfig } from './config';
+import type { EventBus } from './events/bus';
+import { counter } from './metrics';
+import { InProcessBus } from './events/in-process-bus';
+import { KafkaBus } from './events/kafka-bus';
+import type { ServiceDefinition, RequestContext, RunningService } from './http/service';
+import { startService } from './http/service';
+import type { Logger } from './logger';
+import { createLogger } from './logger';
+import { createDataSource } from './db/data-source';
+import { PlatformOutboxInbox1700000000000 } from './db/platform.migration';
+
+/** Secret used only when none is configured outside production; never use it for real traffic. */
+export const DEVELOPMENT_INTERNAL_SECRET = 'development-only-internal-auth-secret-change-me';
+
+export function deadLetterCounter() {
+  return counter({ name: 'events_dead_lettered_total', help: 'Events moved to a dead-letter topic after failing every delivery attempt, by source topic.', labelNames: ['topic'] });
+}
+
+/** Creates the Kafka adapter for `brokers`, or the durable in-process adapter on `pool`. */
+export function createEventBus(options: { brokers?: readonly string[] | undefined; pool?: Pool; logger: Logger; clientId?: string; partitions?: number; replicationFactor?: number }): EventBus {
+  const dlq = deadLetterCounter();
+  const onDeadLetter = (topic: string): void => dlq.inc({ topic });
+  if (options.brokers?.length) {
+    return new KafkaBus({
+      brokers: options.brokers,
+      logger: options.logger,
+      onDeadLetter,
+      ...(options.clientId ? { clientId: options.clientId } : {}),
+      ...(options.partitions ? { partitions: options.partitions } : {}),
+      ...(options.replicationFactor ? { replicationFactor: options.replicationFactor } : {}),
+    });
+  }
+  if (!options.pool) throw new Error('The in-process event bus needs a Postgres pool');
+  return new InProcessBus({ pool: options.pool, onDeadLetter });
+}
+
+/** Settings every standalone service reads from its environment. */
+export const standaloneEnv = {
+  NODE_ENV: env.nodeEnv(),
+  DATABASE_URL: env.postgresUrl(),
+  KAFKA_BROKERS: env.brokers(),
+  KAFKA_TOPIC_PARTITIONS: env.int(6, 1),
+  KAFKA_REPLICATION_FACTOR: env.int(3, 1),
+  INTERNAL_AUTH_SECRET: env.secret(32),
+  RUN_MIGRATIONS: env.bool(true),
+  SEED_DEMO_DATA: env.bool(false),
+  DRAIN_TIMEOUT_MS: env.int(10_000),
+};
+
+/**
+ * Runs one service alone (one process per service, as in Kubernetes) with a real Postgres and Kafka:
+ * `tsx src/main.ts` serves; `tsx src/main.ts migrate` applies migrations and exits (the migration Job).
+ * A bad setting exits with one line naming it. SIGTERM/SIGINT drain and stop.
+ */
+export async function runStandalone<C extends RequestContext>(def: ServiceDefinition<C>, extraEnv: Record<string, unknown> = {}): Promise<void> {
+  const logger = createLogger(def.name);
+  let cfg;
+  try {
+    cfg = loadConfig({ ...standaloneEnv, PORT: env.port(def.defaultPort) });
+  } catch (error) {
+    process.stderr.write(`${def.name}: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+  if (process.argv.includes('migrate')) {
+    const ds = createDataSource({ url: cfg.DATABASE_URL, name: `${def.name}-migrate`, entities: def.entities, migrations: [PlatformOutboxInbox1700000000000, ...def.migrations] });
+    await ds.initialize();
+    const applied = await ds.runMigrations({ transaction: 'each' });
+    logger.info({ migrations: applied.map((m) => m.name) }, 'migrations applied');
+    await ds.destroy();
+    return;
+  }
+  const bus = createEventBus({ brokers: cfg.KAFKA_BROKERS, logger, clientId: def.name, partitions: cfg.KAFKA_TOPIC_PARTITIONS, replicationFactor: cfg.KAFKA_REPLICATION_FACTOR });
+  const service = await startService(def, {
+    port: cfg.PORT,
+    host: process.env['HOST'] ?? '0.0.0.0',
+    databaseUrl: cfg.DATABASE_URL,
+    bus,
+    internalAuthSecret: cfg.INTERNAL_AUTH_SECRET,
+    runMigrations: cfg.RUN_MIGRATIONS,
+    seed: cfg.SEED_DEMO_DATA,
+    nodeEnv: cfg.NODE_ENV,
+    drainTimeoutMs: cfg.DRAIN_TIMEOUT_MS,
+    logger,
+    extra: extraEnv,
+  });
+  onShutdown(logger, async () => {
+    await service.stop();
+    await bus.close();
+  });
+}
+
+/** Runs `stop` once on SIGTERM or SIGINT, then exits; a second signal exits at once. */
+export function onShutdown(logger: Logger, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+}
+
+export type { RunningService };

@@ -1,0 +1,44 @@
+/**
+ * Starts the real infrastructure the test suite needs: an embedded Postgres cluster and a real
+ * single-node Kafka broker. Prints one JSON line `{ databaseUrl, kafkaBrokers }` when both are up,
+ * then runs until SIGTERM/SIGINT or until its parent (stdin) goes away. Used by jest's globalSetup.
+ */
+import path from 'node:path';
+import { Client } from 'pg';
+import { startEmbeddedPostgres } from '../db/embedded-postgres';
+import { startKafkaBroker } from './kafka-broker';
+
+const root = path.resolve(__dirname, '../../../..');
+
+async function main(): Promise<void> {
+  const pgPort = Number(process.env['TEST_PG_PORT'] ?? 54330);
+  const kafkaPort = Number(process.env['TEST_KAFKA_PORT'] ?? 19092);
+  const [pg, kafka] = await Promise.all([
+    startEmbeddedPostgres({ dataDir: path.join(root, '.data/test-postgres'), port: pgPort }),
+    startKafkaBroker({ port: kafkaPort, controllerPort: kafkaPort + 1, dataDir: path.join(root, '.data/test-kafka') }),
+  ]);
+  // Drop databases left behind by an interrupted earlier run.
+  const admin = new Client({ connectionString: pg.url('postgres') });
+  await admin.connect();
+  const { rows } = await admin.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE 't\\_%'");
+  for (const r of rows) await admin.query(`DROP DATABASE IF EXISTS "${r.datname}" WITH (FORCE)`);
+  await admin.end();
+
+  let stopping = false;
+  const stop = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    await Promise.allSettled([pg.stop(), kafka.stop()]);
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop());
+  process.on('SIGINT', () => void stop());
+  process.stdin.on('end', () => void stop());
+  process.stdin.resume();
+  process.stdout.write(`${JSON.stringify({ databaseUrl: pg.url('postgres'), kafkaBrokers: kafka.brokers.join(',') })}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`test infrastructure failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});
