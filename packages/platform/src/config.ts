@@ -45,4 +45,6 @@ export const env = {
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   nodeEnv: () => z.enum(['development', 'production', 'test']).default('development'),
   url: () => z.string().url('expected a URL'),
+  /** Any non-empty string with a default. */
+  string: (fallback: string) => z.string().min(1).default(fallback),
 };

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { ApolloServer } from '@apollo/server';
 import type { BaseContext as ApolloContext } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { expressMiddleware } from '@as-integrations/express5';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap';
@@ -176,7 +177,7 @@ export async function startService<TContext extends RequestContext>(def: Service
       csrfPrevention: true,
       includeStacktraceInErrorResponses: settings.nodeEnv === 'development',
       formatError: (formatted, error) => maskError(formatted, error, logger),
-      plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), useGraphqlMetrics(def.name) as never],
+      plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginInlineTraceDisabled(), useGraphqlMetrics(def.name) as never],
     });
     await apollo.start();
     mountOperationalRoutes(app, def.name, async () => ready && (await dataSourceHealthy(dataSource)) && (await settings.bus.isReady()));

@@ -1,0 +1,15 @@
+import { env } from '@shop/platform';
+
+/** Settings the gateway reads from its environment. */
+export const gatewayEnv = {
+  NODE_ENV: env.nodeEnv(),
+  PORT: env.port(4000),
+  USERS_URL: env.url().default('http://127.0.0.1:4001/graphql'),
+  CATALOG_URL: env.url().default('http://127.0.0.1:4002/graphql'),
+  INVENTORY_URL: env.url().default('http://127.0.0.1:4003/graphql'),
+  ORDERS_URL: env.url().default('http://127.0.0.1:4004/graphql'),
+  INTERNAL_AUTH_SECRET: env.secret(32),
+  JWT_SECRET: env.secret(32),
+  GATEWAY_POLL_SUBGRAPHS: env.bool(false),
+  DRAIN_TIMEOUT_MS: env.int(10_000),
+};

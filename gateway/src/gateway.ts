@@ -1,0 +1,129 @@
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { ApolloGateway, IntrospectAndCompose } from '@apollo/gateway';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { expressMiddleware } from '@as-integrations/express5';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
+import express from 'express';
+import type { Logger } from '@shop/platform';
+import { collectProcessMetrics, createLogger, maskError, mountOperationalRoutes, useGraphqlMetrics } from '@shop/platform';
+import type { AccessTokenVerifier } from './auth';
+import { bearerToken } from './auth';
+import { createGraphiqlHandler } from './graphiql/graphiql';
+import type { GatewayContext } from './subgraph-data-source';
+import { SubgraphDataSource } from './subgraph-data-source';
+
+export const SUPERGRAPH_FILE = path.resolve(__dirname, '../../schema/supergraph.graphql');
+
+export interface GatewaySettings {
+  /** Default 4000; 0 picks a free port. */
+  readonly port: number;
+  /** Default 127.0.0.1. */
+  readonly host?: string;
+  /** Subgraph URL overrides by name (default: the routing URLs in the supergraph). */
+  readonly subgraphUrls?: Readonly<Record<string, string>>;
+  readonly internalAuthSecret: string;
+  readonly verifier: AccessTokenVerifier;
+  /** Supergraph SDL file. Default schema/supergraph.graphql. */
+  readonly supergraphFile?: string;
+  /** Opt-in development mode: compose from the running subgraphs, polling every 10 s. */
+  readonly pollSubgraphs?: boolean;
+  readonly logger?: Logger;
+  readonly nodeEnv?: 'development' | 'production' | 'test';
+  /** Attaches more protocol handlers (the graphql-ws server) to the HTTP server. */
+  readonly attach?: (server: http.Server, gateway: ApolloGateway, ctx: { logger: Logger; verifier: AccessTokenVerifier }) => { dispose(): Promise<void> };
+  /** Time to drain in-flight requests on stop. Default 10 s. */
+  readonly drainTimeoutMs?: number;
+}
+
+export interface RunningGateway {
+  readonly url: string;
+  readonly port: number;
+  readonly gateway: ApolloGateway;
+  stop(): Promise<void>;
+}
+
+/** Starts the federation gateway: one GraphQL endpoint over every subgraph, with GraphiQL at GET /graphql. */
+export async function startGateway(settings: GatewaySettings): Promise<RunningGateway> {
+  const logger = settings.logger ?? createLogger('gateway');
+  collectProcessMetrics();
+  const gateway = new ApolloGateway({
+    ...(settings.pollSubgraphs
+      ? {
+          supergraphSdl: new IntrospectAndCompose({
+            subgraphs: Object.entries(settings.subgraphUrls ?? {}).map(([name, url]) => ({ name, url })),
+            pollIntervalInMs: 10_000,
+          }),
+        }
+      : { supergraphSdl: readFileSync(settings.supergraphFile ?? SUPERGRAPH_FILE, 'utf8') }),
+    buildService: ({ name, url }) => new SubgraphDataSource(name, settings.subgraphUrls?.[name] ?? url ?? '', settings.internalAuthSecret),
+    logger: { debug: () => undefined, info: (m) => logger.info(String(m)), warn: (m) => logger.warn(String(m)), error: (m) => logger.error(String(m)) },
+  });
+
+  const app = express();
+  app.disable('x-powered-by');
+  const httpServer = http.createServer(app);
+  httpServer.keepAliveTimeout = 65_000;
+  // Query limits against abusive operations: depth, aliases, directives, tokens, cost.
+  const armor = new ApolloArmor({
+    maxDepth: { n: 12 },
+    maxAliases: { n: 30 },
+    maxDirectives: { n: 30 },
+    maxTokens: { n: 5_000 },
+    costLimit: { maxCost: 20_000 },
+    blockFieldSuggestion: { enabled: settings.nodeEnv === 'production' },
+  });
+  const protection = armor.protect();
+  const apollo = new ApolloServer<GatewayContext>({
+    ...protection,
+    gateway,
+    csrfPrevention: true,
+    introspection: true,
+    includeStacktraceInErrorResponses: false,
+    formatError: (formatted, error) => maskError(formatted, error, logger),
+    plugins: [...protection.plugins, ApolloServerPluginDrainHttpServer({ httpServer }), useGraphqlMetrics('gateway') as never],
+    validationRules: [...protection.validationRules],
+  });
+  await apollo.start();
+  let ready = false;
+  const graphiql = createGraphiqlHandler({ endpointPath: '/graphql' });
+  app.use((req, res, next) => (graphiql(req, res) ? undefined : next()));
+  mountOperationalRoutes(app, 'gateway', async () => ready);
+  app.use(
+    '/graphql',
+    express.json({ limit: '1mb' }),
+    expressMiddleware(apollo, {
+      context: async ({ req }) => {
+        const token = bearerToken(req.headers.authorization);
+        const identity = token ? await settings.verifier.verify(token) : null;
+        return { identity, authorization: req.headers.authorization };
+      },
+    }),
+  );
+  const attached = settings.attach?.(httpServer, gateway, { logger, verifier: settings.verifier });
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(settings.port, settings.host ?? '127.0.0.1', () => resolve());
+  });
+  ready = true;
+  const port = (httpServer.address() as AddressInfo).port;
+  const url = `http://127.0.0.1:${port}/graphql`;
+  logger.info({ url }, 'gateway ready');
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    gateway,
+    stop: () =>
+      (stopping ??= (async () => {
+        ready = false;
+        await attached?.dispose();
+        await Promise.race([apollo.stop(), new Promise((r) => setTimeout(r, settings.drainTimeoutMs ?? 10_000).unref())]);
+        httpServer.closeAllConnections();
+        logger.info('gateway stopped');
+      })()),
+  };
+}

