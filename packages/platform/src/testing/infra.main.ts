@@ -14,8 +14,8 @@ async function main(): Promise<void> {
   const pgPort = Number(process.env['TEST_PG_PORT'] ?? 54330);
   const kafkaPort = Number(process.env['TEST_KAFKA_PORT'] ?? 19092);
   const [pg, kafka] = await Promise.all([
-    startEmbeddedPostgres({ dataDir: path.join(root, '.data/test-postgres'), port: pgPort }),
-    startKafkaBroker({ port: kafkaPort, controllerPort: kafkaPort + 1, dataDir: path.join(root, '.data/test-kafka') }),
+    startEmbeddedPostgres({ dataDir: path.join(root, `.data/test-postgres-${pgPort}`), port: pgPort }),
+    startKafkaBroker({ port: kafkaPort, controllerPort: kafkaPort + 1, dataDir: path.join(root, `.data/test-kafka-${kafkaPort}`) }),
   ]);
   // Drop databases left behind by an interrupted earlier run.
   const admin = new Client({ connectionString: pg.url('postgres') });
