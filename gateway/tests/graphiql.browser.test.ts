@@ -2,16 +2,16 @@
 // against a real HTTP GraphQL endpoint and a real graphql-ws server on the same path, with the
 // network cut off: any request to a host other than 127.0.0.1/localhost is aborted, recorded and
 // fails the test. Needs /usr/bin/chromium (scripts/ensure-chromium.sh); fails, not skips, without it.
-import { existsSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buildSchema, graphql } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import type { OfflineBrowser } from '../../e2e/support/browser';
+import { editorValueInPage, launchOfflineChromium, setEditor, waitForResult } from '../../e2e/support/browser';
 import { WebSocketServer } from 'ws';
 import { createGraphiqlHandler, prefersHtml } from '../src/graphiql/graphiql';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = '/tmp/graphiql.png';
 const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
@@ -118,96 +118,24 @@ async function startServer(recorded: Recorded): Promise<{ url: string; close: ()
   };
 }
 
-/** The little of the DOM the page-side callbacks use (the tsconfig has no "dom" lib). */
-interface PageGlobals {
-  document: { querySelector(selector: string): { CodeMirror?: { getValue(): string } } | null };
-}
-
-/** Runs in the page: the text of the (CodeMirror 5) editor inside `selector`, '' when absent. */
-function editorValueInPage(selector: string): string {
-  const { document } = globalThis as unknown as PageGlobals;
-  return document.querySelector(`${selector} .CodeMirror`)?.CodeMirror?.getValue() ?? '';
-}
-
-/** Runs in the page: whether the editor inside `selector` contains `needle` (`exact`: equals it). */
-function editorHasInPage({ selector, needle, exact }: { selector: string; needle: string; exact: boolean }): boolean {
-  const { document } = globalThis as unknown as PageGlobals;
-  const value = document.querySelector(`${selector} .CodeMirror`)?.CodeMirror?.getValue() ?? '';
-  return exact ? value === needle : value.includes(needle);
-}
-
-const RESULT = '.graphiql-response';
-
-/** Replaces the text of the CodeMirror editor inside `selector` like a paste would. */
-async function setEditor(page: Page, selector: string, text: string): Promise<void> {
-  await page.locator(`${selector} .CodeMirror`).first().click();
-  await page.keyboard.press('Control+A');
-  await page.keyboard.press('Delete');
-  await page.keyboard.insertText(text);
-  await page.waitForFunction(editorHasInPage, { selector, needle: text, exact: true });
-}
-
-async function waitForResult(page: Page, needle: string): Promise<string> {
-  try {
-    await page.waitForFunction(editorHasInPage, { selector: RESULT, needle, exact: false });
-  } catch (error) {
-    const shown = await page.evaluate(editorValueInPage, RESULT);
-    throw new Error(`result pane never showed ${JSON.stringify(needle)}; it shows:\n${shown}\n${String(error)}`);
-  }
-  return page.evaluate(editorValueInPage, RESULT);
-}
-
 describe('self-hosted GraphiQL explorer (Chromium, offline)', () => {
   const recorded: Recorded = { httpOperations: [], wsConnectionParams: [], wsSubscriptions: [] };
-  const blocked: string[] = [];
-  const websockets: string[] = [];
-  const consoleErrors: string[] = [];
-  const pageErrors: string[] = [];
+  let blocked: string[] = [];
+  let websockets: string[] = [];
+  let consoleErrors: string[] = [];
+  let pageErrors: string[] = [];
   let server: { url: string; close: () => Promise<void> } | undefined;
-  let browser: Browser | undefined;
+  let offline: OfflineBrowser | undefined;
   let page: Page;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`${CHROMIUM} is missing: run scripts/ensure-chromium.sh (installs Debian's chromium) before this test`);
-    }
     server = await startServer(recorded);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-component-update',
-        '--disable-sync',
-        // Belt and braces: no name other than localhost resolves, even for the browser's own traffic.
-        '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1',
-      ],
-    });
-    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-    await context.route('**/*', async (route) => {
-      const url = new URL(route.request().url());
-      if ((url.protocol === 'http:' || url.protocol === 'https:') && LOCAL_HOSTS.has(url.hostname)) {
-        await route.continue();
-      } else {
-        blocked.push(route.request().url());
-        await route.abort('blockedbyclient');
-      }
-    });
-    page = await context.newPage();
-    page.setDefaultTimeout(10_000);
-    page.on('websocket', (ws) => websockets.push(ws.url()));
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') consoleErrors.push(msg.text());
-    });
-    page.on('pageerror', (error) => pageErrors.push(String(error)));
+    offline = await launchOfflineChromium();
+    ({ page, blocked, websockets, consoleErrors, pageErrors } = offline);
   }, 30_000);
 
   afterAll(async () => {
-    await browser?.close();
+    await offline?.close();
     await server?.close();
   });
 

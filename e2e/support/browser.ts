@@ -1,0 +1,105 @@
+/**
+ * Drives Debian's Chromium (headless, via playwright-core) with the network cut off: only
+ * localhost is reachable, every other request is aborted and recorded so tests can assert that
+ * a page loads nothing from the internet.
+ */
+import { existsSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+
+export const CHROMIUM = '/usr/bin/chromium';
+const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+export interface OfflineBrowser {
+  readonly browser: Browser;
+  readonly page: Page;
+  /** Requests to anything but localhost (aborted). */
+  readonly blocked: string[];
+  readonly websockets: string[];
+  readonly consoleErrors: string[];
+  readonly pageErrors: string[];
+  close(): Promise<void>;
+}
+
+/** Launches Chromium offline; fails (never skips) when it is not installed. */
+export async function launchOfflineChromium(): Promise<OfflineBrowser> {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/ensure-chromium.sh (installs Debian's chromium)`);
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-component-update',
+      '--disable-sync',
+      // Belt and braces: no name other than localhost resolves, even for the browser's own traffic.
+      '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1',
+    ],
+  });
+  const blocked: string[] = [];
+  const websockets: string[] = [];
+  const consoleErrors: string[] = [];
+  const pageErrors: string[] = [];
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  await context.route('**/*', async (route) => {
+    const url = new URL(route.request().url());
+    if ((url.protocol === 'http:' || url.protocol === 'https:') && LOCAL_HOSTS.has(url.hostname)) {
+      await route.continue();
+    } else {
+      blocked.push(route.request().url());
+      await route.abort('blockedbyclient');
+    }
+  });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  page.on('websocket', (ws) => websockets.push(ws.url()));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') consoleErrors.push(msg.text());
+  });
+  page.on('pageerror', (error) => pageErrors.push(String(error)));
+  return { browser, page, blocked, websockets, consoleErrors, pageErrors, close: () => browser.close() };
+}
+
+/** The little of the DOM the page-side callbacks use (the tsconfig has no "dom" lib). */
+interface PageGlobals {
+  document: { querySelector(selector: string): { CodeMirror?: { getValue(): string } } | null };
+}
+
+/** Runs in the page: the text of the (CodeMirror 5) editor inside `selector`, '' when absent. */
+export function editorValueInPage(selector: string): string {
+  const { document } = globalThis as unknown as PageGlobals;
+  return document.querySelector(`${selector} .CodeMirror`)?.CodeMirror?.getValue() ?? '';
+}
+
+/** Runs in the page: whether the editor inside `selector` contains `needle` (`exact`: equals it). */
+export function editorHasInPage({ selector, needle, exact }: { selector: string; needle: string; exact: boolean }): boolean {
+  const { document } = globalThis as unknown as PageGlobals;
+  const value = document.querySelector(`${selector} .CodeMirror`)?.CodeMirror?.getValue() ?? '';
+  return exact ? value === needle : value.includes(needle);
+}
+
+/** GraphiQL's result pane. */
+export const RESULT = '.graphiql-response';
+
+/** Replaces the text of the CodeMirror editor inside `selector` like a paste would. */
+export async function setEditor(page: Page, selector: string, text: string): Promise<void> {
+  await page.locator(`${selector} .CodeMirror`).first().click();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.press('Delete');
+  await page.keyboard.insertText(text);
+  await page.waitForFunction(editorHasInPage, { selector, needle: text, exact: true });
+}
+
+/** Waits until GraphiQL's result pane shows `needle`; answers the whole result text. */
+export async function waitForResult(page: Page, needle: string, timeout = 10_000): Promise<string> {
+  try {
+    await page.waitForFunction(editorHasInPage, { selector: RESULT, needle, exact: false }, { timeout });
+  } catch (error) {
+    const shown = await page.evaluate(editorValueInPage, RESULT);
+    throw new Error(`result pane never showed ${JSON.stringify(needle)}; it shows:\n${shown}\n${String(error)}`);
+  }
+  return page.evaluate(editorValueInPage, RESULT);
+}
