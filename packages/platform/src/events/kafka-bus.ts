@@ -3,6 +3,8 @@ import type { Admin, Consumer as KafkaConsumer, Producer } from 'kafkajs';
 import type { Logger } from '../logger';
 import type { Consumer, ConsumerSpec, EventBus, OutgoingMessage } from './bus';
 import { deliverWithRetry } from './bus';
+import { consumerGroupLabels, eventBusMetrics, instrumentConsumer } from './bus-metrics';
+import { memoize } from '../metrics';
 
 /** Options of the Kafka adapter. */
 export interface KafkaBusOptions {
@@ -15,6 +17,12 @@ export interface KafkaBusOptions {
   readonly replicationFactor?: number;
   readonly logger?: Logger;
   readonly onDeadLetter?: (topic: string) => void;
+  /**
+   * Prefix (`<namespace>.`) of every topic and consumer group this adapter touches, invisible to
+   * publishers and handlers. Lets several shops share one broker (parallel test runs) without
+   * sharing consumer groups. Default none.
+   */
+  readonly namespace?: string;
 }
 
 /**
@@ -33,8 +41,13 @@ export class KafkaBus implements EventBus {
   private readonly knownTopics = new Set<string>();
   private readonly consumers = new Set<{ consumer: KafkaConsumer; stopping: boolean }>();
   private closed = false;
+  /** Subscriptions of this adapter, for the consumer-lag gauge. */
+  private readonly subscriptions = new Set<ConsumerSpec>();
+  private readonly removeLagSource: () => void;
 
   constructor(private readonly options: KafkaBusOptions) {
+    // Lag costs two admin requests per group and topic, so it is measured at most every 2 s.
+    this.removeLagSource = eventBusMetrics().lag.addSource(memoize(() => this.consumerLag(), 2_000));
     const log = options.logger;
     this.kafka = new Kafka({
       clientId: options.clientId ?? 'shop',
@@ -84,12 +97,17 @@ export class KafkaBus implements EventBus {
     for (const t of missing) this.knownTopics.add(t);
   }
 
+  /** The broker-side name of a topic or group (see `namespace`). */
+  private ns(name: string): string {
+    return this.options.namespace ? `${this.options.namespace}.${name}` : name;
+  }
+
   async publish(messages: readonly OutgoingMessage[]): Promise<void> {
     if (this.closed) throw new Error('Event bus is closed.');
     if (messages.length === 0) return;
-    await this.ensureTopics([...new Set(messages.map((m) => m.topic))]);
+    await this.ensureTopics([...new Set(messages.map((m) => this.ns(m.topic)))]);
     const byTopic = new Map<string, OutgoingMessage[]>();
-    for (const m of messages) byTopic.set(m.topic, [...(byTopic.get(m.topic) ?? []), m]);
+    for (const m of messages) byTopic.set(this.ns(m.topic), [...(byTopic.get(this.ns(m.topic)) ?? []), m]);
     await this.producer.sendBatch({
       acks: -1,
       compression: CompressionTypes.None,
@@ -102,9 +120,10 @@ export class KafkaBus implements EventBus {
 
   async subscribe(spec: ConsumerSpec): Promise<Consumer> {
     if (this.closed) throw new Error('Event bus is closed.');
-    await this.ensureTopics(spec.topics);
+    const topics = spec.topics.map((t) => this.ns(t));
+    await this.ensureTopics(topics);
     const consumer = this.kafka.consumer({
-      groupId: spec.groupId,
+      groupId: this.ns(spec.groupId),
       sessionTimeout: 30_000,
       heartbeatInterval: 3_000,
       rebalanceTimeout: 30_000,
@@ -113,8 +132,10 @@ export class KafkaBus implements EventBus {
     });
     const entry = { consumer, stopping: false };
     this.consumers.add(entry);
+    this.subscriptions.add(spec);
+    const metrics = instrumentConsumer(spec);
     await consumer.connect();
-    await consumer.subscribe({ topics: [...spec.topics], fromBeginning: spec.fromBeginning ?? true });
+    await consumer.subscribe({ topics, fromBeginning: spec.fromBeginning ?? true });
     // Resolve only once the group has assigned partitions, so that a caller that publishes right
     // after subscribe() (tests, broadcast listeners) does not race the first assignment.
     const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
@@ -125,25 +146,60 @@ export class KafkaBus implements EventBus {
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(message.headers ?? {})) if (v !== undefined) headers[k] = Array.isArray(v) ? String(v[0]) : String(v);
         const outcome = await deliverWithRetry(
-          spec,
-          { topic, partition, offset: message.offset, key: message.key?.toString() ?? '', value: message.value?.toString() ?? '', headers },
+          metrics.spec,
+          { topic: this.options.namespace ? topic.slice(this.options.namespace.length + 1) : topic, partition, offset: message.offset, key: message.key?.toString() ?? '', value: message.value?.toString() ?? '', headers },
           (dlq) => this.publish([dlq]),
           () => entry.stopping || this.closed,
           this.options.onDeadLetter,
         );
+        metrics.finished(this.options.namespace ? topic.slice(this.options.namespace.length + 1) : topic, outcome);
         // Not acknowledged: throwing makes kafkajs seek back so the message is redelivered later.
         if (outcome === 'stopped') throw new Error('consumer stopping');
         await heartbeat();
       },
     });
-    await Promise.race([joined, new Promise((resolve) => setTimeout(resolve, 30_000))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([joined, new Promise((resolve) => (timer = setTimeout(resolve, 30_000)))]);
+    clearTimeout(timer);
     return {
       stop: async () => {
         entry.stopping = true;
+        this.subscriptions.delete(spec);
         await consumer.disconnect();
         this.consumers.delete(entry);
       },
     };
+  }
+
+  /**
+   * Per durable group of this adapter and topic: the messages between the group's committed
+   * offset and the end of each partition (from the start of the partition when nothing is committed).
+   */
+  private async consumerLag(): Promise<Array<{ labels: { service: string; topic: string }; value: number }>> {
+    const byGroup = new Map<string, Set<string>>();
+    for (const spec of this.subscriptions) {
+      if (consumerGroupLabels(spec.groupId).consumer !== 'durable') continue;
+      const topics = byGroup.get(spec.groupId) ?? new Set<string>();
+      for (const t of spec.topics) topics.add(t);
+      byGroup.set(spec.groupId, topics);
+    }
+    if (byGroup.size === 0 || this.closed) return [];
+    await this.connect();
+    const ends = new Map<string, Promise<Array<{ partition: number; high: string; low: string }>>>();
+    const samples: Array<{ labels: { service: string; topic: string }; value: number }> = [];
+    for (const [group, topics] of byGroup) {
+      const committed = await this.admin.fetchOffsets({ groupId: this.ns(group), topics: [...topics].map((t) => this.ns(t)) });
+      for (const { topic, partitions } of committed) {
+        if (!ends.has(topic)) ends.set(topic, this.admin.fetchTopicOffsets(topic));
+        let lag = 0;
+        for (const end of await ends.get(topic)!) {
+          const offset = Number(partitions.find((p) => p.partition === end.partition)?.offset ?? -1);
+          lag += Math.max(0, Number(end.high) - (offset >= 0 ? offset : Number(end.low)));
+        }
+        samples.push({ labels: { service: group, topic: this.options.namespace ? topic.slice(this.options.namespace.length + 1) : topic }, value: lag });
+      }
+    }
+    return samples;
   }
 
   async isReady(): Promise<boolean> {
@@ -159,6 +215,7 @@ export class KafkaBus implements EventBus {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.removeLagSource();
     await Promise.allSettled([...this.consumers].map(async (c) => {
       c.stopping = true;
       await c.consumer.disconnect();
