@@ -86,8 +86,16 @@ describe('npm start after SIGKILL of the whole process tree', () => {
     await eventually(async () => (await pg.query('SELECT count(*)::int AS c FROM stock')).rows[0].c === 50, 30_000);
     const { rows } = await pg.query<{ c: number; s: number }>('SELECT count(*)::int AS c, sum(on_hand)::int AS s FROM stock');
     await pg.end();
-    const { DEMO_PRODUCTS } = await import('@shop/catalog/src/demo-data');
-    const seeded = DEMO_PRODUCTS.reduce((sum, p) => sum + p.stock, 0);
+    // What the catalog promised: the product-created events in the durable bus log (each once).
+    const bus = new Client({ connectionString: `postgres://postgres:postgres@127.0.0.1:${base + 10}/eventbus` });
+    await bus.connect();
+    const promised = await bus.query<{ events: number; stock: number }>(
+      `SELECT count(DISTINCT value::jsonb->>'id')::int AS events, sum((value::jsonb->'data'->>'initialStock')::int)::int AS stock
+       FROM (SELECT DISTINCT ON (value::jsonb->>'id') value FROM bus_message WHERE headers->>'event-type' = 'catalog.product-created.v1') e`,
+    );
+    await bus.end();
+    expect(promised.rows[0]?.events).toBe(50);
+    const seeded = promised.rows[0]!.stock;
     expect(rows[0]).toEqual({ c: 50, s: seeded });
 
     // And the same through the gateway: 50 products (none seeded twice) with their stock.
