@@ -20,11 +20,18 @@ export const stockLevel = z.object({
 });
 export type StockLevelPayload = z.infer<typeof stockLevel>;
 
+/**
+ * Every change of a product's stock, in order per product (version + 1 each time). `reason` says
+ * why: opened, reserved, released, shipped, adjusted, threshold or closed.
+ */
 export const StockChanged = defineEvent('inventory.stock-changed.v1', INVENTORY_STOCK_TOPIC, stockLevel.extend({ reason: z.string().optional() }));
+/** Available stock fell to or below the threshold from above: once per crossing, not on every further sale. */
 export const LowStock = defineEvent('inventory.low-stock.v1', INVENTORY_STOCK_TOPIC, stockLevel);
 
 const line = z.object({ productId: id, quantity: z.number().int().positive() });
+/** Answer to orders.order-placed.v1: every line is reserved (lines merged per product). */
 export const StockReserved = defineEvent('inventory.stock-reserved.v1', INVENTORY_RESERVATION_TOPIC, z.object({ orderId: id, lines: z.array(line) }));
+/** Answer to orders.order-placed.v1: nothing is reserved; each line that fell short (unknown or deleted products: available 0). */
 export const StockRejected = defineEvent(
   'inventory.stock-rejected.v1',
   INVENTORY_RESERVATION_TOPIC,

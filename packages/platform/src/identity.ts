@@ -12,6 +12,11 @@ export interface Identity {
   readonly exp: number;
 }
 
+/** Issuer (`iss`) of the users service's access tokens; the gateway accepts no other. */
+export const TOKEN_ISSUER = 'shop-users';
+/** Audience (`aud`) of the access tokens. */
+export const TOKEN_AUDIENCE = 'shop';
+
 /** Header carrying the identity (base64url JSON) from the gateway to subgraphs. */
 export const IDENTITY_HEADER = 'x-shop-identity';
 /** Header carrying the HMAC-SHA256 of the identity header, keyed with INTERNAL_AUTH_SECRET. */
@@ -50,6 +55,33 @@ export function verifyIdentity(headers: Record<string, string | string[] | undef
   if (typeof identity.userId !== 'string' || !Array.isArray(identity.roles) || typeof identity.exp !== 'number') throw unauthenticated('Malformed identity.');
   if (identity.exp <= nowSeconds) throw unauthenticated('Your session has expired.');
   return identity;
+}
+
+/**
+ * Header carrying the caller's network address from the gateway to subgraphs (for per-address rate
+ * limits). A header of its own rather than `x-forwarded-for`, which proxies between the gateway
+ * and a subgraph may append to (that would break the signature).
+ */
+export const CLIENT_ADDRESS_HEADER = 'x-shop-client-address';
+/** Header carrying the HMAC-SHA256 of the client address header, keyed with INTERNAL_AUTH_SECRET. */
+export const CLIENT_ADDRESS_SIGNATURE_HEADER = 'x-shop-client-address-signature';
+
+/** Signs the client address the gateway saw, for a subgraph request. */
+export function signClientAddress(address: string, secret: string): Record<string, string> {
+  return { [CLIENT_ADDRESS_HEADER]: address, [CLIENT_ADDRESS_SIGNATURE_HEADER]: mac(secret, `client-address:${address}`) };
+}
+
+/**
+ * The client address signed by the gateway, or null when the headers are absent or their
+ * signature is wrong (a caller that forges them is then identified by its own socket address).
+ */
+export function verifyClientAddress(headers: Record<string, string | string[] | undefined>, secret: string): string | null {
+  const address = first(headers[CLIENT_ADDRESS_HEADER]);
+  const signature = first(headers[CLIENT_ADDRESS_SIGNATURE_HEADER]);
+  if (!address || !signature) return null;
+  const expected = Buffer.from(mac(secret, `client-address:${address}`));
+  const given = Buffer.from(signature);
+  return expected.length === given.length && timingSafeEqual(expected, given) ? address : null;
 }
 
 function first(v: string | string[] | undefined): string | undefined {

@@ -1,4 +1,5 @@
 import pino from 'pino';
+import { traceLogFields } from './tracing';
 
 export type Logger = pino.Logger;
 
@@ -13,5 +14,7 @@ export function createLogger(service: string, level = process.env['LOG_LEVEL'] ?
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: ['password', '*.password', 'token', '*.token', 'authorization', '*.authorization'], censor: '[redacted]' },
     formatters: { level: (label) => ({ level: label }) },
+    // trace_id and span_id of the active span (nothing when tracing is off or outside a span).
+    mixin: traceLogFields,
   });
 }

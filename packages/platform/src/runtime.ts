@@ -1,39 +1,37 @@
 import { Pool } from 'pg';
 import { env, loadConfig } from './config';
 import type { EventBus } from './events/bus';
-import { counter } from './metrics';
+import { eventBusMetrics } from './events/bus-metrics';
 import { InProcessBus } from './events/in-process-bus';
 import { KafkaBus } from './events/kafka-bus';
 import type { ServiceDefinition, RequestContext, RunningService } from './http/service';
 import { startService } from './http/service';
 import type { Logger } from './logger';
 import { createLogger } from './logger';
-import { createDataSource } from './db/data-source';
+import { createDataSource, runMigrationsLocked } from './db/data-source';
 import { PlatformOutboxInbox1700000000000 } from './db/platform.migration';
 
 /** Secret used only when none is configured outside production; never use it for real traffic. */
 export const DEVELOPMENT_INTERNAL_SECRET = 'development-only-internal-auth-secret-change-me';
 
+/** The dead-letter counter (labels service, consumer, topic); both adapters keep it themselves. */
 export function deadLetterCounter() {
-  return counter({ name: 'events_dead_lettered_total', help: 'Events moved to a dead-letter topic after failing every delivery attempt, by source topic.', labelNames: ['topic'] });
+  return eventBusMetrics().deadLettered;
 }
 
 /** Creates the Kafka adapter for `brokers`, or the durable in-process adapter on `pool`. */
 export function createEventBus(options: { brokers?: readonly string[] | undefined; pool?: Pool; logger: Logger; clientId?: string; partitions?: number; replicationFactor?: number }): EventBus {
-  const dlq = deadLetterCounter();
-  const onDeadLetter = (topic: string): void => dlq.inc({ topic });
   if (options.brokers?.length) {
     return new KafkaBus({
       brokers: options.brokers,
       logger: options.logger,
-      onDeadLetter,
       ...(options.clientId ? { clientId: options.clientId } : {}),
       ...(options.partitions ? { partitions: options.partitions } : {}),
       ...(options.replicationFactor ? { replicationFactor: options.replicationFactor } : {}),
     });
   }
   if (!options.pool) throw new Error('The in-process event bus needs a Postgres pool');
-  return new InProcessBus({ pool: options.pool, onDeadLetter });
+  return new InProcessBus({ pool: options.pool });
 }
 
 /** Settings every standalone service reads from its environment. */
@@ -66,8 +64,8 @@ export async function runStandalone<C extends RequestContext>(def: ServiceDefini
   if (process.argv.includes('migrate')) {
     const ds = createDataSource({ url: cfg.DATABASE_URL, name: `${def.name}-migrate`, entities: def.entities, migrations: [PlatformOutboxInbox1700000000000, ...def.migrations] });
     await ds.initialize();
-    const applied = await ds.runMigrations({ transaction: 'each' });
-    logger.info({ migrations: applied.map((m) => m.name) }, 'migrations applied');
+    const applied = await runMigrationsLocked(ds);
+    logger.info({ migrations: applied }, 'migrations applied');
     await ds.destroy();
     return;
   }

@@ -1,6 +1,7 @@
 import { DataSource } from 'typeorm';
-import type { EntitySchema, MigrationInterface } from 'typeorm';
+import type { EntitySchema, EntitySubscriberInterface, MigrationInterface } from 'typeorm';
 import { Client } from 'pg';
+import { histogram, sourcedGauge } from '../metrics';
 
 export interface DataSourceOptions {
   /** postgres:// URL of the service's own database. */
@@ -57,4 +58,71 @@ export function withDatabase(url: string, database: string): string {
   const u = new URL(url);
   u.pathname = `/${database}`;
   return u.toString();
+}
+
+/**
+ * Adds database metrics to an initialised data source, labelled with `service`:
+ * `db_query_duration_seconds` (every query TypeORM runs, by outcome) and, measured at scrape time,
+ * `db_pool_connections` (open connections by state: in_use, idle), `db_pool_waiting_requests`
+ * (callers waiting for a connection: the pool is exhausted) and `db_pool_max_connections`.
+ * Answers a function that removes the pool gauges (call it before destroying the data source).
+ */
+export function instrumentDataSource(dataSource: DataSource, service: string): () => void {
+  const duration = histogram({ name: 'db_query_duration_seconds', help: 'Duration of database queries in seconds, by service and outcome (ok, error).', labelNames: ['service', 'outcome'] });
+  const connections = sourcedGauge({ name: 'db_pool_connections', help: 'Open connections of the database pool, by service and state (in_use, idle).', labelNames: ['service', 'state'] });
+  const waiting = sourcedGauge({ name: 'db_pool_waiting_requests', help: 'Requests waiting for a database connection because the pool is exhausted, by service.', labelNames: ['service'] });
+  const max = sourcedGauge({ name: 'db_pool_max_connections', help: 'Configured size of the database pool, by service.', labelNames: ['service'] });
+  // TypeORM announces each query to its subscribers before and after it runs; a query runner
+  // runs one query at a time, so its start time can be kept per runner. Subscribers are plain
+  // objects here (no decorators): pushing one into `subscribers` is what the decorator would do.
+  const started = new WeakMap<object, bigint>();
+  const subscriber: EntitySubscriberInterface = {
+    beforeQuery: (event) => void started.set(event.queryRunner, process.hrtime.bigint()),
+    afterQuery: (event) => {
+      const t0 = started.get(event.queryRunner);
+      if (t0 === undefined) return;
+      started.delete(event.queryRunner);
+      duration.observe({ service, outcome: event.success ? 'ok' : 'error' }, Number(process.hrtime.bigint() - t0) / 1e9);
+    },
+  };
+  (dataSource.subscribers as EntitySubscriberInterface[]).push(subscriber);
+  duration.zero({ service, outcome: 'error' });
+  // pg's Pool counters (the driver's `master` pool); undefined before initialisation.
+  const pool = (): { totalCount: number; idleCount: number; waitingCount: number; options: { max?: number } } | undefined =>
+    dataSource.isInitialized ? ((dataSource.driver as unknown as { master?: { totalCount: number; idleCount: number; waitingCount: number; options: { max?: number } } }).master ?? undefined) : undefined;
+  const removers = [
+    connections.addSource(async () => {
+      const p = pool();
+      return p ? [{ labels: { service, state: 'in_use' }, value: p.totalCount - p.idleCount }, { labels: { service, state: 'idle' }, value: p.idleCount }] : [];
+    }),
+    waiting.addSource(async () => {
+      const p = pool();
+      return p ? [{ labels: { service }, value: p.waitingCount }] : [];
+    }),
+    max.addSource(async () => {
+      const p = pool();
+      return p ? [{ labels: { service }, value: p.options.max ?? 10 }] : [];
+    }),
+  ];
+  return () => {
+    for (const remove of removers) remove();
+  };
+}
+
+/**
+ * Applies pending migrations under a session-level advisory lock, so replicas (or a migration
+ * Job and a starting pod) that start together apply them once, one after the other, instead of
+ * racing on the same DDL. Answers the names of the migrations this call applied.
+ */
+export async function runMigrationsLocked(ds: DataSource): Promise<string[]> {
+  const runner = ds.createQueryRunner();
+  await runner.connect();
+  try {
+    await runner.query('SELECT pg_advisory_lock(7419003)');
+    const applied = await ds.runMigrations({ transaction: 'each' });
+    return applied.map((m) => m.name);
+  } finally {
+    await runner.query('SELECT pg_advisory_unlock(7419003)').catch(() => undefined);
+    await runner.release();
+  }
 }

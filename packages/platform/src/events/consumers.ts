@@ -1,5 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Logger } from '../logger';
+import { extractTraceContext, SERVICE_ATTRIBUTE, tracer } from '../tracing';
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { BusMessage, Consumer, EventBus } from './bus';
 import type { EventDefinition, EventEnvelope } from './envelope';
 import { parseEnvelope, parseEventData } from './envelope';
@@ -58,8 +60,15 @@ export async function startEventConsumers(options: ConsumerOptions): Promise<Con
       const event = parseEventData(handler.event, envelope);
       const started = process.hrtime.bigint();
       let outcome: 'ok' | 'duplicate' | 'error' = 'ok';
+      // Continues the producer's trace (its context travels in the envelope's meta and the
+      // message headers); events the handler adds are children of this span.
+      const parent = extractTraceContext({ ...message.headers, ...(envelope.meta ?? {}) });
+      const span = tracer().startSpan(`${event.type} process`, {
+        kind: SpanKind.CONSUMER,
+        attributes: { [SERVICE_ATTRIBUTE]: options.groupId, 'messaging.destination.name': message.topic, 'messaging.message.id': event.id, 'shop.delivery.attempt': message.attempt },
+      }, parent);
       try {
-        await options.dataSource.transaction(async (tx) => {
+        await context.with(trace.setSpan(parent, span), () => options.dataSource.transaction(async (tx) => {
           const inserted = (await tx.query('INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING event_id', [
             options.groupId,
             event.id,
@@ -69,12 +78,16 @@ export async function startEventConsumers(options: ConsumerOptions): Promise<Con
             return;
           }
           await handler.handle(event, tx);
-        });
+        }));
       } catch (error) {
         outcome = 'error';
-        options.logger.warn({ err: error, eventType: event.type, eventId: event.id, attempt: message.attempt }, 'event handler failed');
+        span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+        // Inside the span, so that the log line carries its trace id.
+        context.with(trace.setSpan(parent, span), () => options.logger.warn({ err: error, eventType: event.type, eventId: event.id, attempt: message.attempt }, 'event handler failed'));
         throw error;
       } finally {
+        span.setAttribute('shop.outcome', outcome);
+        span.end();
         options.onHandled?.(event.type, Number(process.hrtime.bigint() - started) / 1e9, outcome);
       }
       if (outcome === 'ok') options.afterCommit?.();

@@ -2,6 +2,9 @@ import { EventEmitter } from 'node:events';
 import type { Pool } from 'pg';
 import type { Consumer, ConsumerSpec, EventBus, OutgoingMessage } from './bus';
 import { deliverWithRetry, partitionFor, sleep } from './bus';
+import type { ConsumerInstrumentation } from './bus-metrics';
+import { consumerGroupLabels, eventBusMetrics, instrumentConsumer } from './bus-metrics';
+import { memoize } from '../metrics';
 
 /** Options of the in-process bus. */
 export interface InProcessBusOptions {
@@ -37,6 +40,7 @@ const SCHEMA = `
 
 interface Member {
   readonly spec: ConsumerSpec;
+  readonly metrics: ConsumerInstrumentation;
   readonly id: number;
   stopping: boolean;
   /** Partition loops currently owned by this member, keyed `topic#partition`. */
@@ -64,6 +68,7 @@ export class InProcessBus implements EventBus {
   private nextMemberId = 1;
   private closed = false;
   private pruneTimer: NodeJS.Timeout | undefined;
+  private removeLagSource: (() => void) | undefined;
 
   constructor(private readonly options: InProcessBusOptions) {
     this.pool = options.pool;
@@ -86,6 +91,7 @@ export class InProcessBus implements EventBus {
       }
       this.pruneTimer = setInterval(() => void this.prune(), 3600_000);
       this.pruneTimer.unref();
+      this.removeLagSource = eventBusMetrics().lag.addSource(memoize(() => this.consumerLag()));
     })();
     return this.schemaReady;
   }
@@ -126,7 +132,8 @@ export class InProcessBus implements EventBus {
         }
       }
     }
-    const member: Member = { spec, id: this.nextMemberId++, stopping: false, loops: new Map(), owned: new Set() };
+    const metrics = instrumentConsumer(spec);
+    const member: Member = { spec: metrics.spec, metrics, id: this.nextMemberId++, stopping: false, loops: new Map(), owned: new Set() };
     const members = this.groups.get(spec.groupId) ?? [];
     members.push(member);
     this.groups.set(spec.groupId, members);
@@ -199,6 +206,7 @@ export class InProcessBus implements EventBus {
           () => member.stopping || this.closed,
           this.options.onDeadLetter,
         );
+        member.metrics.finished(topic, outcome);
         if (outcome === 'stopped') return;
         await this.pool.query(
           `INSERT INTO bus_offset (group_id, topic, partition, last_id) VALUES ($1, $2, $3, $4)
@@ -231,6 +239,29 @@ export class InProcessBus implements EventBus {
     });
   }
 
+  /**
+   * Unacknowledged messages per durable group of this process and topic: the messages after the
+   * group's offset in each partition (a group that never committed lags by the whole retained topic).
+   */
+  private async consumerLag(): Promise<Array<{ labels: { service: string; topic: string }; value: number }>> {
+    const pairs = new Map<string, { group: string; topic: string }>();
+    for (const [groupId, members] of this.groups) {
+      if (consumerGroupLabels(groupId).consumer !== 'durable') continue;
+      for (const m of members) for (const topic of m.spec.topics) pairs.set(`${groupId}\u0000${topic}`, { group: groupId, topic });
+    }
+    if (pairs.size === 0) return [];
+    const list = [...pairs.values()];
+    const { rows } = await this.pool.query<{ group_id: string; topic: string; lag: number }>(
+      `SELECT p.group_id, p.topic, count(m.id)::int AS lag
+         FROM unnest($1::text[], $2::text[]) AS p(group_id, topic)
+         LEFT JOIN bus_message m ON m.topic = p.topic
+          AND m.id > coalesce((SELECT o.last_id FROM bus_offset o WHERE o.group_id = p.group_id AND o.topic = p.topic AND o.partition = m.partition), 0)
+        GROUP BY p.group_id, p.topic`,
+      [list.map((p) => p.group), list.map((p) => p.topic)],
+    );
+    return rows.map((r) => ({ labels: { service: r.group_id, topic: r.topic }, value: r.lag }));
+  }
+
   private async prune(): Promise<void> {
     await this.pool.query(`DELETE FROM bus_message WHERE created_at < now() - ($1 || ' milliseconds')::interval`, [String(this.retentionMs)]).catch(() => undefined);
   }
@@ -253,6 +284,7 @@ export class InProcessBus implements EventBus {
     this.wake.emit('*');
     await Promise.all(members.flatMap((m) => [...m.loops.values()]));
     this.groups.clear();
+    this.removeLagSource?.();
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     await this.publishChain;
   }

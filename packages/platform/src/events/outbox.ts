@@ -1,7 +1,10 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Logger } from '../logger';
+import { counter, memoize, sourcedGauge } from '../metrics';
+import { injectTraceContext, SERVICE_ATTRIBUTE, tracer } from '../tracing';
+import { context, SpanKind, trace } from '@opentelemetry/api';
 import type { EventBus } from './bus';
-import { sleep } from './bus';
+import { PollingLoop } from '../polling-loop';
 import type { EventDefinition, EventEnvelope } from './envelope';
 import { createEnvelope } from './envelope';
 
@@ -16,7 +19,14 @@ export class Outbox {
   constructor(readonly source: string) {}
 
   async add<T>(tx: EntityManager, def: EventDefinition<T>, key: string, data: T, meta?: Record<string, string>): Promise<EventEnvelope<T>> {
-    const envelope = createEnvelope(this.source, def, key, data, meta);
+    // A producer span (child of the request or handler adding the event) whose context travels
+    // in `meta`, so the consumers continue the trace. Without tracing, meta stays as given.
+    const span = tracer().startSpan(`${def.topic} publish`, { kind: SpanKind.PRODUCER, attributes: { [SERVICE_ATTRIBUTE]: this.source, 'messaging.destination.name': def.topic, 'shop.event.type': def.type } });
+    const traceMeta = injectTraceContext({}, trace.setSpan(context.active(), span));
+    const merged = Object.keys(traceMeta).length ? { ...traceMeta, ...meta } : meta;
+    const envelope = createEnvelope(this.source, def, key, data, merged);
+    span.setAttribute('messaging.message.id', envelope.id);
+    span.end();
     await tx.query('INSERT INTO outbox (event_id, topic, key, type, envelope) VALUES ($1, $2, $3, $4, $5)', [
       envelope.id,
       def.topic,
@@ -38,6 +48,18 @@ export interface OutboxRelayOptions {
   readonly pollIntervalMs?: number;
   /** Advisory lock id: one relay per database publishes at a time, which keeps per-key order across replicas. */
   readonly lockId?: number;
+  /** The `service` label of the relay's metrics (backlog, oldest row age, published events). Default `unknown`. */
+  readonly service?: string;
+}
+
+/** Relay metrics (one set per process; series told apart by `service`). */
+function relayMetrics() {
+  return {
+    published: counter({ name: 'events_published_total', help: 'Events published from the outbox to the event bus, by service and topic.', labelNames: ['service', 'topic'] }),
+    failures: counter({ name: 'events_publish_failures_total', help: 'Outbox relay rounds that could not publish (the rows stay and are retried), by service.', labelNames: ['service'] }),
+    backlog: sourcedGauge({ name: 'events_outbox_backlog', help: 'Outbox rows committed but not yet published, by service.', labelNames: ['service'] }),
+    oldestAge: sourcedGauge({ name: 'events_outbox_oldest_age_seconds', help: 'Age in seconds of the oldest unpublished outbox row (0 when the outbox is empty), by service.', labelNames: ['service'] }),
+  };
 }
 
 /**
@@ -46,24 +68,46 @@ export interface OutboxRelayOptions {
  */
 export class OutboxRelay {
   private running = false;
-  private stopped = false;
-  private loop: Promise<void> | undefined;
-  private wakeUp: (() => void) | undefined;
-  private pending = false;
-  private failures = 0;
+  private readonly loop: PollingLoop;
+  private readonly metrics = relayMetrics();
+  private readonly service: string;
+  private removeGauges: Array<() => void> = [];
 
-  constructor(private readonly options: OutboxRelayOptions) {}
+  constructor(private readonly options: OutboxRelayOptions) {
+    this.service = options.service ?? 'unknown';
+    this.loop = new PollingLoop({
+      tick: async () => void (await this.flush()),
+      intervalMs: options.pollIntervalMs ?? 500,
+      onError: (error, failures) => {
+        this.metrics.failures.inc({ service: this.service });
+        options.logger.warn({ err: error, failures }, 'outbox relay could not publish; will retry');
+      },
+    });
+  }
 
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.loop = this.run();
+    // Measured at scrape time (once per second at most): a relay that is stuck or slower than
+    // the writers shows as a growing backlog and an oldest row that keeps ageing.
+    const measure = memoize(async () => {
+      const [row] = (await this.options.dataSource.query(
+        'SELECT count(*)::int AS backlog, coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8 AS age FROM outbox',
+      )) as Array<{ backlog: number; age: number }>;
+      return { backlog: row?.backlog ?? 0, age: Math.max(0, row?.age ?? 0) };
+    });
+    const labels = { service: this.service };
+    this.metrics.failures.inc(labels, 0); // a zero series from the start, so increase() sees the first failure
+    this.removeGauges = [
+      this.metrics.backlog.addSource(async () => [{ labels, value: (await measure()).backlog }]),
+      this.metrics.oldestAge.addSource(async () => [{ labels, value: (await measure()).age }]),
+    ];
+    this.loop.start();
   }
 
   /** Asks the relay to look now (call after committing a transaction that added events). */
   wake(): void {
-    this.pending = true;
-    this.wakeUp?.();
+    this.loop.wake();
   }
 
   /** Publishes whatever is committed right now; resolves with the number of rows published. */
@@ -73,30 +117,6 @@ export class OutboxRelay {
       const n = await this.publishBatch();
       total += n;
       if (n < (this.options.batchSize ?? 200)) return total;
-    }
-  }
-
-  private async run(): Promise<void> {
-    while (!this.stopped) {
-      this.pending = false;
-      try {
-        await this.flush();
-        this.failures = 0;
-      } catch (error) {
-        this.failures++;
-        this.options.logger.warn({ err: error, failures: this.failures }, 'outbox relay could not publish; will retry');
-        await sleep(Math.min(5_000, 100 * 2 ** this.failures));
-        continue;
-      }
-      if (this.pending || this.stopped) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.options.pollIntervalMs ?? 500);
-        this.wakeUp = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wakeUp = undefined;
     }
   }
 
@@ -129,6 +149,7 @@ export class OutboxRelay {
         await runner.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
       }
       await runner.commitTransaction();
+      for (const r of rows) this.metrics.published.inc({ service: this.service, topic: r.topic });
       return rows.length;
     } catch (error) {
       if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
@@ -140,9 +161,8 @@ export class OutboxRelay {
 
   /** Stops after the batch in flight; rows left behind are published on the next start. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.wakeUp?.();
-    await this.loop;
+    await this.loop.stop();
     this.running = false;
+    for (const remove of this.removeGauges.splice(0)) remove();
   }
 }

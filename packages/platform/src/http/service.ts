@@ -11,7 +11,7 @@ import express from 'express';
 import type { DocumentNode, GraphQLFormattedError, GraphQLSchema } from 'graphql';
 import { GraphQLError } from 'graphql';
 import type { DataSource, EntityManager, EntitySchema, MigrationInterface } from 'typeorm';
-import { createDataSource } from '../db/data-source';
+import { createDataSource, runMigrationsLocked, instrumentDataSource } from '../db/data-source';
 import { PlatformOutboxInbox1700000000000 } from '../db/platform.migration';
 import { PUBLIC_ERROR_CODES } from '../errors';
 import type { Consumer, EventBus } from '../events/bus';
@@ -19,10 +19,12 @@ import type { EventHandler, LiveHandler } from '../events/consumers';
 import { startEventConsumers, startLiveListener } from '../events/consumers';
 import { Outbox, OutboxRelay } from '../events/outbox';
 import type { AuthContext, Identity } from '../identity';
-import { verifyIdentity } from '../identity';
+import { verifyClientAddress, verifyIdentity } from '../identity';
 import type { Logger } from '../logger';
 import { createLogger } from '../logger';
-import { collectProcessMetrics, counter, histogram, registry } from '../metrics';
+import { collectProcessMetrics, counter, histogram, metricsFor, registerServedService, registry } from '../metrics';
+import { extractTraceContext, initTracingFromEnv, SERVICE_ATTRIBUTE, tracer } from '../tracing';
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { useGraphqlMetrics } from './graphql-metrics.plugin';
 
 /** What a service's domain code gets from the platform. */
@@ -43,6 +45,8 @@ export interface ServiceDeps {
 export interface RequestContext extends AuthContext {
   readonly identity: Identity | null;
   readonly deps: ServiceDeps;
+  /** The caller's network address: as signed by the gateway, else the socket peer (for rate limits). */
+  readonly clientAddress?: string;
 }
 
 /** A background job a service runs while it is up (e.g. a saga timeout sweeper). */
@@ -108,6 +112,7 @@ export interface RunningService {
 export async function startService<TContext extends RequestContext>(def: ServiceDefinition<TContext>, settings: ServiceSettings): Promise<RunningService> {
   const logger = settings.logger ?? createLogger(def.name);
   collectProcessMetrics();
+  initTracingFromEnv(def.name);
   const dataSource = createDataSource({
     url: settings.databaseUrl,
     name: def.name,
@@ -115,18 +120,25 @@ export async function startService<TContext extends RequestContext>(def: Service
     migrations: [PlatformOutboxInbox1700000000000, ...def.migrations],
   });
   await dataSource.initialize();
-  const cleanups: Array<() => Promise<void>> = [async () => void (await dataSource.destroy())];
+  const uninstrument = instrumentDataSource(dataSource, def.name);
+  const cleanups: Array<() => Promise<void>> = [
+    async () => {
+      uninstrument();
+      await dataSource.destroy();
+    },
+  ];
   const stopAll = async (): Promise<void> => {
     for (const c of cleanups.splice(0).reverse()) await c().catch((err: unknown) => logger.error({ err }, 'error during shutdown'));
   };
   try {
     if (settings.runMigrations ?? true) {
-      const applied = await dataSource.runMigrations({ transaction: 'each' });
-      if (applied.length) logger.info({ migrations: applied.map((m) => m.name) }, 'applied migrations');
+      const applied = await runMigrationsLocked(dataSource);
+      if (applied.length) logger.info({ migrations: applied }, 'applied migrations');
     }
     const outbox = new Outbox(def.name);
-    const relay = new OutboxRelay({ dataSource, bus: settings.bus, logger });
+    const relay = new OutboxRelay({ dataSource, bus: settings.bus, logger, service: def.name });
     const liveConsumers: Consumer[] = [];
+    const pendingListens: Array<Promise<void>> = [];
     const instanceId = settings.instanceId ?? Math.random().toString(36).slice(2, 10);
     const deps: ServiceDeps = {
       name: def.name,
@@ -141,7 +153,12 @@ export async function startService<TContext extends RequestContext>(def: Service
         return result;
       },
       listen: async (handlers) => {
-        liveConsumers.push(await startLiveListener({ bus: settings.bus, groupId: `${def.name}.live.${instanceId}`, handlers, logger }));
+        // A group per call (a second call must not share the first one's partitions), tracked
+        // while it joins so that a stop during the join still stops it.
+        const groupId = `${def.name}.live.${instanceId}${pendingListens.length ? `-${pendingListens.length}` : ''}`;
+        const joining = startLiveListener({ bus: settings.bus, groupId, handlers, logger }).then((consumer) => void liveConsumers.push(consumer));
+        pendingListens.push(joining);
+        await joining;
       },
     };
     if (settings.seed && def.seed) await def.seed(deps);
@@ -161,7 +178,10 @@ export async function startService<TContext extends RequestContext>(def: Service
       });
       cleanups.push(() => consumer.stop());
     }
-    cleanups.push(async () => void (await Promise.all(liveConsumers.map((c) => c.stop()))));
+    cleanups.push(async () => {
+      await Promise.allSettled(pendingListens);
+      await Promise.all(liveConsumers.map((c) => c.stop()));
+    });
 
     const schema = buildSubgraphSchema({
       typeDefs: def.typeDefs,
@@ -178,6 +198,9 @@ export async function startService<TContext extends RequestContext>(def: Service
       includeStacktraceInErrorResponses: settings.nodeEnv === 'development',
       formatError: (formatted, error) => maskError(formatted, error, logger),
       plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginInlineTraceDisabled(), useGraphqlMetrics(def.name) as never],
+      // Shutdown is ours (onShutdown -> stop()): Apollo's own SIGTERM handler would stop the server
+      // and re-send the signal, which ends the process before the drain (exit 1, consumers not closed).
+      stopOnTerminationSignals: false,
     });
     await apollo.start();
     mountOperationalRoutes(app, def.name, async () => ready && (await dataSourceHealthy(dataSource)) && (await settings.bus.isReady()));
@@ -194,7 +217,8 @@ export async function startService<TContext extends RequestContext>(def: Service
             if (error instanceof GraphQLError) throw new GraphQLError(error.message, { extensions: { ...error.extensions, http: { status: 401 } } });
             throw error;
           }
-          const base: RequestContext = { identity, deps };
+          const clientAddress = verifyClientAddress(req.headers, settings.internalAuthSecret) ?? req.socket.remoteAddress ?? 'unknown';
+          const base: RequestContext = { identity, deps, clientAddress };
           return (def.context ? await def.context(base) : base) as TContext;
         },
       }),
@@ -237,14 +261,33 @@ export async function startService<TContext extends RequestContext>(def: Service
 export function mountOperationalRoutes(app: express.Express, service: string, isReady: () => Promise<boolean>): void {
   const requests = counter({ name: 'http_requests_total', help: 'HTTP requests served, by service, method, route and status class.', labelNames: ['service', 'method', 'route', 'status'] });
   const duration = histogram({ name: 'http_request_duration_seconds', help: 'HTTP request duration in seconds, by service and route.', labelNames: ['service', 'route'] });
+  registerServedService(service);
   app.use((req, res, next) => {
     const end = duration.startTimer();
+    // Read now: a mounted router (app.use('/graphql', …)) strips its prefix from req.path while it runs.
+    const route = req.path.startsWith('/graphql') ? '/graphql' : req.path.startsWith('/health') ? '/health' : req.path === '/metrics' ? '/metrics' : 'other';
     res.on('finish', () => {
-      const route = req.path.startsWith('/graphql') ? '/graphql' : req.path.startsWith('/health') ? '/health' : req.path === '/metrics' ? '/metrics' : 'other';
       requests.inc({ service, method: req.method, route, status: `${Math.floor(res.statusCode / 100)}xx` });
       end({ service, route });
     });
-    next();
+    if (route !== '/graphql' || req.method === 'GET') {
+      next();
+      return;
+    }
+    // A server span continuing the caller's traceparent (the client's at the gateway, the
+    // gateway's fetch span at a subgraph). Binding req/res makes the body parser's stream
+    // callbacks, and so the whole GraphQL execution, run inside it. No-op when tracing is off.
+    const parent = extractTraceContext(req.headers);
+    const span = tracer().startSpan(`${req.method} /graphql`, { kind: SpanKind.SERVER, attributes: { [SERVICE_ATTRIBUTE]: service, 'http.request.method': req.method, 'url.path': '/graphql' } }, parent);
+    res.on('finish', () => {
+      span.setAttribute('http.response.status_code', res.statusCode);
+      if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+    });
+    const ctx = trace.setSpan(parent, span);
+    context.bind(ctx, req);
+    context.bind(ctx, res);
+    context.with(ctx, next);
   });
   app.get('/health/live', (_req, res) => void res.json({ status: 'ok' }));
   app.get('/health/ready', async (_req, res) => {
@@ -253,7 +296,8 @@ export function mountOperationalRoutes(app: express.Express, service: string, is
   });
   app.get('/metrics', async (_req, res) => {
     res.set('Content-Type', registry.contentType);
-    res.send(await registry.metrics());
+    // Only this service's series (and the process-wide ones): see metricsFor.
+    res.send(await metricsFor(service));
   });
 }
 
