@@ -2,27 +2,40 @@ import { createSecretKey } from 'node:crypto';
 import { jwtVerify } from 'jose';
 import { GraphQLError } from 'graphql';
 import type { Identity, Role } from '@shop/platform';
-import { histogram } from '@shop/platform';
+import { histogram, TOKEN_AUDIENCE, TOKEN_ISSUER } from '@shop/platform';
+
+/** Issuer and audience of the users service's access tokens (defined in the platform, shared with users). */
+export { TOKEN_AUDIENCE, TOKEN_ISSUER };
 
 /** Verifies an access token and answers the identity it carries, or throws UNAUTHENTICATED. */
 export interface AccessTokenVerifier {
   verify(token: string): Promise<Identity>;
 }
 
-/** Tells whether a session was revoked (logout, password reset, refresh-token reuse). */
+/** Tells whether a session was revoked (logout, password reset, refresh-token reuse, roles taken away). */
 export interface RevocationList {
-  isRevoked(sessionId: string, issuedAtSeconds: number): boolean;
+  isRevoked(sessionId: string): boolean;
 }
 
-/** Issuer and audience of the users service's access tokens. */
-export const TOKEN_ISSUER = 'shop-users';
-export const TOKEN_AUDIENCE = 'shop';
+const ROLES: ReadonlySet<string> = new Set<Role>(['CUSTOMER', 'ADMIN']);
 
-const verifySeconds = histogram({ name: 'auth_token_verification_duration_seconds', help: 'Time to verify an access token at the gateway.', labelNames: ['outcome'], buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05] });
+const verifySeconds = histogram({
+  name: 'gateway_auth_token_verification_duration_seconds',
+  help: 'Time to verify an access token at the gateway (signature, claims, revocation), by outcome: valid, expired, revoked or invalid.',
+  labelNames: ['outcome'],
+  buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05],
+});
+
+class RejectedToken extends Error {
+  constructor(readonly outcome: 'expired' | 'revoked' | 'invalid') {
+    super(outcome);
+  }
+}
 
 /**
- * Verifies HS256 JWTs signed by the users service (`sub`, `roles`, `sid`, `exp`), then checks the
- * session against the revocation list, which is fed by users' session events.
+ * Verifies HS256 JWTs signed by the users service (`sub`, `roles`, `sid`, `exp`, issuer and
+ * audience), then checks the session against the revocation list, which users' session events
+ * feed (see revocations.ts). Unknown roles in a token are dropped, never trusted.
  */
 export function jwtVerifier(secret: string, revocations?: RevocationList): AccessTokenVerifier {
   const key = createSecretKey(Buffer.from(secret, 'utf8'));
@@ -30,19 +43,22 @@ export function jwtVerifier(secret: string, revocations?: RevocationList): Acces
     async verify(token) {
       const end = verifySeconds.startTimer();
       try {
-        const { payload } = await jwtVerify(token, key, { issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE, algorithms: ['HS256'] });
-        const roles = Array.isArray(payload['roles']) ? (payload['roles'] as Role[]) : [];
+        const { payload } = await jwtVerify(token, key, { issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE, algorithms: ['HS256'] }).catch((error: unknown) => {
+          throw new RejectedToken((error as { code?: string }).code === 'ERR_JWT_EXPIRED' ? 'expired' : 'invalid');
+        });
+        const roles = Array.isArray(payload['roles']) ? (payload['roles'] as unknown[]).filter((r): r is Role => typeof r === 'string' && ROLES.has(r)) : [];
         const sid = typeof payload['sid'] === 'string' ? payload['sid'] : '';
-        if (!payload.sub || !sid || !payload.exp) throw new Error('incomplete token');
-        if (revocations?.isRevoked(sid, payload.iat ?? 0)) throw new Error('revoked');
+        if (!payload.sub || !sid || !payload.exp) throw new RejectedToken('invalid');
+        if (revocations?.isRevoked(sid)) throw new RejectedToken('revoked');
         end({ outcome: 'valid' });
         return { userId: payload.sub, roles, sessionId: sid, exp: payload.exp };
       } catch (error) {
-        end({ outcome: 'invalid' });
-        const expired = (error as { code?: string }).code === 'ERR_JWT_EXPIRED';
-        throw new GraphQLError(expired ? 'Your session has expired.' : 'Invalid or revoked access token.', {
-          extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
-        });
+        const outcome = error instanceof RejectedToken ? error.outcome : 'invalid';
+        end({ outcome });
+        throw new GraphQLError(
+          outcome === 'expired' ? 'Your session has expired.' : outcome === 'revoked' ? 'This session was signed out. Please sign in again.' : 'Invalid access token.',
+          { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } },
+        );
       }
     },
   };

@@ -12,4 +12,8 @@ export const gatewayEnv = {
   JWT_SECRET: env.secret(32),
   GATEWAY_POLL_SUBGRAPHS: env.bool(false),
   DRAIN_TIMEOUT_MS: env.int(10_000),
+  /** Kafka brokers: the gateway follows users' session events to refuse revoked sessions. Required. */
+  KAFKA_BROKERS: env.brokers(),
+  /** Proxies in front of the gateway whose X-Forwarded-For is trusted for the client address. Default 0 (the socket peer). */
+  TRUST_PROXY_HOPS: env.int(0),
 };

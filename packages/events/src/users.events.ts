@@ -1,9 +1,57 @@
+import { createHash } from 'node:crypto';
 import { defineEvent } from '@shop/platform';
 import { z } from 'zod';
 import { id } from './common';
 
 /** Every user event, keyed by user id. No secrets and no password hashes, ever. */
 export const USERS_USER_TOPIC = 'users.user';
+/** Session events, keyed by user id (in order per user). The gateway's revocation list follows it. */
+export const USERS_SESSION_TOPIC = 'users.session';
 
 export const UserRegistered = defineEvent('users.user-registered.v1', USERS_USER_TOPIC, z.object({ userId: id, email: z.string(), username: z.string(), createdAt: z.string() }));
-export const UserUpdated = defineEvent('users.user-updated.v1', USERS_USER_TOPIC, z.object({ userId: id, roles: z.array(z.enum(['CUSTOMER', 'ADMIN'])) }));
+export const UserUpdated = defineEvent(
+  'users.user-updated.v1',
+  USERS_USER_TOPIC,
+  z.object({
+    userId: id,
+    roles: z.array(z.enum(['CUSTOMER', 'ADMIN'])),
+    /** Names of the fields that changed (`firstName`, `phone`, `addresses`, `roles`…), never their values. */
+    changed: z.array(z.string()).optional(),
+  }),
+);
+
+/** Why sessions were revoked (bounded: also a metric label). */
+export const SESSION_REVOCATION_REASONS = ['logout', 'password-reset', 'refresh-token-reuse', 'roles-reduced'] as const;
+export type SessionRevocationReason = (typeof SESSION_REVOCATION_REASONS)[number];
+
+/**
+ * Sessions whose access tokens must stop working. Consumers keep a deny list of `sessionIds`
+ * until `expiresAt`, after which no access token of these sessions can still be valid.
+ */
+export const SessionRevoked = defineEvent(
+  'users.session-revoked.v1',
+  USERS_SESSION_TOPIC,
+  z.object({
+    userId: id,
+    /** May be empty (the user had no active session): still published, so the gateway can confirm the `cause`. */
+    sessionIds: z.array(id),
+    reason: z.enum(SESSION_REVOCATION_REASONS),
+    revokedAt: z.string(),
+    /** When the last access token of these sessions expires (ISO-8601); the deny list entry can go after. */
+    expiresAt: z.string(),
+    /**
+     * Digest of the credential that caused the revocation (a reset or refresh token), so that the
+     * gateway can hold the answer of the mutation that presented it until its deny list has the
+     * revocation. Hex SHA-256 of `revocation-cause:<token>`; reveals nothing about the token.
+     */
+    cause: z.string().optional(),
+  }),
+);
+
+/**
+ * The `cause` of a SessionRevoked event caused by presenting `token` (a password reset token or a
+ * reused refresh token): users computes it when revoking, the gateway when it saw the mutation.
+ */
+export function sessionRevocationCause(token: string): string {
+  return createHash('sha256').update(`revocation-cause:${token}`, 'utf8').digest('hex');
+}

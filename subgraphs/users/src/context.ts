@@ -1,14 +1,44 @@
 import DataLoader from 'dataloader';
 import type { RequestContext } from '@shop/platform';
-import type { UserRow } from './persistence/entities';
-import { UsersRepository } from './persistence/users.repository';
+import { isAdmin } from '@shop/platform';
+import type { Address, User } from './domain/user';
+import { usersModule } from './users.module';
+import type { UsersService } from './users.service';
 
-export interface UsersContext extends RequestContext {
-  readonly repo: UsersRepository;
-  readonly loaders: { readonly user: DataLoader<string, UserRow | null> };
+export interface UsersLoaders {
+  readonly user: DataLoader<string, User | null>;
+  readonly addresses: DataLoader<string, Address[]>;
 }
 
+export interface UsersContext extends RequestContext {
+  readonly users: UsersService;
+  readonly loaders: UsersLoaders;
+  /** The caller's address for rate limits (signed by the gateway, else the socket peer). */
+  readonly clientAddress: string;
+  /**
+   * Accounts whose private fields (e-mail, phone, addresses…) this request may read: the signed-in
+   * user's, plus the one an AuthPayload of this request was just issued for (register, login).
+   */
+  readonly ownAccounts: Set<string>;
+}
+
+/** Builds the per-request context: DataLoaders are per request, so nothing is cached across callers. */
 export function createContext(base: RequestContext): UsersContext {
-  const repo = new UsersRepository(base.deps.dataSource);
-  return { ...base, repo, loaders: { user: new DataLoader((ids) => repo.findByIds(ids)) } };
+  const { service, store } = usersModule(base.deps);
+  const repo = store.reads;
+  return {
+    ...base,
+    clientAddress: base.clientAddress ?? 'unknown',
+    users: service,
+    loaders: {
+      user: new DataLoader((ids) => repo.findByIds(ids)),
+      addresses: new DataLoader((ids) => repo.findAddressesByUserIds(ids)),
+    },
+    ownAccounts: new Set(base.identity ? [base.identity.userId] : []),
+  };
+}
+
+/** True when the caller may read the private fields of `user`. */
+export function canSeePrivate(ctx: UsersContext, user: Pick<User, 'id'>): boolean {
+  return ctx.ownAccounts.has(user.id) || isAdmin(ctx.identity);
 }

@@ -1,15 +1,59 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap';
+import { forbidden, requireAdmin, requireUser } from '@shop/platform';
 import type { UsersContext } from './context';
-import type { UserRow } from './persistence/entities';
+import { canSeePrivate } from './context';
+import type { Address, Role, User } from './domain/user';
+import type { AddressInput, AuthResult, RegisterInput, UpdateProfileInput } from './users.service';
+
+/** Prime the loader and mark the account as the caller's own, so the payload's `user` shows its private fields. */
+function own(ctx: UsersContext, result: AuthResult): AuthResult {
+  ctx.ownAccounts.add(result.user.id);
+  ctx.loaders.user.prime(result.user.id, result.user);
+  return result;
+}
+
+/** A field only the account's owner and admins may read. */
+function privateField<K extends keyof User>(field: K) {
+  return (user: User, _: unknown, ctx: UsersContext): User[K] => {
+    if (!canSeePrivate(ctx, user)) throw forbidden(`Only the account owner or an administrator can see ${String(field)}.`);
+    return user[field];
+  };
+}
 
 export const resolvers: GraphQLResolverMap<UsersContext> = {
   Query: {
     me: (_: unknown, __: unknown, ctx: UsersContext) => (ctx.identity ? ctx.loaders.user.load(ctx.identity.userId) : null),
+    user: (_: unknown, { id }: { id: string }, ctx: UsersContext) => {
+      requireAdmin(ctx);
+      return ctx.loaders.user.load(id);
+    },
+  },
+  Mutation: {
+    register: async (_: unknown, { input }: { input: RegisterInput }, ctx: UsersContext) => own(ctx, await ctx.users.register(input, ctx.clientAddress)),
+    login: async (_: unknown, args: { email: string; password: string }, ctx: UsersContext) => own(ctx, await ctx.users.login(args.email, args.password, ctx.clientAddress)),
+    refreshToken: async (_: unknown, args: { refreshToken: string }, ctx: UsersContext) => own(ctx, await ctx.users.refresh(args.refreshToken)),
+    logout: (_: unknown, __: unknown, ctx: UsersContext) => ctx.users.logout(requireUser(ctx)),
+    requestPasswordReset: (_: unknown, args: { email: string }, ctx: UsersContext) => ctx.users.requestPasswordReset(args.email, ctx.clientAddress),
+    resetPassword: (_: unknown, args: { token: string; newPassword: string }, ctx: UsersContext) => ctx.users.resetPassword(args.token, args.newPassword, ctx.clientAddress),
+    updateProfile: (_: unknown, { input }: { input: UpdateProfileInput }, ctx: UsersContext) => ctx.users.updateProfile(requireUser(ctx), input),
+    addAddress: (_: unknown, { input }: { input: AddressInput }, ctx: UsersContext) => ctx.users.addAddress(requireUser(ctx), input),
+    setUserRoles: (_: unknown, args: { id: string; roles: Role[] }, ctx: UsersContext) => ctx.users.setUserRoles(requireAdmin(ctx), args.id, args.roles),
+  },
+  AuthPayload: {
+    expiresAt: (p: AuthResult) => p.expiresAt.toISOString(),
   },
   User: {
     __resolveReference: (ref: { id: string }, ctx: UsersContext) => ctx.loaders.user.load(ref.id),
-    addresses: () => [],
-    phone: () => null,
-    createdAt: (u: UserRow) => u.createdAt,
+    // Public: id, username, createdAt (what a review shows about its author). The rest is private.
+    createdAt: (u: User) => u.createdAt.toISOString(),
+    email: privateField('email'),
+    firstName: privateField('firstName'),
+    lastName: privateField('lastName'),
+    phone: privateField('phone'),
+    roles: privateField('roles'),
+    addresses: (u: User, _: unknown, ctx: UsersContext): Promise<Address[]> => {
+      if (!canSeePrivate(ctx, u)) throw forbidden('Only the account owner or an administrator can see addresses.');
+      return ctx.loaders.addresses.load(u.id);
+    },
   },
 };

@@ -1,0 +1,3 @@
+import { describeAccountLifecycle } from './lifecycle.suite';
+
+describeAccountLifecycle('in-process');

@@ -1,0 +1,87 @@
+/**
+ * Every setting the users subgraph reads. Standalone, they come from the environment (main.ts);
+ * in the embedded supergraph, from `settings.extra` (the launcher passes JWT_SECRET, tests pass
+ * e.g. `{ LOGIN_MAX_FAILURES: 3 }`), falling back to the process environment so that
+ * `SMTP_HOST=… npm start` works.
+ */
+import { ConfigError, env, loadConfig } from '@shop/platform';
+import { z } from 'zod';
+
+/** `keyId:base64(32 bytes)` entries, comma-separated; the first one encrypts, all of them decrypt. */
+const piiKeys = () =>
+  z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/=_-]{43,44}(,[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/=_-]{43,44})*$/, 'expected keyId:base64(32 bytes)[,keyId:base64(32 bytes)…]');
+
+export const usersEnv = {
+  /** HS256 key of the access tokens (shared with the gateway, which verifies them). Required, ≥ 32 characters. */
+  JWT_SECRET: env.secret(32),
+  /** Lifetime of an access token. Default 900 s (15 min). */
+  ACCESS_TOKEN_TTL_SECONDS: env.int(900, 10),
+  /** Lifetime of a refresh token; each refresh issues a new one. Default 2592000 s (30 days). */
+  REFRESH_TOKEN_TTL_SECONDS: env.int(30 * 24 * 3600, 60),
+  /** Absolute lifetime of a session, however often it is refreshed. Default 7776000 s (90 days). */
+  SESSION_MAX_AGE_SECONDS: env.int(90 * 24 * 3600, 60),
+  /** Lifetime of a password reset token. Default 1800 s (30 min). */
+  PASSWORD_RESET_TTL_SECONDS: env.int(1800, 60),
+  /**
+   * AES-256-GCM keys of the personal data at rest (phone numbers, addresses), as
+   * `keyId:base64(32 bytes)[,…]`: the first encrypts, every listed key decrypts (rotation).
+   * Optional outside production, where a published development key is used (never in production).
+   */
+  PII_ENCRYPTION_KEYS: piiKeys().optional(),
+  /** SMTP server; without it, mails stay queued (production) or go to the development mailbox. */
+  SMTP_HOST: z.string().min(1).optional(),
+  /** SMTP port. Default 587. */
+  SMTP_PORT: env.port(587),
+  /** true: TLS from the first byte (port 465); false: STARTTLS when the server offers it. Default false. */
+  SMTP_SECURE: env.bool(false),
+  SMTP_USER: z.string().min(1).optional(),
+  SMTP_PASSWORD: z.string().min(1).optional(),
+  /** Sender of every mail. Default `Shop <no-reply@shop.local>`. */
+  MAIL_FROM: env.string('Shop <no-reply@shop.local>'),
+  /** Public URL of the shop's web app, for links in mails. Default http://localhost:4000. */
+  PUBLIC_APP_URL: env.url().default('http://localhost:4000'),
+  /** How often the mail dispatcher looks for due mails when nothing woke it. Default 1000 ms. */
+  MAIL_POLL_INTERVAL_MS: env.int(1_000, 10),
+  /** Failed login attempts per account and client address before a pause. Default 5. */
+  LOGIN_MAX_FAILURES: env.int(5, 1),
+  /** Failed login attempts per account, from any address, before a pause. Default 20. */
+  LOGIN_MAX_FAILURES_PER_ACCOUNT: env.int(20, 1),
+  /** Failed login attempts per client address, for any account, before a pause. Default 50. */
+  LOGIN_MAX_FAILURES_PER_ADDRESS: env.int(50, 1),
+  /** Window of the failed-login counters (a pause lasts at most this long). Default 900 s. */
+  LOGIN_FAILURE_WINDOW_SECONDS: env.int(900, 1),
+  /** Registrations per client address per hour. Default 50. */
+  REGISTRATIONS_PER_ADDRESS_PER_HOUR: env.int(50, 1),
+  /** Password reset requests per account per hour (and 4× that per client address). Default 5. */
+  PASSWORD_RESETS_PER_HOUR: env.int(5, 1),
+  /** Admin account of the seed. Default admin@shop.local. */
+  ADMIN_EMAIL: env.string('admin@shop.local'),
+  /** Admin password of the seed; when unset, a random one is generated and printed once. */
+  ADMIN_PASSWORD: z.string().min(10, 'must be at least 10 characters').optional(),
+};
+
+export type UsersSettings = z.infer<z.ZodObject<typeof usersEnv>>;
+
+/**
+ * Parses the users settings from `extra` (which wins) and `fallback` (the environment).
+ * Numbers and booleans in `extra` are accepted as such. Throws a ConfigError naming the bad setting.
+ */
+export function parseUsersSettings(extra: Readonly<Record<string, unknown>> = {}, fallback: NodeJS.ProcessEnv = process.env): UsersSettings {
+  const source: Record<string, string | undefined> = {};
+  for (const key of Object.keys(usersEnv)) {
+    const value = key in extra ? extra[key] : fallback[key];
+    if (value === undefined || value === null || value === '') continue;
+    if (typeof value === 'object') throw new ConfigError(`Invalid configuration: ${key}: expected a scalar`);
+    source[key] = String(value);
+  }
+  return loadConfig(usersEnv, source);
+}
+
+/** Rules that depend on the environment: production needs its own PII keys. Throws a ConfigError. */
+export function checkUsersSettings(settings: UsersSettings, nodeEnv: 'development' | 'production' | 'test' | undefined): void {
+  if (nodeEnv !== 'production') return;
+  if (!settings.PII_ENCRYPTION_KEYS) throw new ConfigError('Invalid configuration: PII_ENCRYPTION_KEYS: required in production (it is not set)');
+  if (/^dev:/.test(settings.PII_ENCRYPTION_KEYS)) throw new ConfigError('Invalid configuration: PII_ENCRYPTION_KEYS: the development key must not be used in production');
+}

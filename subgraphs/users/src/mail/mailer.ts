@@ -1,0 +1,26 @@
+/** The mail port: what the users domain needs from an e-mail transport. */
+
+/** Which mail a message is (bounded: also a metric label). */
+export type MailTemplate = 'welcome' | 'password-reset' | 'password-changed' | 'order-confirmed' | 'order-cancelled' | 'order-shipped';
+
+/** A rendered mail, ready to send. */
+export interface MailMessage {
+  readonly to: string;
+  readonly subject: string;
+  readonly text: string;
+  readonly html: string;
+  readonly template: MailTemplate;
+  /**
+   * Stable Message-ID (`<…@…>`), the same on every attempt: in the rare case that a mail is sent
+   * twice (the process died after the SMTP server accepted it, before that was recorded),
+   * receiving systems can tell it is the same message.
+   */
+  readonly messageId: string;
+}
+
+/** Sends one message; throws when the transport did not accept it (the dispatcher retries). */
+export interface Mailer {
+  readonly kind: string;
+  send(message: MailMessage): Promise<void>;
+  close(): Promise<void>;
+}

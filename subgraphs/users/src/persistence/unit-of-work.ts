@@ -1,0 +1,83 @@
+import type { EntityManager } from 'typeorm';
+import type { EventDefinition, ServiceDeps } from '@shop/platform';
+import type { MailMessage } from '../mail/mailer';
+import type { PiiCipher } from '../security/pii-cipher';
+import { OutgoingMailRepository } from './outgoing-mail.repository';
+import { PasswordResetsRepository } from './password-resets.repository';
+import { SessionsRepository } from './sessions.repository';
+import { UsersRepository } from './users.repository';
+
+/**
+ * Everything one state change may touch, bound to one transaction: the repositories, the event
+ * outbox and the mail outbox. The domain service works with this and never sees TypeORM.
+ */
+export interface UnitOfWork {
+  readonly users: UsersRepository;
+  readonly sessions: SessionsRepository;
+  readonly passwordResets: PasswordResetsRepository;
+  /** Queues a mail (see OutgoingMailRepository.enqueue); sent after commit. */
+  queueMail(dedupeKey: string, message: Omit<MailMessage, 'messageId'>): Promise<boolean>;
+  /** Adds an event to the outbox, published after commit. */
+  publish<T>(event: EventDefinition<T>, key: string, data: T): Promise<void>;
+}
+
+/** Runs units of work: one transaction each, then wakes the event relay and the mail dispatcher. */
+export class UsersStore {
+  constructor(
+    private readonly deps: ServiceDeps,
+    private readonly cipher: PiiCipher,
+    private readonly onMailQueued: () => void,
+  ) {}
+
+  /** Reads outside a transaction. */
+  get reads(): UsersRepository {
+    return new UsersRepository(this.deps.dataSource, this.cipher);
+  }
+
+  /** Password reset reads outside a transaction. */
+  get passwordResetReads(): PasswordResetsRepository {
+    return new PasswordResetsRepository(this.deps.dataSource);
+  }
+
+  /** Deletes rows that can never be used again (expired sessions and tokens, old mails, spent rate-limit counters). */
+  async purgeExpired(): Promise<number> {
+    const ds = this.deps.dataSource;
+    const counts = await Promise.all([
+      new SessionsRepository(ds).purgeExpired(),
+      new PasswordResetsRepository(ds).purgeExpired(),
+      new OutgoingMailRepository(ds, this.cipher).purgeOld(),
+    ]);
+    await ds.query('DELETE FROM rate_limit WHERE expire < $1', [Date.now()]);
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  async run<T>(work: (uow: UnitOfWork) => Promise<T>): Promise<T> {
+    let mailQueued = false;
+    const result = await this.deps.transaction(async (tx) => {
+      const uow = this.bind(tx, () => (mailQueued = true));
+      return work(uow);
+    });
+    if (mailQueued) this.onMailQueued();
+    return result;
+  }
+
+  /**
+   * A unit of work inside a transaction someone else runs (an event handler's). Nothing can run
+   * after that commit here, so mails queued this way go out on the dispatcher's next poll
+   * (MAIL_POLL_INTERVAL_MS, default 1 s) rather than at once.
+   */
+  bind(tx: EntityManager, mailQueued: () => void = () => undefined): UnitOfWork {
+    const mails = new OutgoingMailRepository(tx, this.cipher);
+    return {
+      users: new UsersRepository(tx, this.cipher),
+      sessions: new SessionsRepository(tx),
+      passwordResets: new PasswordResetsRepository(tx),
+      queueMail: async (key, message) => {
+        const queued = await mails.enqueue(key, message);
+        if (queued) mailQueued();
+        return queued;
+      },
+      publish: async (event, key, data) => void (await this.deps.outbox.add(tx, event, key, data)),
+    };
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * The composition root of the users service: builds its parts once per running service from the
+ * platform's deps and the users settings, and hands them to resolvers, routes, consumers, jobs
+ * and the seed.
+ */
+import type { BackgroundJob, ServiceDeps } from '@shop/platform';
+import type { UsersSettings } from './config';
+import { checkUsersSettings, parseUsersSettings } from './config';
+import { DevMailbox } from './mail/dev-mailbox';
+import { MailDispatcher } from './mail/mail-dispatcher';
+import type { Mailer } from './mail/mailer';
+import { SmtpMailer } from './mail/smtp-mailer';
+import { usersMetrics } from './metrics';
+import { UsersStore } from './persistence/unit-of-work';
+import { DEVELOPMENT_PII_KEYS, PiiCipher } from './security/pii-cipher';
+import { RateLimits } from './security/rate-limits';
+import { AccessTokenIssuer } from './security/tokens';
+import { UsersService } from './users.service';
+
+export interface UsersModule {
+  readonly settings: UsersSettings;
+  readonly cipher: PiiCipher;
+  readonly store: UsersStore;
+  readonly service: UsersService;
+  /** The development mailbox; null in production. */
+  readonly devMailbox: DevMailbox | null;
+  /** Null when mails cannot be sent (production without SMTP_HOST: they stay queued). */
+  readonly mailer: Mailer | null;
+  readonly dispatcher: MailDispatcher | null;
+}
+
+const modules = new WeakMap<ServiceDeps, UsersModule>();
+
+/** The users module of a running service (built on first use). */
+export function usersModule(deps: ServiceDeps): UsersModule {
+  let module = modules.get(deps);
+  if (!module) {
+    module = buildModule(deps);
+    modules.set(deps, module);
+  }
+  return module;
+}
+
+function buildModule(deps: ServiceDeps): UsersModule {
+  const settings = parseUsersSettings(deps.settings.extra ?? {});
+  checkUsersSettings(settings, deps.settings.nodeEnv);
+  const production = deps.settings.nodeEnv === 'production';
+  if (!settings.PII_ENCRYPTION_KEYS) deps.logger.warn('PII_ENCRYPTION_KEYS is not set: personal data is encrypted with the published DEVELOPMENT key (never do this in production)');
+  const cipher = new PiiCipher(settings.PII_ENCRYPTION_KEYS ?? DEVELOPMENT_PII_KEYS);
+
+  const devMailbox = production ? null : new DevMailbox(settings.MAIL_FROM);
+  const smtp = settings.SMTP_HOST
+    ? new SmtpMailer({ host: settings.SMTP_HOST, port: settings.SMTP_PORT, secure: settings.SMTP_SECURE, user: settings.SMTP_USER, password: settings.SMTP_PASSWORD, from: settings.MAIL_FROM })
+    : null;
+  const mailer = smtp ? (devMailbox ? devMailbox.tee(smtp) : smtp) : (devMailbox?.asMailer() ?? null);
+  if (!mailer) deps.logger.warn('SMTP_HOST is not set: mails stay queued in outgoing_mail until an SMTP server is configured');
+  const dispatcher = mailer ? new MailDispatcher({ dataSource: deps.dataSource, mailer, cipher, logger: deps.logger, pollIntervalMs: settings.MAIL_POLL_INTERVAL_MS }) : null;
+
+  const metrics = usersMetrics();
+  const store = new UsersStore(deps, cipher, () => dispatcher?.wake());
+  const service = new UsersService({
+    store,
+    tokens: new AccessTokenIssuer(settings.JWT_SECRET, settings.ACCESS_TOKEN_TTL_SECONDS),
+    limits: new RateLimits(deps.dataSource, settings, metrics),
+    settings,
+    metrics,
+    logger: deps.logger,
+  });
+  return { settings, cipher, store, service, devMailbox, mailer, dispatcher };
+}
+
+/** The service's background jobs: the mail dispatcher and an hourly clean-up of expired rows. */
+export function usersBackground(deps: ServiceDeps): BackgroundJob[] {
+  const module = usersModule(deps);
+  const jobs: BackgroundJob[] = [];
+  if (module.dispatcher) {
+    const dispatcher = module.dispatcher.start();
+    const mailer = module.mailer;
+    jobs.push({ stop: async () => { await dispatcher.stop(); await mailer?.close(); } });
+  }
+  jobs.push(housekeeping(deps));
+  return jobs;
+}
+
+/** Deletes expired sessions, refresh and reset tokens, old mails and rate-limit counters, hourly. */
+function housekeeping(deps: ServiceDeps, intervalMs = 3600_000): BackgroundJob {
+  const { store } = usersModule(deps);
+  let running: Promise<void> | undefined;
+  const sweep = (): void => {
+    running ??= store
+      .purgeExpired()
+      .then((n) => void (n > 0 && deps.logger.info({ rows: n }, 'purged expired sessions, tokens and mails')))
+      .catch((err: unknown) => deps.logger.warn({ err }, 'housekeeping failed; will retry'))
+      .finally(() => (running = undefined));
+  };
+  const timer = setInterval(sweep, intervalMs);
+  timer.unref();
+  return { stop: async () => { clearInterval(timer); await running; } };
+}
