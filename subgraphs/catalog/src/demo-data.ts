@@ -70,14 +70,3 @@ export const DEMO_PRODUCTS: readonly DemoProduct[] = [
   p('Noise-Isolating Wired Earphones', 'Audio', '19.99', 0, 'In-ear wired earphones with microphone.'),
   p('Tablet 11"', 'Computers', '449.00', 13, 'Tablet with stylus support and a laminated display.'),
 ];
-
-/** "Wireless Noise-Cancelling Headphones" -> "wireless-noise-cancelling-headphones". */
-export function slugify(text: string): string {
-  return text
-    .toLowerCase()
-    .normalize('NFKD')
-    .replace(/[^\w\s-]/g, '')
-    .trim()
-    .replace(/[\s_-]+/g, '-')
-    .slice(0, 80);
-}

@@ -1,52 +1,90 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap';
-import { badUserInput } from '@shop/platform';
+import { requireAdmin, requireUser } from '@shop/platform';
+import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
 import type { CatalogContext } from './context';
-import type { CategoryRow, ProductRow } from './persistence/entities';
+import type { PageArgs, ProductsArgs } from './catalog.service';
+import type { CreateProductInput, UpdateProductInput } from './domain/product-rules';
+import { averageRating } from './domain/rating';
+import type { Category, Product, Review } from './domain/types';
+import { tracked } from './metrics';
 
-const MAX_PAGE = 100;
+/**
+ * Decimal: a string on the wire. Inputs pass through as given (string, or a JSON number) and are
+ * validated by the resolver that knows the field's name, so errors say `input.price` rather than
+ * "Variable $input got an invalid value".
+ */
+const Decimal = new GraphQLScalarType({
+  name: 'Decimal',
+  description: 'A decimal number serialised as a string, e.g. "29.99".',
+  serialize: (value) => String(value),
+  parseValue: (value) => value,
+  parseLiteral: (ast) => {
+    if (ast.kind === Kind.STRING || ast.kind === Kind.INT || ast.kind === Kind.FLOAT) return ast.value;
+    throw new GraphQLError('A Decimal is written as a string such as "29.99".', { extensions: { code: 'BAD_USER_INPUT' } });
+  },
+});
 
-function decodeCursor(after: string | null | undefined): { createdAt: string; id: string } | null {
-  if (!after) return null;
-  try {
-    const [createdAt, id] = JSON.parse(Buffer.from(after, 'base64url').toString('utf8')) as [string, string];
-    if (typeof createdAt !== 'string' || typeof id !== 'string') throw new Error();
-    return { createdAt, id };
-  } catch {
-    throw badUserInput('after', 'Invalid cursor.');
-  }
-}
+const DateTime = new GraphQLScalarType({
+  name: 'DateTime',
+  description: 'ISO-8601 date-time string, UTC.',
+  serialize: (value) => (value instanceof Date ? value.toISOString() : String(value)),
+  parseValue: (value) => value,
+});
 
-function encodeCursor(p: ProductRow): string {
-  return Buffer.from(JSON.stringify([p.createdAt.toISOString(), p.id])).toString('base64url');
-}
-
+/** Thin: authorisation, then the service. Every root field counts its failures (catalog_query_errors_total). */
 export const resolvers: GraphQLResolverMap<CatalogContext> = {
+  Decimal,
+  DateTime,
   Query: {
-    product: (_: unknown, { id }: { id: string }, ctx: CatalogContext) => ctx.loaders.product.load(id).then((p) => (p && !p.deletedAt ? p : null)),
-    products: async (_: unknown, args: { first: number; after?: string | null }, ctx: CatalogContext) => {
-      if (args.first < 0 || args.first > MAX_PAGE) throw badUserInput('first', `first must be between 0 and ${MAX_PAGE}.`);
-      const { rows, total } = await ctx.repo.pageProducts(args.first + 1, decodeCursor(args.after));
-      const page = rows.slice(0, args.first);
-      for (const p of page) ctx.loaders.product.prime(p.id, p);
-      return {
-        edges: page.map((node) => ({ cursor: encodeCursor(node), node })),
-        pageInfo: { hasNextPage: rows.length > args.first, endCursor: page.length ? encodeCursor(page[page.length - 1]!) : null },
-        totalCount: total,
-      };
-    },
-    categories: (_: unknown, __: unknown, ctx: CatalogContext) => ctx.repo.allCategories(),
+    product: (_: unknown, { id }: { id: string }, ctx: CatalogContext) => tracked('product', () => ctx.catalog.product(id)),
+    products: (_: unknown, args: ProductsArgs, ctx: CatalogContext) => tracked('products', () => ctx.catalog.products(args)),
+    categories: (_: unknown, __: unknown, ctx: CatalogContext) => tracked('categories', () => ctx.catalog.categories()),
+    category: (_: unknown, { slug }: { slug: string }, ctx: CatalogContext) => tracked('category', () => ctx.catalog.categoryBySlug(slug)),
+  },
+  Mutation: {
+    createCategory: (_: unknown, { input }: { input: { name: string; parentId?: string | null } }, ctx: CatalogContext) =>
+      tracked('createCategory', () => {
+        requireAdmin(ctx);
+        return ctx.catalog.createCategory(input);
+      }),
+    createProduct: (_: unknown, { input }: { input: CreateProductInput }, ctx: CatalogContext) =>
+      tracked('createProduct', () => {
+        requireAdmin(ctx);
+        return ctx.catalog.createProduct(input);
+      }),
+    updateProduct: (_: unknown, { id, input }: { id: string; input: UpdateProductInput }, ctx: CatalogContext) =>
+      tracked('updateProduct', () => {
+        requireAdmin(ctx);
+        return ctx.catalog.updateProduct(id, input);
+      }),
+    deleteProduct: (_: unknown, { id }: { id: string }, ctx: CatalogContext) =>
+      tracked('deleteProduct', () => {
+        requireAdmin(ctx);
+        return ctx.catalog.deleteProduct(id);
+      }),
+    addReview: (_: unknown, args: { productId: string; rating: number; comment?: string | null }, ctx: CatalogContext) =>
+      tracked('addReview', () => ctx.catalog.addReview(requireUser(ctx).userId, args)),
   },
   Product: {
+    // Deleted products still resolve by reference: past orders show them.
     __resolveReference: (ref: { id: string }, ctx: CatalogContext) => ctx.loaders.product.load(ref.id),
-    price: (p: ProductRow) => ({ amount: p.price, currencyCode: p.currencyCode.trim() }),
-    category: (p: ProductRow, _: unknown, ctx: CatalogContext) => ctx.loaders.category.load(p.categoryId),
-    rating: (p: ProductRow) => (p.reviewCount > 0 ? Math.round((p.ratingSum / p.reviewCount) * 100) / 100 : null),
-    reviews: () => ({ edges: [], pageInfo: { hasNextPage: false, endCursor: null }, totalCount: 0 }),
-    similar: () => [],
+    category: async (p: Product, _: unknown, ctx: CatalogContext) => {
+      const category = await ctx.loaders.category.load(p.categoryId);
+      if (!category) throw new Error(`category ${p.categoryId} of product ${p.id} is missing`); // the foreign key forbids it
+      return category;
+    },
+    rating: (p: Product) => averageRating(p.ratingSum, p.reviewCount),
+    reviews: (p: Product, args: PageArgs, ctx: CatalogContext) => tracked('Product.reviews', () => ctx.catalog.reviews(p, args)),
+    similar: (p: Product, { first }: { first?: number | null }, ctx: CatalogContext) => tracked('Product.similar', () => ctx.catalog.similar(p, first)),
+  },
+  Review: {
+    // The users subgraph resolves the rest of the author.
+    author: (r: Review) => ({ __typename: 'User', id: r.authorId }),
   },
   Category: {
     __resolveReference: (ref: { id: string }, ctx: CatalogContext) => ctx.loaders.category.load(ref.id),
-    parent: (c: CategoryRow, _: unknown, ctx: CatalogContext) => (c.parentId ? ctx.loaders.category.load(c.parentId) : null),
-    products: () => ({ edges: [], pageInfo: { hasNextPage: false, endCursor: null }, totalCount: 0 }),
+    parent: (c: Category, _: unknown, ctx: CatalogContext) => (c.parentId ? ctx.loaders.category.load(c.parentId) : null),
+    children: (c: Category, _: unknown, ctx: CatalogContext) => ctx.loaders.children.load(c.id),
+    products: (c: Category, args: PageArgs, ctx: CatalogContext) => tracked('Category.products', () => ctx.catalog.categoryProducts(c, args)),
   },
 };

@@ -1,6 +1,12 @@
 import { EntitySchema } from 'typeorm';
 
-/** A category row; `parentId` builds the tree. */
+/**
+ * TypeORM schemas of the catalog's tables (the migrations are the source of truth; `synchronize`
+ * is never on). The repository reads and writes them with SQL and maps rows to domain types in
+ * `mappers.ts`; generated columns are read-only here.
+ */
+
+/** A category row; `parent_id` builds the tree. */
 export interface CategoryRow {
   id: string;
   name: string;
@@ -24,6 +30,26 @@ export interface ProductRow {
   createdAt: Date;
   updatedAt: Date;
   deletedAt: Date | null;
+}
+
+export interface ReviewRow {
+  id: string;
+  productId: string;
+  authorId: string;
+  rating: number;
+  comment: string | null;
+  createdAt: Date;
+}
+
+export interface ProductAvailabilityRow {
+  productId: string;
+  available: number;
+  version: string;
+  updatedAt: Date;
+}
+
+export interface SearchTermRow {
+  term: string;
 }
 
 export const CategoryEntity = new EntitySchema<CategoryRow>({
@@ -57,3 +83,35 @@ export const ProductEntity = new EntitySchema<ProductRow>({
     deletedAt: { type: 'timestamptz', name: 'deleted_at', nullable: true },
   },
 });
+
+export const ReviewEntity = new EntitySchema<ReviewRow>({
+  name: 'Review',
+  tableName: 'review',
+  columns: {
+    id: { type: 'uuid', primary: true, generated: 'uuid' },
+    productId: { type: 'uuid', name: 'product_id' },
+    authorId: { type: 'text', name: 'author_id' },
+    rating: { type: 'smallint' },
+    comment: { type: 'text', nullable: true },
+    createdAt: { type: 'timestamptz', name: 'created_at', createDate: true },
+  },
+});
+
+export const ProductAvailabilityEntity = new EntitySchema<ProductAvailabilityRow>({
+  name: 'ProductAvailability',
+  tableName: 'product_availability',
+  columns: {
+    productId: { type: 'uuid', primary: true, name: 'product_id' },
+    available: { type: 'int' },
+    version: { type: 'bigint' },
+    updatedAt: { type: 'timestamptz', name: 'updated_at' },
+  },
+});
+
+export const SearchTermEntity = new EntitySchema<SearchTermRow>({
+  name: 'SearchTerm',
+  tableName: 'search_term',
+  columns: { term: { type: 'text', primary: true } },
+});
+
+export const CATALOG_ENTITIES = [CategoryEntity, ProductEntity, ReviewEntity, ProductAvailabilityEntity, SearchTermEntity];

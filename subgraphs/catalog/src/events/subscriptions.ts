@@ -1,0 +1,26 @@
+/**
+ * Everything the catalog reacts to, in one place: topic -> handler.
+ *
+ * - inventory.stock-changed.v1 (topic inventory.stock, keyed by product id): keeps the read model
+ *   of availability that `products(filter: { inStock })` filters on. Events carry inventory's
+ *   per-product version; an event older than what is stored is ignored (redelivery, reordering
+ *   across a rebalance), so the model only moves forward.
+ */
+import { StockChanged } from '@shop/events';
+import { on } from '@shop/platform';
+import type { EventHandler, ServiceDeps } from '@shop/platform';
+import { CatalogRepository, isUuid } from '../persistence/catalog.repository';
+
+export function catalogConsumers(deps: ServiceDeps): ReadonlyArray<EventHandler<any>> {
+  return [
+    on(StockChanged, async (event, tx) => {
+      const { productId, available, version } = event.data;
+      if (!isUuid(productId)) {
+        deps.logger.warn({ eventId: event.id, productId }, 'stock event for a product id that is not a uuid; ignored');
+        return;
+      }
+      const applied = await new CatalogRepository(tx).applyStockLevel(productId, Math.max(0, available), version);
+      if (!applied) deps.logger.debug({ eventId: event.id, productId, version }, 'stale stock event ignored');
+    }),
+  ];
+}
