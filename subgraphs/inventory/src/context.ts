@@ -1,14 +1,16 @@
 import DataLoader from 'dataloader';
 import type { RequestContext } from '@shop/platform';
+import type { InventoryService } from './inventory.service';
+import { inventoryServiceFor } from './inventory.service';
 import type { StockRow } from './persistence/entities';
-import { StockRepository } from './persistence/stock.repository';
 
 export interface InventoryContext extends RequestContext {
-  readonly repo: StockRepository;
+  readonly inventory: InventoryService;
+  /** Built per request: one query for every stock row a response needs. */
   readonly loaders: { readonly stock: DataLoader<string, StockRow | null> };
 }
 
 export function createContext(base: RequestContext): InventoryContext {
-  const repo = new StockRepository(base.deps.dataSource);
-  return { ...base, repo, loaders: { stock: new DataLoader((ids) => repo.findByProductIds(ids)) } };
+  const inventory = inventoryServiceFor(base.deps);
+  return { ...base, inventory, loaders: { stock: new DataLoader((ids) => inventory.repo.findByProductIds(ids)) } };
 }

@@ -1,0 +1,70 @@
+/**
+ * Inventory's GraphQL subscriptions (`stockChanged`, `lowStockAlert`), served over graphql-ws to the
+ * gateway by the platform (serveSubscriptions). Each replica follows the stock topic with a live
+ * listener of its own (every replica sees every event) and feeds its in-memory pub/sub, so it can
+ * serve whichever subscriptions the gateway opened on it.
+ *
+ * The event carries the whole stock level as of the change, so an event is resolved from its
+ * payload, never re-read from the database: two quick changes arrive as two distinct levels, in
+ * the order they happened (events are keyed by product; `version` drops a redelivered one).
+ */
+import type { StockLevelPayload } from '@shop/events';
+import { LowStock, StockChanged } from '@shop/events';
+import type { RequestContext } from '@shop/platform';
+import { badUserInput, onLive, pubSubOf, requireAdmin, serveSubscriptions } from '@shop/platform';
+import { createContext } from './context';
+import { isProductId } from './domain/reservation';
+import type { StockLevel } from './domain/stock-level';
+
+/** Products one `stockChanged` subscription may follow. */
+export const MAX_SUBSCRIBED_PRODUCTS = 100;
+
+const STOCK_CHANGED = 'stock-changed';
+const LOW_STOCK = 'low-stock';
+
+function toLevel(payload: StockLevelPayload): StockLevel {
+  return { ...payload, updatedAt: new Date(payload.updatedAt) };
+}
+
+/** Only newer versions of each product: a redelivered or stale event is not sent twice. */
+function newerVersions(): (payload: StockLevelPayload) => boolean {
+  const seen = new Map<string, number>();
+  return (payload) => {
+    if ((seen.get(payload.productId) ?? -1) >= payload.version) return false;
+    seen.set(payload.productId, payload.version);
+    return true;
+  };
+}
+
+/** The `Subscription` resolvers (merged into the service's resolver map). */
+export const subscriptionResolvers = {
+  stockChanged: {
+    subscribe: (_: unknown, args: { productIds: string[] }, ctx: RequestContext) => {
+      if (args.productIds.length === 0) throw badUserInput('productIds', 'Give at least one product id.');
+      if (args.productIds.length > MAX_SUBSCRIBED_PRODUCTS) throw badUserInput('productIds', `At most ${MAX_SUBSCRIBED_PRODUCTS} products per subscription.`);
+      const bad = args.productIds.find((id) => !isProductId(id));
+      if (bad !== undefined) throw badUserInput('productIds', `"${bad.slice(0, 60)}" is not a product id.`);
+      const ids = new Set(args.productIds.map((id) => id.toLowerCase()));
+      const fresh = newerVersions();
+      return pubSubOf(ctx.deps).subscribe<StockLevelPayload>(STOCK_CHANGED, { filter: (p) => ids.has(p.productId) && fresh(p) });
+    },
+    resolve: toLevel,
+  },
+  lowStockAlert: {
+    subscribe: (_: unknown, __: unknown, ctx: RequestContext) => {
+      requireAdmin(ctx);
+      const fresh = newerVersions();
+      return pubSubOf(ctx.deps).subscribe<StockLevelPayload>(LOW_STOCK, { filter: fresh });
+    },
+    resolve: toLevel,
+  },
+};
+
+/** `ServiceDefinition.attach`: graphql-ws on the service's port, fed by the stock events. */
+export const attachSubscriptions = serveSubscriptions({
+  context: createContext,
+  live: (pubsub) => [
+    onLive(StockChanged, (event) => pubsub.publish(STOCK_CHANGED, event.data, event.occurredAt)),
+    onLive(LowStock, (event) => pubsub.publish(LOW_STOCK, event.data, event.occurredAt)),
+  ],
+});
