@@ -1,1 +1,2 @@
-export { ordersService } from './service';
+export { createOrdersService, ordersService } from './service';
+export { ordersEnv } from './config';

@@ -1,0 +1,3 @@
+import { describeCancellationAndFulfilment } from './cancellation-fulfilment.suite';
+
+describeCancellationAndFulfilment('kafka');

@@ -1,0 +1,3 @@
+import { describeCheckoutSaga } from './checkout-saga.suite';
+
+describeCheckoutSaga('in-process');

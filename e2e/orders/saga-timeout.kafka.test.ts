@@ -1,0 +1,3 @@
+import { describeSagaTimeout } from './saga-timeout.suite';
+
+describeSagaTimeout('kafka');

@@ -1,0 +1,66 @@
+/**
+ * Every setting the orders subgraph reads. Standalone, they come from the environment (main.ts);
+ * in the embedded supergraph, from `settings.extra` (tests pass e.g. `{ SAGA_TIMEOUT_MS: 2000 }`),
+ * falling back to the process environment so that `FULFILMENT_SIMULATOR=true npm start` works.
+ */
+import { ConfigError, env, loadConfig } from '@shop/platform';
+import { z } from 'zod';
+
+/** A non-negative decimal number (minutes may be fractional, e.g. 0.5). */
+const decimal = (fallback: number) => z.coerce.number().min(0).finite().default(fallback);
+
+export const ordersEnv = {
+  /** How long a saga may wait for inventory and the payment before it is rejected and compensated. Default 300000 (5 min). */
+  SAGA_TIMEOUT_MS: env.int(300_000, 100),
+  /** How often the saga timeout sweeper looks for overdue orders. Default 1000 ms. */
+  SAGA_SWEEP_INTERVAL_MS: env.int(1_000, 10),
+  /** How long after placing an order its owner may cancel it. Default 30 (minutes, fractions allowed; 0 = never). */
+  CANCELLATION_WINDOW_MINUTES: decimal(30),
+  /** Which payment provider charges orders: `sandbox` (a test-mode gateway built in) or `stripe`. Default sandbox. */
+  PAYMENT_PROVIDER: z.enum(['sandbox', 'stripe'], { message: 'expected sandbox or stripe' }).default('sandbox'),
+  /** Stripe secret key (`sk_test_…`); required when PAYMENT_PROVIDER=stripe. */
+  STRIPE_API_KEY: z.string().min(1).optional(),
+  /** Stripe API base URL. Default https://api.stripe.com (point it at stripe-mock to test). */
+  STRIPE_API_URL: env.url().default('https://api.stripe.com'),
+  /** Simulated latency of each sandbox call. Default 50 ms. */
+  PAYMENT_SANDBOX_LATENCY_MS: env.int(50),
+  /** Share of sandbox calls that fail as "provider unavailable" (0..1), for chaos testing. Default 0. */
+  PAYMENT_SANDBOX_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
+  /** Time limit of one provider call. Default 5000 ms. */
+  PAYMENT_TIMEOUT_MS: env.int(5_000, 1),
+  /** Immediate retries of a failed provider call (safe: every call carries an idempotency key). Default 2. */
+  PAYMENT_MAX_RETRIES: env.int(2),
+  /** Consecutive provider failures that open the circuit breaker. Default 5. */
+  PAYMENT_BREAKER_THRESHOLD: env.int(5, 1),
+  /** How long the open circuit rejects calls before it lets one through. Default 10000 ms. */
+  PAYMENT_BREAKER_HALF_OPEN_MS: env.int(10_000, 1),
+  /** How often the payment worker looks for due work when nothing woke it. Default 1000 ms. */
+  PAYMENT_WORKER_INTERVAL_MS: env.int(1_000, 10),
+  /** Ships and delivers confirmed orders by itself after a delay (demo of live tracking). Default false. */
+  FULFILMENT_SIMULATOR: env.bool(false),
+  /** Simulator: time from confirmation to shipping. Default 10000 ms. */
+  FULFILMENT_SHIP_AFTER_MS: env.int(10_000),
+  /** Simulator: time from shipping to delivery. Default 20000 ms. */
+  FULFILMENT_DELIVER_AFTER_MS: env.int(20_000),
+};
+
+export type OrdersSettings = z.infer<z.ZodObject<typeof ordersEnv>>;
+
+/**
+ * Parses the orders settings from `extra` (which wins) and `fallback` (the environment).
+ * Numbers and booleans in `extra` are accepted as such. Throws a ConfigError naming the bad setting.
+ */
+export function parseOrdersSettings(extra: Readonly<Record<string, unknown>> = {}, fallback: NodeJS.ProcessEnv = process.env): OrdersSettings {
+  const source: Record<string, string | undefined> = {};
+  for (const key of Object.keys(ordersEnv)) {
+    const value = key in extra ? extra[key] : fallback[key];
+    if (value === undefined || value === null || value === '') continue;
+    if (typeof value === 'object') throw new ConfigError(`Invalid configuration: ${key}: expected a scalar`);
+    source[key] = String(value);
+  }
+  const settings = loadConfig(ordersEnv, source);
+  if (settings.PAYMENT_PROVIDER === 'stripe' && !settings.STRIPE_API_KEY) {
+    throw new ConfigError('Invalid configuration: STRIPE_API_KEY: required when PAYMENT_PROVIDER=stripe (it is not set)');
+  }
+  return settings;
+}

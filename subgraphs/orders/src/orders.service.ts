@@ -1,0 +1,320 @@
+/**
+ * What an order can do: checkout, the saga's reactions to inventory, the timeout, cancellation,
+ * shipping and delivery, and who may see what. Every state change is one transaction with its
+ * status history row and its outbox event (see saga/order-transitions.ts).
+ */
+import { randomUUID } from 'node:crypto';
+import type { StockRejected, StockReserved } from '@shop/events';
+import { OrderPlaced } from '@shop/events';
+import type { EventDefinition, EventEnvelope, Identity, Logger, ServiceDeps } from '@shop/platform';
+import { badUserInput, conflict, forbidden, isAdmin, notFound, requireAdmin } from '@shop/platform';
+import type { EntityManager } from 'typeorm';
+import type { OrdersSettings } from './config';
+import type { PlaceOrderInput } from './domain/checkout';
+import { parseCheckout } from './domain/checkout';
+import { lineTotal, sum } from './domain/money';
+import { orderNumber } from './domain/order-number';
+import { InvalidTransitionError, OrderStatus, RejectionReason } from './domain/order-status';
+import { PaymentStatus } from './domain/payment-status';
+import type { OrdersMetrics } from './metrics';
+import type { PaymentWorker } from './payments/payment-worker';
+import { afterCommit } from './persistence/after-commit';
+import type { OrderItemRow, OrderRow, PaymentRow } from './persistence/entities';
+import type { OrdersRepository } from './persistence/orders.repository';
+import type { OrderTransitions } from './saga/order-transitions';
+
+/** The payload type of an event definition. */
+type DataOf<E> = E extends EventDefinition<infer T> ? T : never;
+
+/** Longest accepted cancellation reason. */
+const MAX_REASON = 500;
+/** Overdue sagas handled per sweeper transaction. */
+const SWEEP_BATCH = 50;
+
+export class OrdersService {
+  private readonly logger: Logger;
+
+  constructor(
+    private readonly deps: ServiceDeps,
+    private readonly repo: OrdersRepository,
+    private readonly transitions: OrderTransitions,
+    private readonly payments: PaymentWorker,
+    private readonly paymentProviderName: string,
+    private readonly settings: OrdersSettings,
+    private readonly metrics: OrdersMetrics,
+  ) {
+    this.logger = deps.logger.child({ component: 'orders' });
+  }
+
+  // ------------------------------------------------------------------ checkout
+
+  /**
+   * Places an order: PENDING with its `orders.order-placed.v1` event in one transaction; the saga
+   * goes on asynchronously. Prices and names come from the local product read model. The same
+   * idempotency key and input from the same user answer the same order (also under concurrency:
+   * the unique constraint on (user, key) decides); the same key with another input is a CONFLICT.
+   */
+  async placeOrder(identity: Identity, input: PlaceOrderInput): Promise<OrderRow> {
+    const request = parseCheckout(input);
+    const replay = (existing: OrderRow): OrderRow => {
+      if (existing.inputHash !== request.inputHash) {
+        throw conflict('This idempotency key was already used for a different order.', { field: 'input.idempotencyKey' });
+      }
+      this.metrics.idempotentReplays.inc();
+      return existing;
+    };
+    const known = await this.repo.findByIdempotencyKey(this.deps.dataSource.manager, identity.userId, request.idempotencyKey);
+    if (known) return replay(known);
+
+    const result = await this.deps.transaction(async (tx): Promise<{ order: OrderRow; created: boolean }> => {
+      const snapshots = await this.repo.findSnapshots(tx, request.lines.map((l) => l.productId));
+      const items: OrderItemRow[] = [];
+      const orderId = randomUUID();
+      let currencyCode: string | undefined;
+      request.lines.forEach((line, i) => {
+        const product = snapshots.get(line.productId);
+        if (!product || product.deleted) throw badUserInput(`input.items[${i}].productId`, `Product ${line.productId} does not exist or is no longer sold.`);
+        currencyCode ??= product.currencyCode;
+        if (product.currencyCode !== currencyCode) throw badUserInput(`input.items[${i}].productId`, 'All items of one order must be priced in the same currency.');
+        items.push({
+          orderId,
+          lineNo: i + 1,
+          productId: line.productId,
+          productName: product.name,
+          quantity: line.quantity,
+          unitPrice: product.price,
+          lineTotal: lineTotal(product.price, line.quantity),
+        });
+      });
+      const now = new Date();
+      const subtotal = sum(items.map((i) => i.lineTotal));
+      const a = request.shippingAddress;
+      const order: OrderRow = {
+        id: orderId,
+        number: orderNumber(await this.repo.nextNumberValue(tx)),
+        userId: identity.userId,
+        status: OrderStatus.Pending,
+        rejectionReason: null,
+        cancelReason: null,
+        idempotencyKey: request.idempotencyKey,
+        inputHash: request.inputHash,
+        currencyCode: currencyCode!,
+        subtotal,
+        // No shipping fees or taxes yet: the total is the subtotal.
+        total: subtotal,
+        shipLine1: a.line1,
+        shipLine2: a.line2,
+        shipCity: a.city,
+        shipPostalCode: a.postalCode,
+        shipCountry: a.country,
+        carrier: null,
+        trackingNumber: null,
+        shippedAt: null,
+        deliveredAt: null,
+        stockReservedAt: null,
+        cancellableUntil: new Date(now.getTime() + this.settings.CANCELLATION_WINDOW_MINUTES * 60_000),
+        sagaDeadline: new Date(now.getTime() + this.settings.SAGA_TIMEOUT_MS),
+        createdAt: now,
+        updatedAt: now,
+      };
+      // A concurrent twin waits here on the unique index until the first one commits, then finds it.
+      if (!(await this.repo.insertOrderIfNew(tx, order))) {
+        const existing = await this.repo.findByIdempotencyKey(tx, identity.userId, request.idempotencyKey);
+        if (!existing) throw new Error('idempotency conflict without a row');
+        return { order: existing, created: false };
+      }
+      await this.repo.insertItems(tx, items);
+      await this.repo.appendHistory(tx, orderId, OrderStatus.Pending, null, now);
+      await this.repo.insertPayment(tx, newPayment(orderId, this.paymentProviderName, subtotal, order.currencyCode, request.paymentToken, now));
+      await this.deps.outbox.add(tx, OrderPlaced, orderId, {
+        orderId,
+        number: order.number,
+        userId: order.userId,
+        items: items.map((i) => ({ productId: i.productId, productName: i.productName, quantity: i.quantity, unitPrice: { amount: i.unitPrice, currencyCode: order.currencyCode } })),
+        total: { amount: order.total, currencyCode: order.currencyCode },
+        placedAt: now.toISOString(),
+      });
+      return { order, created: true };
+    });
+    if (!result.created) return replay(result.order);
+    this.metrics.placed.inc();
+    return result.order;
+  }
+
+  // ------------------------------------------------------------------ the saga
+
+  /** inventory.stock-reserved.v1: the payment becomes due and the worker is woken after commit. */
+  async onStockReserved(tx: EntityManager, event: EventEnvelope<DataOf<typeof StockReserved>>): Promise<void> {
+    const order = await this.repo.lockOrder(tx, event.data.orderId);
+    if (!order) return void this.logger.warn({ orderId: event.data.orderId }, 'stock reserved for an unknown order; ignored');
+    // Too late (cancelled, timed out): inventory releases on our cancelled/rejected event, which it
+    // handles after the order-placed event it is answering.
+    if (order.status !== OrderStatus.Pending || order.stockReservedAt) return;
+    const now = new Date();
+    await this.repo.updateOrder(tx, order.id, { stockReservedAt: now, updatedAt: now });
+    const payment = await this.repo.lockPayment(tx, order.id);
+    if (payment?.status === PaymentStatus.Created) {
+      await this.repo.updatePayment(tx, order.id, { status: PaymentStatus.Pending, nextAttemptAt: now, updatedAt: now });
+      afterCommit(tx, () => this.payments.wake());
+    }
+  }
+
+  /** inventory.stock-rejected.v1: REJECTED (OUT_OF_STOCK); nothing was reserved, nothing charged. */
+  async onStockRejected(tx: EntityManager, event: EventEnvelope<DataOf<typeof StockRejected>>): Promise<void> {
+    const order = await this.repo.lockOrder(tx, event.data.orderId);
+    if (!order) return void this.logger.warn({ orderId: event.data.orderId }, 'stock rejected for an unknown order; ignored');
+    if (order.status !== OrderStatus.Pending || order.stockReservedAt) return;
+    const now = new Date();
+    await this.voidPayment(tx, order.id, now);
+    await this.transitions.apply(tx, order, { to: 'REJECTED', reason: RejectionReason.OutOfStock, stockWasReserved: false }, now);
+  }
+
+  /**
+   * Rejects and compensates sagas that passed their deadline: without an answer from inventory
+   * (INVENTORY_TIMEOUT) or without a payment outcome (PAYMENT_TIMEOUT). Stock may have been reserved
+   * in both cases, so the event tells inventory to release whatever the order holds. Returns how
+   * many orders it rejected.
+   */
+  async expireOverdueSagas(now: Date = new Date()): Promise<number> {
+    let total = 0;
+    for (;;) {
+      let wake = false;
+      const n = await this.deps.transaction(async (tx) => {
+        const overdue = await this.repo.lockOverdueSagas(tx, now, SWEEP_BATCH);
+        for (const order of overdue) {
+          wake = (await this.voidPayment(tx, order.id, now)) || wake;
+          const reason = order.stockReservedAt ? RejectionReason.PaymentTimeout : RejectionReason.InventoryTimeout;
+          await this.transitions.apply(tx, order, { to: 'REJECTED', reason, stockWasReserved: true }, now);
+          this.logger.warn({ orderId: order.id, number: order.number, reason }, 'saga timed out; order rejected and compensated');
+        }
+        return overdue.length;
+      });
+      if (wake) this.payments.wake();
+      total += n;
+      if (n < SWEEP_BATCH) return total;
+    }
+  }
+
+  /**
+   * Calls off an uncaptured payment. A charge never attempted is simply VOIDED; one that was
+   * attempted may have gone through, so the worker must find out (VOID_PENDING). Returns true
+   * when the worker has something to do.
+   */
+  private async voidPayment(tx: EntityManager, orderId: string, now: Date): Promise<boolean> {
+    const payment = await this.repo.lockPayment(tx, orderId);
+    if (!payment) return false;
+    if (payment.status === PaymentStatus.Created || (payment.status === PaymentStatus.Pending && !payment.chargeAttempted)) {
+      await this.repo.updatePayment(tx, orderId, { status: PaymentStatus.Voided, token: null, nextAttemptAt: null, updatedAt: now });
+      return false;
+    }
+    if (payment.status === PaymentStatus.Pending) {
+      // Keep the lease: a charge in flight applies its outcome (and refunds) before anyone looks it up.
+      await this.repo.updatePayment(tx, orderId, { status: PaymentStatus.VoidPending, token: null, nextAttemptAt: now, updatedAt: now });
+      return true;
+    }
+    return false;
+  }
+
+  // ------------------------------------------------------------------ customer and admin actions
+
+  /**
+   * Cancels an order: its owner before `cancellableUntil` and before shipping, an admin before
+   * shipping; otherwise CONFLICT. A captured payment is refunded (tried at once, retried by the
+   * worker if the provider is down); inventory releases the stock on the cancelled event.
+   */
+  async cancelOrder(identity: Identity, id: string, reason: string | null | undefined): Promise<OrderRow> {
+    const text = reason?.trim() || null;
+    if (text && text.length > MAX_REASON) throw badUserInput('reason', `The reason must be at most ${MAX_REASON} characters.`);
+    const admin = isAdmin(identity);
+    const { order, paymentWork } = await this.deps.transaction(async (tx) => {
+      const current = await this.repo.lockOrder(tx, id);
+      if (!current) throw notFound('Order', id);
+      if (!admin && current.userId !== identity.userId) throw forbidden('This order belongs to someone else.');
+      if (current.status === OrderStatus.Shipped || current.status === OrderStatus.Delivered) throw conflict(`Order ${current.number} has already shipped and can no longer be cancelled.`);
+      if (current.status === OrderStatus.Cancelled || current.status === OrderStatus.Rejected) throw conflict(`Order ${current.number} is already ${current.status}.`);
+      const now = new Date();
+      if (!admin && now > current.cancellableUntil) {
+        throw conflict(`Order ${current.number} could be cancelled until ${current.cancellableUntil.toISOString()}; please contact support.`, { cancellableUntil: current.cancellableUntil.toISOString() });
+      }
+      const payment = await this.repo.lockPayment(tx, current.id);
+      let refund = false;
+      let work = false;
+      if (payment?.status === PaymentStatus.Captured) {
+        await this.repo.updatePayment(tx, current.id, { status: PaymentStatus.RefundPending, nextAttemptAt: now, attempts: 0, updatedAt: now });
+        refund = true;
+        work = true;
+      } else {
+        work = await this.voidPayment(tx, current.id, now);
+      }
+      const updated = await this.transitions.apply(tx, current, { to: 'CANCELLED', reason: text, refunded: refund, actor: admin ? 'admin' : 'customer' }, now);
+      return { order: updated, paymentWork: work };
+    });
+    // Best effort: answer with REFUNDED when the provider is quick; the worker retries otherwise.
+    if (paymentWork) await this.payments.processNow(order.id).catch((err: unknown) => this.logger.warn({ err, orderId: order.id }, 'immediate refund failed; the worker retries'));
+    return (await this.repo.findByIds([order.id]))[0] ?? order;
+  }
+
+  /** ADMIN: hands a CONFIRMED order to a carrier; inventory deducts the reserved stock. */
+  async shipOrder(identity: Identity, id: string, carrier: string, trackingNumber: string): Promise<OrderRow> {
+    requireAdmin({ identity });
+    const c = carrier.trim();
+    const t = trackingNumber.trim();
+    if (!c || c.length > 100) throw badUserInput('carrier', 'Carrier must be 1 to 100 characters.');
+    if (!t || t.length > 100 || !/^[A-Za-z0-9][A-Za-z0-9 ._/-]*$/.test(t)) throw badUserInput('trackingNumber', 'Tracking number must be 1 to 100 letters, digits, spaces or . _ / -.');
+    return this.changeAsAdmin(id, OrderStatus.Confirmed, (tx, order) => this.transitions.apply(tx, order, { to: 'SHIPPED', carrier: c, trackingNumber: t }));
+  }
+
+  /** ADMIN: a SHIPPED order arrived. */
+  async markDelivered(identity: Identity, id: string): Promise<OrderRow> {
+    requireAdmin({ identity });
+    return this.changeAsAdmin(id, OrderStatus.Shipped, (tx, order) => this.transitions.apply(tx, order, { to: 'DELIVERED' }));
+  }
+
+  private async changeAsAdmin(id: string, required: OrderStatus, change: (tx: EntityManager, order: OrderRow) => Promise<OrderRow>): Promise<OrderRow> {
+    return this.deps.transaction(async (tx) => {
+      const order = await this.repo.lockOrder(tx, id);
+      if (!order) throw notFound('Order', id);
+      if (order.status !== required) throw conflict(`Order ${order.number} is ${order.status}; this needs a ${required} order.`, { status: order.status });
+      try {
+        return await change(tx, order);
+      } catch (error) {
+        if (error instanceof InvalidTransitionError) throw conflict(error.message, { status: order.status });
+        throw error;
+      }
+    });
+  }
+
+  // ------------------------------------------------------------------ reading
+
+  /** The owner or an admin may read an order; anyone else gets FORBIDDEN. */
+  assertCanRead(identity: Identity, order: OrderRow): void {
+    if (!isAdmin(identity) && order.userId !== identity.userId) throw forbidden('This order belongs to someone else.');
+  }
+
+  /** The owner or an admin may read a user's orders. */
+  assertCanReadOrdersOf(identity: Identity, userId: string): void {
+    if (!isAdmin(identity) && userId !== identity.userId) throw forbidden("You may only see your own orders.");
+  }
+}
+
+function newPayment(orderId: string, provider: string, amount: string, currencyCode: string, token: string, now: Date): PaymentRow {
+  return {
+    orderId,
+    provider,
+    status: PaymentStatus.Created,
+    amount,
+    currencyCode,
+    token,
+    last4: null,
+    chargeId: null,
+    refundId: null,
+    declineReason: null,
+    chargeAttempted: false,
+    attempts: 0,
+    nextAttemptAt: null,
+    lockedUntil: null,
+    lastError: null,
+    createdAt: now,
+    updatedAt: now,
+  };
+}

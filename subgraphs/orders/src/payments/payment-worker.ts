@@ -1,0 +1,195 @@
+/**
+ * The payment step of the saga, durable and idempotent. Payment rows that need the provider
+ * (PENDING: charge; VOID_PENDING: find out whether an abandoned charge went through; REFUND_PENDING:
+ * refund) are leased to one worker at a time (`locked_until`, SKIP LOCKED across replicas), the
+ * provider is called outside any transaction, and the outcome is applied in a transaction that
+ * locks the order first. A crash at any point leaves the row due again after its lease: the retry
+ * uses the same idempotency key, so nothing is charged or refunded twice.
+ */
+import { OrderRefunded } from '@shop/events';
+import type { BackgroundJob, Logger, ServiceDeps } from '@shop/platform';
+import { PollingLoop } from '@shop/platform';
+import { BrokenCircuitError } from 'cockatiel';
+import { OrderStatus, RejectionReason } from '../domain/order-status';
+import { chargeKey, PaymentStatus, refundKey } from '../domain/payment-status';
+import type { OrdersMetrics } from '../metrics';
+import type { PaymentRow } from '../persistence/entities';
+import type { OrdersRepository } from '../persistence/orders.repository';
+import type { OrderTransitions } from '../saga/order-transitions';
+import type { ChargeResult, PaymentProvider } from './payment-provider';
+
+export interface PaymentWorkerOptions {
+  /** How often to look for due work when nobody called `wake()`. Default 1000 ms. */
+  readonly intervalMs?: number;
+  /** How long a leased row is ours; must outlast one provider call with all its retries. Default 30000 ms. */
+  readonly leaseMs?: number;
+  /** Rows leased per round. Default 10. */
+  readonly batchSize?: number;
+}
+
+export class PaymentWorker implements BackgroundJob {
+  private readonly loop: PollingLoop;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly logger: Logger;
+
+  constructor(
+    private readonly deps: ServiceDeps,
+    private readonly repo: OrdersRepository,
+    private readonly provider: PaymentProvider,
+    private readonly transitions: OrderTransitions,
+    private readonly metrics: OrdersMetrics,
+    private readonly options: PaymentWorkerOptions = {},
+  ) {
+    this.logger = deps.logger.child({ component: 'payment-worker' });
+    this.loop = new PollingLoop({
+      tick: async () => {
+        const leased = await this.lease();
+        await Promise.all(leased.map((p) => this.track(this.process(p))));
+        return leased.length >= (this.options.batchSize ?? 10);
+      },
+      intervalMs: this.options.intervalMs ?? 1_000,
+      onError: (error) => this.logger.warn({ err: error }, 'payment worker round failed; will retry'),
+    });
+  }
+
+  start(): void {
+    this.loop.start();
+  }
+
+  /** Asks the worker to look for due work now (e.g. right after a reservation committed). */
+  wake(): void {
+    this.loop.wake();
+  }
+
+  /**
+   * Processes one order's payment at once if it is due and not leased (a cancellation's refund),
+   * so the caller can answer with the outcome. Failures are left to the background loop.
+   */
+  async processNow(orderId: string): Promise<void> {
+    const leased = await this.lease(orderId);
+    await Promise.all(leased.map((p) => this.track(this.process(p))));
+  }
+
+  async stop(): Promise<void> {
+    await this.loop.stop();
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  private track(p: Promise<void>): Promise<void> {
+    this.inFlight.add(p);
+    return p.finally(() => this.inFlight.delete(p));
+  }
+
+  private async lease(orderId?: string): Promise<PaymentRow[]> {
+    const now = new Date();
+    const until = new Date(now.getTime() + (this.options.leaseMs ?? 30_000));
+    return this.deps.transaction((tx) => this.repo.leaseDuePayments(tx, now, until, orderId ? 1 : (this.options.batchSize ?? 10), orderId));
+  }
+
+  /** One leased row: call the provider, then apply what it answered. Never throws. */
+  private async process(p: PaymentRow): Promise<void> {
+    const operation = p.status === PaymentStatus.Pending ? 'charge' : p.status === PaymentStatus.VoidPending ? 'lookup' : 'refund';
+    try {
+      if (p.status === PaymentStatus.Pending) {
+        if (!p.token) throw new Error('payment has no token to charge');
+        const result = await this.provider.charge({ idempotencyKey: chargeKey(p.orderId), amount: p.amount, currencyCode: p.currencyCode, token: p.token, orderId: p.orderId });
+        this.metrics.payments.inc({ operation, outcome: outcomeLabel(result) });
+        await this.applyCharge(p, result);
+      } else if (p.status === PaymentStatus.VoidPending) {
+        const result = await this.provider.findCharge(chargeKey(p.orderId));
+        this.metrics.payments.inc({ operation, outcome: result ? outcomeLabel(result) : 'not_found' });
+        await this.applyLookup(p, result);
+      } else {
+        if (!p.chargeId) throw new Error('refund without a charge id');
+        const { refundId } = await this.provider.refund({ idempotencyKey: refundKey(p.orderId), chargeId: p.chargeId });
+        this.metrics.payments.inc({ operation, outcome: 'refunded' });
+        await this.applyRefund(p, refundId);
+      }
+    } catch (error) {
+      const circuitOpen = error instanceof BrokenCircuitError;
+      this.metrics.payments.inc({ operation, outcome: circuitOpen ? 'circuit_open' : 'error' });
+      this.logger.warn({ err: error, orderId: p.orderId, operation, attempts: p.attempts }, 'payment step failed; rescheduled');
+      await this.reschedule(p, error).catch((err: unknown) => this.logger.error({ err, orderId: p.orderId }, 'could not reschedule payment; its lease will expire'));
+    }
+  }
+
+  /** Applies a charge outcome. The order may have moved on meanwhile (cancelled, timed out): then an approved charge is refunded. */
+  private async applyCharge(leased: PaymentRow, result: ChargeResult): Promise<void> {
+    let refundNow = false;
+    await this.deps.transaction(async (tx) => {
+      const order = await this.repo.lockOrder(tx, leased.orderId);
+      const payment = await this.repo.lockPayment(tx, leased.orderId);
+      if (!order || !payment) return;
+      const now = new Date();
+      const settled = { token: null, lockedUntil: null, lastError: null, last4: result.last4, chargeId: result.chargeId, updatedAt: now };
+      if (payment.status === PaymentStatus.Pending && order.status === OrderStatus.Pending) {
+        if (result.outcome === 'approved') {
+          await this.repo.updatePayment(tx, order.id, { ...settled, status: PaymentStatus.Captured, nextAttemptAt: null });
+          await this.transitions.apply(tx, order, { to: 'CONFIRMED' }, now);
+        } else {
+          await this.repo.updatePayment(tx, order.id, { ...settled, status: PaymentStatus.Declined, declineReason: result.reason, nextAttemptAt: null });
+          await this.transitions.apply(tx, order, { to: 'REJECTED', reason: RejectionReason.PaymentDeclined, stockWasReserved: true }, now);
+        }
+      } else if (payment.status === PaymentStatus.Pending || payment.status === PaymentStatus.VoidPending) {
+        // Nobody wants this charge any more: give back whatever went through.
+        refundNow = result.outcome === 'approved';
+        await this.repo.updatePayment(
+          tx,
+          order.id,
+          result.outcome === 'approved'
+            ? { ...settled, status: PaymentStatus.RefundPending, nextAttemptAt: now, attempts: 0 }
+            : { ...settled, status: PaymentStatus.Declined, declineReason: result.reason, nextAttemptAt: null },
+        );
+      }
+      // Any other status: another worker applied this outcome already (after our lease expired).
+    });
+    if (refundNow) await this.processNow(leased.orderId);
+  }
+
+  /** Resolves an abandoned charge: not found → VOIDED, approved → refund it, declined → DECLINED. */
+  private async applyLookup(leased: PaymentRow, result: ChargeResult | null): Promise<void> {
+    if (result) return this.applyCharge(leased, result);
+    await this.deps.transaction(async (tx) => {
+      await this.repo.lockOrder(tx, leased.orderId);
+      const payment = await this.repo.lockPayment(tx, leased.orderId);
+      if (payment?.status !== PaymentStatus.VoidPending) return;
+      await this.repo.updatePayment(tx, leased.orderId, { status: PaymentStatus.Voided, token: null, lockedUntil: null, nextAttemptAt: null, lastError: null, updatedAt: new Date() });
+    });
+  }
+
+  private async applyRefund(leased: PaymentRow, refundId: string): Promise<void> {
+    await this.deps.transaction(async (tx) => {
+      const order = await this.repo.lockOrder(tx, leased.orderId);
+      const payment = await this.repo.lockPayment(tx, leased.orderId);
+      if (!order || payment?.status !== PaymentStatus.RefundPending) return;
+      const now = new Date();
+      await this.repo.updatePayment(tx, order.id, { status: PaymentStatus.Refunded, refundId, lockedUntil: null, nextAttemptAt: null, lastError: null, updatedAt: now });
+      await this.repo.updateOrder(tx, order.id, { updatedAt: now });
+      await this.deps.outbox.add(tx, OrderRefunded, order.id, {
+        orderId: order.id,
+        number: order.number,
+        userId: order.userId,
+        amount: { amount: payment.amount, currencyCode: payment.currencyCode },
+        refundedAt: now.toISOString(),
+      });
+    });
+  }
+
+  /**
+   * Gives our lease back with an exponential backoff (0.5 s doubling, at most 30 s). Whatever the
+   * status became meanwhile (a cancellation turns PENDING into VOID_PENDING), the next round acts on it.
+   */
+  private async reschedule(leased: PaymentRow, error: unknown): Promise<void> {
+    const delayMs = Math.min(30_000, 500 * 2 ** Math.max(0, leased.attempts - 1));
+    const message = String(error instanceof Error ? error.message : error).slice(0, 500);
+    await this.deps.dataSource.query(
+      `UPDATE payment SET locked_until = NULL, next_attempt_at = $2, last_error = $3, updated_at = now()
+       WHERE order_id = $1 AND locked_until = $4`,
+      [leased.orderId, new Date(Date.now() + delayMs), message, leased.lockedUntil],
+    );
+  }
+}
+
+function outcomeLabel(result: ChargeResult): string {
+  return result.outcome === 'approved' ? 'approved' : result.reason === 'invalid_token' ? 'invalid_token' : 'declined';
+}

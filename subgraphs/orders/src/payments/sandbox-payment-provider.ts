@@ -1,0 +1,134 @@
+/**
+ * A built-in payment gateway in test mode, behaving like a real one's sandbox:
+ * - `tok_visa` approves (card ending 4242), `tok_chargeDeclined` declines (card ending 0002),
+ *   any other token is an invalid token;
+ * - every call takes `latencyMs`;
+ * - idempotency keys: the same key answers the first outcome again and never charges twice;
+ * - failures are injectable: `failureRate` (random "unavailable" errors) and `inject()` for tests,
+ *   including a response lost after the charge went through (the case idempotency keys exist for).
+ *
+ * Its ledger lives in memory: a sandbox, not a bank.
+ */
+import { randomBytes } from 'node:crypto';
+import type { ChargeRequest, ChargeResult, PaymentProvider, RefundRequest, RefundResult } from './payment-provider';
+import { PaymentProviderUnavailableError } from './payment-provider';
+
+export interface SandboxOptions {
+  /** Latency of every call. Default 50 ms. */
+  readonly latencyMs?: number;
+  /** Share of calls (0..1) failing with PaymentProviderUnavailableError before doing anything. Default 0. */
+  readonly failureRate?: number;
+}
+
+/**
+ * A failure injected into the next calls of an operation:
+ * - `unavailable`: fails at once, nothing happens at the provider;
+ * - `hang`: never answers (until the caller aborts), nothing happens;
+ * - `lost-response`: the operation happens, then the answer never arrives (until the caller aborts).
+ */
+export type InjectedFailure = 'unavailable' | 'hang' | 'lost-response';
+
+type Operation = 'charge' | 'refund' | 'findCharge';
+
+interface ChargeRecord {
+  readonly result: ChargeResult;
+  readonly request: ChargeRequest;
+  refundedBy: string | null;
+}
+
+const CARDS: Readonly<Record<string, { last4: string; approves: boolean }>> = {
+  tok_visa: { last4: '4242', approves: true },
+  tok_mastercard: { last4: '4444', approves: true },
+  tok_chargeDeclined: { last4: '0002', approves: false },
+};
+
+export class SandboxPaymentProvider implements PaymentProvider {
+  readonly name = 'sandbox';
+  private readonly charges = new Map<string, ChargeRecord>();
+  private readonly refunds = new Map<string, RefundResult & { chargeId: string }>();
+  private readonly injected: Record<Operation, InjectedFailure[]> = { charge: [], refund: [], findCharge: [] };
+  /** Calls that reached the provider, per operation (tests assert retries on it). */
+  readonly calls: Record<Operation, number> = { charge: 0, refund: 0, findCharge: 0 };
+
+  constructor(private readonly options: SandboxOptions = {}) {}
+
+  /** Makes the next `times` calls of `operation` fail as `failure`. */
+  inject(operation: Operation, failure: InjectedFailure, times = 1): void {
+    for (let i = 0; i < times; i++) this.injected[operation].push(failure);
+  }
+
+  /** Charges actually made with this order id (each idempotency key counts once). */
+  chargesOf(orderId: string): ReadonlyArray<ChargeResult & { refunded: boolean; amount: string }> {
+    return [...this.charges.values()]
+      .filter((c) => c.request.orderId === orderId && c.result.outcome === 'approved')
+      .map((c) => ({ ...c.result, refunded: c.refundedBy !== null, amount: c.request.amount }));
+  }
+
+  async charge(request: ChargeRequest, signal?: AbortSignal): Promise<ChargeResult> {
+    return this.call('charge', signal, () => {
+      const existing = this.charges.get(request.idempotencyKey);
+      if (existing) return existing.result;
+      const card = CARDS[request.token];
+      const result: ChargeResult = !card
+        ? { outcome: 'declined', chargeId: null, last4: null, reason: 'invalid_token' }
+        : card.approves
+          ? { outcome: 'approved', chargeId: newId('ch'), last4: card.last4 }
+          : { outcome: 'declined', chargeId: newId('ch'), last4: card.last4, reason: 'card_declined' };
+      this.charges.set(request.idempotencyKey, { result, request, refundedBy: null });
+      return result;
+    });
+  }
+
+  async refund(request: RefundRequest, signal?: AbortSignal): Promise<RefundResult> {
+    return this.call('refund', signal, () => {
+      const existing = this.refunds.get(request.idempotencyKey);
+      if (existing) return { refundId: existing.refundId };
+      const charge = [...this.charges.values()].find((c) => c.result.outcome === 'approved' && c.result.chargeId === request.chargeId);
+      if (!charge) throw new Error(`sandbox: no captured charge ${request.chargeId}`);
+      if (charge.refundedBy) return { refundId: charge.refundedBy };
+      const refundId = newId('re');
+      charge.refundedBy = refundId;
+      this.refunds.set(request.idempotencyKey, { refundId, chargeId: request.chargeId });
+      return { refundId };
+    });
+  }
+
+  async findCharge(idempotencyKey: string, signal?: AbortSignal): Promise<ChargeResult | null> {
+    return this.call('findCharge', signal, () => this.charges.get(idempotencyKey)?.result ?? null);
+  }
+
+  private async call<T>(operation: Operation, signal: AbortSignal | undefined, effect: () => T): Promise<T> {
+    await delay(this.options.latencyMs ?? 50, signal);
+    this.calls[operation]++;
+    const failure = this.injected[operation].shift();
+    if (failure === 'unavailable' || (!failure && Math.random() < (this.options.failureRate ?? 0))) {
+      throw new PaymentProviderUnavailableError(`sandbox: ${operation} unavailable (injected)`);
+    }
+    if (failure === 'hang') return never(signal);
+    const result = effect();
+    if (failure === 'lost-response') return never(signal);
+    return result;
+  }
+}
+
+function newId(prefix: string): string {
+  return `${prefix}_sandbox_${randomBytes(9).toString('base64url')}`;
+}
+
+function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  if (ms <= 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      reject(new PaymentProviderUnavailableError('sandbox: call aborted'));
+    }, { once: true });
+  });
+}
+
+/** A call whose answer never comes: settles only when the caller gives up. */
+function never<T>(signal?: AbortSignal): Promise<T> {
+  return new Promise((_resolve, reject) => {
+    signal?.addEventListener('abort', () => reject(new PaymentProviderUnavailableError('sandbox: no answer (injected)')), { once: true });
+  });
+}

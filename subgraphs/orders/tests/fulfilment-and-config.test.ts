@@ -1,0 +1,47 @@
+import { StockReserved } from '@shop/events';
+import { ConfigError } from '@shop/platform';
+import { eventually } from '@shop/platform/src/testing';
+import { parseOrdersSettings } from '../src/config';
+import type { OrdersHarness } from './support/orders-harness';
+import { customer, ORDER, orderInput, PLACE_ORDER, startOrdersAlone } from './support/orders-harness';
+
+describe('the orders settings', () => {
+  it('should default every setting and accept numbers and booleans from extra', () => {
+    const defaults = parseOrdersSettings({}, {});
+    expect(defaults).toMatchObject({ SAGA_TIMEOUT_MS: 300_000, CANCELLATION_WINDOW_MINUTES: 30, PAYMENT_PROVIDER: 'sandbox', FULFILMENT_SIMULATOR: false });
+    expect(parseOrdersSettings({ SAGA_TIMEOUT_MS: 2000, FULFILMENT_SIMULATOR: true, CANCELLATION_WINDOW_MINUTES: 0.5 }, {})).toMatchObject({ SAGA_TIMEOUT_MS: 2000, FULFILMENT_SIMULATOR: true, CANCELLATION_WINDOW_MINUTES: 0.5 });
+    // extra wins over the environment, the environment fills the rest.
+    expect(parseOrdersSettings({ SAGA_TIMEOUT_MS: 2000 }, { SAGA_TIMEOUT_MS: '9000', PAYMENT_TIMEOUT_MS: '700' })).toMatchObject({ SAGA_TIMEOUT_MS: 2000, PAYMENT_TIMEOUT_MS: 700 });
+  });
+
+  it('should name a bad setting in one line', () => {
+    expect(() => parseOrdersSettings({}, { CANCELLATION_WINDOW_MINUTES: '-1' })).toThrow(ConfigError);
+    expect(() => parseOrdersSettings({}, { PAYMENT_PROVIDER: 'paypal' })).toThrow(/^Invalid configuration: PAYMENT_PROVIDER: .*"paypal"/);
+    expect(() => parseOrdersSettings({ FULFILMENT_SIMULATOR: 'maybe' }, {})).toThrow(/FULFILMENT_SIMULATOR/);
+  });
+});
+
+describe('the fulfilment simulator (orders alone)', () => {
+  let h: OrdersHarness;
+  beforeAll(async () => {
+    h = await startOrdersAlone({ FULFILMENT_SIMULATOR: true, FULFILMENT_SHIP_AFTER_MS: 300, FULFILMENT_DELIVER_AFTER_MS: 300 });
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it('should ship and then deliver a confirmed order by itself, with the same events as an admin', async () => {
+    const alice = customer();
+    const product = await h.createProduct('3.00');
+    const order = (await h.gql(PLACE_ORDER, { input: orderInput([{ productId: product, quantity: 1 }]) }, alice)).data.placeOrder;
+    await h.publish(StockReserved, order.id, { orderId: order.id, lines: [{ productId: product, quantity: 1 }] });
+    const delivered = await eventually(async () => {
+      const o = (await h.gql(ORDER, { id: order.id }, alice)).data.order;
+      return o.status === 'DELIVERED' ? o : null;
+    }, 15_000);
+    expect(delivered.statusHistory.map((s: { status: string }) => s.status)).toEqual(['PENDING', 'CONFIRMED', 'SHIPPED', 'DELIVERED']);
+    expect(delivered.shipment).toMatchObject({ carrier: 'Sandbox Parcel Service', trackingNumber: expect.stringMatching(/^SPS[0-9A-F]{12}$/), deliveredAt: expect.any(String) });
+    await eventually(() => h.eventsOf(order.id).length === 4);
+    expect(h.eventsOf(order.id)).toEqual(['orders.order-placed.v1', 'orders.order-confirmed.v1', 'orders.order-shipped.v1', 'orders.order-delivered.v1']);
+  });
+});
