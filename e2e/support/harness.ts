@@ -1,14 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createSecretKey } from 'node:crypto';
-import { SignJWT } from 'jose';
 import { Pool } from 'pg';
 import type { EventBus } from '@shop/platform';
-import { createLogger, InProcessBus, KafkaBus } from '@shop/platform';
+import { AccessTokenIssuer, createLogger, InProcessBus, KafkaBus } from '@shop/platform';
 import { createTestDatabase, testKafkaBrokers } from '@shop/platform/src/testing';
 import type { TestDatabase } from '@shop/platform/src/testing';
 import type { RunningSupergraph, ServiceName } from '@shop/supergraph';
 import { startSupergraph } from '@shop/supergraph';
-import { TOKEN_AUDIENCE, TOKEN_ISSUER } from '@shop/gateway';
 
 export type BusKind = 'in-process' | 'kafka';
 export const BUS_KINDS: readonly BusKind[] = ['in-process', 'kafka'];
@@ -46,7 +43,9 @@ export async function startTestShop(options: { bus?: BusKind; seed?: boolean; ex
   let pool: Pool | undefined;
   let bus: EventBus;
   if ((options.bus ?? 'in-process') === 'kafka') {
-    bus = new KafkaBus({ brokers: testKafkaBrokers(), logger: logger('bus'), clientId: `test-${randomBytes(3).toString('hex')}`, partitions: 3 });
+    // A namespace per shop: parallel test files share the broker, never topics or consumer groups.
+    const ns = `test-${randomBytes(4).toString('hex')}`;
+    bus = new KafkaBus({ brokers: testKafkaBrokers(), logger: logger('bus'), clientId: ns, partitions: 3, namespace: ns });
   } else {
     pool = new Pool({ connectionString: dbs.get('eventbus')!.url, max: 20 });
     bus = new InProcessBus({ pool, pollIntervalMs: 100 });
@@ -66,7 +65,6 @@ export async function startTestShop(options: { bus?: BusKind; seed?: boolean; ex
     logger,
   });
   const url = supergraph.gateway.url;
-  const key = createSecretKey(Buffer.from(jwtSecret, 'utf8'));
   return {
     supergraph,
     bus,
@@ -76,14 +74,7 @@ export async function startTestShop(options: { bus?: BusKind; seed?: boolean; ex
     databaseUrl: (name) => dbs.get(name)!.url,
     gql: (query, variables, token) => postGraphQL(url, query, variables, token),
     tokenFor: async ({ userId = randomUUID(), roles = ['CUSTOMER'], sessionId = randomUUID(), expiresInSeconds = 900 }) =>
-      new SignJWT({ roles, sid: sessionId })
-        .setProtectedHeader({ alg: 'HS256' })
-        .setSubject(userId)
-        .setIssuer(TOKEN_ISSUER)
-        .setAudience(TOKEN_AUDIENCE)
-        .setIssuedAt()
-        .setExpirationTime(Math.floor(Date.now() / 1000) + expiresInSeconds)
-        .sign(key),
+      (await new AccessTokenIssuer(jwtSecret, expiresInSeconds).issue({ userId, roles, sessionId })).token,
     stop: async () => {
       await supergraph.stop();
       await bus.close();

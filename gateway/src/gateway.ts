@@ -8,13 +8,15 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import express from 'express';
-import type { Logger } from '@shop/platform';
-import { collectProcessMetrics, createLogger, maskError, mountOperationalRoutes, useGraphqlMetrics } from '@shop/platform';
+import type { EventBus, Logger } from '@shop/platform';
+import { collectProcessMetrics, createLogger, initTracingFromEnv, maskError, mountOperationalRoutes, useGraphqlMetrics } from '@shop/platform';
 import type { AccessTokenVerifier } from './auth';
 import { bearerToken } from './auth';
 import { createGraphiqlHandler } from './graphiql/graphiql';
+import type { SessionRevocations } from './revocations';
 import type { GatewayContext } from './subgraph-data-source';
 import { SubgraphDataSource } from './subgraph-data-source';
+import { measuredQueryPlanCache } from './query-plan-cache';
 
 export const SUPERGRAPH_FILE = path.resolve(__dirname, '../../schema/supergraph.graphql');
 
@@ -37,6 +39,17 @@ export interface GatewaySettings {
   readonly attach?: (server: http.Server, gateway: ApolloGateway, ctx: { logger: Logger; verifier: AccessTokenVerifier }) => { dispose(): Promise<void> };
   /** Time to drain in-flight requests on stop. Default 10 s. */
   readonly drainTimeoutMs?: number;
+  /** The deny list the verifier consults; with `bus`, it follows users' session events (see revocations.ts). */
+  readonly revocations?: SessionRevocations;
+  /** The event bus the revocation list follows. */
+  readonly bus?: EventBus;
+  /**
+   * Names this process's revocation consumer group. Default random, and it should stay so: a group
+   * reused after a restart would resume from its committed offset and skip the replay.
+   */
+  readonly instanceId?: string;
+  /** Express `trust proxy` (e.g. 1 behind one load balancer): which X-Forwarded-For hop is the client. Default false (the socket peer). */
+  readonly trustProxy?: boolean | number | string;
 }
 
 export interface RunningGateway {
@@ -50,6 +63,7 @@ export interface RunningGateway {
 export async function startGateway(settings: GatewaySettings): Promise<RunningGateway> {
   const logger = settings.logger ?? createLogger('gateway');
   collectProcessMetrics();
+  initTracingFromEnv('gateway');
   const gateway = new ApolloGateway({
     ...(settings.pollSubgraphs
       ? {
@@ -60,13 +74,20 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
         }
       : { supergraphSdl: readFileSync(settings.supergraphFile ?? SUPERGRAPH_FILE, 'utf8') }),
     buildService: ({ name, url }) => new SubgraphDataSource(name, settings.subgraphUrls?.[name] ?? url ?? '', settings.internalAuthSecret),
+    // The plan cache, measured (hits, misses, planning time): see query-plan-cache.ts.
+    queryPlannerConfig: { cache: measuredQueryPlanCache() },
     logger: { debug: () => undefined, info: (m) => logger.info(String(m)), warn: (m) => logger.warn(String(m)), error: (m) => logger.error(String(m)) },
   });
 
   const app = express();
   app.disable('x-powered-by');
+  if (settings.trustProxy !== undefined) app.set('trust proxy', settings.trustProxy);
   const httpServer = http.createServer(app);
   httpServer.keepAliveTimeout = 65_000;
+  // Revoked sessions: replay users' session events before reporting ready.
+  const revocationFeed = settings.revocations && settings.bus ? await settings.revocations.follow({ bus: settings.bus, logger, ...(settings.instanceId ? { instanceId: settings.instanceId } : {}) }) : undefined;
+  let revocationsReplayed = !revocationFeed;
+  void revocationFeed?.replayed.then(() => (revocationsReplayed = true));
   // Query limits against abusive operations: depth, aliases, directives, tokens, cost.
   const armor = new ApolloArmor({
     maxDepth: { n: 12 },
@@ -84,14 +105,17 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
     introspection: true,
     includeStacktraceInErrorResponses: false,
     formatError: (formatted, error) => maskError(formatted, error, logger),
-    plugins: [...protection.plugins, ApolloServerPluginDrainHttpServer({ httpServer }), useGraphqlMetrics('gateway') as never],
+    plugins: [...protection.plugins, ApolloServerPluginDrainHttpServer({ httpServer }), useGraphqlMetrics('gateway') as never, ...(settings.revocations ? [settings.revocations.plugin()] : [])],
     validationRules: [...protection.validationRules],
+    // Shutdown is ours (main.ts onShutdown -> stop()): Apollo's own SIGTERM handler would stop the
+    // server and re-send the signal, which ends the process before the drain (exit 1).
+    stopOnTerminationSignals: false,
   });
   await apollo.start();
   let ready = false;
   const graphiql = createGraphiqlHandler({ endpointPath: '/graphql' });
   app.use((req, res, next) => (graphiql(req, res) ? undefined : next()));
-  mountOperationalRoutes(app, 'gateway', async () => ready);
+  mountOperationalRoutes(app, 'gateway', async () => ready && revocationsReplayed);
   app.use(
     '/graphql',
     express.json({ limit: '1mb' }),
@@ -99,7 +123,8 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
       context: async ({ req }) => {
         const token = bearerToken(req.headers.authorization);
         const identity = token ? await settings.verifier.verify(token) : null;
-        return { identity, authorization: req.headers.authorization };
+        // The client's address as this gateway sees it (never a client-sent header unless trustProxy says so), signed to subgraphs.
+        return { identity, authorization: req.headers.authorization, clientAddress: req.ip ?? req.socket.remoteAddress };
       },
     }),
   );
@@ -123,6 +148,7 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
         await attached?.dispose();
         await Promise.race([apollo.stop(), new Promise((r) => setTimeout(r, settings.drainTimeoutMs ?? 10_000).unref())]);
         httpServer.closeAllConnections();
+        await revocationFeed?.stop();
         logger.info('gateway stopped');
       })()),
   };

@@ -1,8 +1,10 @@
 /** Runs the gateway alone (Kubernetes). Every setting comes from the environment (see config.ts). */
-import { createLogger, loadConfig, onShutdown } from '@shop/platform';
+import { createLogger, KafkaBus, loadConfig, onShutdown } from '@shop/platform';
 import { jwtVerifier } from './auth';
+import { SessionRevocations } from './revocations';
 import { gatewayEnv } from './config';
 import { startGateway } from './gateway';
+import { attachSubscriptions } from './subscriptions';
 
 async function main(): Promise<void> {
   const logger = createLogger('gateway');
@@ -13,18 +15,28 @@ async function main(): Promise<void> {
     process.stderr.write(`gateway: ${(error as Error).message}\n`);
     process.exit(1);
   }
+  const bus = new KafkaBus({ brokers: cfg.KAFKA_BROKERS, logger, clientId: 'gateway' });
+  const revocations = new SessionRevocations();
   const gateway = await startGateway({
     port: cfg.PORT,
     host: process.env['HOST'] ?? '0.0.0.0',
     subgraphUrls: { users: cfg.USERS_URL, catalog: cfg.CATALOG_URL, inventory: cfg.INVENTORY_URL, orders: cfg.ORDERS_URL },
     internalAuthSecret: cfg.INTERNAL_AUTH_SECRET,
-    verifier: jwtVerifier(cfg.JWT_SECRET),
+    verifier: jwtVerifier(cfg.JWT_SECRET, revocations),
+    revocations,
+    bus,
+    ...(cfg.TRUST_PROXY_HOPS > 0 ? { trustProxy: cfg.TRUST_PROXY_HOPS } : {}),
     pollSubgraphs: cfg.GATEWAY_POLL_SUBGRAPHS,
     nodeEnv: cfg.NODE_ENV,
     drainTimeoutMs: cfg.DRAIN_TIMEOUT_MS,
     logger,
+    // GraphQL subscriptions over graphql-ws on the same port and path.
+    attach: attachSubscriptions({ internalAuthSecret: cfg.INTERNAL_AUTH_SECRET }),
   });
-  onShutdown(logger, () => gateway.stop());
+  onShutdown(logger, async () => {
+    await gateway.stop();
+    await bus.close();
+  });
 }
 
 void main();

@@ -3,12 +3,14 @@ import type { GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import type { Fetcher } from '@apollo/utils.fetcher';
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { Identity } from '@shop/platform';
-import { counter, histogram, signIdentity } from '@shop/platform';
+import { counter, histogram, injectTraceContext, signClientAddress, signIdentity } from '@shop/platform';
 
 /** The gateway's per-request context. */
 export interface GatewayContext {
   readonly identity: Identity | null;
   readonly authorization?: string | undefined;
+  /** The caller's network address as the gateway saw it (sent to subgraphs signed, for rate limits). */
+  readonly clientAddress?: string | undefined;
 }
 
 /** One keep-alive connection pool for every subgraph call of this process. */
@@ -38,8 +40,14 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext &
     if (identity && request.http) {
       for (const [name, value] of Object.entries(signIdentity(identity, this.internalSecret))) request.http.headers.set(name, value);
     }
+    const clientAddress = 'context' in options ? options.context?.clientAddress : undefined;
+    if (clientAddress && request.http) {
+      for (const [name, value] of Object.entries(signClientAddress(clientAddress, this.internalSecret))) request.http.headers.set(name, value);
+    }
     const authorization = 'context' in options ? options.context?.authorization : undefined;
     if (authorization && request.http) request.http.headers.set('authorization', authorization);
+    // W3C trace context of the active span (@apollo/gateway's fetch span): the subgraph continues the trace.
+    if (request.http) for (const [name, value] of Object.entries(injectTraceContext({}))) request.http.headers.set(name, value);
   }
 
   override async process(options: GraphQLDataSourceProcessOptions<GatewayContext & Record<string, unknown>>) {

@@ -5,7 +5,8 @@ import { inventoryService } from '@shop/inventory';
 import { ordersService } from '@shop/orders';
 import { usersService } from '@shop/users';
 import type { RunningGateway } from '@shop/gateway';
-import { jwtVerifier, startGateway } from '@shop/gateway';
+import { jwtVerifier, SessionRevocations, startGateway } from '@shop/gateway';
+import { attachSubscriptions } from '@shop/gateway/src/subscriptions';
 
 /** Every subgraph, in start order. */
 export const SERVICES: ReadonlyArray<ServiceDefinition<any>> = [usersService, catalogService, inventoryService, ordersService];
@@ -70,13 +71,19 @@ export async function startSupergraph(options: SupergraphOptions): Promise<Runni
       services[name] = running;
       ports[name] = running.port;
     }
+    // The deny list of revoked sessions: the verifier consults it, users' session events feed it.
+    const revocations = new SessionRevocations();
     const gateway = await startGateway({
       port: options.gatewayPort ?? 4000,
       subgraphUrls: Object.fromEntries(Object.entries(services).map(([name, s]) => [name, s.url])),
       internalAuthSecret: options.internalAuthSecret,
-      verifier: jwtVerifier(options.jwtSecret),
+      verifier: jwtVerifier(options.jwtSecret, revocations),
+      revocations,
+      bus: options.bus,
       nodeEnv: options.nodeEnv ?? 'development',
       logger: loggerFor('gateway'),
+      // GraphQL subscriptions over graphql-ws on the gateway's port and path.
+      attach: attachSubscriptions({ internalAuthSecret: options.internalAuthSecret }),
     });
     const byName = (name: ServiceName): ServiceDefinition<any> => SERVICES.find((s) => s.name === name)!;
     const api: RunningSupergraph = {

@@ -1,0 +1,3 @@
+import { subscriptionScenarios } from './scenarios';
+
+subscriptionScenarios('kafka');

@@ -1,0 +1,245 @@
+/**
+ * Fan-out of upstream subscriptions to client subscriptions.
+ *
+ *   SharedUpstream  one graphql-ws subscription on a subgraph, per (subgraph, primary operation,
+ *                   its variables, identity unless the root field is public)
+ *     DeliveryGroup one execution of the rest of the plan per event, per (client operation,
+ *                   variables, caller) among the clients of that upstream
+ *       ClientStream one per client subscription: its own bounded queue
+ *
+ * Events are executed concurrently (up to `maxConcurrentEvents` per group) but handed to clients
+ * strictly in the order they came from the subgraph. Nothing here ever waits for a client.
+ */
+import type { ExecutionResult, FormattedExecutionResult } from 'graphql';
+import { GraphQLError } from 'graphql';
+import type { Identity, Logger } from '@shop/platform';
+import type { ClientStream } from './client-stream';
+import type { SubscriptionPlan } from './federated-plan';
+import { executeEvent, primaryVariables } from './federated-plan';
+import { subscriptionMetrics } from './metrics';
+import type { UpstreamConnections, UpstreamSubscription } from './upstream';
+
+export interface HubOptions {
+  readonly logger: Logger;
+  /** Root fields whose events do not depend on the caller: one upstream subscription (anonymous) serves everyone. */
+  readonly publicRootFields: ReadonlySet<string>;
+  /** Events of one group executed at the same time (still delivered in order). Default 8. */
+  readonly maxConcurrentEvents?: number;
+}
+
+/** One client subscription to attach. */
+export interface ClientSubscription {
+  readonly plan: SubscriptionPlan;
+  /** The client's query text (part of the group key, and what the executor reports). */
+  readonly query: string;
+  readonly variables: Record<string, unknown>;
+  readonly identity: Identity | null;
+  readonly stream: ClientStream;
+  /** The http(s) URL of the owning subgraph. */
+  readonly subgraphUrl: string;
+}
+
+export class SubscriptionHub {
+  private readonly upstreams = new Map<string, SharedUpstream>();
+
+  constructor(
+    private readonly connections: UpstreamConnections,
+    private readonly options: HubOptions,
+  ) {}
+
+  /** Upstream subscriptions currently open. */
+  get upstreamCount(): number {
+    return this.upstreams.size;
+  }
+
+  /** Attaches a client subscription, opening (or joining) its upstream subscription. */
+  attach(client: ClientSubscription): void {
+    const { plan } = client;
+    const isPublic = this.options.publicRootFields.has(plan.rootField);
+    const upstreamIdentity = isPublic ? null : client.identity;
+    const variables = primaryVariables(plan, client.variables);
+    const key = [plan.subgraph, plan.upstreamQuery, stableJson(variables), identityKey(upstreamIdentity, true)].join('\n');
+    let upstream = this.upstreams.get(key);
+    if (!upstream) {
+      const created: SharedUpstream = new SharedUpstream(plan, client.subgraphUrl, upstreamIdentity, variables, this.options, () => {
+        if (this.upstreams.get(key) === created) this.upstreams.delete(key);
+      });
+      upstream = created;
+      this.upstreams.set(key, upstream);
+      upstream.open(this.connections);
+    }
+    upstream.join(client);
+  }
+
+  /** Ends every upstream subscription (shutdown; clients must have been ended first). */
+  closeAll(): void {
+    for (const upstream of [...this.upstreams.values()]) upstream.close();
+  }
+}
+
+class SharedUpstream {
+  private readonly groups = new Map<string, DeliveryGroup>();
+  private subscription: UpstreamSubscription | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly plan: SubscriptionPlan,
+    private readonly url: string,
+    private readonly identity: Identity | null,
+    private readonly variables: Record<string, unknown>,
+    private readonly options: HubOptions,
+    private readonly onClosed: () => void,
+  ) {}
+
+  open(connections: UpstreamConnections): void {
+    this.subscription = connections.subscribe(
+      this.plan.subgraph,
+      this.url,
+      this.identity,
+      { query: this.plan.upstreamQuery, variables: this.variables },
+      {
+        next: (event) => this.onEvent(event),
+        error: (error) => this.onUpstreamEnd(error),
+        complete: () => this.onUpstreamEnd(undefined),
+      },
+    );
+  }
+
+  join(client: ClientSubscription): void {
+    const key = [client.query, client.plan.operationName ?? '', stableJson(client.variables), identityKey(client.identity, false)].join('\n');
+    let group = this.groups.get(key);
+    if (!group) {
+      group = new DeliveryGroup(client, this.options, () => {
+        this.groups.delete(key);
+        if (this.groups.size === 0) this.close();
+      });
+      this.groups.set(key, group);
+    }
+    group.add(client);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.subscription?.unsubscribe();
+    this.onClosed();
+    for (const group of [...this.groups.values()]) group.end();
+  }
+
+  private onEvent(event: FormattedExecutionResult): void {
+    const stamped = event.extensions?.['eventTime'];
+    const parsed = typeof stamped === 'string' ? Date.parse(stamped) : Number.NaN;
+    const eventTime = Number.isFinite(parsed) ? parsed : Date.now();
+    for (const group of this.groups.values()) group.push(event, eventTime);
+  }
+
+  /** The subgraph completed the subscription (or refused it): clients get what it said, then `complete`. */
+  private onUpstreamEnd(error: unknown): void {
+    if (this.closed) return;
+    const final = error === undefined ? undefined : upstreamError(error, this.plan.subgraph, this.options.logger);
+    for (const group of [...this.groups.values()]) group.end(final);
+    this.closed = true;
+    this.subscription?.unsubscribe();
+    this.onClosed();
+  }
+}
+
+class DeliveryGroup {
+  private readonly clients = new Set<ClientStream>();
+  /** What the group executes for each event (identical for every member, by the group key). */
+  private readonly request: Pick<ClientSubscription, 'plan' | 'query' | 'variables'>;
+  /** The member whose identity executes the rest of the plan: the latest-expiring one. */
+  private identity: Identity | null;
+  private tail: Promise<void> = Promise.resolve();
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+  private ended = false;
+
+  constructor(
+    first: ClientSubscription,
+    private readonly options: HubOptions,
+    private readonly onEmpty: () => void,
+  ) {
+    this.request = { plan: first.plan, query: first.query, variables: first.variables };
+    this.identity = first.identity;
+  }
+
+  add(client: ClientSubscription): void {
+    if (client.identity && (!this.identity || client.identity.exp > this.identity.exp)) this.identity = client.identity;
+    this.clients.add(client.stream);
+    const stream = client.stream;
+    void stream.finished.then(() => this.remove(stream));
+  }
+
+  push(event: FormattedExecutionResult, eventTime: number): void {
+    if (this.ended) return;
+    const { plan, query, variables } = this.request;
+    const identity = this.identity;
+    const result = this.limit(() => executeEvent(plan, event, { query, variables, identity, logger: this.options.logger }));
+    // Concurrent execution, ordered delivery: each delivery waits for the previous one.
+    this.tail = this.tail.then(async () => {
+      const delivered = await result;
+      if (delivered.errors?.length) subscriptionMetrics.restErrors.inc({ root_field: plan.rootField });
+      for (const stream of this.clients) stream.push({ result: delivered, eventTime });
+    });
+  }
+
+  /** Ends every client stream after the events already on their way. */
+  end(final?: ExecutionResult): void {
+    if (this.ended) return;
+    this.ended = true;
+    void this.tail.then(() => {
+      for (const stream of [...this.clients]) stream.end(final);
+    });
+  }
+
+  private remove(stream: ClientStream): void {
+    if (!this.clients.delete(stream)) return;
+    if (this.clients.size === 0) {
+      this.ended = true;
+      this.onEmpty();
+    }
+  }
+
+  private async limit<T>(task: () => Promise<T>): Promise<T> {
+    const max = this.options.maxConcurrentEvents ?? 8;
+    if (this.running >= max) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.running++;
+    try {
+      return await task();
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+function upstreamError(error: unknown, subgraph: string, logger: Logger): ExecutionResult {
+  // graphql-ws delivers an `error` message as an array of formatted GraphQL errors (validation
+  // errors of the upstream operation); anything else is a fatal close or a socket error.
+  if (Array.isArray(error) && error.every((e) => typeof e === 'object' && e !== null && 'message' in e)) {
+    return { errors: error.map((e: { message: string; extensions?: Record<string, unknown> }) => new GraphQLError(e.message, { extensions: { ...e.extensions } })) };
+  }
+  const detail = typeof error === 'object' && error !== null && 'code' in error ? `${String((error as { code: unknown }).code)} ${String((error as { reason?: unknown }).reason ?? '')}` : String(error);
+  logger.warn({ subgraph, detail }, 'subgraph ended a subscription with an error');
+  return { errors: [new GraphQLError('The subscription was ended by the service that owns it.', { extensions: { code: 'SUBSCRIPTION_ENDED', subgraph } })] };
+}
+
+/** The part of an identity results may depend on. With `exact`, the whole signed identity (for connection_init). */
+function identityKey(identity: Identity | null, exact: boolean): string {
+  if (!identity) return 'anonymous';
+  if (exact) return JSON.stringify(identity);
+  return `${identity.userId}|${[...identity.roles].sort().join(',')}`;
+}
+
+/** JSON with sorted object keys, so equal variables give equal keys. */
+export function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableJson((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
