@@ -1,0 +1,105 @@
+import type { DashboardSpec } from './kit';
+import { row, stat, timeseries } from './kit';
+
+/** Is the shop making money? Orders, revenue, payments, sign-ins, searches and stock. */
+export const businessDashboard: DashboardSpec = {
+  uid: 'shop-business',
+  title: 'Shop / Business',
+  description: 'Orders per minute, revenue, payment success, login failures, searches and stock health; trends over weeks from recording rules.',
+  tags: ['business'],
+  rows: [
+    row('Orders and revenue', [
+      timeseries('Orders per minute', { expr: 'sum(rate(orders_placed_total[$__rate_interval])) * 60', legend: 'placed' }, {
+        description: 'New orders placed per minute (idempotent replays not counted).',
+        unit: 'short',
+        width: 8,
+      }),
+      timeseries('Order outcomes per minute', { expr: 'sum by (status) (rate(orders_status_transitions_total[$__rate_interval])) * 60', legend: '{{status}}' }, {
+        description: 'Orders reaching each status per minute (CONFIRMED, REJECTED, CANCELLED, SHIPPED, DELIVERED).',
+        unit: 'short',
+        stacked: true,
+        width: 8,
+      }),
+      timeseries('Revenue per hour', { expr: 'sum by (currency) (rate(orders_revenue_total[$__rate_interval])) * 3600', legend: '{{currency}}' }, {
+        description: 'Value of confirmed orders per hour, by currency.',
+        unit: 'short',
+        width: 8,
+      }),
+      timeseries('Time to a final status p95', { expr: 'histogram_quantile(0.95, sum by (outcome, le) (rate(orders_saga_duration_seconds_bucket[$__rate_interval])))', legend: '{{outcome}}' }, {
+        description: 'From placing an order to CONFIRMED, REJECTED or CANCELLED (the checkout saga across inventory and payment).',
+        unit: 's',
+        width: 12,
+      }),
+      timeseries('Stock reservations', { expr: 'sum by (outcome) (rate(inventory_reservations_total[$__rate_interval])) * 60', legend: '{{outcome}}' }, {
+        description: 'Reservation answers of inventory per minute (reserved, rejected: out of stock, replayed).',
+        unit: 'short',
+        width: 12,
+      }),
+    ]),
+    row('Payments and customers', [
+      timeseries(
+        'Payment success rate',
+        {
+          expr: 'sum(rate(orders_payment_operations_total{operation="charge", outcome="approved"}[$__rate_interval])) / sum(rate(orders_payment_operations_total{operation="charge"}[$__rate_interval]))',
+          legend: 'approved',
+        },
+        { description: 'Share of charges the provider approved. Alert: ShopPaymentFailureSpike.', unit: 'percentunit', min: 0, max: 1, width: 8 },
+      ),
+      timeseries('Charges by outcome', { expr: 'sum by (outcome) (rate(orders_payment_operations_total{operation="charge"}[$__rate_interval])) * 60', legend: '{{outcome}}' }, {
+        description: 'Charges per minute by outcome (approved, declined, invalid_token, error, circuit_open).',
+        unit: 'short',
+        stacked: true,
+        width: 8,
+      }),
+      timeseries('Login failures per minute', { expr: 'sum by (reason) (rate(users_logins_total{outcome="failure"}[$__rate_interval])) * 60', legend: '{{reason}}' }, {
+        description: 'Failed sign-ins per minute by reason (unknown_account, wrong_password, rate_limited, invalid_input); a sudden rise: credential stuffing.',
+        unit: 'short',
+        width: 8,
+      }),
+      timeseries('Searches per minute', { expr: 'sum by (kind) (rate(catalog_search_duration_seconds_count[$__rate_interval])) * 60', legend: '{{kind}}' }, {
+        description: 'Product list queries per minute: search (with search text) and browse (filters only).',
+        unit: 'short',
+        width: 6,
+      }),
+      timeseries(
+        'Searches without results',
+        { expr: 'sum(rate(catalog_search_results_bucket{kind="search", le="0"}[$__rate_interval])) / sum(rate(catalog_search_results_count{kind="search"}[$__rate_interval]))', legend: 'no results' },
+        { description: 'Share of text searches whose page came back empty (missing products, or spelling the correction did not catch).', unit: 'percentunit', min: 0, max: 1, width: 6 },
+      ),
+      timeseries('Sign-ins per minute', { expr: 'sum by (outcome) (rate(users_logins_total[$__rate_interval])) * 60', legend: '{{outcome}}' }, {
+        description: 'Sign-in attempts per minute by outcome.',
+        unit: 'short',
+        stacked: true,
+        width: 12,
+      }),
+    ]),
+    row('Stock', [
+      stat('Low-stock products', { expr: 'max(inventory_low_stock_products)' }, {
+        description: 'Products whose available stock is at or below their threshold. Alert: ShopProductsLowStock.',
+        thresholds: [[1, 'orange']],
+      }),
+      stat('Inventory mismatches', { expr: 'max(inventory_reconciliation_mismatches)' }, {
+        description: 'Products whose stock did not add up at the last reconciliation (should be 0). Alert: ShopInventoryMismatch.',
+        thresholds: [[1, 'red']],
+      }),
+      timeseries('Stock adjustments', { expr: 'sum by (direction) (rate(inventory_adjustments_total[$__rate_interval])) * 60', legend: '{{direction}}' }, {
+        description: 'Admin stock adjustments per minute (in: restock, out: write-off).',
+        unit: 'short',
+        width: 12,
+        height: 5,
+      }),
+    ]),
+    row('Trends (recording rules)', [
+      timeseries('Orders per minute, 4 weeks', { expr: 'shop:orders_placed:rate5m * 60', legend: 'placed' }, { description: 'Orders per minute', unit: 'short', timeFrom: '4w', width: 8 }),
+      timeseries('Revenue per hour, 4 weeks', { expr: 'currency:orders_revenue:rate5m * 3600', legend: '{{currency}}' }, { description: 'Revenue per hour by currency', unit: 'short', timeFrom: '4w', width: 8 }),
+      timeseries('Payment success rate, 4 weeks', { expr: 'shop:orders_payment_success:ratio_rate5m', legend: 'approved' }, {
+        description: 'Payment success rate',
+        unit: 'percentunit',
+        timeFrom: '4w',
+        width: 8,
+      }),
+      timeseries('Login failures per minute, 4 weeks', { expr: 'shop:users_login_failures:rate5m * 60', legend: 'failures' }, { description: 'Login failures per minute', unit: 'short', timeFrom: '4w', width: 12 }),
+      timeseries('Low-stock products, 4 weeks', { expr: 'shop:inventory_low_stock_products:max', legend: 'low stock' }, { description: 'Low-stock products', unit: 'short', timeFrom: '4w', width: 12 }),
+    ]),
+  ],
+};
