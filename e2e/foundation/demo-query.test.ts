@@ -1,16 +1,44 @@
+import http from 'node:http';
+import https from 'node:https';
 import { eventually } from '@shop/platform/src/testing';
 import type { TestShop } from '../support/harness';
 import { BUS_KINDS, startTestShop } from '../support/harness';
 
 const DEMO_QUERY = '{ products(first: 3) { edges { node { name price { amount currencyCode } inventory { available } } } } }';
 
+/** Records every HTTP(S) request this process makes to anything but the loopback interface. */
+function recordOutboundRequests(): { readonly hosts: string[]; restore(): void } {
+  const hosts: string[] = [];
+  const originals = [http.request, http.get, https.request, https.get] as const;
+  const wrap = <F extends (...args: any[]) => any>(fn: F): F =>
+    ((...args: any[]) => {
+      const target = args[0];
+      const host = typeof target === 'string' || target instanceof URL ? new URL(String(target)).hostname : (target?.hostname ?? target?.host ?? 'localhost');
+      if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(String(host).split(':')[0] ?? '')) hosts.push(String(host));
+      return fn(...args);
+    }) as F;
+  http.request = wrap(http.request);
+  http.get = wrap(http.get);
+  https.request = wrap(https.request);
+  https.get = wrap(https.get);
+  return {
+    hosts,
+    restore: () => {
+      [http.request, http.get, https.request, https.get] = originals;
+    },
+  };
+}
+
 describe.each(BUS_KINDS)('the demo query through the gateway (%s bus)', (bus) => {
   let shop: TestShop;
+  let outbound: ReturnType<typeof recordOutboundRequests>;
   beforeAll(async () => {
+    outbound = recordOutboundRequests();
     shop = await startTestShop({ bus, seed: true });
   });
   afterAll(async () => {
     await shop?.stop();
+    outbound.restore();
   });
 
   it('should return products with names and prices from the catalog and stock from inventory', async () => {
@@ -51,5 +79,11 @@ describe.each(BUS_KINDS)('the demo query through the gateway (%s bus)', (bus) =>
     const body = (await res.json()) as { errors?: Array<{ extensions?: { code?: string } }> };
     expect(res.status).toBe(401);
     expect(body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('should send nothing to any host beyond this machine (no telemetry, no metadata probes)', async () => {
+    await shop.gql(DEMO_QUERY);
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(outbound.hosts).toEqual([]);
   });
 });

@@ -64,6 +64,9 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
   const logger = settings.logger ?? createLogger('gateway');
   collectProcessMetrics();
   initTracingFromEnv('gateway');
+  // @apollo/gateway reports usage metrics to Apollo's servers (and probes cloud metadata endpoints
+  // to label them) unless this is set. A shop's gateway sends nothing anywhere it was not told to.
+  process.env['APOLLO_TELEMETRY_DISABLED'] ??= 'true';
   const gateway = new ApolloGateway({
     ...(settings.pollSubgraphs
       ? {
