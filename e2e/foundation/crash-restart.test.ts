@@ -26,7 +26,7 @@ interface Started {
 
 function startShop(env: Record<string, string>): Started {
   let out = '';
-  const child = spawn(process.execPath, [require.resolve('tsx/cli'), 'scripts/start.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
     cwd: root,
     env: { ...process.env, ...env, LOG_LEVEL: 'info', NODE_ENV: 'development' },
     detached: true, // its own process group: we kill the whole tree like `kill -9 -<pgid>`

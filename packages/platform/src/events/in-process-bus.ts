@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Pool } from 'pg';
+import type { Logger } from '../logger';
 import type { Consumer, ConsumerSpec, EventBus, OutgoingMessage } from './bus';
 import { deliverWithRetry, partitionFor, sleep } from './bus';
 import type { ConsumerInstrumentation } from './bus-metrics';
@@ -17,6 +18,8 @@ export interface InProcessBusOptions {
   /** Messages older than this are pruned. Default 7 days. */
   readonly retentionMs?: number;
   readonly onDeadLetter?: (topic: string) => void;
+  /** Where to report connection trouble. Default: nowhere. */
+  readonly logger?: Logger;
 }
 
 const SCHEMA = `
@@ -76,6 +79,9 @@ export class InProcessBus implements EventBus {
     this.pollIntervalMs = options.pollIntervalMs ?? 250;
     this.retentionMs = options.retentionMs ?? 7 * 24 * 3600_000;
     this.wake.setMaxListeners(0);
+    // An idle connection dies when Postgres restarts or shuts down first (Ctrl-C reaches the whole
+    // process group): pg discards it, and without a listener the 'error' event would crash the process.
+    this.pool.on('error', (error) => options.logger?.warn({ err: error }, 'event bus: idle Postgres connection lost'));
   }
 
   private ensureSchema(): Promise<void> {
