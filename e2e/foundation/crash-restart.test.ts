@@ -15,8 +15,9 @@ import { postGraphQL } from '../support/harness';
 
 const root = path.resolve(__dirname, '../..');
 
+/** Ports below the kernel's ephemeral range (32768+), where other tests' port-0 servers land. */
 function freePortBase(): number {
-  return 20_000 + Math.floor(Math.random() * 20_000);
+  return 20_000 + Math.floor(Math.random() * 12_000);
 }
 
 interface Started {
@@ -35,6 +36,13 @@ function startShop(env: Record<string, string>): Started {
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
   return { child, output: () => out };
+}
+
+/** Rethrows with the tail of the shop's own output, so a failure says why it did not start. */
+function explain(started: Started): (error: unknown) => never {
+  return (error) => {
+    throw new Error(`${String(error)}\n--- npm start output (tail) ---\n${started.output().slice(-4_000)}`);
+  };
 }
 
 function killTree(child: ChildProcess, signal: NodeJS.Signals): void {
@@ -70,14 +78,14 @@ describe('npm start after SIGKILL of the whole process tree', () => {
     // 1. Start, and kill -9 the moment the demo catalogue (and its 50 events) has committed.
     const first = startShop(env);
     running = first;
-    await eventually(() => first.output().includes('loaded demo catalogue') || first.child.exitCode !== null, 90_000, 20);
+    await eventually(() => first.output().includes('loaded demo catalogue') || first.child.exitCode !== null, 90_000, 20).catch(explain(first));
     killTree(first.child, 'SIGKILL');
     await exited(first.child);
 
     // 2. Start again: the relay publishes whatever the crash left in the outbox, consumers resume.
     const second = startShop(env);
     running = second;
-    await eventually(() => second.output().includes('Shop supergraph is up'), 90_000, 100);
+    await eventually(() => second.output().includes('Shop supergraph is up'), 90_000, 100).catch(explain(second));
     expect(second.output()).not.toContain('loaded demo catalogue'); // the catalogue survived; no second seed
 
     // Exactly one stock record per product with the seeded quantity (no event lost, none applied twice).

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../logger';
@@ -60,15 +60,36 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   };
 }
 
-/** A postmaster left behind by a crashed parent would hold the port and the data directory. */
+/**
+ * A postmaster left behind by a crashed parent would hold the port and the data directory: stop it.
+ * After a SIGKILL its postmaster.pid stays behind; if that PID now belongs to another process
+ * (PIDs wrap quickly on a busy machine), Postgres would refuse to start ("lock file already
+ * exists"), so a lock whose PID is not a postgres on this data directory is removed instead.
+ */
 async function stopStalePostmaster(dataDir: string, log?: Logger): Promise<void> {
   const pidFile = path.join(dataDir, 'postmaster.pid');
   if (!existsSync(pidFile)) return;
   const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
   if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  if (!isPostmasterOf(pid, dataDir)) {
+    log?.warn({ pid }, 'removing a stale postmaster.pid whose PID now belongs to another process');
+    rmSync(pidFile, { force: true });
+    return;
+  }
   log?.warn({ pid }, 'stopping a Postgres left running by an earlier run');
   process.kill(pid, 'SIGINT'); // fast shutdown
   for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+}
+
+/** Whether `pid` is a postgres server started on `dataDir` (Linux /proc; elsewhere assume it is). */
+function isPostmasterOf(pid: number, dataDir: string): boolean {
+  if (!existsSync('/proc/self/cmdline')) return true; // no /proc: cannot tell, keep the old behaviour
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return path.basename(argv[0] ?? '') === 'postgres' && argv.some((arg) => path.resolve(arg) === path.resolve(dataDir));
+  } catch {
+    return false; // gone since isAlive(), or not ours to read
+  }
 }
 
 function isAlive(pid: number): boolean {
