@@ -139,7 +139,7 @@ describe('self-hosted GraphiQL explorer (Chromium, offline)', () => {
     await server?.close();
   });
 
-  test('serves the explorer page and runs the default query over HTTP', async () => {
+  it('should serve the explorer page and run the default query over HTTP', async () => {
     const response = await page.goto(`${server!.url}/graphql`, { waitUntil: 'load' });
     expect(response?.status()).toBe(200);
     expect(response?.headers()['content-security-policy']).toContain("script-src 'self'");
@@ -166,7 +166,7 @@ describe('self-hosted GraphiQL explorer (Chromium, offline)', () => {
     expect(run).toEqual({ operationName: undefined, authorization: 'Bearer test-token' });
   });
 
-  test('runs a subscription over graphql-ws with the headers as connection_init payload', async () => {
+  it('should run a subscription over graphql-ws with the headers as connection_init payload', async () => {
     await setEditor(page, '.graphiql-query-editor', 'subscription {\n  inventoryChanged(count: 2) {\n    seq\n    sku\n    available\n  }\n}\n');
     await page.click('.graphiql-execute-button');
     const result = await waitForResult(page, '"sku": "sku-2"');
@@ -182,7 +182,7 @@ describe('self-hosted GraphiQL explorer (Chromium, offline)', () => {
     expect(recorded.httpOperations.filter((op) => op.operationName !== 'IntrospectionQuery')).toHaveLength(1);
   });
 
-  test('docs explorer and dialogs work under the CSP', async () => {
+  it('should open the docs explorer and dialogs under the CSP', async () => {
     await page.click('[aria-label="Show Documentation Explorer"]');
     await page.waitForSelector('.graphiql-doc-explorer');
     await expect(page.locator('.graphiql-doc-explorer').textContent()).resolves.toContain('Subscription');
@@ -193,7 +193,7 @@ describe('self-hosted GraphiQL explorer (Chromium, offline)', () => {
     await page.waitForSelector('[role="dialog"]', { state: 'detached' });
   });
 
-  test('loaded nothing from outside and broke no CSP rule', () => {
+  it('should have loaded nothing from outside and broken no CSP rule', () => {
     expect(blocked).toEqual([]);
     expect(websockets.every((url) => LOCAL_HOSTS.has(new URL(url).hostname))).toBe(true);
     expect(pageErrors).toEqual([]);
@@ -214,7 +214,7 @@ describe('createGraphiqlHandler over HTTP', () => {
     await server.close();
   });
 
-  test('answers browsers only; API clients and ?query= GETs pass through', async () => {
+  it('should answer browsers only, and pass API clients and ?query= GETs through', async () => {
     const page = await fetch(`${server.url}/graphql`, { headers: { accept: browserAccept } });
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
@@ -240,7 +240,7 @@ describe('createGraphiqlHandler over HTTP', () => {
     expect((await fetch(`${server.url}/graphiql-assets/nope.js`)).status).toBe(404);
   });
 
-  test('serves versioned assets immutable, compressed, with ETags', async () => {
+  it('should serve versioned assets immutable, compressed, with ETags', async () => {
     const html = await (await fetch(`${server.url}/graphql`, { headers: { accept: browserAccept } })).text();
     const src = /src="(\/graphiql-assets\/graphiql\.min\.js\?v=[^"]+)"/.exec(html)?.[1];
     expect(src).toBeDefined();
@@ -259,7 +259,7 @@ describe('createGraphiqlHandler over HTTP', () => {
     expect(await unversioned.text()).toContain('createFetcher');
   });
 
-  test('prefersHtml', () => {
+  it('should tell a browser\'s Accept header from an API client\'s', () => {
     expect(prefersHtml(browserAccept)).toBe(true);
     expect(prefersHtml('text/html')).toBe(true);
     expect(prefersHtml('*/*')).toBe(false);
