@@ -4,7 +4,7 @@ import { eventually } from '@shop/platform/src/testing';
 import type { BusKind, TestShop } from '../support/harness';
 import { errorCode, startTestShop } from '../support/harness';
 import type { DemoProduct } from './orders-flow';
-import { demoProducts, ORDER, orderInput, PLACE_ORDER, stockOf, waitForStatus } from './orders-flow';
+import { ORDER, demoProducts, placePendingOrder, stockOf, waitForStatus } from './orders-flow';
 
 export function describeCancellationAndFulfilment(bus: BusKind): void {
   describe(`orders through the gateway: cancellation, shipping, authorization (${bus} bus)`, () => {
@@ -29,12 +29,7 @@ export function describeCancellationAndFulfilment(bus: BusKind): void {
       await shop?.stop();
     });
 
-    async function place(items: Array<{ productId: string; quantity: number }>, token = alice, payment = 'tok_visa') {
-      const res = await shop.gql(PLACE_ORDER, { input: orderInput(items, { token: payment }) }, token);
-      expect(res.errors).toBeUndefined();
-      expect(res.data.placeOrder.status).toBe('PENDING');
-      return res.data.placeOrder;
-    }
+    const place = (items: Array<{ productId: string; quantity: number }>, token = alice, payment = 'tok_visa') => placePendingOrder(shop, items, token, payment);
 
     it('should let the owner cancel within the window: stock released and payment refunded', async () => {
       const p = take();

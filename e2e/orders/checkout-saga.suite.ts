@@ -4,7 +4,7 @@ import { eventually } from '@shop/platform/src/testing';
 import type { BusKind, TestShop } from '../support/harness';
 import { errorCode, startTestShop } from '../support/harness';
 import type { DemoProduct } from './orders-flow';
-import { demoProducts, orderInput, PLACE_ORDER, stockOf, waitForStatus } from './orders-flow';
+import { PLACE_ORDER, demoProducts, orderInput, placePendingOrder, stockOf, waitForStatus } from './orders-flow';
 
 export function describeCheckoutSaga(bus: BusKind): void {
   describe(`orders through the gateway: checkout and the saga (${bus} bus)`, () => {
@@ -27,12 +27,7 @@ export function describeCheckoutSaga(bus: BusKind): void {
       await shop?.stop();
     });
 
-    async function place(items: Array<{ productId: string; quantity: number }>, token = alice, payment = 'tok_visa') {
-      const res = await shop.gql(PLACE_ORDER, { input: orderInput(items, { token: payment }) }, token);
-      expect(res.errors).toBeUndefined();
-      expect(res.data.placeOrder.status).toBe('PENDING');
-      return res.data.placeOrder;
-    }
+    const place = (items: Array<{ productId: string; quantity: number }>, token = alice, payment = 'tok_visa') => placePendingOrder(shop, items, token, payment);
 
     it('should take a happy-path order from PENDING to CONFIRMED, priced by the catalog, and reserve its stock', async () => {
       const p = take();

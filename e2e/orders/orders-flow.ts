@@ -35,6 +35,14 @@ export function orderInput(items: Array<{ productId: string; quantity: number }>
  * The seeded products that have stock, once inventory opened their stock records and orders'
  * read model knows them (both fill from catalog events, a moment after the seed).
  */
+/** Places an order through the gateway and expects it accepted as PENDING; answers the order. */
+export async function placePendingOrder(shop: TestShop, items: Array<{ productId: string; quantity: number }>, token: string, payment = 'tok_visa'): Promise<any> {
+  const res = await shop.gql(PLACE_ORDER, { input: orderInput(items, { token: payment }) }, token);
+  expect(res.errors).toBeUndefined();
+  expect(res.data.placeOrder.status).toBe('PENDING');
+  return res.data.placeOrder;
+}
+
 export async function demoProducts(shop: TestShop, minimum = 10): Promise<DemoProduct[]> {
   const db = new Pool({ connectionString: shop.databaseUrl('orders'), max: 1 });
   try {
