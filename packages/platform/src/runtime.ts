@@ -1,7 +1,6 @@
 import { Pool } from 'pg';
 import { env, loadConfig } from './config';
 import type { EventBus } from './events/bus';
-import { eventBusMetrics } from './events/bus-metrics';
 import { InProcessBus } from './events/in-process-bus';
 import { KafkaBus } from './events/kafka-bus';
 import type { ServiceDefinition, RequestContext, RunningService } from './http/service';
@@ -10,14 +9,6 @@ import type { Logger } from './logger';
 import { createLogger } from './logger';
 import { createDataSource, runMigrationsLocked } from './db/data-source';
 import { PlatformOutboxInbox1700000000000 } from './db/platform.migration';
-
-/** Secret used only when none is configured outside production; never use it for real traffic. */
-export const DEVELOPMENT_INTERNAL_SECRET = 'development-only-internal-auth-secret-change-me';
-
-/** The dead-letter counter (labels service, consumer, topic); both adapters keep it themselves. */
-export function deadLetterCounter() {
-  return eventBusMetrics().deadLettered;
-}
 
 /** Creates the Kafka adapter for `brokers`, or the durable in-process adapter on `pool`. */
 export function createEventBus(options: { brokers?: readonly string[] | undefined; pool?: Pool; logger: Logger; clientId?: string; partitions?: number; replicationFactor?: number }): EventBus {

@@ -97,7 +97,6 @@ export async function deliverWithRetry(
   message: Omit<BusMessage, 'attempt'>,
   deadLetter: (msg: OutgoingMessage) => Promise<void>,
   isStopping: () => boolean,
-  onDeadLetter?: (topic: string) => void,
 ): Promise<'handled' | 'dead-lettered' | 'stopped'> {
   const maxAttempts = spec.maxAttempts ?? 5;
   for (let attempt = 1; ; attempt++) {
@@ -120,7 +119,6 @@ export async function deliverWithRetry(
             [DEAD_LETTER_HEADERS.attempts]: String(attempt),
           },
         });
-        onDeadLetter?.(message.topic);
         return 'dead-lettered';
       }
       if (isStopping()) return 'stopped';

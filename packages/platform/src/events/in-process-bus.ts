@@ -17,7 +17,6 @@ export interface InProcessBusOptions {
   readonly pollIntervalMs?: number;
   /** Messages older than this are pruned. Default 7 days. */
   readonly retentionMs?: number;
-  readonly onDeadLetter?: (topic: string) => void;
   /** Where to report connection trouble. Default: nowhere. */
   readonly logger?: Logger;
 }
@@ -73,7 +72,7 @@ export class InProcessBus implements EventBus {
   private pruneTimer: NodeJS.Timeout | undefined;
   private removeLagSource: (() => void) | undefined;
 
-  constructor(private readonly options: InProcessBusOptions) {
+  constructor(options: InProcessBusOptions) {
     this.pool = options.pool;
     this.partitions = options.partitions ?? 4;
     this.pollIntervalMs = options.pollIntervalMs ?? 250;
@@ -210,7 +209,6 @@ export class InProcessBus implements EventBus {
           { topic, partition, offset: row.id, key: row.key, value: row.value, headers: row.headers },
           (dlq) => this.publish([dlq]),
           () => member.stopping || this.closed,
-          this.options.onDeadLetter,
         );
         member.metrics.finished(topic, outcome);
         if (outcome === 'stopped') return;

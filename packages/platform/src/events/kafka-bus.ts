@@ -16,7 +16,6 @@ export interface KafkaBusOptions {
   /** Replication factor for topics this adapter creates. Default -1 (the broker's default). */
   readonly replicationFactor?: number;
   readonly logger?: Logger;
-  readonly onDeadLetter?: (topic: string) => void;
   /**
    * Prefix (`<namespace>.`) of every topic and consumer group this adapter touches, invisible to
    * publishers and handlers. Lets several shops share one broker (parallel test runs) without
@@ -148,14 +147,14 @@ export class KafkaBus implements EventBus {
       eachMessage: async ({ topic, partition, message, heartbeat }) => {
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(message.headers ?? {})) if (v !== undefined) headers[k] = Array.isArray(v) ? String(v[0]) : String(v);
+        const publicTopic = this.options.namespace ? topic.slice(this.options.namespace.length + 1) : topic;
         const outcome = await deliverWithRetry(
           metrics.spec,
-          { topic: this.options.namespace ? topic.slice(this.options.namespace.length + 1) : topic, partition, offset: message.offset, key: message.key?.toString() ?? '', value: message.value?.toString() ?? '', headers },
+          { topic: publicTopic, partition, offset: message.offset, key: message.key?.toString() ?? '', value: message.value?.toString() ?? '', headers },
           (dlq) => this.publish([dlq]),
           () => entry.stopping || this.closed,
-          this.options.onDeadLetter,
         );
-        metrics.finished(this.options.namespace ? topic.slice(this.options.namespace.length + 1) : topic, outcome);
+        metrics.finished(publicTopic, outcome);
         // Not acknowledged: throwing makes kafkajs seek back so the message is redelivered later.
         if (outcome === 'stopped') throw new Error('consumer stopping');
         await heartbeat();
