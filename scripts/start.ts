@@ -13,10 +13,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Pool } from 'pg';
-import { createEventBus, createLogger, ensureDatabase, env, loadConfig, onShutdown, withDatabase } from '@shop/platform';
-import { startEmbeddedPostgres } from '@shop/platform/src/db/embedded-postgres';
-import type { ServiceName } from '@shop/supergraph';
-import { startSupergraph } from '@shop/supergraph';
+import { createEventBus, createLogger, ensureDatabase, env, loadConfig, onShutdown, startEmbeddedPostgres, withDatabase } from '@shop/platform';
+import type { ServiceName } from './supergraph';
+import { startSupergraph } from './supergraph';
 
 const root = path.resolve(__dirname, '..');
 const logger = createLogger('launcher');
@@ -89,7 +88,7 @@ async function main(): Promise<void> {
     const p = pool;
     cleanups.push(async () => void (await p.end()));
   }
-  const bus = createEventBus({ brokers: config.KAFKA_BROKERS, pool, logger, clientId: 'shop', partitions: 3, replicationFactor: 1 });
+  const bus = createEventBus({ brokers: config.KAFKA_BROKERS, pool, logger, clientId: 'shop', replicationFactor: 1 });
   cleanups.push(() => bus.close());
   if (shuttingDown) return;
 

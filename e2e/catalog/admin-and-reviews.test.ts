@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { CATALOG_PRODUCT_TOPIC, ProductCreated, ProductDeleted, ProductUpdated } from '@shop/events';
 import type { Consumer, EventEnvelope } from '@shop/platform';
 import { parseEnvelope } from '@shop/platform';
-import { eventually, uniqueName } from '@shop/platform/src/testing';
+import { eventually, uniqueName } from '@shop/platform/testing';
 import type { TestShop } from '../support/harness';
 import { errorCode, postGraphQL, startTestShop } from '../support/harness';
 

@@ -1,5 +1,5 @@
 import type { EntitySubscriberInterface } from 'typeorm';
-import { eventually } from '@shop/platform/src/testing';
+import { eventually } from '@shop/platform/testing';
 import { Client } from 'pg';
 import type { TestShop } from '../support/harness';
 import { startTestShop } from '../support/harness';

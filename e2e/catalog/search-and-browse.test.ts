@@ -1,4 +1,4 @@
-import { DEMO_CATEGORIES, DEMO_PRODUCTS } from '@shop/catalog/src/demo-data';
+import { DEMO_CATEGORIES, DEMO_PRODUCTS } from '@shop/catalog';
 import type { GraphQLResponse, TestShop } from '../support/harness';
 import { errorCode, startTestShop } from '../support/harness';
 import type { ProductNode } from './catalog-helpers';

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import { eventually } from '@shop/platform/src/testing';
+import { eventually } from '@shop/platform/testing';
 import type { TestShop } from '../support/harness';
 import { BUS_KINDS, startTestShop } from '../support/harness';
 

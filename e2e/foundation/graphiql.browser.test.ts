@@ -1,6 +1,6 @@
 import type { OfflineBrowser } from '../support/browser';
 import { launchOfflineChromium, waitForResult } from '../support/browser';
-import { eventually } from '@shop/platform/src/testing';
+import { eventually } from '@shop/platform/testing';
 import type { TestShop } from '../support/harness';
 import { startTestShop } from '../support/harness';
 

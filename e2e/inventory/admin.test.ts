@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import { OrderPlaced, StockReserved } from '@shop/events';
-import { eventually } from '@shop/platform/src/testing';
+import { eventually } from '@shop/platform/testing';
 import type { TestShop } from '../support/harness';
 import { BUS_KINDS, errorCode, startTestShop } from '../support/harness';
 import { createProduct, InventoryEventLog, inventoryDb, inventoryMetric, orderPlacedData, publish, stockOf } from './support';

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import { OrderCancelled, OrderPlaced, OrderRejected, OrderShipped, ProductCreated, StockRejected, StockReserved } from '@shop/events';
-import { eventually } from '@shop/platform/src/testing';
+import { eventually } from '@shop/platform/testing';
 import type { TestShop } from '../support/harness';
 import { BUS_KINDS, startTestShop } from '../support/harness';
 import { createProduct, handled, InventoryEventLog, inventoryDb, inventoryMetric, invariantViolations, orderBase, placeOrder, publish, publishEnvelope, stockOf } from './support';
@@ -18,7 +18,7 @@ describe.each(BUS_KINDS)('inventory reservation lifecycle (%s bus)', (bus) => {
 
   beforeAll(async () => {
     // A fast reconciliation, so that the last test sees several runs.
-    shop = await startTestShop({ bus, extra: { INVENTORY_RECONCILIATION_INTERVAL_MS: 300 } });
+    shop = await startTestShop({ bus, settings: { inventory: { INVENTORY_RECONCILIATION_INTERVAL_MS: 300 } } });
     db = inventoryDb(shop);
     log = await InventoryEventLog.start(shop.bus);
   });
@@ -38,7 +38,7 @@ describe.each(BUS_KINDS)('inventory reservation lifecycle (%s bus)', (bus) => {
     expect((await b.answer()).type).toBe(StockRejected.type);
 
     // The order service rejects b after our stock-rejected: b holds nothing, so nothing moves.
-    const rejectB = await publish(shop.bus, OrderRejected, b.orderId, { ...orderBase(b.orderId), reason: 'out of stock', stockWasReserved: false });
+    const rejectB = await publish(shop.bus, OrderRejected, b.orderId, { ...orderBase(b.orderId), reason: 'OUT_OF_STOCK', stockWasReserved: false });
     await eventually(() => handled(db, rejectB.id));
     expect(await stockOf(db, productId)).toMatchObject({ on_hand: 3, reserved: 2, version: 2 });
 
@@ -51,7 +51,7 @@ describe.each(BUS_KINDS)('inventory reservation lifecycle (%s bus)', (bus) => {
     // A payment failure rejects an order whose stock was reserved: it is given back.
     const c = await place([{ productId, quantity: 3 }]);
     expect((await c.answer()).type).toBe(StockReserved.type);
-    const rejectC = await publish(shop.bus, OrderRejected, c.orderId, { ...orderBase(c.orderId), reason: 'payment declined', stockWasReserved: true });
+    const rejectC = await publish(shop.bus, OrderRejected, c.orderId, { ...orderBase(c.orderId), reason: 'PAYMENT_DECLINED', stockWasReserved: true });
     await eventually(() => handled(db, rejectC.id));
     expect(await stockOf(db, productId)).toMatchObject({ on_hand: 3, reserved: 0 });
   });

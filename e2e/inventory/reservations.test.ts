@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import { OrderPlaced, ProductDeleted, StockRejected, StockReserved } from '@shop/events';
-import { eventually } from '@shop/platform/src/testing';
+import { eventually } from '@shop/platform/testing';
 import type { TestShop } from '../support/harness';
 import { BUS_KINDS, startTestShop } from '../support/harness';
 import { createProduct, handled, InventoryEventLog, inventoryDb, inventoryMetric, invariantViolations, orderPlacedData, placeOrder, publish, publishAll, stockOf } from './support';

@@ -5,12 +5,12 @@
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
 import { INVENTORY_RESERVATION_TOPIC, INVENTORY_STOCK_TOPIC, LowStock, OrderPlaced, ProductCreated, StockChanged, StockRejected, StockReserved } from '@shop/events';
-import type { Consumer, EventBus, EventDefinition, EventEnvelope } from '@shop/platform';
+import type { DataOf, EventDefinition } from '@shop/events';
+import type { Consumer, EventBus, EventEnvelope } from '@shop/platform';
 import { createEnvelope } from '@shop/platform';
-import { eventually, uniqueName } from '@shop/platform/src/testing';
+import { eventually, uniqueName } from '@shop/platform/testing';
 import type { TestShop } from '../support/harness';
 
-type DataOf<E> = E extends EventDefinition<infer T> ? T : never;
 export type StockLevelEvent = DataOf<typeof StockChanged>;
 
 /** Publishes an envelope the way the outbox relay does (topic of its type, key, headers). */
@@ -19,14 +19,14 @@ export async function publishEnvelope(bus: EventBus, def: EventDefinition<any>, 
 }
 
 /** Builds and publishes one event as `source` would; answers the envelope (to redeliver it later). */
-export async function publish<T>(bus: EventBus, def: EventDefinition<T>, key: string, data: T, source = 'orders'): Promise<EventEnvelope<T>> {
+export async function publish<T>(bus: EventBus, def: EventDefinition<T>, key: string, data: NoInfer<T>, source = 'orders'): Promise<EventEnvelope<T>> {
   const envelope = createEnvelope(source, def, key, data);
   await publishEnvelope(bus, def, envelope);
   return envelope;
 }
 
 /** Publishes many events in one batch (as a relay round does): they reach the consumer together. */
-export async function publishAll<T>(bus: EventBus, def: EventDefinition<T>, items: ReadonlyArray<{ key: string; data: T }>, source = 'orders'): Promise<Array<EventEnvelope<T>>> {
+export async function publishAll<T>(bus: EventBus, def: EventDefinition<T>, items: ReadonlyArray<{ key: string; data: NoInfer<T> }>, source = 'orders'): Promise<Array<EventEnvelope<T>>> {
   const envelopes = items.map(({ key, data }) => createEnvelope(source, def, key, data));
   await bus.publish(envelopes.map((e) => ({ topic: def.topic, key: e.key, value: JSON.stringify(e), headers: { 'event-type': e.type, 'event-id': e.id } })));
   return envelopes;

@@ -5,9 +5,9 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { SpanKind } from '@opentelemetry/api';
-import { eventually } from '@shop/platform/src/testing';
-import type { ReadableSpan, Tracing } from '@shop/platform/src/tracing';
-import { InMemorySpanExporter, initTracing, inSpan, SERVICE_ATTRIBUTE, traceLogFields } from '@shop/platform/src/tracing';
+import { eventually } from '@shop/platform/testing';
+import type { ReadableSpan, Tracing } from '@shop/platform';
+import { InMemorySpanExporter, initTracing, inSpan, SERVICE_ATTRIBUTE, traceLogFields } from '@shop/platform';
 import type { TestShop } from '../support/harness';
 import { BUS_KINDS, startTestShop } from '../support/harness';
 

@@ -10,7 +10,7 @@ import type { Client } from 'graphql-ws';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { OrderPlaced } from '@shop/events';
-import { eventually } from '@shop/platform/src/testing';
+import { eventually } from '@shop/platform/testing';
 import type { AlertWebhook } from '../../observability/src/alert-webhook';
 import { startAlertWebhook } from '../../observability/src/alert-webhook';
 import { buildDashboard, DASHBOARDS, panelQueries } from '../../observability/src/dashboards';

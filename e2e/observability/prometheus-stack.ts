@@ -10,7 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { eventually } from '@shop/platform/src/testing';
+import { eventually } from '@shop/platform/testing';
 import { RULE_FILES, renderAlertmanagerConfig, renderAlertRules, renderPrometheusConfig } from '../../observability/src/stack-config';
 
 const exec = promisify(execFile);

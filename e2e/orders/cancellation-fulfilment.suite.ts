@@ -1,6 +1,6 @@
 /** Cancellation, shipping, authorization and User.orders through the gateway. Run on both buses (cancellation-fulfilment.*.test.ts), one file per bus. */
 import { randomUUID } from 'node:crypto';
-import { eventually } from '@shop/platform/src/testing';
+import { eventually } from '@shop/platform/testing';
 import type { BusKind, TestShop } from '../support/harness';
 import { errorCode, startTestShop } from '../support/harness';
 import type { DemoProduct } from './orders-flow';

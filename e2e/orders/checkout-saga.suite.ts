@@ -1,6 +1,6 @@
 /** Checkout and the saga through the gateway, with the real inventory. Run on both buses (checkout-saga.*.test.ts): one file per bus keeps each file short and lets jest run them in parallel. */
 import { randomUUID } from 'node:crypto';
-import { eventually } from '@shop/platform/src/testing';
+import { eventually } from '@shop/platform/testing';
 import type { BusKind, TestShop } from '../support/harness';
 import { errorCode, startTestShop } from '../support/harness';
 import type { DemoProduct } from './orders-flow';

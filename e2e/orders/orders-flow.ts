@@ -1,7 +1,7 @@
 /** Shared steps of the orders end-to-end scenarios: demo products with stock, placing and following orders through the gateway. */
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
-import { eventually } from '@shop/platform/src/testing';
+import { eventually } from '@shop/platform/testing';
 import type { TestShop } from '../support/harness';
 
 export interface DemoProduct {

@@ -1,7 +1,7 @@
 /** The saga timeout and the cancellation window, with inventory stopped and restarted. Run on both buses (saga-timeout.*.test.ts), one file per bus. */
 import { ORDERS_ORDER_TOPIC } from '@shop/events';
 import type { Consumer, EventEnvelope } from '@shop/platform';
-import { eventually, uniqueName } from '@shop/platform/src/testing';
+import { eventually, uniqueName } from '@shop/platform/testing';
 import { Pool } from 'pg';
 import type { BusKind, TestShop } from '../support/harness';
 import { errorCode, startTestShop } from '../support/harness';
@@ -9,7 +9,7 @@ import type { DemoProduct } from './orders-flow';
 import { demoProducts, orderInput, PLACE_ORDER, stockOf, waitForStatus } from './orders-flow';
 
 /** A saga timeout of 2 s and a cancellation window of 60 ms (0.001 min), so both can be watched running out. */
-const EXTRA = { SAGA_TIMEOUT_MS: 2000, SAGA_SWEEP_INTERVAL_MS: 200, CANCELLATION_WINDOW_MINUTES: 0.001 };
+const ORDERS_SETTINGS = { SAGA_TIMEOUT_MS: 2000, SAGA_SWEEP_INTERVAL_MS: 200, CANCELLATION_WINDOW_MINUTES: 0.001 };
 
 export function describeSagaTimeout(bus: BusKind): void {
   describe(`orders through the gateway: saga timeout and cancellation window (${bus} bus)`, () => {
@@ -19,7 +19,7 @@ export function describeSagaTimeout(bus: BusKind): void {
     const published: EventEnvelope<any>[] = [];
 
     beforeAll(async () => {
-      shop = await startTestShop({ bus, seed: true, extra: EXTRA });
+      shop = await startTestShop({ bus, seed: true, settings: { orders: ORDERS_SETTINGS } });
       products = (await demoProducts(shop, 2)).filter((p) => p.available >= 1);
       // Records orders' events, to know when inventory has handled each of them.
       probe = await shop.bus.subscribe({ groupId: uniqueName('orders-probe'), topics: [ORDERS_ORDER_TOPIC], handle: async (m) => void published.push(JSON.parse(m.value)) });
@@ -54,7 +54,7 @@ export function describeSagaTimeout(bus: BusKind): void {
       expect(rejected).toMatchObject({ rejectionReason: 'INVENTORY_TIMEOUT', payment: { status: 'VOIDED' } });
       expect(rejected.statusHistory).toEqual([{ status: 'PENDING', reason: null }, { status: 'REJECTED', reason: 'INVENTORY_TIMEOUT' }]);
       const history = (await shop.gql(`query($id: ID!) { order(id: $id) { statusHistory { status at } } }`, { id: a.id }, alice)).data.order.statusHistory;
-      expect(Date.parse(history[1].at) - Date.parse(a.createdAt)).toBeGreaterThanOrEqual(EXTRA.SAGA_TIMEOUT_MS);
+      expect(Date.parse(history[1].at) - Date.parse(a.createdAt)).toBeGreaterThanOrEqual(ORDERS_SETTINGS.SAGA_TIMEOUT_MS);
 
       // Inventory comes back, catches up with placed → (reserve) and rejected/cancelled → (release): nothing stays held.
       await shop.supergraph.startService('inventory');

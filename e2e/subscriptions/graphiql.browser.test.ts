@@ -1,6 +1,6 @@
 // GraphiQL on the real gateway, in headless Chromium with the network cut off: a subscription typed
 // in the explorer goes over graphql-ws on the gateway's /graphql and shows a stock change as it happens.
-import { eventually } from '@shop/platform/src/testing';
+import { eventually } from '@shop/platform/testing';
 import type { OfflineBrowser } from '../support/browser';
 import { launchOfflineChromium, setEditor, waitForResult } from '../support/browser';
 import type { DemoProduct } from '../orders/orders-flow';

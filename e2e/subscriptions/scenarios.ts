@@ -1,7 +1,7 @@
 // Real-time stock and order updates through the gateway over graphql-ws, against the whole shop:
 // each event arrives in order with the fields of every subgraph resolved. Run on each bus by
 // stock-and-orders.<bus>.test.ts (one file per bus keeps each file short).
-import { eventually } from '@shop/platform/src/testing';
+import { eventually } from '@shop/platform/testing';
 import type { DemoProduct } from '../orders/orders-flow';
 import { demoProducts, orderInput, PLACE_ORDER, waitForStatus } from '../orders/orders-flow';
 import type { BusKind, TestShop } from '../support/harness';

@@ -1,6 +1,6 @@
 // A client that stops reading is dropped by the gateway with a clear close reason once its bounded
 // buffer is full, and never delays the other clients of the same upstream subscription.
-import { eventually } from '@shop/platform/src/testing';
+import { eventually } from '@shop/platform/testing';
 import type { DemoProduct } from '../orders/orders-flow';
 import { demoProducts } from '../orders/orders-flow';
 import type { TestShop } from '../support/harness';

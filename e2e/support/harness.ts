@@ -2,9 +2,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
 import type { EventBus } from '@shop/platform';
 import { AccessTokenIssuer, createLogger, InProcessBus, KafkaBus } from '@shop/platform';
-import { createTestDatabase, testKafkaBrokers } from '@shop/platform/src/testing';
-import type { TestDatabase } from '@shop/platform/src/testing';
-import type { RunningSupergraph, ServiceName } from '@shop/supergraph';
+import { createTestDatabase, testKafkaBrokers } from '@shop/platform/testing';
+import type { TestDatabase } from '@shop/platform/testing';
+import type { RunningSupergraph, ServiceName, ServiceSettings } from '@shop/supergraph';
 import { startSupergraph } from '@shop/supergraph';
 
 export type BusKind = 'in-process' | 'kafka';
@@ -36,7 +36,7 @@ export interface GraphQLResponse<T> {
  * Starts a complete shop for one test file: fresh databases per service, the chosen event bus
  * (durable in-process or the real Kafka broker), the four subgraphs and the gateway on free ports.
  */
-export async function startTestShop(options: { bus?: BusKind; seed?: boolean; extra?: Record<string, unknown> } = {}): Promise<TestShop> {
+export async function startTestShop(options: { bus?: BusKind; seed?: boolean; settings?: ServiceSettings } = {}): Promise<TestShop> {
   const dbs = new Map<string, TestDatabase>();
   for (const name of ['users', 'catalog', 'inventory', 'orders', 'eventbus']) dbs.set(name, await createTestDatabase(name));
   const logger = (name: string) => createLogger(name, process.env['LOG_LEVEL'] ?? 'silent');
@@ -61,7 +61,7 @@ export async function startTestShop(options: { bus?: BusKind; seed?: boolean; ex
     jwtSecret,
     seed: options.seed ?? false,
     nodeEnv: 'test',
-    ...(options.extra ? { extra: options.extra } : {}),
+    ...(options.settings ? { settings: options.settings } : {}),
     logger,
   });
   const url = supergraph.gateway.url;

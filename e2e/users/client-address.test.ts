@@ -11,7 +11,7 @@ import { newAccount, REGISTER } from './support';
 describe('the client address behind per-address limits', () => {
   let shop: TestShop;
   beforeAll(async () => {
-    shop = await startTestShop({ bus: 'in-process', extra: { REGISTRATIONS_PER_ADDRESS_PER_HOUR: 3 } });
+    shop = await startTestShop({ bus: 'in-process', settings: { users: { REGISTRATIONS_PER_ADDRESS_PER_HOUR: 3 } } });
   });
   afterAll(async () => {
     await shop?.stop();

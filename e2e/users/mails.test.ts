@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { OrderCancelled, OrderConfirmed, OrderShipped } from '@shop/events';
-import type { EventDefinition } from '@shop/platform';
+import type { EventDefinition } from '@shop/events';
 import { createEnvelope } from '@shop/platform';
 import type { TestShop } from '../support/harness';
 import { startTestShop } from '../support/harness';

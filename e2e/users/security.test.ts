@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { signIdentity } from '@shop/platform';
-import { eventually } from '@shop/platform/src/testing';
+import { eventually } from '@shop/platform/testing';
 import type { TestShop } from '../support/harness';
 import { errorCode, startTestShop } from '../support/harness';
 import type { AuthPayload } from './support';

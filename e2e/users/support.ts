@@ -1,6 +1,6 @@
 /** Helpers of the users scenarios: unique accounts, GraphQL documents, the development mailbox. */
 import { randomBytes } from 'node:crypto';
-import { eventually } from '@shop/platform/src/testing';
+import { eventually } from '@shop/platform/testing';
 import type { GraphQLResponse, TestShop } from '../support/harness';
 
 export const AUTH_FIELDS = 'accessToken refreshToken expiresAt user { id email username firstName lastName phone roles createdAt }';

@@ -1,8 +1,7 @@
 import { createSecretKey } from 'node:crypto';
 import { jwtVerify } from 'jose';
-import { GraphQLError } from 'graphql';
 import type { Identity, Role } from '@shop/platform';
-import { histogram, TOKEN_AUDIENCE, TOKEN_ISSUER } from '@shop/platform';
+import { histogram, publicError, TOKEN_AUDIENCE, TOKEN_ISSUER } from '@shop/platform';
 
 /** Issuer and audience of the users service's access tokens (defined in the platform, shared with users). */
 export { TOKEN_AUDIENCE, TOKEN_ISSUER };
@@ -55,9 +54,10 @@ export function jwtVerifier(secret: string, revocations?: RevocationList): Acces
       } catch (error) {
         const outcome = error instanceof RejectedToken ? error.outcome : 'invalid';
         end({ outcome });
-        throw new GraphQLError(
+        throw publicError(
+          'UNAUTHENTICATED',
           outcome === 'expired' ? 'Your session has expired.' : outcome === 'revoked' ? 'This session was signed out. Please sign in again.' : 'Invalid access token.',
-          { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } },
+          { requestLevel: true },
         );
       }
     },
@@ -68,6 +68,6 @@ export function jwtVerifier(secret: string, revocations?: RevocationList): Acces
 export function bearerToken(header: string | undefined | null): string | null {
   if (!header) return null;
   const match = /^Bearer\s+(.+)$/i.exec(header.trim());
-  if (!match?.[1]) throw new GraphQLError('Authorization header must be "Bearer <token>".', { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
+  if (!match?.[1]) throw publicError('UNAUTHENTICATED', 'Authorization header must be "Bearer <token>".', { requestLevel: true });
   return match[1];
 }

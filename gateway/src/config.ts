@@ -1,4 +1,4 @@
-import { env } from '@shop/platform';
+import { DEFAULT_DRAIN_TIMEOUT_MS, env } from '@shop/platform';
 
 /** Settings the gateway reads from its environment. */
 export const gatewayEnv = {
@@ -11,7 +11,8 @@ export const gatewayEnv = {
   INTERNAL_AUTH_SECRET: env.secret(32),
   JWT_SECRET: env.secret(32),
   GATEWAY_POLL_SUBGRAPHS: env.bool(false),
-  DRAIN_TIMEOUT_MS: env.int(10_000),
+  DRAIN_TIMEOUT_MS: env.int(DEFAULT_DRAIN_TIMEOUT_MS),
+  HOST: env.string('0.0.0.0'),
   /** Kafka brokers: the gateway follows users' session events to refuse revoked sessions. Required. */
   KAFKA_BROKERS: env.brokers(),
   /** Proxies in front of the gateway whose X-Forwarded-For is trusted for the client address. Default 0 (the socket peer). */

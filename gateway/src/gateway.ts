@@ -9,7 +9,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import express from 'express';
 import type { EventBus, Logger } from '@shop/platform';
-import { collectProcessMetrics, createLogger, initTracingFromEnv, maskError, mountOperationalRoutes, useGraphqlMetrics } from '@shop/platform';
+import { collectProcessMetrics, createLogger, DEFAULT_DRAIN_TIMEOUT_MS, initTracingFromEnv, maskError, mountOperationalRoutes, useGraphqlMetrics } from '@shop/platform';
 import type { AccessTokenVerifier } from './auth';
 import { bearerToken } from './auth';
 import { createGraphiqlHandler } from './graphiql/graphiql';
@@ -17,6 +17,7 @@ import type { SessionRevocations } from './revocations';
 import type { GatewayContext } from './subgraph-data-source';
 import { SubgraphDataSource } from './subgraph-data-source';
 import { measuredQueryPlanCache } from './query-plan-cache';
+import { answerUnavailableAs503 } from './unavailable.plugin';
 
 export const SUPERGRAPH_FILE = path.resolve(__dirname, '../../schema/supergraph.graphql');
 
@@ -108,7 +109,7 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
     introspection: true,
     includeStacktraceInErrorResponses: false,
     formatError: (formatted, error) => maskError(formatted, error, logger),
-    plugins: [...protection.plugins, ApolloServerPluginDrainHttpServer({ httpServer }), useGraphqlMetrics('gateway') as never, ...(settings.revocations ? [settings.revocations.plugin()] : [])],
+    plugins: [...protection.plugins, ApolloServerPluginDrainHttpServer({ httpServer }), useGraphqlMetrics('gateway') as never, answerUnavailableAs503(), ...(settings.revocations ? [settings.revocations.plugin()] : [])],
     validationRules: [...protection.validationRules],
     // Shutdown is ours (main.ts onShutdown -> stop()): Apollo's own SIGTERM handler would stop the
     // server and re-send the signal, which ends the process before the drain (exit 1).
@@ -149,7 +150,7 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
       (stopping ??= (async () => {
         ready = false;
         await attached?.dispose();
-        await Promise.race([apollo.stop(), new Promise((r) => setTimeout(r, settings.drainTimeoutMs ?? 10_000).unref())]);
+        await Promise.race([apollo.stop(), new Promise((r) => setTimeout(r, settings.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS).unref())]);
         httpServer.closeAllConnections();
         await revocationFeed?.stop();
         logger.info('gateway stopped');

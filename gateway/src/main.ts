@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   const revocations = new SessionRevocations();
   const gateway = await startGateway({
     port: cfg.PORT,
-    host: process.env['HOST'] ?? '0.0.0.0',
+    host: cfg.HOST,
     subgraphUrls: { users: cfg.USERS_URL, catalog: cfg.CATALOG_URL, inventory: cfg.INVENTORY_URL, orders: cfg.ORDERS_URL },
     internalAuthSecret: cfg.INTERNAL_AUTH_SECRET,
     verifier: jwtVerifier(cfg.JWT_SECRET, revocations),

@@ -3,7 +3,8 @@ import type { GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import type { Fetcher } from '@apollo/utils.fetcher';
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { Identity } from '@shop/platform';
-import { counter, histogram, injectTraceContext, signClientAddress, signIdentity } from '@shop/platform';
+import { GraphQLError } from 'graphql';
+import { counter, histogram, injectTraceContext, serviceUnavailable, signClientAddress, signIdentity } from '@shop/platform';
 
 /** The gateway's per-request context. */
 export interface GatewayContext {
@@ -58,7 +59,9 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext &
       return response;
     } catch (error) {
       fetchErrors.inc({ subgraph: this.subgraph, kind: 'fetch' });
-      throw error;
+      // Not a GraphQL answer (refused, reset, timed out): the client may retry, and should know it.
+      if (error instanceof GraphQLError) throw error;
+      throw serviceUnavailable(`The ${this.subgraph} service is unavailable; retry in a moment.`, { service: this.subgraph });
     } finally {
       end();
     }

@@ -3,7 +3,7 @@ import { createSecretKey } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { SessionRevoked, sessionRevocationCause } from '@shop/events';
 import { createEnvelope, createLogger, InProcessBus, signClientAddress, TOKEN_AUDIENCE, TOKEN_ISSUER, verifyClientAddress } from '@shop/platform';
-import { createTestPool, eventually } from '@shop/platform/src/testing';
+import { createTestPool, eventually } from '@shop/platform/testing';
 import { jwtVerifier } from '../src/auth';
 import { SessionRevocations } from '../src/revocations';
 

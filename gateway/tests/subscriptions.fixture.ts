@@ -3,7 +3,7 @@
  * service runtime, each with its own fresh database, on the durable in-process bus) and a real
  * gateway composed from them, with the subscription server attached.
  *
- *   ticker  owns Subscription.ticks / secretTicks / tickBatches, served by serveSubscriptions()
+ *   ticker  owns Subscription.ticks / secretTicks / tickBatches, served through its `live` hook
  *   names   resolves Product.name (the "rest" of the plan); id "broken" fails, every call is counted
  */
 import { randomUUID } from 'node:crypto';
@@ -16,11 +16,11 @@ import type { Client } from 'graphql-ws';
 import { createClient } from 'graphql-ws';
 import { Pool } from 'pg';
 import WebSocket from 'ws';
-import type { RequestContext, RunningService, ServiceDefinition } from '@shop/platform';
-import { AccessTokenIssuer, createLogger, defineEvent, InProcessBus, onLive, requireUser, startService } from '@shop/platform';
-import { pubSubOf, serveSubscriptions } from '@shop/platform/src/http/subscriptions';
-import { createTestDatabase } from '@shop/platform/src/testing';
-import type { TestDatabase } from '@shop/platform/src/testing';
+import { defineEvent } from '@shop/events';
+import type { LiveEvent, RequestContext, RunningService } from '@shop/platform';
+import { AccessTokenIssuer, createLogger, defineService, InProcessBus, LivePubSub, NO_SETTINGS, onLive, requireUser, startService } from '@shop/platform';
+import { createTestDatabase } from '@shop/platform/testing';
+import type { TestDatabase } from '@shop/platform/testing';
 import { z } from 'zod';
 import type { RunningGateway } from '../src/gateway';
 import { jwtVerifier, startGateway } from '../src';
@@ -56,7 +56,13 @@ export interface TickPayload {
 /** A live event on the bus, to test the deps.listen path end to end. */
 export const TickHappened = defineEvent('test.tick-happened.v1', 'test.ticks', z.object({ seq: z.number().int(), productId: z.string() }));
 
-const tickerService: ServiceDefinition = {
+/** The ticker's parts: its live pub/sub. */
+interface TickerParts {
+  readonly live: LivePubSub<{ readonly ticks: TickPayload }>;
+}
+type TickerContext = RequestContext & TickerParts;
+
+const tickerService = defineService({
   name: 'ticker',
   defaultPort: 0,
   typeDefs: parse(TICKER_SDL),
@@ -67,25 +73,25 @@ const tickerService: ServiceDefinition = {
     },
     Subscription: {
       ticks: {
-        subscribe: (_: unknown, args: { productIds: string[] }, ctx: RequestContext) =>
-          pubSubOf(ctx.deps).subscribe<TickPayload>('ticks', { filter: (t) => args.productIds.includes(t.productId) }),
-        resolve: (t: TickPayload) => t,
+        subscribe: (_: unknown, args: { productIds: string[] }, ctx: TickerContext) => ctx.live.subscribe('ticks', { filter: (t) => args.productIds.includes(t.productId) }),
+        resolve: (e: LiveEvent<TickPayload>) => e.payload,
       },
       secretTicks: {
-        subscribe: (_: unknown, _args: unknown, ctx: RequestContext) => {
+        subscribe: (_: unknown, _args: unknown, ctx: TickerContext) => {
           requireUser(ctx);
-          return pubSubOf(ctx.deps).subscribe<TickPayload>('ticks');
+          return ctx.live.subscribe('ticks');
         },
-        resolve: (t: TickPayload, _args: unknown, ctx: RequestContext) => ({ ...t, viewer: ctx.identity?.userId ?? null }),
+        resolve: (e: LiveEvent<TickPayload>, _args: unknown, ctx: TickerContext) => ({ ...e.payload, viewer: ctx.identity?.userId ?? null }),
       },
     },
   },
   entities: [],
   migrations: [],
-  attach: serveSubscriptions({
-    live: (pubsub) => [onLive(TickHappened, (e) => pubsub.publish('ticks', { seq: e.data.seq, productId: e.data.productId }, e.occurredAt))],
-  }),
-};
+  settings: NO_SETTINGS,
+  setup: (): TickerParts => ({ live: new LivePubSub() }),
+  context: (base, parts): TickerContext => ({ ...base, ...parts }),
+  live: ({ live }) => [onLive(TickHappened, (e) => live.publish('ticks', { seq: e.data.seq, productId: e.data.productId }, e.occurredAt))],
+});
 
 export interface NamesStats {
   /** `_entities` calls received (one per batched fetch). */
@@ -94,8 +100,8 @@ export interface NamesStats {
   representations: number;
 }
 
-function namesService(stats: NamesStats): ServiceDefinition {
-  return {
+function namesService(stats: NamesStats) {
+  return defineService({
     name: 'names',
     defaultPort: 0,
     typeDefs: parse(NAMES_SDL),
@@ -114,11 +120,13 @@ function namesService(stats: NamesStats): ServiceDefinition {
     },
     entities: [],
     migrations: [],
+    settings: NO_SETTINGS,
+    setup: () => undefined,
     context: (base) => {
       stats.entityCalls++; // one context per HTTP request = per batched _entities fetch
       return base;
     },
-  };
+  });
 }
 
 export interface Fixture {
@@ -128,7 +136,7 @@ export interface Fixture {
   readonly names: NamesStats;
   readonly bus: InProcessBus;
   readonly jwtSecret: string;
-  ticker(): RunningService;
+  ticker(): RunningService<TickerParts>;
   publish(tick: TickPayload): void;
   tokenFor(options?: { userId?: string; roles?: Array<'CUSTOMER' | 'ADMIN'>; expiresInSeconds?: number; sessionId?: string }): Promise<string>;
   /** Puts a session on the gateway's deny list (as users' session-revoked events would). */
@@ -191,7 +199,7 @@ export async function startFixture(options: Partial<SubscriptionGatewayOptions> 
     bus,
     jwtSecret,
     ticker: () => ticker,
-    publish: (tick) => pubSubOf(ticker.deps).publish('ticks', { ...tick }, new Date()),
+    publish: (tick) => ticker.parts.live.publish('ticks', { ...tick }, new Date()),
     revoke: (sessionId) => void revoked.add(sessionId),
     tokenFor: async ({ userId = randomUUID(), roles = ['CUSTOMER' as const], expiresInSeconds = 900, sessionId = randomUUID() } = {}) =>
       (await new AccessTokenIssuer(jwtSecret, expiresInSeconds).issue({ userId, roles, sessionId })).token,

@@ -2,8 +2,7 @@
 // reading, keep-alive, and a graceful shutdown. Real sockets on loopback, test subgraphs.
 import WebSocket from 'ws';
 import { registry } from '@shop/platform';
-import { pubSubOf } from '@shop/platform/src/http/subscriptions';
-import { eventually } from '@shop/platform/src/testing';
+import { eventually } from '@shop/platform/testing';
 import type { Fixture } from './subscriptions.fixture';
 import { startFixture, subscribe } from './subscriptions.fixture';
 
@@ -52,13 +51,13 @@ describe('gateway subscriptions under failure', () => {
 
   it('should keep client subscriptions through a subgraph restart and deliver later events', async () => {
     const clients = [subscribe(fx.wsUrl, TICKS, { ids: ['r'] }), subscribe(fx.wsUrl, TICKS, { ids: ['r'] }, await fx.tokenFor({}))];
-    await eventually(() => pubSubOf(fx.ticker().deps).subscriberCount('ticks') === 1);
+    await eventually(() => fx.ticker().parts.live.subscriberCount('ticks') === 1);
     fx.publish({ seq: 1, productId: 'r' });
     await eventually(() => clients.every((c) => c.events.length === 1));
     const reconnects = await metric('gateway_subscription_upstream_reconnects_total', { subgraph: 'ticker' });
 
     await fx.restartTicker(700); // the gateway sees 1001, then refused connections, then the new replica
-    await eventually(() => pubSubOf(fx.ticker().deps).subscriberCount('ticks') === 1, 15_000);
+    await eventually(() => fx.ticker().parts.live.subscriberCount('ticks') === 1, 15_000);
     fx.publish({ seq: 2, productId: 'r' });
     await eventually(() => clients.every((c) => c.events.length === 2));
 
@@ -132,7 +131,7 @@ describe('gateway subscriptions under failure', () => {
 
   it('should complete every subscription, then close the sockets, when the gateway stops', async () => {
     const clients = [subscribe(fx.wsUrl, TICKS, { ids: ['bye'] }), subscribe(fx.wsUrl, TICKS, { ids: ['bye'] })];
-    await eventually(() => pubSubOf(fx.ticker().deps).subscriberCount('ticks') === 1);
+    await eventually(() => fx.ticker().parts.live.subscriberCount('ticks') === 1);
     fx.publish({ seq: 1, productId: 'bye' });
     await eventually(() => clients.every((c) => c.events.length === 1));
     await fx.gateway.stop();
@@ -140,6 +139,6 @@ describe('gateway subscriptions under failure', () => {
       expect(c.completed).toBe(true);
       expect(c.error).toBeUndefined();
     }
-    await eventually(() => pubSubOf(fx.ticker().deps).subscriberCount('ticks') === 0);
+    await eventually(() => fx.ticker().parts.live.subscriberCount('ticks') === 0);
   });
 });

@@ -3,8 +3,7 @@
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { createEnvelope, registry, signIdentity } from '@shop/platform';
-import { pubSubOf } from '@shop/platform/src/http/subscriptions';
-import { eventually } from '@shop/platform/src/testing';
+import { eventually } from '@shop/platform/testing';
 import type { Fixture } from './subscriptions.fixture';
 import { startFixture, subscribe, TickHappened } from './subscriptions.fixture';
 
@@ -166,7 +165,7 @@ describe('federated subscriptions through the gateway', () => {
 
 function pubsubCount(fx: Fixture): number {
   // The subgraph side: how many subscriptions the ticker replica holds in its pub/sub.
-  return pubSubOf(fx.ticker().deps).subscriberCount('ticks');
+  return fx.ticker().parts.live.subscriberCount('ticks');
 }
 
 function pubsubHasSubscribers(fx: Fixture): boolean {

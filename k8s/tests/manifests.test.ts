@@ -4,8 +4,9 @@
  * - every object is valid (kubernetes-models schemas and types: k8s/validate.ts);
  * - every service of the workspace has its Deployment, Service, ConfigMap, ServiceAccount, HPA, PDB,
  *   ServiceMonitor and NetworkPolicy;
- * - each container sets exactly the settings its code reads (the `*Env` objects and direct
- *   `process.env` reads), every required one included, with values the code accepts;
+ * - each container sets exactly the settings its code reads (the gateway's `*Env` objects, each
+ *   subgraph's platform and declared settings, direct `process.env` reads), every required one
+ *   included, with values the code accepts;
  * - probes and scrapes use paths the services serve;
  * - Kafka topics are the ones the code uses, databases and traffic are isolated per service, and the
  *   monitoring objects equal what observability/ generates.
@@ -83,22 +84,16 @@ function codeSettings(service: ServiceWorkspace): CodeSettings {
   } else {
     // runStandalone reads standaloneEnv plus PORT (default: the service's port).
     add({ ...(standaloneEnv as unknown as Record<string, Setting>), PORT: envParsers.port(0) as unknown as Setting });
-    const config = path.join(REPO_ROOT, service.dir, 'src/config.ts');
-    if (existsFile(config)) for (const obj of settingsObjects(require(config) as Record<string, unknown>)) add(obj);
+    // …and the settings its ServiceDefinition declares.
+    for (const value of Object.values(require(path.join(REPO_ROOT, service.dir, 'src/service.ts')) as Record<string, unknown>)) {
+      const shape = (value as { settings?: { shape?: unknown } } | null)?.settings?.shape;
+      if (typeof shape === 'object' && shape !== null && Object.values(shape).every(isSetting)) add(shape as Record<string, Setting>);
+    }
   }
   const known = new Set([...schemas.keys(), ...directEnvReads(runtimeSourceDirs(service))]);
   const required = new Set([...schemas].filter(([, s]) => !s.safeParse(undefined).success).map(([k]) => k));
   for (const k of REQUIRED_IN_PRODUCTION[service.name] ?? []) required.add(k);
   return { schemas, known, required };
-}
-
-function existsFile(file: string): boolean {
-  try {
-    readFileSync(file);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function deploymentOf(objects: readonly K8sObject[], service: string): Deployment {
@@ -488,7 +483,7 @@ describe('health and metrics paths', () => {
   });
 
   it('should mount the operational routes in both the subgraph runtime and the gateway', () => {
-    for (const file of ['packages/platform/src/http/service.ts', 'gateway/src/gateway.ts']) {
+    for (const file of ['packages/platform/src/service/start.ts', 'gateway/src/gateway.ts']) {
       expect({ file, mounts: /\bmountOperationalRoutes\(/.test(readFileSync(path.join(REPO_ROOT, file), 'utf8')) }).toEqual({ file, mounts: true });
     }
   });

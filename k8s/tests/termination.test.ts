@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { eventually, testKafkaBrokers } from '@shop/platform/src/testing';
+import { eventually, testKafkaBrokers } from '@shop/platform/testing';
 import { REPO_ROOT } from '../lib/kustomize';
 
 const GATEWAY_DEPLOYMENT = parse(readFileSync(path.join(REPO_ROOT, 'k8s/base/gateway/deployment.yaml'), 'utf8')) as {
@@ -30,7 +30,7 @@ afterEach(() => {
 it('should let Kubernetes, not Apollo Server, own the SIGTERM handling of every service', () => {
   // Apollo's default handler stops the server and re-sends the signal: the second signal ends the
   // process (exit 1) before our drain has closed the bus and the database.
-  for (const file of ['packages/platform/src/http/service.ts', 'gateway/src/gateway.ts']) {
+  for (const file of ['packages/platform/src/service/start.ts', 'gateway/src/gateway.ts']) {
     const source = readFileSync(path.join(REPO_ROOT, file), 'utf8');
     expect({ file, disabled: /new ApolloServer[\s\S]*?stopOnTerminationSignals:\s*false/.test(source) }).toEqual({ file, disabled: true });
   }

@@ -18,7 +18,7 @@
 import { fork } from 'node:child_process';
 import path from 'node:path';
 import { registry } from '@shop/platform';
-import { eventually } from '@shop/platform/src/testing';
+import { eventually } from '@shop/platform/testing';
 import { demoProducts } from '../../orders/orders-flow';
 import { startTestShop } from '../../support/harness';
 import { ADJUST } from '../support';

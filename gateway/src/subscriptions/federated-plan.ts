@@ -19,8 +19,9 @@ import type { Schema } from '@apollo/federation-internals';
 import { operationFromDocument } from '@apollo/federation-internals';
 import type { FetchNode, PlanNode, QueryPlan, QueryPlanner, SubscriptionNode } from '@apollo/query-planner';
 import type { DocumentNode, ExecutionResult, FormattedExecutionResult, GraphQLSchema, OperationDefinitionNode } from 'graphql';
-import { GraphQLError, Kind, parse, print } from 'graphql';
+import { Kind, parse, print } from 'graphql';
 import type { Identity, Logger } from '@shop/platform';
+import { publicError } from '@shop/platform';
 import type { GatewayContext } from '../subgraph-data-source';
 
 /** What this module needs of a loaded ApolloGateway (private fields of @apollo/gateway 2.x). */
@@ -173,6 +174,6 @@ export async function executeEvent(
     return { ...(result.data !== undefined ? { data: result.data } : {}), ...(result.errors?.length ? { errors: result.errors } : {}) };
   } catch (error) {
     request.logger.error({ err: error, rootField: plan.rootField }, 'subscription event execution failed');
-    return { data: null, errors: [new GraphQLError('Internal server error', { extensions: { code: 'INTERNAL_SERVER_ERROR' } })] };
+    return { data: null, errors: [publicError('INTERNAL_SERVER_ERROR', 'Internal server error')] };
   }
 }

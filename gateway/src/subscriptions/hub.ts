@@ -13,6 +13,7 @@
 import type { ExecutionResult, FormattedExecutionResult } from 'graphql';
 import { GraphQLError } from 'graphql';
 import type { Identity, Logger } from '@shop/platform';
+import { serviceUnavailable } from '@shop/platform';
 import type { ClientStream } from './client-stream';
 import type { SubscriptionPlan } from './federated-plan';
 import { executeEvent, primaryVariables } from './federated-plan';
@@ -189,7 +190,7 @@ class DeliveryGroup {
     if (this.ended) return;
     this.ended = true;
     void this.tail.then(() => {
-      for (const stream of [...this.clients]) stream.end(final);
+      for (const stream of [...this.clients]) stream.finish(final);
     });
   }
 
@@ -222,7 +223,7 @@ function upstreamError(error: unknown, subgraph: string, logger: Logger): Execut
   }
   const detail = typeof error === 'object' && error !== null && 'code' in error ? `${String((error as { code: unknown }).code)} ${String((error as { reason?: unknown }).reason ?? '')}` : String(error);
   logger.warn({ subgraph, detail }, 'subgraph ended a subscription with an error');
-  return { errors: [new GraphQLError('The subscription was ended by the service that owns it.', { extensions: { code: 'SUBSCRIPTION_ENDED', subgraph } })] };
+  return { errors: [serviceUnavailable('The subscription was ended by the service that owns it; subscribe again.', { subgraph })] };
 }
 
 /** The part of an identity results may depend on. With `exact`, the whole signed identity (for connection_init). */

@@ -25,7 +25,7 @@ import { decodeJwt } from 'jose';
 import type { WebSocket } from 'ws';
 import { WebSocketServer } from 'ws';
 import type { Identity, Logger } from '@shop/platform';
-import { maskError } from '@shop/platform';
+import { badRequest, keepAlive, maskError, publicError, serviceUnavailable, unauthenticated } from '@shop/platform';
 import type { AccessTokenVerifier } from '../auth';
 import { bearerToken } from '../auth';
 import { ClientStream } from './client-stream';
@@ -167,7 +167,7 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
         ? { errors: errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes ?? null, extensions: { ...e.extensions, code: 'GRAPHQL_VALIDATION_FAILED' } })) }
         : { document };
     } catch (error) {
-      checked = { errors: [new GraphQLError(error instanceof Error ? error.message : 'Syntax error', { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })] };
+      checked = { errors: [publicError('GRAPHQL_PARSE_FAILED', error instanceof Error ? error.message : 'Syntax error')] };
     }
     if (query.length > CACHED_DOCUMENT_MAX_LENGTH) return checked;
     cache.set(query, checked);
@@ -202,13 +202,13 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
     },
     onSubscribe: async (ctx, _id, payload) => {
       const connection = ctx.extra;
-      if (stopping) return [new GraphQLError('The server is shutting down; subscribe again in a moment.', { extensions: { code: 'SERVICE_UNAVAILABLE' } })];
+      if (stopping) return [serviceUnavailable('The server is shutting down; subscribe again in a moment.')];
       if (connection.revoked) return [sessionEnded()];
       if (connection.identity && connection.identity.exp <= Date.now() / 1000) {
-        return [new GraphQLError('Your session has expired; reconnect with a fresh access token.', { extensions: { code: 'UNAUTHENTICATED' } })];
+        return [unauthenticated('Your session has expired; reconnect with a fresh access token.')];
       }
       if (connection.streams.size >= maxPerConnection) {
-        return [new GraphQLError(`At most ${maxPerConnection} subscriptions per connection.`, { extensions: { code: 'BAD_REQUEST' } })];
+        return [badRequest(`At most ${maxPerConnection} subscriptions per connection.`)];
       }
       const schema = currentSchema(gateway);
       const checked = checkDocument(schema, payload.query);
@@ -216,9 +216,9 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
       const { document } = checked;
       const operationName = payload.operationName ?? undefined;
       const operation = getOperationAST(document, operationName);
-      if (!operation) return [new GraphQLError('Unable to identify the operation (give an operationName).', { extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } })];
+      if (!operation) return [publicError('OPERATION_RESOLUTION_FAILURE', 'Unable to identify the operation (give an operationName).')];
       if (operation.operation !== 'subscription') {
-        return [new GraphQLError('This WebSocket serves subscriptions only; send queries and mutations with POST /graphql.', { extensions: { code: 'BAD_REQUEST' } })];
+        return [badRequest('This WebSocket serves subscriptions only; send queries and mutations with POST /graphql.')];
       }
       const variables = (payload.variables ?? {}) as Record<string, unknown>;
       const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables);
@@ -228,12 +228,12 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
         plan = planSubscription(gateway, document, operationName, `${payload.query}\u0000${operationName ?? ''}`);
       } catch (error) {
         logger.error({ err: error }, 'could not plan a subscription');
-        return [new GraphQLError('Internal server error', { extensions: { code: 'INTERNAL_SERVER_ERROR' } })];
+        return [publicError('INTERNAL_SERVER_ERROR', 'Internal server error')];
       }
       const subgraphUrl = plan.internals.serviceMap[plan.subgraph]?.dataSource.url;
       if (!subgraphUrl) {
         logger.error({ subgraph: plan.subgraph }, 'no URL for the subgraph owning a subscription');
-        return [new GraphQLError('Internal server error', { extensions: { code: 'INTERNAL_SERVER_ERROR' } })];
+        return [publicError('INTERNAL_SERVER_ERROR', 'Internal server error')];
       }
       const context: SubscribeContext = { connection, plan, query: payload.query, variables, subgraphUrl };
       const args: ExecutionArgs = { schema, document, variableValues: variables, contextValue: { [SUBSCRIBE_CONTEXT]: context } };
@@ -259,7 +259,7 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
         // Ends the subscription when the token does; setTimeout caps at ~24 days, tokens live minutes.
         const ms = Math.min(2 ** 31 - 1, Math.max(0, identity.exp * 1000 - Date.now()));
         expiry = setTimeout(() => {
-          stream.end({ errors: [new GraphQLError('Your session has expired; subscribe again with a fresh access token.', { extensions: { code: 'UNAUTHENTICATED' } })] });
+          stream.finish({ errors: [unauthenticated('Your session has expired; subscribe again with a fresh access token.')] });
         }, ms);
         expiry.unref();
       }
@@ -267,7 +267,7 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
         hub.attach({ plan, query: context.query, variables: context.variables, identity, stream, subgraphUrl: context.subgraphUrl });
       } catch (error) {
         logger.error({ err: error }, 'could not open a subscription upstream');
-        stream.end({ errors: [new GraphQLError('Internal server error', { extensions: { code: 'INTERNAL_SERVER_ERROR' } })] });
+        stream.finish({ errors: [publicError('INTERNAL_SERVER_ERROR', 'Internal server error')] });
       }
       return stream;
     },
@@ -281,7 +281,7 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
     maxPayload: 1024 * 1024,
     handleProtocols: (protocols) => handleProtocols(protocols),
   });
-  const keepAlive = options.keepAliveMs ?? 12_000;
+  const keepAliveMs = options.keepAliveMs ?? 12_000;
   // One timer for every connection: verifying an HS256 token and the deny list costs microseconds.
   const reverify = setInterval(() => {
     for (const connection of open) {
@@ -294,7 +294,7 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
           if (isExpired(token) || connection.revoked) return;
           connection.revoked = true;
           logger.info({ subscriptions: connection.streams.size }, 'ending the subscriptions of a revoked session');
-          for (const stream of connection.streams) stream.end({ errors: [sessionEnded()] });
+          for (const stream of connection.streams) stream.finish({ errors: [sessionEnded()] });
         },
       );
     }
@@ -306,16 +306,7 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
     open.add(connection);
     subscriptionMetrics.connections.inc();
     socket.on('error', (err) => logger.warn({ err: err.message }, 'subscription socket error'));
-    let pongWait: NodeJS.Timeout | undefined;
-    const ping = setInterval(() => {
-      if (socket.readyState !== socket.OPEN) return;
-      pongWait ??= setTimeout(() => socket.terminate(), keepAlive);
-      socket.ping();
-    }, keepAlive);
-    socket.on('pong', () => {
-      clearTimeout(pongWait);
-      pongWait = undefined;
-    });
+    const stopKeepAlive = keepAlive(socket, keepAliveMs);
     const closed = graphqlWs.opened(
       {
         protocol: socket.protocol,
@@ -338,8 +329,7 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
       connection,
     );
     socket.once('close', (code, reason) => {
-      clearInterval(ping);
-      clearTimeout(pongWait);
+      stopKeepAlive();
       open.delete(connection);
       subscriptionMetrics.connections.dec();
       closed(code, reason.toString()).catch((err: unknown) => logger.error({ err }, 'error closing a subscription connection'));
@@ -360,7 +350,7 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
         clearInterval(reverify);
         const grace = options.shutdownGraceMs ?? 2_000;
         // 1. Complete every subscription: each client gets its queued events, then `complete`.
-        for (const connection of open) for (const stream of connection.streams) stream.end();
+        for (const connection of open) for (const stream of connection.streams) stream.finish();
         const deadline = Date.now() + grace;
         while (Date.now() < deadline && [...open].some((c) => c.streams.size > 0 || Object.keys(c.ctx?.subscriptions ?? {}).length > 0)) {
           await new Promise((resolve) => setTimeout(resolve, 10));
@@ -390,7 +380,7 @@ function toFormatted(error: GraphQLErrorType | { message: string }): ReturnType<
 type AuthOutcome = { identity: Identity | null; token: string | null } | { close: { code: number; reason: string } };
 
 function sessionEnded(): GraphQLError {
-  return new GraphQLError('Your session has ended (signed out or revoked); sign in again and resubscribe.', { extensions: { code: 'UNAUTHENTICATED' } });
+  return unauthenticated('Your session has ended (signed out or revoked); sign in again and resubscribe.');
 }
 
 /**

@@ -15,7 +15,7 @@ import { createClient } from 'graphql-ws';
 import type { FormattedExecutionResult } from 'graphql';
 import WebSocket from 'ws';
 import type { Identity, Logger } from '@shop/platform';
-import { signIdentity } from '@shop/platform';
+import { PongWatch, signIdentity } from '@shop/platform';
 import { subscriptionMetrics } from './metrics';
 
 export interface UpstreamOptions {
@@ -106,8 +106,8 @@ export class UpstreamConnections {
     const max = this.options.retryMaxMs ?? 5_000;
     const wsUrl = new URL(url);
     wsUrl.protocol = wsUrl.protocol === 'https:' ? 'wss:' : 'ws:';
-    let pongWait: NodeJS.Timeout | undefined;
     let client: Client | undefined;
+    const pongs = new PongWatch(keepAlive, () => client?.terminate());
     client = createClient({
       url: wsUrl.href,
       webSocketImpl: WebSocket,
@@ -131,15 +131,13 @@ export class UpstreamConnections {
         // graphql-ws pings but does not detect a dead peer: a missed pong terminates the socket, and
         // the retry logic reconnects.
         ping: (received) => {
-          if (received) return;
-          clearTimeout(pongWait);
-          pongWait = setTimeout(() => client?.terminate(), keepAlive);
+          if (!received) pongs.pinged();
         },
         pong: (received) => {
-          if (received) clearTimeout(pongWait);
+          if (received) pongs.clear();
         },
         closed: (event) => {
-          clearTimeout(pongWait);
+          pongs.clear();
           if (isCloseEvent(event) && event.code !== 1000) logger.warn({ subgraph, code: event.code, reason: event.reason }, 'subgraph subscription connection closed');
         },
         error: (err) => logger.warn({ subgraph, err: err instanceof Error ? err.message : String(err) }, 'subgraph subscription connection error'),

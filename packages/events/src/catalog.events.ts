@@ -1,5 +1,5 @@
-import { defineEvent } from '@shop/platform';
 import { z } from 'zod';
+import { defineEvent } from './definition';
 import { id, money } from './common';
 
 /** Every product event, keyed by product id. */

@@ -1,5 +1,11 @@
-export * from './common';
-export * from './catalog.events';
-export * from './inventory.events';
-export * from './orders.events';
-export * from './users.events';
+export type { DataOf, EventDefinition } from './definition';
+export { defineEvent } from './definition';
+export type { MoneyPayload } from './common';
+export { decimal, id, money, timestamp } from './common';
+export { CATALOG_PRODUCT_TOPIC, ProductCreated, ProductDeleted, ProductUpdated } from './catalog.events';
+export type { StockChangeReason, StockLevelPayload } from './inventory.events';
+export { INVENTORY_RESERVATION_TOPIC, INVENTORY_STOCK_TOPIC, LowStock, STOCK_CHANGE_REASONS, stockLevel, StockChanged, StockRejected, StockReserved } from './inventory.events';
+export type { OrderRejectionReason } from './orders.events';
+export { ORDER_REJECTION_REASONS, OrderCancelled, OrderConfirmed, OrderDelivered, OrderPlaced, OrderRefunded, OrderRejected, ORDERS_ORDER_TOPIC, OrderShipped } from './orders.events';
+export type { SessionRevocationReason } from './users.events';
+export { SESSION_REVOCATION_REASONS, SessionRevoked, sessionRevocationCause, USERS_SESSION_TOPIC, USERS_USER_TOPIC, UserRegistered, UserUpdated } from './users.events';

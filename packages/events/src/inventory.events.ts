@@ -1,6 +1,6 @@
-import { defineEvent } from '@shop/platform';
 import { z } from 'zod';
-import { id } from './common';
+import { defineEvent } from './definition';
+import { id, timestamp } from './common';
 
 /** Stock events, keyed by product id (in order per product). */
 export const INVENTORY_STOCK_TOPIC = 'inventory.stock';
@@ -16,15 +16,16 @@ export const stockLevel = z.object({
   isLowStock: z.boolean(),
   /** Increases by one with every change of this product's stock. */
   version: z.number().int(),
-  updatedAt: z.string(),
+  updatedAt: timestamp,
 });
 export type StockLevelPayload = z.infer<typeof stockLevel>;
 
-/**
- * Every change of a product's stock, in order per product (version + 1 each time). `reason` says
- * why: opened, reserved, released, shipped, adjusted, threshold or closed.
- */
-export const StockChanged = defineEvent('inventory.stock-changed.v1', INVENTORY_STOCK_TOPIC, stockLevel.extend({ reason: z.string().optional() }));
+/** Why a product's stock changed. */
+export const STOCK_CHANGE_REASONS = ['opened', 'reserved', 'released', 'shipped', 'adjusted', 'threshold', 'closed'] as const;
+export type StockChangeReason = (typeof STOCK_CHANGE_REASONS)[number];
+
+/** Every change of a product's stock, in order per product (version + 1 each time); `reason` says why. */
+export const StockChanged = defineEvent('inventory.stock-changed.v1', INVENTORY_STOCK_TOPIC, stockLevel.extend({ reason: z.enum(STOCK_CHANGE_REASONS).optional() }));
 /** Available stock fell to or below the threshold from above: once per crossing, not on every further sale. */
 export const LowStock = defineEvent('inventory.low-stock.v1', INVENTORY_STOCK_TOPIC, stockLevel);
 

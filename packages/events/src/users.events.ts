@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
-import { defineEvent } from '@shop/platform';
 import { z } from 'zod';
-import { id } from './common';
+import { defineEvent } from './definition';
+import { id, timestamp } from './common';
 
 /** Every user event, keyed by user id. No secrets and no password hashes, ever. */
 export const USERS_USER_TOPIC = 'users.user';
 /** Session events, keyed by user id (in order per user). The gateway's revocation list follows it. */
 export const USERS_SESSION_TOPIC = 'users.session';
 
-export const UserRegistered = defineEvent('users.user-registered.v1', USERS_USER_TOPIC, z.object({ userId: id, email: z.string(), username: z.string(), createdAt: z.string() }));
+export const UserRegistered = defineEvent('users.user-registered.v1', USERS_USER_TOPIC, z.object({ userId: id, email: z.string(), username: z.string(), createdAt: timestamp }));
 export const UserUpdated = defineEvent(
   'users.user-updated.v1',
   USERS_USER_TOPIC,
@@ -36,9 +36,9 @@ export const SessionRevoked = defineEvent(
     /** May be empty (the user had no active session): still published, so the gateway can confirm the `cause`. */
     sessionIds: z.array(id),
     reason: z.enum(SESSION_REVOCATION_REASONS),
-    revokedAt: z.string(),
+    revokedAt: timestamp,
     /** When the last access token of these sessions expires (ISO-8601); the deny list entry can go after. */
-    expiresAt: z.string(),
+    expiresAt: timestamp,
     /**
      * Digest of the credential that caused the revocation (a reset or refresh token), so that the
      * gateway can hold the answer of the mutation that presented it until its deny list has the

@@ -48,3 +48,44 @@ export const env = {
   /** Any non-empty string with a default. */
   string: (fallback: string) => z.string().min(1).default(fallback),
 };
+
+export type NodeEnv = 'development' | 'production' | 'test';
+
+/** A service's settings: environment variable names mapped to their zod parsers (defaults inside). */
+export type SettingsShape = z.ZodRawShape;
+export type SettingsOf<S extends SettingsShape> = z.infer<z.ZodObject<S>>;
+/** Typed overrides of settings (tests, the embedded launcher): numbers and booleans are taken as such. */
+export type SettingsOverrides<S extends SettingsShape> = { readonly [K in keyof S]?: string | number | boolean };
+
+/** A service's settings declaration: the shape, plus rules across settings or on the environment kind. */
+export interface SettingsSpec<S extends SettingsShape> {
+  readonly shape: S;
+  /** Throws a ConfigError naming the bad setting (e.g. a key required in production). */
+  readonly check?: (settings: SettingsOf<S>, nodeEnv: NodeEnv) => void;
+}
+
+/** Declares a service's settings. */
+export function defineSettings<S extends SettingsShape>(shape: S, check?: (settings: SettingsOf<S>, nodeEnv: NodeEnv) => void): SettingsSpec<S> {
+  return check ? { shape, check } : { shape };
+}
+
+/** For a service with no settings of its own. */
+export const NO_SETTINGS: SettingsSpec<{}> = { shape: {} };
+
+/**
+ * Parses a service's settings once: each from `overrides` when given there, else from the
+ * environment variable of the same name, else its default. Throws a ConfigError naming the first
+ * bad one.
+ */
+export function parseSettings<S extends SettingsShape>(spec: SettingsSpec<S>, overrides: SettingsOverrides<S> = {}, nodeEnv: NodeEnv = 'development', environment: NodeJS.ProcessEnv = process.env): SettingsOf<S> {
+  const source: Record<string, string | undefined> = {};
+  for (const key of Object.keys(spec.shape)) {
+    const value: unknown = Object.hasOwn(overrides, key) ? overrides[key as keyof S] : environment[key];
+    if (value === undefined || value === null || value === '') continue;
+    if (typeof value === 'object') throw new ConfigError(`Invalid configuration: ${key}: expected a scalar`);
+    source[key] = String(value);
+  }
+  const settings = loadConfig(spec.shape, source);
+  spec.check?.(settings, nodeEnv);
+  return settings;
+}

@@ -1,57 +1,124 @@
 import { GraphQLError } from 'graphql';
+import type { GraphQLFormattedError } from 'graphql';
+import type { Logger } from './logger';
 
-/** The error codes of the public contract (`extensions.code`). */
-export const ErrorCode = {
-  BadUserInput: 'BAD_USER_INPUT',
-  Unauthenticated: 'UNAUTHENTICATED',
-  Forbidden: 'FORBIDDEN',
-  NotFound: 'NOT_FOUND',
-  Conflict: 'CONFLICT',
-  InsufficientStock: 'INSUFFICIENT_STOCK',
-  RateLimited: 'RATE_LIMITED',
-} as const;
-export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+/** What the registry says of one public error code. */
+export interface PublicErrorSpec {
+  /** The HTTP status of a response that failed as a whole with this code (none: 200, as GraphQL errors are). */
+  readonly httpStatus?: number;
+  /** True when the same request may succeed later as it is: clients see `extensions.retryable: true`. */
+  readonly retryable: boolean;
+  /** When a client sees it. */
+  readonly meaning: string;
+}
+
+/**
+ * Every error code a client may see in `extensions.code`, declared once: the contract's codes
+ * (api.graphql, api-next.graphql) and the GraphQL protocol codes Apollo Server raises. Raise them
+ * with {@link publicError} (or the helpers below); {@link maskError} lets exactly these through and
+ * turns anything else into INTERNAL_SERVER_ERROR. e2e/foundation/error-codes.test.ts sends each one
+ * end to end through the gateway.
+ */
+export const PUBLIC_ERRORS = {
+  BAD_USER_INPUT: { retryable: false, meaning: 'invalid input; extensions.field names the input field' },
+  UNAUTHENTICATED: { httpStatus: 401, retryable: false, meaning: 'no valid token, or wrong credentials' },
+  FORBIDDEN: { retryable: false, meaning: 'signed in, but not allowed (not the owner, not ADMIN)' },
+  NOT_FOUND: { retryable: false, meaning: 'the thing named by an id does not exist' },
+  CONFLICT: { retryable: false, meaning: 'conflicts with existing state (duplicate, no longer cancellable, idempotency key reused)' },
+  INSUFFICIENT_STOCK: { retryable: false, meaning: 'an inventory change would make stock negative' },
+  RATE_LIMITED: { httpStatus: 429, retryable: true, meaning: 'too many requests; extensions.retryAfterSeconds says when to retry' },
+  SERVICE_UNAVAILABLE: { httpStatus: 503, retryable: true, meaning: 'a service the operation needs is down, starting or stopping: retry later' },
+  GRAPHQL_PARSE_FAILED: { httpStatus: 400, retryable: false, meaning: 'the document is not valid GraphQL syntax' },
+  GRAPHQL_VALIDATION_FAILED: { httpStatus: 400, retryable: false, meaning: 'the document does not fit the schema' },
+  BAD_REQUEST: { httpStatus: 400, retryable: false, meaning: 'the request is malformed (no query, wrong transport, too many subscriptions)' },
+  OPERATION_RESOLUTION_FAILURE: { httpStatus: 400, retryable: false, meaning: 'the document has several operations and no operationName picks one' },
+  PERSISTED_QUERY_NOT_FOUND: { retryable: false, meaning: 'an automatic persisted query hash the server does not know yet: send the query with it' },
+  INTERNAL_SERVER_ERROR: { httpStatus: 500, retryable: false, meaning: 'anything unexpected (logged on the server; no details go out)' },
+} as const satisfies Record<string, PublicErrorSpec>;
+
+export type PublicErrorCode = keyof typeof PUBLIC_ERRORS;
+
+/** True for a code of the registry. */
+export function isPublicErrorCode(code: unknown): code is PublicErrorCode {
+  return typeof code === 'string' && Object.hasOwn(PUBLIC_ERRORS, code);
+}
+
+/** True for a registry code that is the client's doing (not a server failure: no HTTP 5xx). */
+export function isClientErrorCode(code: unknown): boolean {
+  if (!isPublicErrorCode(code)) return false;
+  const spec: PublicErrorSpec = PUBLIC_ERRORS[code];
+  return (spec.httpStatus ?? 400) < 500;
+}
+
+export interface PublicErrorOptions {
+  /** More extensions (e.g. `{ field: 'input.email' }`); `code` and `retryable` are the registry's. */
+  readonly extensions?: Readonly<Record<string, unknown>>;
+  /** The whole request failed with it: answer the registry's HTTP status. */
+  readonly requestLevel?: boolean;
+}
+
+/** An error with a registry code: `extensions.code`, `retryable: true` when the registry says so, and the HTTP status when request-level. */
+export function publicError(code: PublicErrorCode, message: string, options: PublicErrorOptions = {}): GraphQLError {
+  const spec: PublicErrorSpec = PUBLIC_ERRORS[code];
+  const status = options.requestLevel ? spec.httpStatus : undefined;
+  return new GraphQLError(message, {
+    extensions: {
+      ...options.extensions,
+      code,
+      ...(spec.retryable ? { retryable: true } : {}),
+      ...(status !== undefined ? { http: { status } } : {}),
+    },
+  });
+}
 
 /** Invalid input; `field` names the offending input field (e.g. `input.email`). */
 export function badUserInput(field: string, message: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: ErrorCode.BadUserInput, field } });
+  return publicError('BAD_USER_INPUT', message, { extensions: { field } });
 }
 
-export function unauthenticated(message = 'You must be signed in.'): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: ErrorCode.Unauthenticated } });
+export function unauthenticated(message = 'You must be signed in.', extensions: Record<string, unknown> = {}): GraphQLError {
+  return publicError('UNAUTHENTICATED', message, { extensions });
 }
 
 export function forbidden(message = 'You are not allowed to do this.'): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: ErrorCode.Forbidden } });
+  return publicError('FORBIDDEN', message);
 }
 
 export function notFound(what: string, id: string): GraphQLError {
-  return new GraphQLError(`${what} ${id} does not exist.`, { extensions: { code: ErrorCode.NotFound, id } });
+  return publicError('NOT_FOUND', `${what} ${id} does not exist.`, { extensions: { id } });
 }
 
 /** A conflict with existing state; `extra` lands in extensions (e.g. `{ field: 'email' }`). */
 export function conflict(message: string, extra: Record<string, unknown> = {}): GraphQLError {
-  return new GraphQLError(message, { extensions: { ...extra, code: ErrorCode.Conflict } });
+  return publicError('CONFLICT', message, { extensions: extra });
 }
 
 export function insufficientStock(message: string, extra: Record<string, unknown> = {}): GraphQLError {
-  return new GraphQLError(message, { extensions: { ...extra, code: ErrorCode.InsufficientStock } });
+  return publicError('INSUFFICIENT_STOCK', message, { extensions: extra });
 }
 
 export function rateLimited(retryAfterSeconds: number): GraphQLError {
   const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
-  return new GraphQLError(`Too many attempts; retry in ${seconds} s.`, {
-    extensions: { code: ErrorCode.RateLimited, retryAfterSeconds: seconds },
-  });
+  return publicError('RATE_LIMITED', `Too many attempts; retry in ${seconds} s.`, { extensions: { retryAfterSeconds: seconds } });
 }
 
-/** The codes a client may see verbatim; anything else is masked as an internal error. */
-export const PUBLIC_ERROR_CODES: ReadonlySet<string> = new Set([
-  ...Object.values(ErrorCode),
-  'GRAPHQL_VALIDATION_FAILED',
-  'GRAPHQL_PARSE_FAILED',
-  'PERSISTED_QUERY_NOT_FOUND',
-  'PERSISTED_QUERY_NOT_SUPPORTED',
-  'OPERATION_RESOLUTION_FAILURE',
-  'BAD_REQUEST',
-]);
+/** A service the operation needs cannot serve it now (down, starting, stopping): the client retries later. */
+export function serviceUnavailable(message: string, extensions: Record<string, unknown> = {}): GraphQLError {
+  return publicError('SERVICE_UNAVAILABLE', message, { extensions });
+}
+
+/** A malformed request (wrong transport, missing query, too many subscriptions on one connection). */
+export function badRequest(message: string): GraphQLError {
+  return publicError('BAD_REQUEST', message);
+}
+
+/** What every unexpected error becomes for the client. */
+export const INTERNAL_ERROR: GraphQLFormattedError = { message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+
+/** Hides internal errors from clients: only the registry's codes go out verbatim; anything else is logged and masked. */
+export function maskError(formatted: GraphQLFormattedError, error: unknown, logger: Logger): GraphQLFormattedError {
+  const code = formatted.extensions?.['code'];
+  if (isPublicErrorCode(code) && code !== 'INTERNAL_SERVER_ERROR') return formatted;
+  logger.error({ err: error, path: formatted.path }, 'unexpected error in resolver');
+  return { ...INTERNAL_ERROR, ...(formatted.path ? { path: formatted.path } : {}) };
+}

@@ -1,22 +1,77 @@
-export * from './config';
-export * from './errors';
-export * from './identity';
-export * from './logger';
-export * from './metrics';
-export * from './runtime';
-export * from './db/data-source';
-export * from './db/platform.migration';
-export * from './events/bus';
-export * from './events/bus-metrics';
-export * from './events/envelope';
-export * from './events/outbox';
-export * from './events/consumers';
-export * from './events/in-process-bus';
-export * from './events/kafka-bus';
-export * from './http/service';
-export * from './http/subscriptions';
-export * from './http/graphql-metrics.plugin';
-export * from './sdl';
-export * from './tracing';
-export * from './polling-loop';
-export * from './access-token';
+// The public surface of @shop/platform: everything a service, the gateway or a launcher may use.
+// Test helpers are in @shop/platform/testing; nothing else is reachable from outside the package.
+
+// A service: its definition, settings, start-up and standalone runner.
+export type { BackgroundJob, PartsOf, RequestContext, RunningService, ServiceDefinition, ServiceDeps, ServiceOptions, SettingsShapeOf } from './service/definition';
+export { DEFAULT_DRAIN_TIMEOUT_MS, defineService } from './service/definition';
+export { startService } from './service/start';
+export { createEventBus, onShutdown, runStandalone, standaloneEnv } from './service/standalone';
+export type { NodeEnv, SettingsOf, SettingsOverrides, SettingsShape, SettingsSpec } from './config';
+export { ConfigError, defineSettings, env, loadConfig, NO_SETTINGS, parseSettings } from './config';
+
+// Errors a client may see.
+export type { PublicErrorCode, PublicErrorOptions, PublicErrorSpec } from './errors';
+export { badRequest, badUserInput, conflict, forbidden, insufficientStock, INTERNAL_ERROR, isClientErrorCode, isPublicErrorCode, maskError, notFound, PUBLIC_ERRORS, publicError, rateLimited, serviceUnavailable, unauthenticated } from './errors';
+
+// Identity between the gateway and the subgraphs; access tokens.
+export type { AuthContext, Identity, Role } from './identity';
+export {
+  CLIENT_ADDRESS_HEADER,
+  CLIENT_ADDRESS_SIGNATURE_HEADER,
+  IDENTITY_HEADER,
+  IDENTITY_SIGNATURE_HEADER,
+  isAdmin,
+  requireAdmin,
+  requireUser,
+  signClientAddress,
+  signIdentity,
+  TOKEN_AUDIENCE,
+  TOKEN_ISSUER,
+  verifyClientAddress,
+  verifyIdentity,
+} from './identity';
+export type { IssuedAccessToken } from './access-token';
+export { AccessTokenIssuer } from './access-token';
+
+// The event bus, its envelopes, the outbox and the consumers.
+export type { BusMessage, Consumer, ConsumerSpec, EventBus, OutgoingMessage } from './events/bus';
+export { DEAD_LETTER_HEADERS, defaultDeadLetterTopic, partitionFor, PoisonMessageError, sleep } from './events/bus';
+export type { EventEnvelope } from './events/envelope';
+export { createEnvelope, parseEnvelope, parseEventData } from './events/envelope';
+export type { EventHandler, LiveHandler } from './events/consumers';
+export { on, onLive } from './events/consumers';
+export { Outbox, OutboxRelay } from './events/outbox';
+export type { InProcessBusOptions } from './events/in-process-bus';
+export { InProcessBus } from './events/in-process-bus';
+export type { KafkaBusOptions } from './events/kafka-bus';
+export { DEFAULT_TOPIC_PARTITIONS, KafkaBus } from './events/kafka-bus';
+export { eventBusMetrics } from './events/bus-metrics';
+
+// Live events (GraphQL subscriptions): the typed pub/sub, the bounded queue, keep-alive.
+export type { LiveEvent, LiveSubscribeOptions } from './live/pubsub';
+export { isLiveEvent, LivePubSub } from './live/pubsub';
+export type { AsyncQueueOptions } from './live/queue';
+export { AsyncQueue, mapStream } from './live/queue';
+export { keepAlive, PongWatch } from './live/keep-alive';
+
+// Scheduling of background work.
+export type { PeriodicJobOptions, PollingLoopOptions } from './scheduler';
+export { every, PollingLoop } from './scheduler';
+
+// Databases.
+export type { DataSourceOptions } from './db/data-source';
+export { createDataSource, ensureDatabase, instrumentDataSource, runMigrationsLocked, withDatabase } from './db/data-source';
+export { PlatformOutboxInbox1700000000000 } from './db/platform.migration';
+export type { EmbeddedPostgresHandle, EmbeddedPostgresOptions } from './db/embedded-postgres';
+export { startEmbeddedPostgres } from './db/embedded-postgres';
+
+// HTTP, GraphQL, logs, metrics and traces.
+export { mountOperationalRoutes } from './http/operational-routes';
+export { operationOutcome, useGraphqlMetrics } from './http/graphql-metrics.plugin';
+export { loadSdl } from './sdl';
+export type { Logger } from './logger';
+export { createLogger } from './logger';
+export type { GaugeSample } from './metrics';
+export { boundedLabel, collectProcessMetrics, counter, filterExposition, gauge, histogram, LATENCY_BUCKETS, memoize, metricsFor, registerServedService, registry, sourcedGauge } from './metrics';
+export type { ReadableSpan, Tracing, TracingOptions } from './tracing';
+export { extractTraceContext, initTracing, initTracingFromEnv, injectTraceContext, InMemorySpanExporter, inSpan, SERVICE_ATTRIBUTE, traceLogFields, tracer, tracingConfigured } from './tracing';

@@ -7,7 +7,7 @@ import { PoisonMessageError } from '../src/events/bus';
 import type { EventBus } from '../src/events/bus';
 import { InProcessBus } from '../src/events/in-process-bus';
 import { KafkaBus } from '../src/events/kafka-bus';
-import { defineEvent } from '../src/events/envelope';
+import { defineEvent } from '@shop/events';
 import { Outbox, OutboxRelay } from '../src/events/outbox';
 import { createDataSource } from '../src/db/data-source';
 import { PlatformOutboxInbox1700000000000 } from '../src/db/platform.migration';

@@ -5,7 +5,7 @@ import { DEAD_LETTER_HEADERS } from '../src/events/bus';
 import { InProcessBus } from '../src/events/in-process-bus';
 import { KafkaBus } from '../src/events/kafka-bus';
 import { Outbox, OutboxRelay } from '../src/events/outbox';
-import { defineEvent } from '../src/events/envelope';
+import { defineEvent } from '@shop/events';
 import { on, startEventConsumers } from '../src/events/consumers';
 import { createDataSource } from '../src/db/data-source';
 import { PlatformOutboxInbox1700000000000 } from '../src/db/platform.migration';

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import type { ServiceDeps } from '@shop/platform';
 import { createDataSource, PlatformOutboxInbox1700000000000, withDatabase } from '@shop/platform';
-import { startEmbeddedPostgres } from '@shop/platform/src/db/embedded-postgres';
+import { startEmbeddedPostgres } from '@shop/platform';
 import { CatalogService } from '../src/catalog.service';
 import { createLoaders } from '../src/loaders';
 import { CatalogRepository, SIMILAR_SQL, SPELLING_SQL } from '../src/persistence/catalog.repository';

@@ -1,8 +1,7 @@
 import type { RequestContext } from '@shop/platform';
-import { CatalogService } from './catalog.service';
-import { createLoaders } from './loaders';
+import type { CatalogService } from './catalog.service';
 import type { CatalogLoaders } from './loaders';
-import { CatalogRepository } from './persistence/catalog.repository';
+import type { CatalogParts } from './setup';
 
 export interface CatalogContext extends RequestContext {
   readonly loaders: CatalogLoaders;
@@ -10,8 +9,6 @@ export interface CatalogContext extends RequestContext {
 }
 
 /** Per request: fresh DataLoaders (nothing cached across users) and the service around them. */
-export function createContext(base: RequestContext): CatalogContext {
-  const repo = new CatalogRepository(base.deps.dataSource);
-  const loaders = createLoaders(repo);
-  return { ...base, loaders, catalog: new CatalogService(base.deps, repo, loaders) };
+export function createContext(base: RequestContext, parts: CatalogParts): CatalogContext {
+  return { ...base, ...parts.forRequest() };
 }

@@ -1,4 +1,4 @@
-/** Runs the catalog subgraph alone (Kubernetes): `tsx src/main.ts` or `tsx src/main.ts migrate`. */
+/** Runs the catalog subgraph alone (Kubernetes): `src/main.ts` or `src/main.ts migrate`. */
 import { runStandalone } from '@shop/platform';
 import { catalogService } from './service';
 

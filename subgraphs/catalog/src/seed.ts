@@ -1,18 +1,15 @@
-import type { ServiceDeps } from '@shop/platform';
-import { CatalogService } from './catalog.service';
 import { DEMO_CATEGORIES, DEMO_PRODUCTS } from './demo-data';
 import { slugify } from './domain/slug';
-import { createLoaders } from './loaders';
-import { CatalogRepository } from './persistence/catalog.repository';
+import type { CatalogParts } from './setup';
 
 /**
  * Loads the demo catalogue into an empty catalog (idempotent: does nothing when categories exist).
  * Products go through the same code path as an admin's createProduct, events included, so
  * inventory opens the stock records and orders learns the prices through the bus.
  */
-export async function seedCatalog(deps: ServiceDeps): Promise<void> {
-  const repo = new CatalogRepository(deps.dataSource);
-  const catalog = new CatalogService(deps, repo, createLoaders(repo));
+export async function seedCatalog(parts: CatalogParts): Promise<void> {
+  const { deps, repo } = parts;
+  const { catalog } = parts.forRequest();
   await deps.transaction(async (tx) => {
     // Two replicas starting together: the second waits here, then finds the categories.
     await tx.query('LOCK TABLE category IN EXCLUSIVE MODE');

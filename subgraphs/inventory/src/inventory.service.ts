@@ -1,19 +1,19 @@
+import type { DataOf } from '@shop/events';
 import { LowStock, StockChanged, StockRejected, StockReserved } from '@shop/events';
 import { badUserInput, insufficientStock, notFound } from '@shop/platform';
-import type { EventDefinition, ServiceDeps } from '@shop/platform';
+import type { ServiceDeps } from '@shop/platform';
 import type { EntityManager } from 'typeorm';
 import { MAX_STOCK, planAdjustment } from './domain/adjustment';
 import { normalizeLines, planReservation } from './domain/reservation';
 import type { ReservationLine } from './domain/reservation';
 import type { StockChangeReason, StockLevel, StockState } from './domain/stock-level';
 import { availableOf, crossedIntoLowStock, toPayload, toStockLevel } from './domain/stock-level';
-import type { InventoryMetrics } from './inventory.metrics';
-import { inventoryMetrics } from './inventory.metrics';
+import type { InventoryMetrics } from './metrics';
+import { inventoryMetrics } from './metrics';
 import type { AdjustmentRow } from './persistence/entities';
 import type { StockMismatch } from './persistence/stock.repository';
 import { StockRepository } from './persistence/stock.repository';
 
-type DataOf<E> = E extends EventDefinition<infer T> ? T : never;
 type ReservedAnswer = DataOf<typeof StockReserved>;
 type RejectedAnswer = DataOf<typeof StockRejected>;
 
@@ -194,16 +194,4 @@ export class InventoryService {
     end({ outcome });
     this.metrics.reservations.inc({ outcome });
   }
-}
-
-const instances = new WeakMap<ServiceDeps, InventoryService>();
-
-/** The one InventoryService of a running service (shared by its resolvers, consumers and jobs). */
-export function inventoryServiceFor(deps: ServiceDeps): InventoryService {
-  let service = instances.get(deps);
-  if (!service) {
-    service = new InventoryService(deps);
-    instances.set(deps, service);
-  }
-  return service;
 }

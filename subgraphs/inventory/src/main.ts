@@ -1,13 +1,5 @@
-/** Runs the inventory subgraph alone (Kubernetes): `tsx src/main.ts` or `tsx src/main.ts migrate`. */
-import { loadConfig, runStandalone } from '@shop/platform';
-import { inventoryEnv } from './config';
+/** Runs the inventory subgraph alone (Kubernetes): `src/main.ts` or `src/main.ts migrate`. */
+import { runStandalone } from '@shop/platform';
 import { inventoryService } from './service';
 
-let extra: Record<string, unknown>;
-try {
-  extra = loadConfig(inventoryEnv);
-} catch (error) {
-  process.stderr.write(`inventory: ${(error as Error).message}\n`);
-  process.exit(1);
-}
-void runStandalone(inventoryService, extra);
+void runStandalone(inventoryService);

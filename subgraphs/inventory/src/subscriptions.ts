@@ -1,8 +1,8 @@
 /**
  * Inventory's GraphQL subscriptions (`stockChanged`, `lowStockAlert`), served over graphql-ws to the
- * gateway by the platform (serveSubscriptions). Each replica follows the stock topic with a live
- * listener of its own (every replica sees every event) and feeds its in-memory pub/sub, so it can
- * serve whichever subscriptions the gateway opened on it.
+ * gateway by the platform (the service's `live` hook). Each replica follows the stock topic with a
+ * live listener of its own (every replica sees every event) and feeds its in-memory pub/sub, so it
+ * can serve whichever subscriptions the gateway opened on it.
  *
  * The event carries the whole stock level as of the change, so an event is resolved from its
  * payload, never re-read from the database: two quick changes arrive as two distinct levels, in
@@ -10,19 +10,17 @@
  */
 import type { StockLevelPayload } from '@shop/events';
 import { LowStock, StockChanged } from '@shop/events';
-import type { RequestContext } from '@shop/platform';
-import { badUserInput, onLive, pubSubOf, requireAdmin, serveSubscriptions } from '@shop/platform';
-import { createContext } from './context';
+import type { LiveEvent, LiveHandler } from '@shop/platform';
+import { badUserInput, onLive, requireAdmin } from '@shop/platform';
+import type { InventoryContext } from './context';
 import { isProductId } from './domain/reservation';
 import type { StockLevel } from './domain/stock-level';
+import type { InventoryParts } from './setup';
 
 /** Products one `stockChanged` subscription may follow. */
 export const MAX_SUBSCRIBED_PRODUCTS = 100;
 
-const STOCK_CHANGED = 'stock-changed';
-const LOW_STOCK = 'low-stock';
-
-function toLevel(payload: StockLevelPayload): StockLevel {
+function toLevel({ payload }: LiveEvent<StockLevelPayload>): StockLevel {
   return { ...payload, updatedAt: new Date(payload.updatedAt) };
 }
 
@@ -39,32 +37,31 @@ function newerVersions(): (payload: StockLevelPayload) => boolean {
 /** The `Subscription` resolvers (merged into the service's resolver map). */
 export const subscriptionResolvers = {
   stockChanged: {
-    subscribe: (_: unknown, args: { productIds: string[] }, ctx: RequestContext) => {
+    subscribe: (_: unknown, args: { productIds: string[] }, ctx: InventoryContext) => {
       if (args.productIds.length === 0) throw badUserInput('productIds', 'Give at least one product id.');
       if (args.productIds.length > MAX_SUBSCRIBED_PRODUCTS) throw badUserInput('productIds', `At most ${MAX_SUBSCRIBED_PRODUCTS} products per subscription.`);
       const bad = args.productIds.find((id) => !isProductId(id));
       if (bad !== undefined) throw badUserInput('productIds', `"${bad.slice(0, 60)}" is not a product id.`);
       const ids = new Set(args.productIds.map((id) => id.toLowerCase()));
       const fresh = newerVersions();
-      return pubSubOf(ctx.deps).subscribe<StockLevelPayload>(STOCK_CHANGED, { filter: (p) => ids.has(p.productId) && fresh(p) });
+      return ctx.live.subscribe('stock-changed', { filter: (p) => ids.has(p.productId) && fresh(p) });
     },
     resolve: toLevel,
   },
   lowStockAlert: {
-    subscribe: (_: unknown, __: unknown, ctx: RequestContext) => {
+    subscribe: (_: unknown, __: unknown, ctx: InventoryContext) => {
       requireAdmin(ctx);
       const fresh = newerVersions();
-      return pubSubOf(ctx.deps).subscribe<StockLevelPayload>(LOW_STOCK, { filter: fresh });
+      return ctx.live.subscribe('low-stock', { filter: fresh });
     },
     resolve: toLevel,
   },
 };
 
-/** `ServiceDefinition.attach`: graphql-ws on the service's port, fed by the stock events. */
-export const attachSubscriptions = serveSubscriptions({
-  context: createContext,
-  live: (pubsub) => [
-    onLive(StockChanged, (event) => pubsub.publish(STOCK_CHANGED, event.data, event.occurredAt)),
-    onLive(LowStock, (event) => pubsub.publish(LOW_STOCK, event.data, event.occurredAt)),
-  ],
-});
+/** The service's `live` hook: the stock events feed its pub/sub. */
+export function inventoryLive({ live }: InventoryParts): ReadonlyArray<LiveHandler<any>> {
+  return [
+    onLive(StockChanged, (event) => live.publish('stock-changed', event.data, event.occurredAt)),
+    onLive(LowStock, (event) => live.publish('low-stock', event.data, event.occurredAt)),
+  ];
+}

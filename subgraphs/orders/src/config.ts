@@ -1,15 +1,16 @@
 /**
- * Every setting the orders subgraph reads. Standalone, they come from the environment (main.ts);
- * in the embedded supergraph, from `settings.extra` (tests pass e.g. `{ SAGA_TIMEOUT_MS: 2000 }`),
- * falling back to the process environment so that `FULFILMENT_SIMULATOR=true npm start` works.
+ * Every setting the orders subgraph reads, parsed once by the platform: from the environment, or
+ * from typed overrides in the embedded supergraph (tests pass e.g. `{ SAGA_TIMEOUT_MS: 2000 }`),
+ * which win over the environment (so `FULFILMENT_SIMULATOR=true npm start` works).
  */
-import { ConfigError, env, loadConfig } from '@shop/platform';
+import type { SettingsOf } from '@shop/platform';
+import { ConfigError, defineSettings, env } from '@shop/platform';
 import { z } from 'zod';
 
 /** A non-negative decimal number (minutes may be fractional, e.g. 0.5). */
 const decimal = (fallback: number) => z.coerce.number().min(0).finite().default(fallback);
 
-export const ordersEnv = {
+const ordersShape = {
   /** How long a saga may wait for inventory and the payment before it is rejected and compensated. Default 300000 (5 min). */
   SAGA_TIMEOUT_MS: env.int(300_000, 100),
   /** How often the saga timeout sweeper looks for overdue orders. Default 1000 ms. */
@@ -44,23 +45,9 @@ export const ordersEnv = {
   FULFILMENT_DELIVER_AFTER_MS: env.int(20_000),
 };
 
-export type OrdersSettings = z.infer<z.ZodObject<typeof ordersEnv>>;
-
-/**
- * Parses the orders settings from `extra` (which wins) and `fallback` (the environment).
- * Numbers and booleans in `extra` are accepted as such. Throws a ConfigError naming the bad setting.
- */
-export function parseOrdersSettings(extra: Readonly<Record<string, unknown>> = {}, fallback: NodeJS.ProcessEnv = process.env): OrdersSettings {
-  const source: Record<string, string | undefined> = {};
-  for (const key of Object.keys(ordersEnv)) {
-    const value = key in extra ? extra[key] : fallback[key];
-    if (value === undefined || value === null || value === '') continue;
-    if (typeof value === 'object') throw new ConfigError(`Invalid configuration: ${key}: expected a scalar`);
-    source[key] = String(value);
-  }
-  const settings = loadConfig(ordersEnv, source);
+export const ordersSettings = defineSettings(ordersShape, (settings) => {
   if (settings.PAYMENT_PROVIDER === 'stripe' && !settings.STRIPE_API_KEY) {
     throw new ConfigError('Invalid configuration: STRIPE_API_KEY: required when PAYMENT_PROVIDER=stripe (it is not set)');
   }
-  return settings;
-}
+});
+export type OrdersSettings = SettingsOf<typeof ordersShape>;

@@ -1,17 +1,14 @@
 import type { RequestContext } from '@shop/platform';
 import { createLoaders } from './loaders';
 import type { OrdersLoaders } from './loaders';
-import type { OrdersRuntimeOptions, OrdersRuntime } from './runtime';
-import { runtimeFor } from './runtime';
+import type { OrdersParts } from './setup';
 
 export interface OrdersContext extends RequestContext {
-  readonly runtime: OrdersRuntime;
+  readonly orders: OrdersParts;
   readonly loaders: OrdersLoaders;
 }
 
-export function contextFactory(options: OrdersRuntimeOptions): (base: RequestContext) => OrdersContext {
-  return (base) => {
-    const runtime = runtimeFor(base.deps, options);
-    return { ...base, runtime, loaders: createLoaders(runtime.repo) };
-  };
+/** Per request: fresh DataLoaders around the service's parts. */
+export function createContext(base: RequestContext, parts: OrdersParts): OrdersContext {
+  return { ...base, orders: parts, loaders: createLoaders(parts.repo) };
 }

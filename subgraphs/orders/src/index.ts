@@ -1,2 +1,2 @@
 export { createOrdersService, ordersService } from './service';
-export { ordersEnv } from './config';
+export type { OrdersOptions, OrdersParts } from './setup';

@@ -6,7 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import type { StockRejected, StockReserved } from '@shop/events';
 import { OrderPlaced } from '@shop/events';
-import type { EventDefinition, EventEnvelope, Identity, Logger, ServiceDeps } from '@shop/platform';
+import type { DataOf } from '@shop/events';
+import type { EventEnvelope, Identity, Logger, ServiceDeps } from '@shop/platform';
 import { badUserInput, conflict, forbidden, isAdmin, notFound, requireAdmin } from '@shop/platform';
 import type { EntityManager } from 'typeorm';
 import type { OrdersSettings } from './config';
@@ -24,7 +25,6 @@ import type { OrdersRepository } from './persistence/orders.repository';
 import type { OrderTransitions } from './saga/order-transitions';
 
 /** The payload type of an event definition. */
-type DataOf<E> = E extends EventDefinition<infer T> ? T : never;
 
 /** Longest accepted cancellation reason. */
 const MAX_REASON = 500;

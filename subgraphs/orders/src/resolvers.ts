@@ -54,27 +54,27 @@ export const resolvers: GraphQLResolverMap<OrdersContext> = {
       const identity = requireUser(ctx);
       const order = await ctx.loaders.order.load(id);
       if (!order) return null;
-      ctx.runtime.service.assertCanRead(identity, order);
+      ctx.orders.service.assertCanRead(identity, order);
       return order;
     },
     orders: async (_: unknown, args: { status?: OrderStatus | null; first: number; after?: string | null }, ctx: OrdersContext) => {
       requireAdmin(ctx);
       const first = pageSize(args.first);
-      const page = await ctx.runtime.repo.page({ status: args.status ?? null }, first + 1, decodeCursor(args.after));
+      const page = await ctx.orders.repo.page({ status: args.status ?? null }, first + 1, decodeCursor(args.after));
       return connection(page, first, ctx);
     },
   },
   Mutation: {
-    placeOrder: (_: unknown, { input }: { input: PlaceOrderInput }, ctx: OrdersContext) => ctx.runtime.service.placeOrder(requireUser(ctx), input),
-    cancelOrder: (_: unknown, { id, reason }: { id: string; reason?: string | null }, ctx: OrdersContext) => ctx.runtime.service.cancelOrder(requireUser(ctx), id, reason),
+    placeOrder: (_: unknown, { input }: { input: PlaceOrderInput }, ctx: OrdersContext) => ctx.orders.service.placeOrder(requireUser(ctx), input),
+    cancelOrder: (_: unknown, { id, reason }: { id: string; reason?: string | null }, ctx: OrdersContext) => ctx.orders.service.cancelOrder(requireUser(ctx), id, reason),
     shipOrder: (_: unknown, a: { id: string; carrier: string; trackingNumber: string }, ctx: OrdersContext) =>
-      ctx.runtime.service.shipOrder(requireUser(ctx), a.id, a.carrier, a.trackingNumber),
-    markDelivered: (_: unknown, { id }: { id: string }, ctx: OrdersContext) => ctx.runtime.service.markDelivered(requireUser(ctx), id),
+      ctx.orders.service.shipOrder(requireUser(ctx), a.id, a.carrier, a.trackingNumber),
+    markDelivered: (_: unknown, { id }: { id: string }, ctx: OrdersContext) => ctx.orders.service.markDelivered(requireUser(ctx), id),
   },
   User: {
     __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
     orders: async (user: { id: string }, args: { first: number; after?: string | null }, ctx: OrdersContext) => {
-      ctx.runtime.service.assertCanReadOrdersOf(requireUser(ctx), user.id);
+      ctx.orders.service.assertCanReadOrdersOf(requireUser(ctx), user.id);
       const first = pageSize(args.first);
       const page = await ctx.loaders.userOrders.load({ userId: user.id, first: first + 1, after: decodeCursor(args.after) });
       return connection(page, first, ctx);
@@ -84,7 +84,7 @@ export const resolvers: GraphQLResolverMap<OrdersContext> = {
     __resolveReference: async (ref: { id: string }, ctx: OrdersContext) => {
       const identity = requireUser(ctx);
       const order = await ctx.loaders.order.load(ref.id);
-      if (order) ctx.runtime.service.assertCanRead(identity, order);
+      if (order) ctx.orders.service.assertCanRead(identity, order);
       return order;
     },
     statusHistory: (o: OrderRow, _: unknown, ctx: OrdersContext) =>

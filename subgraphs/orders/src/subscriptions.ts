@@ -1,6 +1,6 @@
 /**
  * Orders' GraphQL subscriptions (`orderUpdated`, `myOrderUpdated`), served over graphql-ws to the
- * gateway by the platform (serveSubscriptions). Each replica follows the order topic with a live
+ * gateway by the platform (the service's `live` hook). Each replica follows the order topic with a live
  * listener of its own (every replica sees every event) and feeds its in-memory pub/sub.
  *
  * One event = one change of an order (placed, confirmed, rejected, cancelled, shipped, delivered,
@@ -14,23 +14,15 @@
  * otherwise); `myOrderUpdated` only ever receives events whose order belongs to the caller.
  */
 import { OrderCancelled, OrderConfirmed, OrderDelivered, OrderPlaced, OrderRefunded, OrderRejected, OrderShipped } from '@shop/events';
-import type { EventDefinition, EventEnvelope, LiveHandler, RequestContext } from '@shop/platform';
-import { badUserInput, notFound, onLive, pubSubOf, requireUser, serveSubscriptions } from '@shop/platform';
+import type { EventDefinition } from '@shop/events';
+import type { EventEnvelope, LiveEvent, LiveHandler } from '@shop/platform';
+import { badUserInput, notFound, onLive, requireUser } from '@shop/platform';
 import type { OrdersContext } from './context';
 import { isUuid } from './domain/checkout';
 import type { OrderStatus } from './domain/order-status';
 import { OrderStatus as Status } from './domain/order-status';
 import type { OrderRow } from './persistence/entities';
-
-const ORDER_CHANGED = 'order-changed';
-
-/** What the pub/sub carries for one change of an order. */
-interface OrderChange {
-  readonly orderId: string;
-  readonly userId: string;
-  /** The status the event announces (a refund leaves the order CANCELLED). */
-  readonly status: OrderStatus;
-}
+import type { OrderChange, OrdersParts } from './setup';
 
 /** The status each order event announces. */
 const STATUS_OF: ReadonlyArray<readonly [EventDefinition<{ orderId: string; userId: string }>, OrderStatus]> = [
@@ -44,7 +36,7 @@ const STATUS_OF: ReadonlyArray<readonly [EventDefinition<{ orderId: string; user
 ];
 
 /** The order as of this change (see the module comment). */
-async function resolveChange(change: OrderChange, _: unknown, ctx: OrdersContext): Promise<OrderRow> {
+async function resolveChange({ payload: change }: LiveEvent<OrderChange>, _: unknown, ctx: OrdersContext): Promise<OrderRow> {
   const order = await ctx.loaders.order.load(change.orderId);
   if (!order) throw notFound('Order', change.orderId);
   return { ...order, status: change.status };
@@ -59,28 +51,24 @@ export const subscriptionResolvers = {
       const orderId = args.orderId.toLowerCase();
       const order = await ctx.loaders.order.load(orderId);
       if (!order) throw notFound('Order', args.orderId);
-      ctx.runtime.service.assertCanRead(identity, order);
-      return pubSubOf(ctx.deps).subscribe<OrderChange>(ORDER_CHANGED, { filter: (c) => c.orderId === orderId });
+      ctx.orders.service.assertCanRead(identity, order);
+      return ctx.orders.live.subscribe('order-changed', { filter: (c) => c.orderId === orderId });
     },
     resolve: resolveChange,
   },
   myOrderUpdated: {
-    subscribe: (_: unknown, __: unknown, ctx: RequestContext) => {
+    subscribe: (_: unknown, __: unknown, ctx: OrdersContext) => {
       const { userId } = requireUser(ctx);
-      return pubSubOf(ctx.deps).subscribe<OrderChange>(ORDER_CHANGED, { filter: (c) => c.userId === userId });
+      return ctx.orders.live.subscribe('order-changed', { filter: (c) => c.userId === userId });
     },
     resolve: resolveChange,
   },
 };
 
-/** `ServiceDefinition.attach`: graphql-ws on the service's port, fed by the order events. */
-export function attachSubscriptions(context: (base: RequestContext) => OrdersContext) {
-  return serveSubscriptions({
-    context,
-    live: (pubsub) =>
-      STATUS_OF.map(
-        ([event, status]): LiveHandler<{ orderId: string; userId: string }> =>
-          onLive(event, (e: EventEnvelope<{ orderId: string; userId: string }>) => pubsub.publish(ORDER_CHANGED, { orderId: e.data.orderId, userId: e.data.userId, status }, e.occurredAt)),
-      ),
-  });
+/** The service's `live` hook: the order events feed its pub/sub. */
+export function ordersLive({ live }: OrdersParts): ReadonlyArray<LiveHandler<any>> {
+  return STATUS_OF.map(
+    ([event, status]): LiveHandler<{ orderId: string; userId: string }> =>
+      onLive(event, (e: EventEnvelope<{ orderId: string; userId: string }>) => live.publish('order-changed', { orderId: e.data.orderId, userId: e.data.userId, status }, e.occurredAt)),
+  );
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ProductDeleted, ProductUpdated } from '@shop/events';
-import { eventually } from '@shop/platform/src/testing';
+import { eventually } from '@shop/platform/testing';
 import type { OrdersHarness } from './support/orders-harness';
 import { customer, orderInput, PLACE_ORDER, startOrdersAlone } from './support/orders-harness';
 

@@ -1,16 +1,20 @@
 import { StockReserved } from '@shop/events';
-import { ConfigError } from '@shop/platform';
-import { eventually } from '@shop/platform/src/testing';
-import { parseOrdersSettings } from '../src/config';
+import type { SettingsOverrides } from '@shop/platform';
+import { ConfigError, parseSettings } from '@shop/platform';
+import { eventually } from '@shop/platform/testing';
+import { ordersSettings } from '../src/config';
 import type { OrdersHarness } from './support/orders-harness';
 import { customer, ORDER, orderInput, PLACE_ORDER, startOrdersAlone } from './support/orders-harness';
 
+/** The orders settings as the platform parses them: typed overrides first, then the environment. */
+const parseOrdersSettings = (overrides: SettingsOverrides<typeof ordersSettings.shape>, environment: NodeJS.ProcessEnv) => parseSettings(ordersSettings, overrides, 'test', environment);
+
 describe('the orders settings', () => {
-  it('should default every setting and accept numbers and booleans from extra', () => {
+  it('should default every setting and accept numbers and booleans from overrides', () => {
     const defaults = parseOrdersSettings({}, {});
     expect(defaults).toMatchObject({ SAGA_TIMEOUT_MS: 300_000, CANCELLATION_WINDOW_MINUTES: 30, PAYMENT_PROVIDER: 'sandbox', FULFILMENT_SIMULATOR: false });
     expect(parseOrdersSettings({ SAGA_TIMEOUT_MS: 2000, FULFILMENT_SIMULATOR: true, CANCELLATION_WINDOW_MINUTES: 0.5 }, {})).toMatchObject({ SAGA_TIMEOUT_MS: 2000, FULFILMENT_SIMULATOR: true, CANCELLATION_WINDOW_MINUTES: 0.5 });
-    // extra wins over the environment, the environment fills the rest.
+    // overrides win over the environment, the environment fills the rest.
     expect(parseOrdersSettings({ SAGA_TIMEOUT_MS: 2000 }, { SAGA_TIMEOUT_MS: '9000', PAYMENT_TIMEOUT_MS: '700' })).toMatchObject({ SAGA_TIMEOUT_MS: 2000, PAYMENT_TIMEOUT_MS: 700 });
   });
 

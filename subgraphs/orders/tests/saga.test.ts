@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { StockRejected, StockReserved } from '@shop/events';
 import type { Identity } from '@shop/platform';
-import { eventually } from '@shop/platform/src/testing';
+import { eventually } from '@shop/platform/testing';
 import type { OrdersHarness } from './support/orders-harness';
 import { admin, customer, ORDER, orderInput, PLACE_ORDER, startOrdersAlone } from './support/orders-harness';
 
@@ -121,7 +121,7 @@ describe('the orders saga (orders alone; the test plays catalog and inventory)',
 
   it('should reject INVENTORY_TIMEOUT and compensate when inventory never answers, and ignore a late answer', async () => {
     const order = await place([{ productId: shirt, quantity: 1 }]);
-    expect(await h.runtime.service.expireOverdueSagas(new Date(Date.now() + 3600_000))).toBe(1);
+    expect(await h.parts.service.expireOverdueSagas(new Date(Date.now() + 3600_000))).toBe(1);
     const rejected = await settled(order.id, 'REJECTED');
     expect(rejected).toMatchObject({ rejectionReason: 'INVENTORY_TIMEOUT', payment: { status: 'VOIDED' } });
     const event = await eventually(() => h.events.find((e) => e.key === order.id && e.type === 'orders.order-rejected.v1'));
@@ -137,7 +137,7 @@ describe('the orders saga (orders alone; the test plays catalog and inventory)',
     h.sandbox.inject('charge', 'lost-response', 3);
     await reserve(order);
     await eventually(async () => (await h.db.query('SELECT 1 FROM payment WHERE order_id = $1 AND charge_attempted', [order.id])).rowCount);
-    expect(await h.runtime.service.expireOverdueSagas(new Date(Date.now() + 3600_000))).toBe(1);
+    expect(await h.parts.service.expireOverdueSagas(new Date(Date.now() + 3600_000))).toBe(1);
     const rejected = await settled(order.id, 'REJECTED');
     expect(rejected.rejectionReason).toBe('PAYMENT_TIMEOUT');
     // The charge happened at the provider though no answer arrived: the worker finds it and gives the money back.

@@ -1,10 +1,10 @@
 /**
- * Every setting the users subgraph reads. Standalone, they come from the environment (main.ts);
- * in the embedded supergraph, from `settings.extra` (the launcher passes JWT_SECRET, tests pass
- * e.g. `{ LOGIN_MAX_FAILURES: 3 }`), falling back to the process environment so that
- * `SMTP_HOST=… npm start` works.
+ * Every setting the users subgraph reads, parsed once by the platform: from the environment, or
+ * from typed overrides in the embedded supergraph (the launcher passes JWT_SECRET, tests pass e.g.
+ * `{ LOGIN_MAX_FAILURES: 3 }`), which win over the environment (so `SMTP_HOST=… npm start` works).
  */
-import { ConfigError, env, loadConfig } from '@shop/platform';
+import type { NodeEnv, SettingsOf } from '@shop/platform';
+import { ConfigError, defineSettings, env } from '@shop/platform';
 import { z } from 'zod';
 
 /** `keyId:base64(32 bytes)` entries, comma-separated; the first one encrypts, all of them decrypt. */
@@ -13,7 +13,7 @@ const piiKeys = () =>
     .string()
     .regex(/^[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/=_-]{43,44}(,[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/=_-]{43,44})*$/, 'expected keyId:base64(32 bytes)[,keyId:base64(32 bytes)…]');
 
-export const usersEnv = {
+const usersShape = {
   /** HS256 key of the access tokens (shared with the gateway, which verifies them). Required, ≥ 32 characters. */
   JWT_SECRET: env.secret(32),
   /** Lifetime of an access token. Default 900 s (15 min). */
@@ -62,26 +62,12 @@ export const usersEnv = {
   ADMIN_PASSWORD: z.string().min(10, 'must be at least 10 characters').optional(),
 };
 
-export type UsersSettings = z.infer<z.ZodObject<typeof usersEnv>>;
-
-/**
- * Parses the users settings from `extra` (which wins) and `fallback` (the environment).
- * Numbers and booleans in `extra` are accepted as such. Throws a ConfigError naming the bad setting.
- */
-export function parseUsersSettings(extra: Readonly<Record<string, unknown>> = {}, fallback: NodeJS.ProcessEnv = process.env): UsersSettings {
-  const source: Record<string, string | undefined> = {};
-  for (const key of Object.keys(usersEnv)) {
-    const value = key in extra ? extra[key] : fallback[key];
-    if (value === undefined || value === null || value === '') continue;
-    if (typeof value === 'object') throw new ConfigError(`Invalid configuration: ${key}: expected a scalar`);
-    source[key] = String(value);
-  }
-  return loadConfig(usersEnv, source);
-}
-
-/** Rules that depend on the environment: production needs its own PII keys. Throws a ConfigError. */
-export function checkUsersSettings(settings: UsersSettings, nodeEnv: 'development' | 'production' | 'test' | undefined): void {
+/** Rules that depend on the environment: production needs its own PII keys. */
+function checkUsersSettings(settings: SettingsOf<typeof usersShape>, nodeEnv: NodeEnv): void {
   if (nodeEnv !== 'production') return;
   if (!settings.PII_ENCRYPTION_KEYS) throw new ConfigError('Invalid configuration: PII_ENCRYPTION_KEYS: required in production (it is not set)');
   if (/^dev:/.test(settings.PII_ENCRYPTION_KEYS)) throw new ConfigError('Invalid configuration: PII_ENCRYPTION_KEYS: the development key must not be used in production');
 }
+
+export const usersSettings = defineSettings(usersShape, checkUsersSettings);
+export type UsersSettings = SettingsOf<typeof usersShape>;

@@ -2,7 +2,7 @@ import DataLoader from 'dataloader';
 import type { RequestContext } from '@shop/platform';
 import { isAdmin } from '@shop/platform';
 import type { Address, User } from './domain/user';
-import { usersModule } from './users.module';
+import type { UsersParts } from './setup';
 import type { UsersService } from './users.service';
 
 export interface UsersLoaders {
@@ -23,8 +23,7 @@ export interface UsersContext extends RequestContext {
 }
 
 /** Builds the per-request context: DataLoaders are per request, so nothing is cached across callers. */
-export function createContext(base: RequestContext): UsersContext {
-  const { service, store } = usersModule(base.deps);
+export function createContext(base: RequestContext, { service, store }: UsersParts): UsersContext {
   const repo = store.reads;
   return {
     ...base,

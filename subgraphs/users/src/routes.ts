@@ -1,13 +1,11 @@
 import type express from 'express';
-import type { ServiceDeps } from '@shop/platform';
-import { usersModule } from './users.module';
+import type { UsersParts } from './setup';
 
 /**
  * GET /dev/mailbox: the development mailbox as JSON, newest first (`?to=<e-mail>` filters,
  * `?limit=` caps, default 50). Not mounted at all when NODE_ENV=production.
  */
-export function usersRoutes(app: express.Express, deps: ServiceDeps): void {
-  const { devMailbox } = usersModule(deps);
+export function usersRoutes(app: express.Express, { devMailbox }: UsersParts): void {
   if (!devMailbox) return;
   app.get('/dev/mailbox', (req, res) => {
     const to = typeof req.query['to'] === 'string' ? req.query['to'] : undefined;

@@ -1,17 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { UserRegistered } from '@shop/events';
-import type { ServiceDeps } from '@shop/platform';
 import { DuplicateAccountError } from './persistence/users.repository';
 import { hashPassword } from './security/password';
-import { usersModule } from './users.module';
+import type { UsersParts } from './setup';
 
 /**
  * Creates the admin account when no admin exists. Credentials come from ADMIN_EMAIL (default
  * admin@shop.local) and ADMIN_PASSWORD; without ADMIN_PASSWORD a random one is generated and
  * printed once, here.
  */
-export async function seedAdmin(deps: ServiceDeps): Promise<void> {
-  const { settings, store } = usersModule(deps);
+export async function seedAdmin({ settings, store }: UsersParts): Promise<void> {
   if (await store.reads.anyAdmin()) return;
   const email = settings.ADMIN_EMAIL.trim().toLowerCase();
   const given = settings.ADMIN_PASSWORD;

@@ -1,27 +1,28 @@
 import path from 'node:path';
-import { loadSdl } from '@shop/platform';
-import type { ServiceDefinition } from '@shop/platform';
-import type { UsersContext } from './context';
+import { defineService, loadSdl } from '@shop/platform';
+import { usersSettings } from './config';
+import { usersConsumers } from './consumers';
 import { createContext } from './context';
-import { usersSubscriptions } from './events/subscriptions';
 import { AddressEntity, UserEntity } from './persistence/entities';
 import { UsersInit1700000002000 } from './persistence/migrations/1700000002000-users-init';
 import { resolvers } from './resolvers';
 import { usersRoutes } from './routes';
 import { seedAdmin } from './seed';
-import { usersBackground } from './users.module';
+import { setupUsers, usersBackground } from './setup';
 
 /** The users subgraph: accounts, sessions, password recovery, profiles and addresses, roles, mails. */
-export const usersService: ServiceDefinition<UsersContext> = {
+export const usersService = defineService({
   name: 'users',
   defaultPort: 4001,
   typeDefs: loadSdl(path.join(__dirname, 'schema.graphql')),
   resolvers,
   entities: [UserEntity, AddressEntity],
   migrations: [UsersInit1700000002000],
+  settings: usersSettings,
+  setup: setupUsers,
   context: createContext,
-  consumers: usersSubscriptions,
+  consumers: usersConsumers,
   routes: usersRoutes,
   background: usersBackground,
   seed: seedAdmin,
-};
+});

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { createDataSource, createLogger, PlatformOutboxInbox1700000000000 } from '@shop/platform';
-import { createTestDatabase, eventually } from '@shop/platform/src/testing';
-import type { TestDatabase } from '@shop/platform/src/testing';
+import { createTestDatabase, eventually } from '@shop/platform/testing';
+import type { TestDatabase } from '@shop/platform/testing';
 import { MailDispatcher } from '../src/mail/mail-dispatcher';
 import type { MailMessage, Mailer } from '../src/mail/mailer';
 import { UsersInit1700000002000 } from '../src/persistence/migrations/1700000002000-users-init';

@@ -3,7 +3,8 @@ import type { Logger } from '../logger';
 import { extractTraceContext, SERVICE_ATTRIBUTE, tracer } from '../tracing';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { BusMessage, Consumer, EventBus } from './bus';
-import type { EventDefinition, EventEnvelope } from './envelope';
+import type { EventDefinition } from '@shop/events';
+import type { EventEnvelope } from './envelope';
 import { parseEnvelope, parseEventData } from './envelope';
 
 /** A handler of one event type that runs inside the consumer's transaction. */

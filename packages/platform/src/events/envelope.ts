@@ -1,18 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import type { EventDefinition } from '@shop/events';
 import { z } from 'zod';
 import { PoisonMessageError } from './bus';
 
-/** A versioned, typed event definition: `type` like `orders.order-placed.v1`, carried on `topic`. */
-export interface EventDefinition<T> {
-  readonly type: string;
-  readonly topic: string;
-  readonly schema: z.ZodType<T>;
-}
-
-/** Declares an event. Every event of one aggregate shares one topic, keyed by the aggregate id, so they stay in order. */
-export function defineEvent<T>(type: string, topic: string, schema: z.ZodType<T>): EventDefinition<T> {
-  return { type, topic, schema };
-}
 
 /** What travels on the bus (JSON), for every event. */
 export interface EventEnvelope<T = unknown> {
@@ -38,7 +28,7 @@ const envelopeSchema = z.object({
   meta: z.record(z.string(), z.string()).optional(),
 });
 
-export function createEnvelope<T>(source: string, def: EventDefinition<T>, key: string, data: T, meta?: Record<string, string>): EventEnvelope<T> {
+export function createEnvelope<T>(source: string, def: EventDefinition<T>, key: string, data: NoInfer<T>, meta?: Record<string, string>): EventEnvelope<T> {
   return { id: randomUUID(), type: def.type, key, occurredAt: new Date().toISOString(), source, data, ...(meta ? { meta } : {}) };
 }
 

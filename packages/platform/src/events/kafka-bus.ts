@@ -6,12 +6,18 @@ import { deliverWithRetry } from './bus';
 import { consumerGroupLabels, eventBusMetrics, instrumentConsumer } from './bus-metrics';
 import { memoize } from '../metrics';
 
+/**
+ * Partitions of the topics the adapter creates, unless told otherwise: as many consumers of one
+ * group as this can share a topic's load (6 covers the replicas the Kubernetes autoscalers may run).
+ */
+export const DEFAULT_TOPIC_PARTITIONS = 6;
+
 /** Options of the Kafka adapter. */
 export interface KafkaBusOptions {
   readonly brokers: readonly string[];
   /** Client id reported to the brokers (default `shop`). */
   readonly clientId?: string;
-  /** Partitions for topics this adapter creates. Default 3. */
+  /** Partitions for topics this adapter creates. Default {@link DEFAULT_TOPIC_PARTITIONS}. */
   readonly partitions?: number;
   /** Replication factor for topics this adapter creates. Default -1 (the broker's default). */
   readonly replicationFactor?: number;
@@ -89,7 +95,7 @@ export class KafkaBus implements EventBus {
       waitForLeaders: true,
       topics: missing.map((topic) => ({
         topic,
-        numPartitions: this.options.partitions ?? 3,
+        numPartitions: this.options.partitions ?? DEFAULT_TOPIC_PARTITIONS,
         replicationFactor: this.options.replicationFactor ?? -1,
       })),
     });

@@ -4,8 +4,9 @@ import { counter, memoize, sourcedGauge } from '../metrics';
 import { injectTraceContext, SERVICE_ATTRIBUTE, tracer } from '../tracing';
 import { context, SpanKind, trace } from '@opentelemetry/api';
 import type { EventBus } from './bus';
-import { PollingLoop } from '../polling-loop';
-import type { EventDefinition, EventEnvelope } from './envelope';
+import { PollingLoop } from '../scheduler';
+import type { EventDefinition } from '@shop/events';
+import type { EventEnvelope } from './envelope';
 import { createEnvelope } from './envelope';
 
 /**
@@ -18,7 +19,7 @@ import { createEnvelope } from './envelope';
 export class Outbox {
   constructor(readonly source: string) {}
 
-  async add<T>(tx: EntityManager, def: EventDefinition<T>, key: string, data: T, meta?: Record<string, string>): Promise<EventEnvelope<T>> {
+  async add<T>(tx: EntityManager, def: EventDefinition<T>, key: string, data: NoInfer<T>, meta?: Record<string, string>): Promise<EventEnvelope<T>> {
     // A producer span (child of the request or handler adding the event) whose context travels
     // in `meta`, so the consumers continue the trace. Without tracing, meta stays as given.
     const span = tracer().startSpan(`${def.topic} publish`, { kind: SpanKind.PRODUCER, attributes: { [SERVICE_ATTRIBUTE]: this.source, 'messaging.destination.name': def.topic, 'shop.event.type': def.type } });

@@ -1,16 +1,16 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
-import { PUBLIC_ERROR_CODES } from '../errors';
+import { isClientErrorCode } from '../errors';
 import { boundedLabel, counter, histogram } from '../metrics';
 
 /**
- * How an operation ended: `ok` (no error), `client_error` (every error has a code of the public
- * contract: bad input, not signed in, not found…, the client's fault) or `server_error` (at least
- * one error the client could not have avoided: an internal error, a subgraph that failed). Error
+ * How an operation ended: `ok` (no error), `client_error` (every error has a client error code of
+ * the registry: bad input, not signed in, not found…, the client's fault) or `server_error` (at
+ * least one error the client could not have avoided: an internal error, a service unavailable). Error
  * rate alerts use `server_error` only, like 5xx versus 4xx.
  */
 export function operationOutcome(codes: readonly string[]): 'ok' | 'client_error' | 'server_error' {
   if (codes.length === 0) return 'ok';
-  return codes.every((c) => PUBLIC_ERROR_CODES.has(c)) ? 'client_error' : 'server_error';
+  return codes.every(isClientErrorCode) ? 'client_error' : 'server_error';
 }
 
 /**

@@ -69,3 +69,5 @@ export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 10_
 export function uniqueName(prefix: string): string {
   return `${prefix}-${randomBytes(4).toString('hex')}`;
 }
+export type { KafkaBrokerHandle, KafkaBrokerOptions } from './kafka-broker';
+export { startKafkaBroker } from './kafka-broker';

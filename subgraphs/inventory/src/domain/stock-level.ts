@@ -66,4 +66,4 @@ export function toPayload(level: StockLevel): StockLevelPayload {
 }
 
 /** Why a stock level changed, carried in `inventory.stock-changed.v1` as `reason`. */
-export type StockChangeReason = 'opened' | 'reserved' | 'released' | 'shipped' | 'adjusted' | 'threshold' | 'closed';
+export type { StockChangeReason } from '@shop/events';

@@ -6,25 +6,26 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ORDERS_ORDER_TOPIC, ProductCreated } from '@shop/events';
-import type { Consumer, EventDefinition, EventEnvelope, Identity, RunningService } from '@shop/platform';
+import type { EventDefinition } from '@shop/events';
+import type { Consumer, EventEnvelope, Identity, RunningService, SettingsOverrides } from '@shop/platform';
 import { createEnvelope, createLogger, InProcessBus, signIdentity, startService } from '@shop/platform';
-import { createTestDatabase, createTestPool, eventually, uniqueName } from '@shop/platform/src/testing';
-import type { TestDatabase } from '@shop/platform/src/testing';
+import { createTestDatabase, createTestPool, eventually, uniqueName } from '@shop/platform/testing';
+import type { TestDatabase } from '@shop/platform/testing';
 import { Pool } from 'pg';
+import type { ordersSettings } from '../../src/config';
 import { createOrdersService } from '../../src/service';
-import type { OrdersRuntime } from '../../src/runtime';
-import { runtimeFor } from '../../src/runtime';
+import type { OrdersParts } from '../../src/setup';
 import { SandboxPaymentProvider } from '../../src/payments/sandbox-payment-provider';
 
 export interface OrdersHarness {
-  readonly service: RunningService;
-  readonly runtime: OrdersRuntime;
+  readonly service: RunningService<OrdersParts>;
+  readonly parts: OrdersParts;
   readonly sandbox: SandboxPaymentProvider;
   /** Every event orders published so far, in order. */
   readonly events: EventEnvelope<any>[];
   /** A direct connection to the orders database. */
   readonly db: Pool;
-  publish<T>(def: EventDefinition<T>, key: string, data: T): Promise<EventEnvelope<T>>;
+  publish<T>(def: EventDefinition<T>, key: string, data: NoInfer<T>): Promise<EventEnvelope<T>>;
   republish(envelope: EventEnvelope<unknown>, topic: string): Promise<void>;
   gql(query: string, variables: Record<string, unknown>, identity: Identity | null): Promise<{ data?: any; errors?: Array<{ message: string; extensions?: Record<string, any> }> }>;
   /** A product in the orders read model (published as catalog.product-created.v1, awaited). */
@@ -36,7 +37,7 @@ export interface OrdersHarness {
 export const customer = (userId: string = randomUUID()): Identity => ({ userId, roles: ['CUSTOMER'], sessionId: randomUUID(), exp: Math.floor(Date.now() / 1000) + 3600 });
 export const admin = (): Identity => ({ userId: randomUUID(), roles: ['CUSTOMER', 'ADMIN'], sessionId: randomUUID(), exp: Math.floor(Date.now() / 1000) + 3600 });
 
-export async function startOrdersAlone(extra: Record<string, unknown> = {}): Promise<OrdersHarness> {
+export async function startOrdersAlone(settings: SettingsOverrides<typeof ordersSettings.shape> = {}): Promise<OrdersHarness> {
   const database: TestDatabase = await createTestDatabase('orders_svc');
   const busPool = await createTestPool('orders_bus');
   const bus = new InProcessBus({ pool: busPool.pool, pollIntervalMs: 50 });
@@ -49,20 +50,20 @@ export async function startOrdersAlone(extra: Record<string, unknown> = {}): Pro
     internalAuthSecret: secret,
     nodeEnv: 'test',
     logger: createLogger('orders', process.env['LOG_LEVEL'] ?? 'silent'),
-    extra: { PAYMENT_TIMEOUT_MS: 300, PAYMENT_WORKER_INTERVAL_MS: 100, SAGA_SWEEP_INTERVAL_MS: 100, ...extra },
+    settings: { PAYMENT_TIMEOUT_MS: 300, PAYMENT_WORKER_INTERVAL_MS: 100, SAGA_SWEEP_INTERVAL_MS: 100, ...settings },
   });
   const events: EventEnvelope<any>[] = [];
   let probe: Consumer | undefined;
   const db = new Pool({ connectionString: database.url, max: 2 });
   probe = await bus.subscribe({ groupId: uniqueName('probe'), topics: [ORDERS_ORDER_TOPIC], handle: async (m) => void events.push(JSON.parse(m.value)) });
-  const publish = async <T>(def: EventDefinition<T>, key: string, data: T): Promise<EventEnvelope<T>> => {
+  const publish = async <T>(def: EventDefinition<T>, key: string, data: NoInfer<T>): Promise<EventEnvelope<T>> => {
     const envelope = createEnvelope('test', def, key, data);
     await bus.publish([{ topic: def.topic, key, value: JSON.stringify(envelope) }]);
     return envelope;
   };
   const harness: OrdersHarness = {
     service,
-    runtime: runtimeFor(service.deps),
+    parts: service.parts,
     sandbox,
     events,
     db,

@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
-import type { EventDefinition, ServiceDeps } from '@shop/platform';
+import type { EventDefinition } from '@shop/events';
+import type { ServiceDeps } from '@shop/platform';
 import type { MailMessage } from '../mail/mailer';
 import type { PiiCipher } from '../security/pii-cipher';
 import { OutgoingMailRepository } from './outgoing-mail.repository';
@@ -18,7 +19,7 @@ export interface UnitOfWork {
   /** Queues a mail (see OutgoingMailRepository.enqueue); sent after commit. */
   queueMail(dedupeKey: string, message: Omit<MailMessage, 'messageId'>): Promise<boolean>;
   /** Adds an event to the outbox, published after commit. */
-  publish<T>(event: EventDefinition<T>, key: string, data: T): Promise<void>;
+  publish<T>(event: EventDefinition<T>, key: string, data: NoInfer<T>): Promise<void>;
 }
 
 /** Runs units of work: one transaction each, then wakes the event relay and the mail dispatcher. */

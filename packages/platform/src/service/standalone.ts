@@ -1,14 +1,16 @@
 import { Pool } from 'pg';
-import { env, loadConfig } from './config';
-import type { EventBus } from './events/bus';
-import { InProcessBus } from './events/in-process-bus';
-import { KafkaBus } from './events/kafka-bus';
-import type { ServiceDefinition, RequestContext, RunningService } from './http/service';
-import { startService } from './http/service';
-import type { Logger } from './logger';
-import { createLogger } from './logger';
-import { createDataSource, runMigrationsLocked } from './db/data-source';
-import { PlatformOutboxInbox1700000000000 } from './db/platform.migration';
+import type { SettingsShape } from '../config';
+import { ConfigError, env, loadConfig, parseSettings } from '../config';
+import { createDataSource, runMigrationsLocked } from '../db/data-source';
+import { PlatformOutboxInbox1700000000000 } from '../db/platform.migration';
+import type { EventBus } from '../events/bus';
+import { InProcessBus } from '../events/in-process-bus';
+import { DEFAULT_TOPIC_PARTITIONS, KafkaBus } from '../events/kafka-bus';
+import type { Logger } from '../logger';
+import { createLogger } from '../logger';
+import type { RequestContext, ServiceDefinition } from './definition';
+import { DEFAULT_DRAIN_TIMEOUT_MS } from './definition';
+import { startService } from './start';
 
 /** Creates the Kafka adapter for `brokers`, or the durable in-process adapter on `pool`. */
 export function createEventBus(options: { brokers?: readonly string[] | undefined; pool?: Pool; logger: Logger; clientId?: string; partitions?: number; replicationFactor?: number }): EventBus {
@@ -25,31 +27,36 @@ export function createEventBus(options: { brokers?: readonly string[] | undefine
   return new InProcessBus({ pool: options.pool, logger: options.logger });
 }
 
-/** Settings every standalone service reads from its environment. */
+/** The platform's settings of every standalone service, from its environment. */
 export const standaloneEnv = {
   NODE_ENV: env.nodeEnv(),
+  HOST: env.string('0.0.0.0'),
   DATABASE_URL: env.postgresUrl(),
   KAFKA_BROKERS: env.brokers(),
-  KAFKA_TOPIC_PARTITIONS: env.int(6, 1),
+  KAFKA_TOPIC_PARTITIONS: env.int(DEFAULT_TOPIC_PARTITIONS, 1),
   KAFKA_REPLICATION_FACTOR: env.int(3, 1),
   INTERNAL_AUTH_SECRET: env.secret(32),
   RUN_MIGRATIONS: env.bool(true),
   SEED_DEMO_DATA: env.bool(false),
-  DRAIN_TIMEOUT_MS: env.int(10_000),
+  DRAIN_TIMEOUT_MS: env.int(DEFAULT_DRAIN_TIMEOUT_MS),
 };
 
 /**
  * Runs one service alone (one process per service, as in Kubernetes) with a real Postgres and Kafka:
- * `tsx src/main.ts` serves; `tsx src/main.ts migrate` applies migrations and exits (the migration Job).
- * A bad setting exits with one line naming it. SIGTERM/SIGINT drain and stop.
+ * `src/main.ts` serves; `src/main.ts migrate` applies migrations and exits (the migration Job).
+ * A bad setting, the platform's or the service's own, exits with one line naming it. SIGTERM/SIGINT
+ * drain and stop.
  */
-export async function runStandalone<C extends RequestContext>(def: ServiceDefinition<C>, extraEnv: Record<string, unknown> = {}): Promise<void> {
+export async function runStandalone<S extends SettingsShape, P, C extends RequestContext>(def: ServiceDefinition<S, P, C>): Promise<void> {
   const logger = createLogger(def.name);
   let cfg;
   try {
     cfg = loadConfig({ ...standaloneEnv, PORT: env.port(def.defaultPort) });
+    // Checked here too, so that a bad setting of the service stops it before it connects anywhere.
+    if (!process.argv.includes('migrate')) parseSettings(def.settings, {}, cfg.NODE_ENV);
   } catch (error) {
-    process.stderr.write(`${def.name}: ${(error as Error).message}\n`);
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${def.name}: ${error.message}\n`);
     process.exit(1);
   }
   if (process.argv.includes('migrate')) {
@@ -63,7 +70,7 @@ export async function runStandalone<C extends RequestContext>(def: ServiceDefini
   const bus = createEventBus({ brokers: cfg.KAFKA_BROKERS, logger, clientId: def.name, partitions: cfg.KAFKA_TOPIC_PARTITIONS, replicationFactor: cfg.KAFKA_REPLICATION_FACTOR });
   const service = await startService(def, {
     port: cfg.PORT,
-    host: process.env['HOST'] ?? '0.0.0.0',
+    host: cfg.HOST,
     databaseUrl: cfg.DATABASE_URL,
     bus,
     internalAuthSecret: cfg.INTERNAL_AUTH_SECRET,
@@ -72,7 +79,6 @@ export async function runStandalone<C extends RequestContext>(def: ServiceDefini
     nodeEnv: cfg.NODE_ENV,
     drainTimeoutMs: cfg.DRAIN_TIMEOUT_MS,
     logger,
-    extra: extraEnv,
   });
   onShutdown(logger, async () => {
     await service.stop();
@@ -106,5 +112,3 @@ export function onShutdown(logger: Logger, stop: () => Promise<void>): void {
   process.on('SIGTERM', handler);
   process.on('SIGINT', handler);
 }
-
-export type { RunningService };

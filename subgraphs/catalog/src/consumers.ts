@@ -8,10 +8,11 @@
  */
 import { StockChanged } from '@shop/events';
 import { on } from '@shop/platform';
-import type { EventHandler, ServiceDeps } from '@shop/platform';
-import { CatalogRepository, isUuid } from '../persistence/catalog.repository';
+import type { EventHandler } from '@shop/platform';
+import { isUuid } from './persistence/catalog.repository';
+import type { CatalogParts } from './setup';
 
-export function catalogConsumers(deps: ServiceDeps): ReadonlyArray<EventHandler<any>> {
+export function catalogConsumers({ deps, repo }: CatalogParts): ReadonlyArray<EventHandler<any>> {
   return [
     on(StockChanged, async (event, tx) => {
       const { productId, available, version } = event.data;
@@ -19,7 +20,7 @@ export function catalogConsumers(deps: ServiceDeps): ReadonlyArray<EventHandler<
         deps.logger.warn({ eventId: event.id, productId }, 'stock event for a product id that is not a uuid; ignored');
         return;
       }
-      const applied = await new CatalogRepository(tx).applyStockLevel(productId, Math.max(0, available), version);
+      const applied = await repo.in(tx).applyStockLevel(productId, Math.max(0, available), version);
       if (!applied) deps.logger.debug({ eventId: event.id, productId, version }, 'stale stock event ignored');
     }),
   ];

@@ -1,4 +1,9 @@
-import type { EventBus, Logger, RunningService, ServiceDefinition } from '@shop/platform';
+/**
+ * The composition root of the whole shop: starts the four subgraphs (each on its own port with its
+ * own database, talking to the others only over HTTP and the event bus) and the gateway in front
+ * of them, in one process. `npm start` (start.ts) and the e2e tests start the shop through it.
+ */
+import type { EventBus, Logger, PartsOf, RunningService, ServiceDefinition, SettingsOverrides, SettingsShapeOf } from '@shop/platform';
 import { createLogger, ensureDatabase, startService } from '@shop/platform';
 import { catalogService } from '@shop/catalog';
 import { inventoryService } from '@shop/inventory';
@@ -6,11 +11,18 @@ import { ordersService } from '@shop/orders';
 import { usersService } from '@shop/users';
 import type { RunningGateway } from '@shop/gateway';
 import { jwtVerifier, SessionRevocations, startGateway } from '@shop/gateway';
-import { attachSubscriptions } from '@shop/gateway/src/subscriptions';
+import { attachSubscriptions } from '@shop/gateway/subscriptions';
 
-/** Every subgraph, in start order. */
-export const SERVICES: ReadonlyArray<ServiceDefinition<any>> = [usersService, catalogService, inventoryService, ordersService];
-export type ServiceName = 'users' | 'catalog' | 'inventory' | 'orders';
+/** Every subgraph by name, in start order (users first: its seed prints the admin credentials before the rest of the start-up noise). */
+const SERVICES = { users: usersService, catalog: catalogService, inventory: inventoryService, orders: ordersService };
+type Services = typeof SERVICES;
+export type ServiceName = keyof Services;
+export const SERVICE_NAMES = Object.keys(SERVICES) as ServiceName[];
+
+/** Typed settings of each service (they win over the environment variables of the same names). */
+export type ServiceSettings = { readonly [N in ServiceName]?: SettingsOverrides<SettingsShapeOf<Services[N]>> };
+/** The running services, with their typed parts. */
+export type RunningServices = { readonly [N in ServiceName]: RunningService<PartsOf<Services[N]>> };
 
 export interface SupergraphOptions {
   /** postgres:// URL of each service's own database (created when missing). */
@@ -25,14 +37,14 @@ export interface SupergraphOptions {
   /** Load demo data (default false). */
   readonly seed?: boolean;
   readonly nodeEnv?: 'development' | 'production' | 'test';
-  /** Extra settings for services (e.g. saga timeouts in tests). */
-  readonly extra?: Readonly<Record<string, unknown>>;
+  /** Settings of the services (e.g. saga timeouts in tests); users' JWT_SECRET comes from `jwtSecret`. */
+  readonly settings?: ServiceSettings;
   readonly logger?: (service: string) => Logger;
 }
 
 export interface RunningSupergraph {
   readonly gateway: RunningGateway;
-  readonly services: Readonly<Record<ServiceName, RunningService>>;
+  readonly services: RunningServices;
   /** Stops one subgraph (chaos tests); `restart` brings it back on the same port. */
   restart(name: ServiceName, downtimeMs?: number): Promise<void>;
   stopService(name: ServiceName): Promise<void>;
@@ -40,19 +52,17 @@ export interface RunningSupergraph {
   stop(): Promise<void>;
 }
 
-/**
- * Starts the four subgraphs (each on its own port with its own database, talking to the others
- * only over HTTP and the event bus) and the gateway in front of them.
- */
+/** Starts the four subgraphs and the gateway (see the module comment). */
 export async function startSupergraph(options: SupergraphOptions): Promise<RunningSupergraph> {
   const loggerFor = options.logger ?? ((name: string) => createLogger(name));
-  const services = {} as Record<ServiceName, RunningService>;
+  const services = {} as { -readonly [N in ServiceName]: RunningServices[N] };
   const ports = {} as Record<ServiceName, number>;
-  const boot = async (def: ServiceDefinition<any>, port: number): Promise<RunningService> => {
-    const name = def.name as ServiceName;
+  const settingsOf = (name: ServiceName) => (name === 'users' ? { ...options.settings?.users, JWT_SECRET: options.jwtSecret } : options.settings?.[name]);
+  const boot = async <N extends ServiceName>(name: N, port: number): Promise<RunningServices[N]> => {
     const url = options.databaseUrl(name);
     await ensureDatabase(url);
-    return startService(def, {
+    const settings = settingsOf(name);
+    return (await startService(SERVICES[name] as ServiceDefinition<any, unknown, any>, {
       port,
       databaseUrl: url,
       bus: options.bus,
@@ -60,15 +70,13 @@ export async function startSupergraph(options: SupergraphOptions): Promise<Runni
       seed: options.seed ?? false,
       nodeEnv: options.nodeEnv ?? 'development',
       logger: loggerFor(name),
-      extra: { JWT_SECRET: options.jwtSecret, ...options.extra },
-    });
+      ...(settings ? { settings } : {}),
+    })) as RunningServices[N];
   };
   try {
-    // Users first: its seed prints the admin credentials before the rest of the start-up noise.
-    for (const def of SERVICES) {
-      const name = def.name as ServiceName;
-      const running = await boot(def, options.servicePorts?.[name] ?? def.defaultPort);
-      services[name] = running;
+    for (const name of SERVICE_NAMES) {
+      const running = await boot(name, options.servicePorts?.[name] ?? SERVICES[name].defaultPort);
+      (services as Record<ServiceName, RunningService<unknown>>)[name] = running;
       ports[name] = running.port;
     }
     // The deny list of revoked sessions: the verifier consults it, users' session events feed it.
@@ -85,13 +93,12 @@ export async function startSupergraph(options: SupergraphOptions): Promise<Runni
       // GraphQL subscriptions over graphql-ws on the gateway's port and path.
       attach: attachSubscriptions({ internalAuthSecret: options.internalAuthSecret }),
     });
-    const byName = (name: ServiceName): ServiceDefinition<any> => SERVICES.find((s) => s.name === name)!;
     const api: RunningSupergraph = {
       gateway,
       services,
       stopService: async (name) => services[name].stop(),
       startService: async (name) => {
-        services[name] = await boot(byName(name), ports[name]);
+        (services as Record<ServiceName, RunningService<unknown>>)[name] = await boot(name, ports[name]);
       },
       restart: async (name, downtimeMs = 0) => {
         await api.stopService(name);
@@ -101,7 +108,7 @@ export async function startSupergraph(options: SupergraphOptions): Promise<Runni
       stop: async () => {
         await gateway.stop();
         // Reverse order; each drains its requests and event handlers before closing its pool.
-        for (const def of [...SERVICES].reverse()) await services[def.name as ServiceName].stop();
+        for (const name of [...SERVICE_NAMES].reverse()) await services[name].stop();
       },
     };
     return api;

@@ -4,11 +4,10 @@
  */
 import { OrderCancelled, OrderPlaced, OrderRejected, OrderShipped, ProductCreated, ProductDeleted } from '@shop/events';
 import { on } from '@shop/platform';
-import type { EventHandler, ServiceDeps } from '@shop/platform';
-import { inventoryServiceFor } from '../inventory.service';
+import type { EventHandler } from '@shop/platform';
+import type { InventoryParts } from './setup';
 
-export function inventoryConsumers(deps: ServiceDeps): ReadonlyArray<EventHandler<any>> {
-  const inventory = inventoryServiceFor(deps);
+export function inventoryConsumers({ inventory }: InventoryParts): ReadonlyArray<EventHandler<any>> {
   return [
     // catalog.product: stock records open and close with the products.
     on(ProductCreated, (e, tx) => inventory.openStock(tx, e.data)),

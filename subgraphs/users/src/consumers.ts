@@ -4,12 +4,11 @@
  * neither a redelivered event nor a republished one sends a mail twice.
  */
 import { OrderCancelled, OrderConfirmed, OrderShipped } from '@shop/events';
-import type { EventHandler, ServiceDeps } from '@shop/platform';
+import type { EventHandler } from '@shop/platform';
 import { on } from '@shop/platform';
-import { usersModule } from '../users.module';
+import type { UsersParts } from './setup';
 
-export function usersSubscriptions(deps: ServiceDeps): ReadonlyArray<EventHandler<any>> {
-  const { service, store } = usersModule(deps);
+export function usersConsumers({ service, store }: UsersParts): ReadonlyArray<EventHandler<any>> {
   return [
     on(OrderConfirmed, async ({ data }, tx) => {
       await service.queueOrderMail(store.bind(tx), data.userId, data.orderId, 'order-confirmed', (name) => ({ name, orderNumber: data.number, total: data.total }));

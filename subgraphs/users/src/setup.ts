@@ -1,11 +1,11 @@
 /**
  * The composition root of the users service: builds its parts once per running service from the
- * platform's deps and the users settings, and hands them to resolvers, routes, consumers, jobs
- * and the seed.
+ * platform's deps and the users settings; the platform hands them to the context, routes,
+ * consumers, background jobs and the seed.
  */
 import type { BackgroundJob, ServiceDeps } from '@shop/platform';
+import { every } from '@shop/platform';
 import type { UsersSettings } from './config';
-import { checkUsersSettings, parseUsersSettings } from './config';
 import { DevMailbox } from './mail/dev-mailbox';
 import { MailDispatcher } from './mail/mail-dispatcher';
 import type { Mailer } from './mail/mailer';
@@ -17,7 +17,8 @@ import { RateLimits } from './security/rate-limits';
 import { AccessTokenIssuer } from './security/tokens';
 import { UsersService } from './users.service';
 
-export interface UsersModule {
+export interface UsersParts {
+  readonly deps: ServiceDeps;
   readonly settings: UsersSettings;
   readonly cipher: PiiCipher;
   readonly store: UsersStore;
@@ -29,22 +30,8 @@ export interface UsersModule {
   readonly dispatcher: MailDispatcher | null;
 }
 
-const modules = new WeakMap<ServiceDeps, UsersModule>();
-
-/** The users module of a running service (built on first use). */
-export function usersModule(deps: ServiceDeps): UsersModule {
-  let module = modules.get(deps);
-  if (!module) {
-    module = buildModule(deps);
-    modules.set(deps, module);
-  }
-  return module;
-}
-
-function buildModule(deps: ServiceDeps): UsersModule {
-  const settings = parseUsersSettings(deps.settings.extra ?? {});
-  checkUsersSettings(settings, deps.settings.nodeEnv);
-  const production = deps.settings.nodeEnv === 'production';
+export function setupUsers(deps: ServiceDeps, settings: UsersSettings): UsersParts {
+  const production = deps.nodeEnv === 'production';
   if (!settings.PII_ENCRYPTION_KEYS) deps.logger.warn('PII_ENCRYPTION_KEYS is not set: personal data is encrypted with the published DEVELOPMENT key (never do this in production)');
   const cipher = new PiiCipher(settings.PII_ENCRYPTION_KEYS ?? DEVELOPMENT_PII_KEYS);
 
@@ -66,34 +53,25 @@ function buildModule(deps: ServiceDeps): UsersModule {
     metrics,
     logger: deps.logger,
   });
-  return { settings, cipher, store, service, devMailbox, mailer, dispatcher };
+  return { deps, settings, cipher, store, service, devMailbox, mailer, dispatcher };
 }
 
 /** The service's background jobs: the mail dispatcher and an hourly clean-up of expired rows. */
-export function usersBackground(deps: ServiceDeps): BackgroundJob[] {
-  const module = usersModule(deps);
+export function usersBackground(parts: UsersParts): BackgroundJob[] {
   const jobs: BackgroundJob[] = [];
-  if (module.dispatcher) {
-    const dispatcher = module.dispatcher.start();
-    const mailer = module.mailer;
+  if (parts.dispatcher) {
+    const dispatcher = parts.dispatcher.start();
+    const mailer = parts.mailer;
     jobs.push({ stop: async () => { await dispatcher.stop(); await mailer?.close(); } });
   }
-  jobs.push(housekeeping(deps));
+  jobs.push(housekeeping(parts));
   return jobs;
 }
 
 /** Deletes expired sessions, refresh and reset tokens, old mails and rate-limit counters, hourly. */
-function housekeeping(deps: ServiceDeps, intervalMs = 3600_000): BackgroundJob {
-  const { store } = usersModule(deps);
-  let running: Promise<void> | undefined;
-  const sweep = (): void => {
-    running ??= store
-      .purgeExpired()
-      .then((n) => void (n > 0 && deps.logger.info({ rows: n }, 'purged expired sessions, tokens and mails')))
-      .catch((err: unknown) => deps.logger.warn({ err }, 'housekeeping failed; will retry'))
-      .finally(() => (running = undefined));
-  };
-  const timer = setInterval(sweep, intervalMs);
-  timer.unref();
-  return { stop: async () => { clearInterval(timer); await running; } };
+function housekeeping({ deps, store }: UsersParts, intervalMs = 3600_000): BackgroundJob {
+  return every('users-housekeeping', intervalMs, async () => {
+    const n = await store.purgeExpired();
+    if (n > 0) deps.logger.info({ rows: n }, 'purged expired sessions, tokens and mails');
+  }, deps.logger);
 }

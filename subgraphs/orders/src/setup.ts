@@ -1,11 +1,11 @@
 /**
- * Wires one running orders service: settings, repository, payment provider with its policies,
- * payment worker, transitions and the service. One runtime per ServiceDeps (a restarted service
- * gets a fresh one), shared by the consumers, the resolvers and the background jobs.
+ * The composition root of the orders service: settings, repository, payment provider with its
+ * policies, payment worker, transitions, the live pub/sub and the service, built once per running
+ * service and shared by the context, the consumers, the live feed and the background jobs.
  */
 import type { ServiceDeps } from '@shop/platform';
+import { LivePubSub } from '@shop/platform';
 import type { OrdersSettings } from './config';
-import { parseOrdersSettings } from './config';
 import { ordersMetrics } from './metrics';
 import type { OrdersMetrics } from './metrics';
 import { OrdersService } from './orders.service';
@@ -17,8 +17,23 @@ import { StripePaymentProvider } from './payments/stripe-payment-provider';
 import { installAfterCommitHooks } from './persistence/after-commit';
 import { OrdersRepository } from './persistence/orders.repository';
 import { OrderTransitions } from './saga/order-transitions';
+import type { OrderStatus } from './domain/order-status';
 
-export interface OrdersRuntime {
+/** What the orders live pub/sub carries for one change of an order. */
+export interface OrderChange {
+  readonly orderId: string;
+  readonly userId: string;
+  /** The status the event announces (a refund leaves the order CANCELLED). */
+  readonly status: OrderStatus;
+}
+
+/** The live topics of orders' subscriptions, fed from the order events. */
+export interface OrdersTopics {
+  readonly 'order-changed': OrderChange;
+}
+
+export interface OrdersParts {
+  readonly deps: ServiceDeps;
   readonly settings: OrdersSettings;
   readonly repo: OrdersRepository;
   readonly service: OrdersService;
@@ -26,9 +41,10 @@ export interface OrdersRuntime {
   readonly payments: PaymentWorker;
   readonly provider: ResilientPaymentProvider;
   readonly metrics: OrdersMetrics;
+  readonly live: LivePubSub<OrdersTopics>;
 }
 
-export interface OrdersRuntimeOptions {
+export interface OrdersOptions {
   /** The payment provider behind the policies. Default: from PAYMENT_PROVIDER (the sandbox). */
   readonly paymentProvider?: (settings: OrdersSettings) => PaymentProvider;
 }
@@ -39,13 +55,8 @@ function configuredProvider(settings: OrdersSettings): PaymentProvider {
   return new SandboxPaymentProvider({ latencyMs: settings.PAYMENT_SANDBOX_LATENCY_MS, failureRate: settings.PAYMENT_SANDBOX_FAILURE_RATE });
 }
 
-const runtimes = new WeakMap<ServiceDeps, OrdersRuntime>();
-
-/** The runtime of a running service, created on first use. */
-export function runtimeFor(deps: ServiceDeps, options: OrdersRuntimeOptions = {}): OrdersRuntime {
-  const existing = runtimes.get(deps);
-  if (existing) return existing;
-  const settings = parseOrdersSettings(deps.settings.extra);
+/** Builds the parts of one running orders service (`options` swap the payment provider in tests). */
+export function setupOrders(deps: ServiceDeps, settings: OrdersSettings, options: OrdersOptions = {}): OrdersParts {
   const metrics = ordersMetrics();
   metrics.circuitOpen.set(0);
   installAfterCommitHooks(deps.dataSource, (err) => deps.logger.error({ err }, 'after-commit hook failed'));
@@ -67,7 +78,5 @@ export function runtimeFor(deps: ServiceDeps, options: OrdersRuntimeOptions = {}
   const leaseMs = settings.PAYMENT_TIMEOUT_MS * (settings.PAYMENT_MAX_RETRIES + 1) + 2_000 * settings.PAYMENT_MAX_RETRIES + 5_000;
   const payments = new PaymentWorker(deps, repo, provider, transitions, metrics, { intervalMs: settings.PAYMENT_WORKER_INTERVAL_MS, leaseMs });
   const service = new OrdersService(deps, repo, transitions, payments, provider.name, settings, metrics);
-  const runtime: OrdersRuntime = { settings, repo, service, transitions, payments, provider, metrics };
-  runtimes.set(deps, runtime);
-  return runtime;
+  return { deps, settings, repo, service, transitions, payments, provider, metrics, live: new LivePubSub<OrdersTopics>() };
 }

@@ -1,6 +1,7 @@
 import type { BackgroundJob, ServiceDeps } from '@shop/platform';
+import { every } from '@shop/platform';
 import type { InventoryService } from './inventory.service';
-import { inventoryMetrics, measureLowStockWith } from './inventory.metrics';
+import { inventoryMetrics, measureLowStockWith } from './metrics';
 
 /** Mismatching products named in one log line at most (the gauge has the full count). */
 const LOGGED_MISMATCHES = 20;
@@ -15,10 +16,6 @@ const LOGGED_MISMATCHES = 20;
 export function startReconciliation(deps: ServiceDeps, inventory: InventoryService, intervalMs: number): BackgroundJob {
   const metrics = inventoryMetrics();
   const removeLowStockSource = measureLowStockWith(() => inventory.repo.countLowStock());
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
-
   const runOnce = async (): Promise<void> => {
     const end = metrics.reconciliationSeconds.startTimer();
     try {
@@ -28,25 +25,15 @@ export function startReconciliation(deps: ServiceDeps, inventory: InventoryServi
       if (mismatches.length) deps.logger.error({ count: mismatches.length, mismatches: mismatches.slice(0, LOGGED_MISMATCHES) }, 'stock reconciliation found mismatches');
     } catch (error) {
       metrics.reconciliations.inc({ outcome: 'error' });
-      if (!stopped) deps.logger.warn({ err: error }, 'stock reconciliation failed; will retry');
+      throw error;
     } finally {
       end();
     }
   };
-  const schedule = (delay: number): void => {
-    timer = setTimeout(() => {
-      running = runOnce().finally(() => {
-        if (!stopped) schedule(intervalMs);
-      });
-    }, delay);
-    timer.unref();
-  };
-  schedule(0);
+  const job = every('stock-reconciliation', intervalMs, runOnce, deps.logger, { firstRunAfterMs: 0 });
   return {
     stop: async () => {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
+      await job.stop();
       removeLowStockSource();
     },
   };

@@ -1,4 +1,11 @@
+/**
+ * The one scheduler of every background worker: a loop that runs a round of work now when woken,
+ * otherwise every interval, backs off after failures, and on stop finishes the round in flight.
+ * Workers that drain a table (the outbox relay, the mail dispatcher, the payment worker) wake it
+ * after a commit; periodic jobs (sweepers, the reconciliation, housekeeping) use {@link every}.
+ */
 import { sleep } from './events/bus';
+import type { Logger } from './logger';
 
 export interface PollingLoopOptions {
   /**
@@ -12,13 +19,11 @@ export interface PollingLoopOptions {
   readonly onError: (error: unknown, failures: number) => void;
   /** Longest back-off after consecutive failures (100 ms doubled each time). Default 5000 ms. */
   readonly maxBackoffMs?: number;
+  /** Wait this long before the first round. Default 0 (a round at once). */
+  readonly firstRunAfterMs?: number;
 }
 
-/**
- * The loop behind every background worker that drains a table (the outbox relay, the mail
- * dispatcher, the payment worker): run a round now when woken, otherwise every `intervalMs`, back
- * off after failures, and on `stop()` finish the round in flight before resolving.
- */
+/** See the module comment. */
 export class PollingLoop {
   private stopped = true;
   private loop: Promise<void> | undefined;
@@ -49,6 +54,7 @@ export class PollingLoop {
 
   private async run(): Promise<void> {
     let failures = 0;
+    if (this.options.firstRunAfterMs) await this.idle(this.options.firstRunAfterMs);
     while (!this.stopped) {
       this.pending = false;
       let more = false;
@@ -63,14 +69,40 @@ export class PollingLoop {
       }
       if (this.stopped) break;
       if (more || this.pending) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.options.intervalMs);
-        this.wakeUp = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wakeUp = undefined;
+      await this.idle(this.options.intervalMs);
     }
   }
+
+  /** Waits `ms`, or less when woken or stopped. */
+  private async idle(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wakeUp = undefined;
+  }
+}
+
+export interface PeriodicJobOptions {
+  /** Wait this long before the first run. Default one interval. */
+  readonly firstRunAfterMs?: number;
+}
+
+/**
+ * A periodic job: `tick` every `intervalMs` (from the end of one run to the start of the next, so
+ * runs never overlap), started at once; a failed run is logged and retried with back-off; `stop()`
+ * waits for a run in progress.
+ */
+export function every(name: string, intervalMs: number, tick: () => Promise<unknown>, logger: Logger, options: PeriodicJobOptions = {}): PollingLoop {
+  const loop = new PollingLoop({
+    intervalMs,
+    firstRunAfterMs: options.firstRunAfterMs ?? intervalMs,
+    tick: async () => void (await tick()),
+    onError: (err, failures) => logger.warn({ err, job: name, failures }, 'background job failed; will run again'),
+  });
+  loop.start();
+  return loop;
 }

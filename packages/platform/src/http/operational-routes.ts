@@ -1,0 +1,48 @@
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import type express from 'express';
+import { counter, histogram, metricsFor, registerServedService, registry } from '../metrics';
+import { extractTraceContext, SERVICE_ATTRIBUTE, tracer } from '../tracing';
+
+/** Adds `/health/live`, `/health/ready` and `/metrics` to an express app. */
+export function mountOperationalRoutes(app: express.Express, service: string, isReady: () => Promise<boolean>): void {
+  const requests = counter({ name: 'http_requests_total', help: 'HTTP requests served, by service, method, route and status class.', labelNames: ['service', 'method', 'route', 'status'] });
+  const duration = histogram({ name: 'http_request_duration_seconds', help: 'HTTP request duration in seconds, by service and route.', labelNames: ['service', 'route'] });
+  registerServedService(service);
+  app.use((req, res, next) => {
+    const end = duration.startTimer();
+    // Read now: a mounted router (app.use('/graphql', …)) strips its prefix from req.path while it runs.
+    const route = req.path.startsWith('/graphql') ? '/graphql' : req.path.startsWith('/health') ? '/health' : req.path === '/metrics' ? '/metrics' : 'other';
+    res.on('finish', () => {
+      requests.inc({ service, method: req.method, route, status: `${Math.floor(res.statusCode / 100)}xx` });
+      end({ service, route });
+    });
+    if (route !== '/graphql' || req.method === 'GET') {
+      next();
+      return;
+    }
+    // A server span continuing the caller's traceparent (the client's at the gateway, the
+    // gateway's fetch span at a subgraph). Binding req/res makes the body parser's stream
+    // callbacks, and so the whole GraphQL execution, run inside it. No-op when tracing is off.
+    const parent = extractTraceContext(req.headers);
+    const span = tracer().startSpan(`${req.method} /graphql`, { kind: SpanKind.SERVER, attributes: { [SERVICE_ATTRIBUTE]: service, 'http.request.method': req.method, 'url.path': '/graphql' } }, parent);
+    res.on('finish', () => {
+      span.setAttribute('http.response.status_code', res.statusCode);
+      if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+    });
+    const ctx = trace.setSpan(parent, span);
+    context.bind(ctx, req);
+    context.bind(ctx, res);
+    context.with(ctx, next);
+  });
+  app.get('/health/live', (_req, res) => void res.json({ status: 'ok' }));
+  app.get('/health/ready', async (_req, res) => {
+    const ok = await isReady().catch(() => false);
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'not ready' });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.set('Content-Type', registry.contentType);
+    // Only this service's series (and the process-wide ones): see metricsFor.
+    res.send(await metricsFor(service));
+  });
+}

@@ -1,0 +1,152 @@
+/**
+ * Serves a subgraph's `Subscription` fields over graphql-ws (protocol `graphql-transport-ws`) on the
+ * subgraph's own HTTP server and path, for the gateway to subscribe to.
+ *
+ * - Authentication: the gateway sends the caller's identity signed exactly as for HTTP (the
+ *   `x-shop-identity` headers) as the `connection_init` payload; it is checked with `verifyIdentity`.
+ *   A forged or expired identity closes the socket with 4403 (Forbidden); no payload is an anonymous
+ *   connection.
+ * - Events: the service's {@link LivePubSub} (built in its `setup`), fed by the live handlers its
+ *   `live` hook returns, through a live listener (`deps.listen`: every replica sees every event, so
+ *   each one can serve its own subscribers), one ordered queue per subscriber.
+ * - Execution: like graphql-js `subscribe`, except that each event is executed with a FRESH context
+ *   (DataLoaders are per request; one cached across events would serve stale rows).
+ * - Each result carries `extensions.eventTime` (when the domain event happened, from the published
+ *   {@link LiveEvent}), so the gateway can measure delivery latency end to end.
+ * - Shutdown closes sockets with 1001 (Going Away) and never completes subscriptions: the gateway
+ *   reconnects and resubscribes to another (or the restarted) replica.
+ */
+import type http from 'node:http';
+import type { ExecutionArgs, ExecutionResult, GraphQLSchema } from 'graphql';
+import { createSourceEventStream, execute, getOperationAST } from 'graphql';
+import { CloseCode } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import { badRequest, maskError, serviceUnavailable, unauthenticated } from '../errors';
+import type { LiveHandler } from '../events/consumers';
+import type { Identity } from '../identity';
+import { verifyIdentity } from '../identity';
+import { counter, gauge } from '../metrics';
+import type { RequestContext, ServiceDeps } from '../service/definition';
+import { isLiveEvent } from './pubsub';
+import { mapStream } from './queue';
+
+export interface SubscriptionServingOptions {
+  readonly deps: ServiceDeps;
+  /** Verifies the identity the gateway signs into `connection_init`. */
+  readonly internalAuthSecret: string;
+  /**
+   * Builds the context of the subscribe call and of EACH event (the service's own `context`, so
+   * DataLoaders are fresh per event).
+   */
+  readonly context: (base: RequestContext) => object;
+  /** Live handlers that feed the service's pub/sub. */
+  readonly handlers: ReadonlyArray<LiveHandler<any>>;
+  /** WebSocket path. Default '/graphql' (the same path as GraphQL over HTTP). */
+  readonly path?: string;
+  /** Server ping interval; a peer that misses a pong for that long is dropped. Default 12 s. */
+  readonly keepAliveMs?: number;
+}
+
+/** A protocol served beside GraphQL over HTTP; disposed on shutdown. */
+export interface AttachedProtocol {
+  dispose(): Promise<void>;
+}
+
+const CONNECTION_IDENTITY = new WeakMap<object, Identity | null>();
+const EVENT_CONTEXT = new WeakMap<object, () => Promise<object>>();
+
+/**
+ * Serves the schema's subscriptions over graphql-ws on the service's HTTP server (see the module
+ * comment); the platform calls it for every service with a `live` hook.
+ */
+export function serveSubscriptions(server: http.Server, schema: GraphQLSchema, options: SubscriptionServingOptions): AttachedProtocol {
+  const { deps } = options;
+  const { logger, name: service } = deps;
+  const active = gauge({ name: 'subgraph_subscriptions_active', help: 'GraphQL subscriptions open on a subgraph (from the gateway), by service and root field.', labelNames: ['service', 'field'] });
+  const events = counter({ name: 'subgraph_subscription_events_total', help: 'Subscription events sent by a subgraph, by service and root field.', labelNames: ['service', 'field'] });
+  const { handlers } = options;
+  // Started at once; a subscribe waits for it, so no subscriber believes it listens while it does not.
+  const listening = handlers.length ? deps.listen(handlers) : Promise.resolve();
+  listening.catch((err: unknown) => logger.error({ err }, 'could not start the live listener of subscriptions'));
+  const buildContext = async (identity: Identity | null): Promise<object> => options.context({ identity, deps });
+
+  const wss = new WebSocketServer({ server, path: options.path ?? '/graphql', maxPayload: 1024 * 1024 });
+  const graphqlWs = useServer(
+    {
+      schema,
+      onConnect: (ctx) => {
+        const headers: Record<string, string> = {};
+        for (const [key, value] of Object.entries(ctx.connectionParams ?? {})) if (typeof value === 'string') headers[key.toLowerCase()] = value;
+        try {
+          CONNECTION_IDENTITY.set(ctx, verifyIdentity(headers, options.internalAuthSecret));
+          return true;
+        } catch (error) {
+          const reason = `Forbidden: ${error instanceof Error ? error.message : 'invalid identity'}`;
+          ctx.extra.socket.close(CloseCode.Forbidden, reason.slice(0, 120));
+          return false;
+        }
+      },
+      onSubscribe: (ctx, _id, payload) => {
+        const identity = CONNECTION_IDENTITY.get(ctx) ?? null;
+        // The connection outlived the identity it was opened with: the gateway must reconnect.
+        if (identity && identity.exp <= Date.now() / 1000) {
+          return [unauthenticated('Your session has expired.')];
+        }
+        if (!payload.query) return [badRequest('A subscribe message needs a query.')];
+        return undefined;
+      },
+      context: async (ctx) => {
+        const identity = CONNECTION_IDENTITY.get(ctx) ?? null;
+        const contextValue = await buildContext(identity);
+        EVENT_CONTEXT.set(contextValue, () => buildContext(identity));
+        return contextValue as Record<string, unknown>;
+      },
+      subscribe: async (args: ExecutionArgs) => {
+        try {
+          await listening;
+        } catch {
+          // Logged once above; without its listener this replica would serve silent subscriptions.
+          return { errors: [serviceUnavailable('Subscriptions are unavailable on this replica.')] };
+        }
+        const field = rootFieldOf(args);
+        const source = await createSourceEventStream(args);
+        if (!isAsyncIterable(source)) return source;
+        const fresh = EVENT_CONTEXT.get(args.contextValue as object) ?? (async () => args.contextValue as object);
+        active.inc({ service, field });
+        return mapStream(
+          source,
+          async (payload) => {
+            const result: ExecutionResult = await execute({ ...args, rootValue: payload, contextValue: await fresh() });
+            events.inc({ service, field });
+            const at = isLiveEvent(payload) ? payload.eventTime : undefined;
+            return at === undefined ? result : { ...result, extensions: { ...result.extensions, eventTime: new Date(at).toISOString() } };
+          },
+          () => active.dec({ service, field }),
+        );
+      },
+      onNext: (_ctx, _id, _payload, _args, result) =>
+        result.errors?.length ? { ...result, errors: result.errors.map((e) => maskError(e.toJSON(), e, logger)) } : undefined,
+      onError: (_ctx, _id, _payload, errors) => errors.map((e) => maskError(e.toJSON(), e, logger)),
+    },
+    wss,
+    options.keepAliveMs ?? 12_000,
+  );
+  return {
+    dispose: async () => {
+      // Closes every socket with 1001: the gateway resubscribes elsewhere or after the restart.
+      await graphqlWs.dispose();
+    },
+  };
+}
+
+
+function rootFieldOf(args: ExecutionArgs): string {
+  const operation = getOperationAST(args.document, args.operationName);
+  const first = operation?.selectionSet.selections[0];
+  return first?.kind === 'Field' ? first.name.value : 'unknown';
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
+}

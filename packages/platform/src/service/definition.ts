@@ -1,0 +1,125 @@
+/**
+ * What a service is, for the platform: a typed module. A subgraph exports one
+ * {@link ServiceDefinition} (`subgraphs/<name>/src/service.ts`); the platform parses its settings
+ * once, builds its parts once with `setup`, and hands those parts to every other hook.
+ *
+ *   settings ─▶ setup(deps, settings) ─▶ parts ─▶ context · consumers · live · background · seed · routes
+ */
+import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap';
+import type express from 'express';
+import type { DocumentNode } from 'graphql';
+import type { DataSource, EntityManager, EntitySchema, MigrationInterface } from 'typeorm';
+import type { NodeEnv, SettingsOf, SettingsOverrides, SettingsShape, SettingsSpec } from '../config';
+import type { EventBus } from '../events/bus';
+import type { EventHandler, LiveHandler } from '../events/consumers';
+import type { Outbox } from '../events/outbox';
+import type { AuthContext, Identity } from '../identity';
+import type { Logger } from '../logger';
+
+/** What the platform gives a service's `setup` (and every hook after it). */
+export interface ServiceDeps {
+  readonly name: string;
+  readonly logger: Logger;
+  readonly nodeEnv: NodeEnv;
+  readonly dataSource: DataSource;
+  readonly bus: EventBus;
+  readonly outbox: Outbox;
+  /** Runs `fn` in one transaction, then wakes the outbox relay so its events go out at once. */
+  transaction<T>(fn: (tx: EntityManager) => Promise<T>): Promise<T>;
+  /** Registers a live listener (every replica sees every event); stopped on shutdown. */
+  listen(handlers: ReadonlyArray<LiveHandler<any>>): Promise<void>;
+}
+
+/** The context every resolver receives; services extend it through `context`. */
+export interface RequestContext extends AuthContext {
+  readonly identity: Identity | null;
+  readonly deps: ServiceDeps;
+  /** The caller's network address: as signed by the gateway, else the socket peer (for rate limits). */
+  readonly clientAddress?: string;
+}
+
+/** Something a service runs while it is up (a worker, a sweeper); stopped on shutdown. */
+export interface BackgroundJob {
+  stop(): Promise<void>;
+}
+
+/**
+ * Everything that makes one subgraph. `S` is its settings' shape, `P` the parts its `setup` builds
+ * (repositories, domain services, workers, its live pub/sub), `C` its request context.
+ */
+export interface ServiceDefinition<S extends SettingsShape = SettingsShape, P = unknown, C extends RequestContext = RequestContext> {
+  readonly name: string;
+  readonly defaultPort: number;
+  readonly typeDefs: DocumentNode;
+  readonly resolvers: GraphQLResolverMap<C>;
+  readonly entities: ReadonlyArray<EntitySchema<any>>;
+  /** The service's own migrations, in order (the platform's outbox/inbox migration comes first). */
+  readonly migrations: ReadonlyArray<new () => MigrationInterface>;
+  /** Its own settings: environment variable names with their parsers and defaults (see `defineSettings`). */
+  readonly settings: SettingsSpec<S>;
+  /** Builds the service's parts, once per running instance, before anything else of it runs. */
+  readonly setup: (deps: ServiceDeps, settings: SettingsOf<S>) => P | Promise<P>;
+  /** Builds the per-request context (DataLoaders live here: built per request, and per subscription event). */
+  readonly context: (base: RequestContext, parts: P) => C;
+  /** Transactional event handlers (with the inbox); the consumer group is the service name. */
+  readonly consumers?: (parts: P, deps: ServiceDeps) => ReadonlyArray<EventHandler<any>>;
+  /**
+   * The live handlers that feed the service's pub/sub (a part): with this hook the service serves
+   * its `Subscription` fields over graphql-ws on its own port and path, for the gateway.
+   */
+  readonly live?: (parts: P) => ReadonlyArray<LiveHandler<any>>;
+  /** Starts background jobs once the service is up. */
+  readonly background?: (parts: P, deps: ServiceDeps) => ReadonlyArray<BackgroundJob>;
+  /** Loads demo data when enabled (idempotent). */
+  readonly seed?: (parts: P, deps: ServiceDeps) => Promise<void>;
+  /** Extra HTTP routes (e.g. a development mailbox). */
+  readonly routes?: (app: express.Express, parts: P) => void;
+}
+
+/** Declares a service with its types inferred (settings, parts and context all flow from it). */
+export function defineService<S extends SettingsShape, P, C extends RequestContext>(definition: ServiceDefinition<S, P, C>): ServiceDefinition<S, P, C> {
+  return definition;
+}
+
+/** The platform's options of one running service (the standalone runner reads them from the environment). */
+export interface ServiceOptions<S extends SettingsShape = SettingsShape> {
+  /** HTTP port; 0 picks a free one. */
+  readonly port: number;
+  /** Interface to bind. Default 127.0.0.1 (0.0.0.0 in containers via HOST). */
+  readonly host?: string;
+  readonly databaseUrl: string;
+  readonly bus: EventBus;
+  /** Shared secret that signs the identity header from the gateway. */
+  readonly internalAuthSecret: string;
+  /** Run pending migrations at start. Default true (Kubernetes runs them in a Job and sets false). */
+  readonly runMigrations?: boolean;
+  /** Load demo data at start. Default false. */
+  readonly seed?: boolean;
+  /** Default development. */
+  readonly nodeEnv?: NodeEnv;
+  readonly logger?: Logger;
+  /** The service's own settings, typed by name; each wins over the environment variable of that name. */
+  readonly settings?: SettingsOverrides<S>;
+  /** Maximum time to drain in-flight work on stop. Default {@link DEFAULT_DRAIN_TIMEOUT_MS}. */
+  readonly drainTimeoutMs?: number;
+  /** Unique id of this replica (live listener groups). Default random. */
+  readonly instanceId?: string;
+}
+
+/** How long a stopping service waits for in-flight requests by default. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+
+export interface RunningService<P = unknown> {
+  readonly name: string;
+  readonly url: string;
+  readonly port: number;
+  readonly deps: ServiceDeps;
+  /** What the service's `setup` built (tests reach its workers and repositories here). */
+  readonly parts: P;
+  stop(): Promise<void>;
+}
+
+/** The settings shape of a definition. */
+export type SettingsShapeOf<D> = D extends ServiceDefinition<infer S, any, any> ? S : never;
+/** The parts of a definition. */
+export type PartsOf<D> = D extends ServiceDefinition<any, infer P, any> ? P : never;
