@@ -17,7 +17,7 @@ import type { SessionRevocations } from './revocations';
 import type { GatewayContext } from './subgraph-data-source';
 import { SubgraphDataSource } from './subgraph-data-source';
 import { measuredQueryPlanCache } from './query-plan-cache';
-import { answerUnavailableAs503 } from './unavailable.plugin';
+import { answerUnavailableAs503, requireResolvedOperation } from './http-answers.plugin';
 
 export const SUPERGRAPH_FILE = path.resolve(__dirname, '../../schema/supergraph.graphql');
 
@@ -109,7 +109,7 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
     introspection: true,
     includeStacktraceInErrorResponses: false,
     formatError: (formatted, error) => maskError(formatted, error, logger),
-    plugins: [...protection.plugins, ApolloServerPluginDrainHttpServer({ httpServer }), useGraphqlMetrics('gateway') as never, answerUnavailableAs503(), ...(settings.revocations ? [settings.revocations.plugin()] : [])],
+    plugins: [...protection.plugins, ApolloServerPluginDrainHttpServer({ httpServer }), useGraphqlMetrics('gateway') as never, requireResolvedOperation(), answerUnavailableAs503(), ...(settings.revocations ? [settings.revocations.plugin()] : [])],
     validationRules: [...protection.validationRules],
     // Shutdown is ours (main.ts onShutdown -> stop()): Apollo's own SIGTERM handler would stop the
     // server and re-send the signal, which ends the process before the drain (exit 1).

@@ -142,3 +142,42 @@ describe('gateway subscriptions under failure', () => {
     await eventually(() => fx.ticker().parts.live.subscriberCount('ticks') === 0);
   });
 });
+
+describe('a subscription attempted while the gateway shuts down', () => {
+  let fx: Fixture;
+  beforeAll(async () => {
+    // A long grace and a deep client queue: a client that stops reading holds the shutdown open
+    // (its queued events are still being delivered) while another client asks for a subscription.
+    fx = await startFixture({ maxPendingEvents: 10_000, shutdownGraceMs: 15_000 });
+  }, 60_000);
+  afterAll(async () => {
+    await fx?.stop();
+  });
+
+  it('should be refused with SERVICE_UNAVAILABLE, retryable, not masked as an internal error', async () => {
+    const query = 'subscription($ids: [ID!]!) { ticks(productIds: $ids) { seq padding } }';
+    const stuck = await rawClient(fx.wsUrl);
+    for (let i = 0; i < 4; i++) stuck.subscribe(`s${i}`, query, { ids: ['held'] });
+    const late = await rawClient(fx.wsUrl);
+    await eventually(() => fx.subscriptions.upstreamCount === 1 && fx.subscriptions.connectionCount === 2);
+    await new Promise((r) => setTimeout(r, 100)); // the four attached to the shared upstream
+    stuck.socket.pause();
+    const padding = 'x'.repeat(64 * 1024);
+    const delivered = () => metric('gateway_subscription_events_delivered_total', { root_field: 'ticks' });
+    const before = await delivered();
+    // 4 x 100 x 64 KiB (25 MiB) cannot all pass loopback buffers to a client that does not read.
+    for (let seq = 1; seq <= 100; seq++) fx.publish({ seq, productId: 'held', padding });
+    await eventually(async () => (await delivered()) > before); // the gateway is delivering…
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await delivered()) - before).toBeLessThan(400); // …and is stuck on the client that does not read
+
+    const stopping = fx.gateway.stop();
+    late.subscribe('late', query, { ids: ['other'] });
+    const refused = await eventually(() => late.messages.find((m) => m.id === 'late'));
+    expect(refused).toEqual({ id: 'late', type: 'error', payload: [{ message: 'The server is shutting down; subscribe again in a moment.', extensions: { code: 'SERVICE_UNAVAILABLE', retryable: true } }] });
+
+    stuck.socket.resume();
+    await stopping;
+    expect(late.close?.code).toBe(1001);
+  });
+});

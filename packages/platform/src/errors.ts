@@ -4,7 +4,11 @@ import type { Logger } from './logger';
 
 /** What the registry says of one public error code. */
 export interface PublicErrorSpec {
-  /** The HTTP status of a response that failed as a whole with this code (none: 200, as GraphQL errors are). */
+  /**
+   * The HTTP status of a request refused as a whole with this code: before execution (a bad token,
+   * an invalid document), or when nothing could be served (SERVICE_UNAVAILABLE with no data). An
+   * error of one field during execution answers 200, as GraphQL over HTTP has it.
+   */
   readonly httpStatus?: number;
   /** True when the same request may succeed later as it is: clients see `extensions.retryable: true`. */
   readonly retryable: boolean;

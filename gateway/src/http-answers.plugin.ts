@@ -1,5 +1,23 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
-import { PUBLIC_ERRORS } from '@shop/platform';
+import { PUBLIC_ERRORS, publicError } from '@shop/platform';
+
+/**
+ * A document with several operations and no operationName that picks one is the client's mistake:
+ * OPERATION_RESOLUTION_FAILURE (400), before @apollo/gateway would fail on it with an uncoded error.
+ */
+export function requireResolvedOperation(): ApolloServerPlugin<BaseContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ operation, request }) {
+          if (operation) return;
+          const message = request.operationName ? `Unknown operation named "${request.operationName.slice(0, 60)}".` : 'The document has several operations: give an operationName.';
+          throw publicError('OPERATION_RESOLUTION_FAILURE', message, { requestLevel: true });
+        },
+      };
+    },
+  };
+}
 
 /**
  * An operation that failed as a whole because a service it needs is down (no data, and every error
