@@ -13,37 +13,32 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Pool } from 'pg';
-import { createEventBus, createLogger, ensureDatabase, env, loadConfig, onShutdown, startEmbeddedPostgres, withDatabase } from '@shop/platform';
+import { configOrExit, createEventBus, createLogger, ensureDatabase, env, loadConfig, onShutdown, startEmbeddedPostgres, withDatabase } from '@shop/platform';
 import type { ServiceName } from './supergraph';
 import { startSupergraph } from './supergraph';
 
 const root = path.resolve(__dirname, '..');
 const logger = createLogger('launcher');
 
-const config = (() => {
-  try {
-    return loadConfig({
-      NODE_ENV: env.nodeEnv(),
-      PORT: env.port(4000),
-      DATABASE_URL: env.postgresUrl().optional(),
-      USERS_DATABASE_URL: env.postgresUrl().optional(),
-      CATALOG_DATABASE_URL: env.postgresUrl().optional(),
-      INVENTORY_DATABASE_URL: env.postgresUrl().optional(),
-      ORDERS_DATABASE_URL: env.postgresUrl().optional(),
-      EVENTBUS_DATABASE_URL: env.postgresUrl().optional(),
-      KAFKA_BROKERS: env.brokers().optional(),
-      EMBEDDED_PG_PORT: env.port(54329),
-      SUBGRAPH_PORT_BASE: env.port(4001),
-      DATA_DIR: env.string(path.join(root, '.data')),
-      SEED_DEMO_DATA: env.bool(true),
-      INTERNAL_AUTH_SECRET: env.secret(32).optional(),
-      JWT_SECRET: env.secret(32).optional(),
-    });
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n`);
-    process.exit(1);
-  }
-})();
+const config = configOrExit('npm start', () =>
+  loadConfig({
+    NODE_ENV: env.nodeEnv(),
+    PORT: env.port(4000),
+    DATABASE_URL: env.postgresUrl().optional(),
+    USERS_DATABASE_URL: env.postgresUrl().optional(),
+    CATALOG_DATABASE_URL: env.postgresUrl().optional(),
+    INVENTORY_DATABASE_URL: env.postgresUrl().optional(),
+    ORDERS_DATABASE_URL: env.postgresUrl().optional(),
+    EVENTBUS_DATABASE_URL: env.postgresUrl().optional(),
+    KAFKA_BROKERS: env.brokers().optional(),
+    EMBEDDED_PG_PORT: env.port(54329),
+    SUBGRAPH_PORT_BASE: env.port(4001),
+    DATA_DIR: env.string(path.join(root, '.data')),
+    SEED_DEMO_DATA: env.bool(true),
+    INTERNAL_AUTH_SECRET: env.secret(32).optional(),
+    JWT_SECRET: env.secret(32).optional(),
+  }),
+);
 
 /** Development secrets, generated once and kept with the data so tokens survive a restart. */
 function developmentSecrets(dataDir: string): { internal: string; jwt: string } {

@@ -1,5 +1,5 @@
 /** Runs the gateway alone (Kubernetes). Every setting comes from the environment (see config.ts). */
-import { createLogger, KafkaBus, loadConfig, onShutdown } from '@shop/platform';
+import { configOrExit, createLogger, KafkaBus, loadConfig, onShutdown } from '@shop/platform';
 import { jwtVerifier } from './auth';
 import { SessionRevocations } from './revocations';
 import { gatewayEnv } from './config';
@@ -8,13 +8,7 @@ import { attachSubscriptions } from './subscriptions';
 
 async function main(): Promise<void> {
   const logger = createLogger('gateway');
-  let cfg;
-  try {
-    cfg = loadConfig(gatewayEnv);
-  } catch (error) {
-    process.stderr.write(`gateway: ${(error as Error).message}\n`);
-    process.exit(1);
-  }
+  const cfg = configOrExit('gateway', () => loadConfig(gatewayEnv));
   const bus = new KafkaBus({ brokers: cfg.KAFKA_BROKERS, logger, clientId: 'gateway' });
   const revocations = new SessionRevocations();
   const gateway = await startGateway({

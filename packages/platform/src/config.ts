@@ -89,3 +89,17 @@ export function parseSettings<S extends SettingsShape>(spec: SettingsSpec<S>, ov
   spec.check?.(settings, nodeEnv);
   return settings;
 }
+
+/**
+ * Reads a process's settings with `read`; a ConfigError stops the process with its one line
+ * (prefixed with `name`) on stderr and exit code 1. Every entry point starts with it.
+ */
+export function configOrExit<T>(name: string, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${name}: ${error.message}\n`);
+    process.exit(1);
+  }
+}

@@ -7,7 +7,7 @@ export { DEFAULT_DRAIN_TIMEOUT_MS, defineService } from './service/definition';
 export { startService } from './service/start';
 export { createEventBus, onShutdown, runStandalone, standaloneEnv } from './service/standalone';
 export type { NodeEnv, SettingsOf, SettingsOverrides, SettingsShape, SettingsSpec } from './config';
-export { ConfigError, defineSettings, env, loadConfig, NO_SETTINGS, parseSettings } from './config';
+export { ConfigError, configOrExit, defineSettings, env, loadConfig, NO_SETTINGS, parseSettings } from './config';
 
 // Errors a client may see.
 export type { PublicErrorCode, PublicErrorOptions, PublicErrorSpec } from './errors';

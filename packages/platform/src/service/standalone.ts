@@ -1,6 +1,6 @@
 import { Pool } from 'pg';
 import type { SettingsShape } from '../config';
-import { ConfigError, env, loadConfig, parseSettings } from '../config';
+import { configOrExit, env, loadConfig, parseSettings } from '../config';
 import { createDataSource, runMigrationsLocked } from '../db/data-source';
 import { PlatformOutboxInbox1700000000000 } from '../db/platform.migration';
 import type { EventBus } from '../events/bus';
@@ -49,16 +49,12 @@ export const standaloneEnv = {
  */
 export async function runStandalone<S extends SettingsShape, P, C extends RequestContext>(def: ServiceDefinition<S, P, C>): Promise<void> {
   const logger = createLogger(def.name);
-  let cfg;
-  try {
-    cfg = loadConfig({ ...standaloneEnv, PORT: env.port(def.defaultPort) });
+  const cfg = configOrExit(def.name, () => {
+    const platform = loadConfig({ ...standaloneEnv, PORT: env.port(def.defaultPort) });
     // Checked here too, so that a bad setting of the service stops it before it connects anywhere.
-    if (!process.argv.includes('migrate')) parseSettings(def.settings, {}, cfg.NODE_ENV);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${def.name}: ${error.message}\n`);
-    process.exit(1);
-  }
+    if (!process.argv.includes('migrate')) parseSettings(def.settings, {}, platform.NODE_ENV);
+    return platform;
+  });
   if (process.argv.includes('migrate')) {
     const ds = createDataSource({ url: cfg.DATABASE_URL, name: `${def.name}-migrate`, entities: def.entities, migrations: [PlatformOutboxInbox1700000000000, ...def.migrations] });
     await ds.initialize();
