@@ -1,5 +1,5 @@
-import type { OfflineBrowser } from '../support/browser';
-import { launchOfflineChromium, waitForResult } from '../support/browser';
+import type { OfflineBrowser } from '@shop/platform/testing/browser';
+import { launchOfflineChromium, waitForResult } from '@shop/platform/testing/browser';
 import { eventually } from '@shop/platform/testing';
 import type { TestShop } from '../support/harness';
 import { startTestShop } from '../support/harness';

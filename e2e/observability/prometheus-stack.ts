@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { eventually } from '@shop/platform/testing';
-import { RULE_FILES, renderAlertmanagerConfig, renderAlertRules, renderPrometheusConfig } from '../../observability/src/stack-config';
+import { RULE_FILES, renderAlertmanagerConfig, renderAlertRules, renderPrometheusConfig } from '@shop/observability';
 
 const exec = promisify(execFile);
 

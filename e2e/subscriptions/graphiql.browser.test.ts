@@ -1,8 +1,8 @@
 // GraphiQL on the real gateway, in headless Chromium with the network cut off: a subscription typed
 // in the explorer goes over graphql-ws on the gateway's /graphql and shows a stock change as it happens.
 import { eventually } from '@shop/platform/testing';
-import type { OfflineBrowser } from '../support/browser';
-import { launchOfflineChromium, setEditor, waitForResult } from '../support/browser';
+import type { OfflineBrowser } from '@shop/platform/testing/browser';
+import { launchOfflineChromium, setEditor, waitForResult } from '@shop/platform/testing/browser';
 import type { DemoProduct } from '../orders/orders-flow';
 import { demoProducts } from '../orders/orders-flow';
 import type { TestShop } from '../support/harness';

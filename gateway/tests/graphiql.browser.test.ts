@@ -7,8 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { buildSchema, graphql } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Page } from 'playwright-core';
-import type { OfflineBrowser } from '../../e2e/support/browser';
-import { editorValueInPage, launchOfflineChromium, setEditor, waitForResult } from '../../e2e/support/browser';
+import type { OfflineBrowser } from '@shop/platform/testing/browser';
+import { editorValueInPage, launchOfflineChromium, setEditor, waitForResult } from '@shop/platform/testing/browser';
 import { WebSocketServer } from 'ws';
 import { createGraphiqlHandler, prefersHtml } from '../src/graphiql/graphiql';
 
