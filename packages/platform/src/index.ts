@@ -62,6 +62,7 @@ export { every, PollingLoop } from './scheduler';
 export type { DataSourceOptions } from './db/data-source';
 export { createDataSource, ensureDatabase, instrumentDataSource, runMigrationsLocked, withDatabase } from './db/data-source';
 export { PlatformOutboxInbox1700000000000 } from './db/platform.migration';
+export { afterCommit } from './db/after-commit';
 export type { EmbeddedPostgresHandle, EmbeddedPostgresOptions } from './db/embedded-postgres';
 export { startEmbeddedPostgres } from './db/embedded-postgres';
 

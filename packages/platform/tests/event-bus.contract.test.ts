@@ -174,6 +174,93 @@ describe.each(adapters)('event bus contract: $name', (adapter) => {
     expect(second).toEqual(['two']);
   });
 
+  it('should hand a batch consumer the messages of each partition in order, in bounded batches, committed once per batch', async () => {
+    const topic = uniqueName('batch');
+    const groupId = uniqueName('g');
+    const values = Array.from({ length: 30 }, (_, i) => `v${i}`);
+    await env.bus.publish(values.map((v) => ({ topic, key: 'one-key', value: v })));
+    const batches: string[][] = [];
+    const consumer = await env.bus.subscribe({
+      groupId,
+      topics: [topic],
+      maxBatchSize: 8,
+      handle: async () => {
+        throw new Error('a batch consumer whose batches succeed is never handed single messages');
+      },
+      handleBatch: async (ms) => void batches.push(ms.map((m) => m.value)),
+    });
+    await eventually(() => batches.flat().length === 30, 30_000);
+    expect(batches.flat()).toEqual(values);
+    expect(Math.max(...batches.map((b) => b.length))).toBeLessThanOrEqual(8);
+    expect(batches.some((b) => b.length > 1)).toBe(true);
+    await consumer.stop();
+    // Every batch was acknowledged: the group, back after a restart, has nothing left to read.
+    const again: string[] = [];
+    await env.reopen().subscribe({ groupId, topics: [topic], handle: async (m) => void again.push(m.value), handleBatch: async (ms) => void again.push(...ms.map((m) => m.value)) });
+    await env.bus.publish([{ topic, key: 'one-key', value: 'after' }]);
+    await eventually(() => again.includes('after'), 40_000);
+    expect(again).toEqual(['after']);
+  });
+
+  it('should deliver a failed batch again one by one, so that a poison message in its middle holds back only itself', async () => {
+    const topic = uniqueName('batch-poison');
+    const groupId = uniqueName('g');
+    const handled: string[] = [];
+    const dead: BusMessage[] = [];
+    const values = ['a', 'b', 'poison', 'c', 'd'];
+    await env.bus.publish(values.map((v) => ({ topic, key: 'k', value: v })));
+    await env.bus.subscribe({ groupId: uniqueName('dlq-reader'), topics: [`dlq.${groupId}`], handle: async (m) => void dead.push(m) });
+    await env.bus.subscribe({
+      groupId,
+      topics: [topic],
+      maxAttempts: 2,
+      retryDelayMs: 5,
+      handleBatch: async (ms) => {
+        if (ms.some((m) => m.value === 'poison')) throw new Error('the batch holds a poison message');
+        for (const m of ms) handled.push(m.value);
+      },
+      handle: async (m) => {
+        if (m.value === 'poison') throw new Error('always fails');
+        handled.push(m.value);
+      },
+    });
+    await eventually(() => handled.includes('d') && dead.length === 1, 30_000);
+    expect(handled).toEqual(['a', 'b', 'c', 'd']);
+    expect(dead[0]?.value).toBe('poison');
+    expect(dead[0]?.headers[DEAD_LETTER_HEADERS.attempts]).toBe('2');
+  });
+
+  it('should redeliver a whole batch that was in flight when its consumer went down', async () => {
+    const topic = uniqueName('batch-crash');
+    const groupId = uniqueName('g');
+    const values = ['one', 'two', 'three', 'four'];
+    await env.bus.publish(values.map((v) => ({ topic, key: 'k', value: v })));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let entered = false;
+    const consumer = await env.bus.subscribe({
+      groupId,
+      topics: [topic],
+      // Goes down in the middle of its first batch: the batch is never acknowledged.
+      handleBatch: async () => {
+        entered = true;
+        await gate;
+        throw new Error('process went down');
+      },
+      handle: async () => {
+        throw new Error('process went down');
+      },
+    });
+    await eventually(() => entered, 30_000);
+    const stopping = consumer.stop();
+    release();
+    await stopping;
+    const redelivered: string[] = [];
+    await env.reopen().subscribe({ groupId, topics: [topic], handle: async (m) => void redelivered.push(m.value), handleBatch: async (ms) => void redelivered.push(...ms.map((m) => m.value)) });
+    await eventually(() => redelivered.length === values.length, 40_000);
+    expect(redelivered).toEqual(values);
+  });
+
   describe('with the transactional outbox and the inbox', () => {
     let Pinged = defineEvent('test.pinged.v1', 'unused', z.object({ n: z.number().int() }));
     beforeEach(() => {
@@ -214,6 +301,44 @@ describe.each(adapters)('event bus contract: $name', (adapter) => {
         expect(((await ds.query('SELECT n FROM effect')) as Array<{ n: number }>).map((r) => r.n)).toEqual([1, 2, 3]);
         await relay.stop();
         await consumer.stop();
+      } finally {
+        await ds.destroy();
+        await db.drop();
+      }
+    });
+
+    it('should apply a batch of events all or nothing with the inbox, then each good one exactly once when one of them fails', async () => {
+      const db = await createTestDatabase('batch');
+      const ds = createDataSource({ url: db.url, name: 'test', entities: [], migrations: [PlatformOutboxInbox1700000000000] });
+      await ds.initialize();
+      await ds.runMigrations();
+      await ds.query('CREATE TABLE effect (n int NOT NULL)');
+      try {
+        const groupId = uniqueName('svc');
+        const dead: BusMessage[] = [];
+        await env.bus.subscribe({ groupId: uniqueName('r'), topics: [`dlq.${groupId}`], handle: async (m) => void dead.push(m) });
+        const envelope = (n: number, id = uniqueName('e')) => JSON.stringify({ id, type: Pinged.type, key: 'k', occurredAt: new Date().toISOString(), source: 'test', data: { n } });
+        // 3 fails every time; 2 is delivered twice (the same event id).
+        const twice = uniqueName('e');
+        await env.bus.publish([1, 2, 2, 3, 4, 5].map((n) => ({ topic: Pinged.topic, key: 'k', value: n === 2 ? envelope(n, twice) : envelope(n) })));
+        await startEventConsumers({
+          bus: env.bus,
+          dataSource: ds,
+          groupId,
+          logger,
+          maxAttempts: 2,
+          handlers: [
+            on(Pinged, async (e, tx) => {
+              await tx.query('INSERT INTO effect (n) VALUES ($1)', [e.data.n]);
+              if (e.data.n === 3) throw new Error('cannot handle 3');
+            }),
+          ],
+        });
+        await eventually(() => dead.length === 1, 30_000);
+        await eventually(async () => ((await ds.query('SELECT count(*)::int AS c FROM effect')) as Array<{ c: number }>)[0]?.c === 4, 30_000);
+        await new Promise((r) => setTimeout(r, 300));
+        expect(((await ds.query('SELECT n FROM effect ORDER BY n')) as Array<{ n: number }>).map((r) => r.n)).toEqual([1, 2, 4, 5]);
+        expect(JSON.parse(dead[0]!.value).data).toEqual({ n: 3 });
       } finally {
         await ds.destroy();
         await db.drop();

@@ -13,8 +13,8 @@ const decimal = (fallback: number) => z.coerce.number().min(0).finite().default(
 const ordersShape = {
   /** How long a saga may wait for inventory and the payment before it is rejected and compensated. Default 300000 (5 min). */
   SAGA_TIMEOUT_MS: env.int(300_000, 100),
-  /** How often the saga timeout sweeper looks for overdue orders. Default 1000 ms. */
-  SAGA_SWEEP_INTERVAL_MS: env.int(1_000, 10),
+  /** How often the saga timeout sweeper looks for overdue orders (one statement when none is). Default 5000 ms. */
+  SAGA_SWEEP_INTERVAL_MS: env.int(5_000, 10),
   /** How long after placing an order its owner may cancel it. Default 30 (minutes, fractions allowed; 0 = never). */
   CANCELLATION_WINDOW_MINUTES: decimal(30),
   /** Which payment provider charges orders: `sandbox` (a test-mode gateway built in) or `stripe`. Default sandbox. */
@@ -35,8 +35,8 @@ const ordersShape = {
   PAYMENT_BREAKER_THRESHOLD: env.int(5, 1),
   /** How long the open circuit rejects calls before it lets one through. Default 10000 ms. */
   PAYMENT_BREAKER_HALF_OPEN_MS: env.int(10_000, 1),
-  /** How often the payment worker looks for due work when nothing woke it. Default 1000 ms. */
-  PAYMENT_WORKER_INTERVAL_MS: env.int(1_000, 10),
+  /** How often the payment worker looks for due work when nothing woke it (a lease left by a crash, another replica's rows). Default 5000 ms. */
+  PAYMENT_WORKER_INTERVAL_MS: env.int(5_000, 10),
   /** Ships and delivers confirmed orders by itself after a delay (demo of live tracking). Default false. */
   FULFILMENT_SIMULATOR: env.bool(false),
   /** Simulator: time from confirmation to shipping. Default 10000 ms. */

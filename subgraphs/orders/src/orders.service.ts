@@ -8,7 +8,7 @@ import type { StockRejected, StockReserved } from '@shop/events';
 import { OrderPlaced } from '@shop/events';
 import type { DataOf } from '@shop/events';
 import type { EventEnvelope, Identity, Logger, ServiceDeps } from '@shop/platform';
-import { badUserInput, conflict, forbidden, isAdmin, notFound, requireAdmin } from '@shop/platform';
+import { afterCommit, badUserInput, conflict, forbidden, isAdmin, notFound, requireAdmin } from '@shop/platform';
 import type { EntityManager } from 'typeorm';
 import type { OrdersSettings } from './config';
 import type { PlaceOrderInput } from './domain/checkout';
@@ -19,7 +19,6 @@ import { InvalidTransitionError, OrderStatus, RejectionReason } from './domain/o
 import { PaymentStatus } from './domain/payment-status';
 import type { OrdersMetrics } from './metrics';
 import type { PaymentWorker } from './payments/payment-worker';
-import { afterCommit } from './persistence/after-commit';
 import type { OrderItemRow, OrderRow, PaymentRow } from './persistence/entities';
 import type { OrdersRepository } from './persistence/orders.repository';
 import type { OrderTransitions } from './saga/order-transitions';

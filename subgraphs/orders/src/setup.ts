@@ -14,7 +14,6 @@ import { PaymentWorker } from './payments/payment-worker';
 import { ResilientPaymentProvider } from './payments/resilient-payment-provider';
 import { SandboxPaymentProvider } from './payments/sandbox-payment-provider';
 import { StripePaymentProvider } from './payments/stripe-payment-provider';
-import { installAfterCommitHooks } from './persistence/after-commit';
 import { OrdersRepository } from './persistence/orders.repository';
 import { OrderTransitions } from './saga/order-transitions';
 import type { OrderStatus } from './domain/order-status';
@@ -59,7 +58,6 @@ function configuredProvider(settings: OrdersSettings): PaymentProvider {
 export function setupOrders(deps: ServiceDeps, settings: OrdersSettings, options: OrdersOptions = {}): OrdersParts {
   const metrics = ordersMetrics();
   metrics.circuitOpen.set(0);
-  installAfterCommitHooks(deps.dataSource, (err) => deps.logger.error({ err }, 'after-commit hook failed'));
   const inner = options.paymentProvider?.(settings) ?? configuredProvider(settings);
   const provider = new ResilientPaymentProvider(inner, {
     timeoutMs: settings.PAYMENT_TIMEOUT_MS,

@@ -42,8 +42,8 @@ const usersShape = {
   MAIL_FROM: env.string('Shop <no-reply@shop.local>'),
   /** Public URL of the shop's web app, for links in mails. Default http://localhost:4000. */
   PUBLIC_APP_URL: env.url().default('http://localhost:4000'),
-  /** How often the mail dispatcher looks for due mails when nothing woke it. Default 1000 ms. */
-  MAIL_POLL_INTERVAL_MS: env.int(1_000, 10),
+  /** How often the mail dispatcher looks for due mails (retries, other replicas' mails) when nothing woke it. Default 5000 ms. */
+  MAIL_POLL_INTERVAL_MS: env.int(5_000, 10),
   /** Failed login attempts per account and client address before a pause. Default 5. */
   LOGIN_MAX_FAILURES: env.int(5, 1),
   /** Failed login attempts per account, from any address, before a pause. Default 20. */

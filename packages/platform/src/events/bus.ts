@@ -4,7 +4,11 @@
  * - per-key ordering (a key always maps to one partition, consumed sequentially);
  * - at-least-once delivery (an offset is committed only after the handler succeeded);
  * - consumer groups (each group sees each message once; members of a group share partitions);
- * - redelivery when a handler throws, with backoff, then a dead-letter topic after `maxAttempts`.
+ * - redelivery when a handler throws, with backoff, then a dead-letter topic after `maxAttempts`;
+ * - batches: a consumer with `handleBatch` gets up to `maxBatchSize` messages of one partition at
+ *   a time, in order, and its offset is committed once per batch; when a batch fails, its messages
+ *   are delivered again one by one (`handle`, with the retries and dead-lettering above), so a
+ *   poison message holds back only itself.
  */
 
 export interface OutgoingMessage {
@@ -30,6 +34,14 @@ export interface ConsumerSpec {
   readonly topics: readonly string[];
   /** Handles one message; throw to have it redelivered. Messages of one key arrive in order. */
   handle(message: BusMessage): Promise<void>;
+  /**
+   * Handles several consecutive messages of one partition at once, all or nothing (e.g. in one
+   * transaction). Optional: without it every message goes through `handle`. When it throws, the
+   * same messages go through `handle` one by one, so it must be safe to repeat (an inbox).
+   */
+  handleBatch?(messages: readonly BusMessage[]): Promise<void>;
+  /** Most messages handed to `handleBatch` at once. Default {@link DEFAULT_MAX_BATCH_SIZE}. */
+  readonly maxBatchSize?: number;
   /** Deliveries before a message is dead-lettered. Default 5. */
   readonly maxAttempts?: number;
   /** Delay before the first redelivery, doubled each time up to 5 s. Default 100 ms. */
@@ -125,6 +137,47 @@ export async function deliverWithRetry(
       await sleep(retryDelay(spec.retryDelayMs ?? 100, attempt));
     }
   }
+}
+
+/** Messages one `handleBatch` call gets at most, unless the consumer says otherwise. */
+export const DEFAULT_MAX_BATCH_SIZE = 50;
+
+/** What became of a run of messages: how many are done (handled or dead-lettered), in order, and whether the consumer is stopping. */
+export interface BatchOutcome {
+  readonly done: number;
+  readonly stopped: boolean;
+}
+
+/**
+ * Delivers consecutive messages of one partition: all at once through `handleBatch` when the
+ * consumer has one (and there is more than one), else, or when the batch failed, one by one with
+ * {@link deliverWithRetry}. `finished` is told the outcome of each message, in order.
+ */
+export async function deliverBatch(
+  spec: ConsumerSpec,
+  messages: ReadonlyArray<Omit<BusMessage, 'attempt'>>,
+  deadLetter: (msg: OutgoingMessage) => Promise<void>,
+  isStopping: () => boolean,
+  finished: (message: Omit<BusMessage, 'attempt'>, outcome: 'handled' | 'dead-lettered' | 'stopped') => void,
+): Promise<BatchOutcome> {
+  if (spec.handleBatch && messages.length > 1) {
+    try {
+      await spec.handleBatch(messages.map((m) => ({ ...m, attempt: 1 })));
+      for (const m of messages) finished(m, 'handled');
+      return { done: messages.length, stopped: false };
+    } catch {
+      // One by one: the messages before a failing one are handled (again, harmlessly), and only
+      // the failing one is retried and, in the end, dead-lettered.
+    }
+  }
+  for (let i = 0; i < messages.length; i++) {
+    const message = messages[i]!;
+    if (isStopping()) return { done: i, stopped: true };
+    const outcome = await deliverWithRetry(spec, message, deadLetter, isStopping);
+    finished(message, outcome);
+    if (outcome === 'stopped') return { done: i, stopped: true };
+  }
+  return { done: messages.length, stopped: false };
 }
 
 export function sleep(ms: number): Promise<void> {

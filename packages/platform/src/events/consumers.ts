@@ -11,11 +11,22 @@ import { parseEnvelope, parseEventData } from './envelope';
 export interface EventHandler<T = unknown> {
   readonly event: EventDefinition<T>;
   handle(event: EventEnvelope<T>, tx: EntityManager): Promise<void>;
+  /**
+   * False when the handler must have a transaction of its own: it locks rows that events of other
+   * partitions lock too (two such events in one transaction could lock them in an order another
+   * consumer's transaction crosses: a deadlock). Default true: it may share a batch's transaction.
+   */
+  readonly batchable: boolean;
+}
+
+export interface HandlerOptions {
+  /** See {@link EventHandler.batchable}. Default true. */
+  readonly batchable?: boolean;
 }
 
 /** Binds a transactional handler to an event definition. */
-export function on<T>(event: EventDefinition<T>, handle: (event: EventEnvelope<T>, tx: EntityManager) => Promise<void>): EventHandler<T> {
-  return { event, handle };
+export function on<T>(event: EventDefinition<T>, handle: (event: EventEnvelope<T>, tx: EntityManager) => Promise<void>, options: HandlerOptions = {}): EventHandler<T> {
+  return { event, handle, batchable: options.batchable ?? true };
 }
 
 /** A handler for live (non-durable) listeners: no transaction, no inbox. */
@@ -42,58 +53,124 @@ export interface ConsumerOptions {
   readonly maxAttempts?: number;
 }
 
+/** One consumed event ready to handle: its handler, its payload validated, where it came from. */
+interface Consumed {
+  readonly handler: EventHandler<any>;
+  readonly event: EventEnvelope<any>;
+  readonly message: BusMessage;
+}
+
 /**
  * Subscribes a service's transactional handlers: each event is validated, then handled in one
  * transaction together with its inbox row `(consumer, event_id)`, so a redelivered event has no
  * second effect. Events of types with no handler are acknowledged and skipped.
+ *
+ * Batches: consecutive events of one partition run in one transaction (one inbox statement for
+ * all of them, one commit), except those whose handler is not `batchable`, which get a
+ * transaction each, in their place in the order. A failing batch rolls back and the bus delivers
+ * its events one by one, each in its own transaction, where retries and dead-lettering apply.
  */
 export async function startEventConsumers(options: ConsumerOptions): Promise<Consumer> {
   const byType = indexByType(options.handlers);
   const topics = [...new Set(options.handlers.map((h) => h.event.topic))];
+  const consumed = (message: BusMessage): Consumed | undefined => {
+    const envelope = parseEnvelope(message.value);
+    const handler = byType.get(envelope.type);
+    return handler ? { handler, event: parseEventData(handler.event, envelope), message } : undefined;
+  };
+  /** Handles `items` in one transaction; answers how many were new (not in the inbox yet). */
+  const inOneTransaction = async (items: readonly Consumed[]): Promise<number> => {
+    const started = process.hrtime.bigint();
+    const spans = items.map((item) => consumerSpan(item, options.groupId));
+    let fresh = 0;
+    try {
+      await options.dataSource.transaction(async (tx) => {
+        const inserted = (await tx.query('INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING RETURNING event_id', [
+          options.groupId,
+          items.map((i) => i.event.id),
+        ])) as Array<{ event_id: string }>;
+        const toHandle = new Set(inserted.map((r) => r.event_id));
+        for (const [index, item] of items.entries()) {
+          const span = spans[index]!;
+          if (!toHandle.delete(item.event.id)) {
+            span.outcome = 'duplicate';
+            continue;
+          }
+          await context.with(span.context, () => item.handler.handle(item.event, tx));
+          fresh++;
+        }
+      });
+    } catch (error) {
+      for (const span of spans) span.fail(error);
+      // Inside the (first) span, so that the log line carries its trace id.
+      const first = items[0]!;
+      context.with(spans[0]!.context, () =>
+        options.logger.warn({ err: error, eventType: first.event.type, eventId: first.event.id, events: items.length, attempt: first.message.attempt }, 'event handler failed'),
+      );
+      throw error;
+    } finally {
+      // A batch's time is shared out evenly among its events.
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9 / items.length;
+      for (const [index, item] of items.entries()) {
+        const outcome = spans[index]!.end();
+        options.onHandled?.(item.event.type, seconds, outcome);
+      }
+    }
+    if (fresh > 0) options.afterCommit?.();
+    return fresh;
+  };
   return options.bus.subscribe({
     groupId: options.groupId,
     topics,
     ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}),
     handle: async (message: BusMessage) => {
-      const envelope = parseEnvelope(message.value);
-      const handler = byType.get(envelope.type);
-      if (!handler) return;
-      const event = parseEventData(handler.event, envelope);
-      const started = process.hrtime.bigint();
-      let outcome: 'ok' | 'duplicate' | 'error' = 'ok';
-      // Continues the producer's trace (its context travels in the envelope's meta and the
-      // message headers); events the handler adds are children of this span.
-      const parent = extractTraceContext({ ...message.headers, ...(envelope.meta ?? {}) });
-      const span = tracer().startSpan(`${event.type} process`, {
-        kind: SpanKind.CONSUMER,
-        attributes: { [SERVICE_ATTRIBUTE]: options.groupId, 'messaging.destination.name': message.topic, 'messaging.message.id': event.id, 'shop.delivery.attempt': message.attempt },
-      }, parent);
-      try {
-        await context.with(trace.setSpan(parent, span), () => options.dataSource.transaction(async (tx) => {
-          const inserted = (await tx.query('INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING event_id', [
-            options.groupId,
-            event.id,
-          ])) as unknown[];
-          if (inserted.length === 0) {
-            outcome = 'duplicate';
-            return;
-          }
-          await handler.handle(event, tx);
-        }));
-      } catch (error) {
-        outcome = 'error';
-        span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
-        // Inside the span, so that the log line carries its trace id.
-        context.with(trace.setSpan(parent, span), () => options.logger.warn({ err: error, eventType: event.type, eventId: event.id, attempt: message.attempt }, 'event handler failed'));
-        throw error;
-      } finally {
-        span.setAttribute('shop.outcome', outcome);
-        span.end();
-        options.onHandled?.(event.type, Number(process.hrtime.bigint() - started) / 1e9, outcome);
+      const item = consumed(message);
+      if (item) await inOneTransaction([item]);
+    },
+    handleBatch: async (messages) => {
+      // Runs of batchable events share a transaction; any other event has one of its own.
+      let run: Consumed[] = [];
+      for (const message of messages) {
+        const item = consumed(message);
+        if (!item) continue;
+        if (item.handler.batchable) {
+          run.push(item);
+          continue;
+        }
+        if (run.length) await inOneTransaction(run);
+        run = [];
+        await inOneTransaction([item]);
       }
-      if (outcome === 'ok') options.afterCommit?.();
+      if (run.length) await inOneTransaction(run);
     },
   });
+}
+
+/** The consumer span of one event, continuing its producer's trace (context from the envelope's meta and the message headers). */
+function consumerSpan({ event, message }: Consumed, groupId: string) {
+  const parent = extractTraceContext({ ...message.headers, ...(event.meta ?? {}) });
+  const span = tracer().startSpan(
+    `${event.type} process`,
+    { kind: SpanKind.CONSUMER, attributes: { [SERVICE_ATTRIBUTE]: groupId, 'messaging.destination.name': message.topic, 'messaging.message.id': event.id, 'shop.delivery.attempt': message.attempt } },
+    parent,
+  );
+  let outcome: 'ok' | 'duplicate' | 'error' = 'ok';
+  return {
+    /** Events the handler adds are children of this span. */
+    context: trace.setSpan(parent, span),
+    set outcome(value: 'duplicate') {
+      outcome = value;
+    },
+    fail(error: unknown): void {
+      outcome = 'error';
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+    },
+    end(): 'ok' | 'duplicate' | 'error' {
+      span.setAttribute('shop.outcome', outcome);
+      span.end();
+      return outcome;
+    },
+  };
 }
 
 /**

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Pool } from 'pg';
 import type { Logger } from '../logger';
 import type { Consumer, ConsumerSpec, EventBus, OutgoingMessage } from './bus';
-import { deliverWithRetry, partitionFor, sleep } from './bus';
+import { DEFAULT_MAX_BATCH_SIZE, deliverBatch, partitionFor, sleep } from './bus';
 import type { ConsumerInstrumentation } from './bus-metrics';
 import { consumerGroupLabels, eventBusMetrics, instrumentConsumer } from './bus-metrics';
 import { memoize } from '../metrics';
@@ -13,7 +13,10 @@ export interface InProcessBusOptions {
   readonly pool: Pool;
   /** Partitions per topic. Default 4. */
   readonly partitions?: number;
-  /** Poll interval when no wake-up arrives. Default 250 ms. */
+  /**
+   * How often the bus checks, with one statement, whether its log grew without a wake-up (a
+   * safety net: every publish of this process wakes its consumers at once). Default 1000 ms.
+   */
   readonly pollIntervalMs?: number;
   /** Messages older than this are pruned. Default 7 days. */
   readonly retentionMs?: number;
@@ -70,12 +73,16 @@ export class InProcessBus implements EventBus {
   private nextMemberId = 1;
   private closed = false;
   private pruneTimer: NodeJS.Timeout | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private lastSeenId = '0';
+  /** Bumped on every wake-up (per topic, and for all): a loop that saw a bump while it read does not go to sleep. */
+  private readonly wakes = new Map<string, number>();
   private removeLagSource: (() => void) | undefined;
 
   constructor(options: InProcessBusOptions) {
     this.pool = options.pool;
     this.partitions = options.partitions ?? 4;
-    this.pollIntervalMs = options.pollIntervalMs ?? 250;
+    this.pollIntervalMs = options.pollIntervalMs ?? 1_000;
     this.retentionMs = options.retentionMs ?? 7 * 24 * 3600_000;
     this.wake.setMaxListeners(0);
     // An idle connection dies when Postgres restarts or shuts down first (Ctrl-C reaches the whole
@@ -96,6 +103,9 @@ export class InProcessBus implements EventBus {
       }
       this.pruneTimer = setInterval(() => void this.prune(), 3600_000);
       this.pruneTimer.unref();
+      // One statement per interval for the whole bus, however many partitions its groups read.
+      this.pollTimer = setInterval(() => void this.pollForGrowth(), this.pollIntervalMs);
+      this.pollTimer.unref();
       this.removeLagSource = eventBusMetrics().lag.addSource(memoize(() => this.consumerLag()));
     })();
     return this.schemaReady;
@@ -118,7 +128,7 @@ export class InProcessBus implements EventBus {
     });
     this.publishChain = run.catch(() => undefined);
     await run;
-    for (const topic of new Set(messages.map((m) => m.topic))) this.wake.emit(topic);
+    for (const topic of new Set(messages.map((m) => m.topic))) this.wakeUp(topic);
   }
 
   async subscribe(spec: ConsumerSpec): Promise<Consumer> {
@@ -149,7 +159,7 @@ export class InProcessBus implements EventBus {
   private async leave(member: Member): Promise<void> {
     member.stopping = true;
     member.owned.clear();
-    this.wake.emit('*');
+    this.wakeUp('*');
     await Promise.all(member.loops.values());
     const members = (this.groups.get(member.spec.groupId) ?? []).filter((m) => m !== member);
     this.groups.set(member.spec.groupId, members);
@@ -179,7 +189,7 @@ export class InProcessBus implements EventBus {
         }
       }
     }
-    this.wake.emit('*');
+    this.wakeUp('*');
   }
 
   private async runPartition(member: Member, tp: string): Promise<void> {
@@ -189,7 +199,8 @@ export class InProcessBus implements EventBus {
     // Wait for the previous owner (if any) of this partition in the group to let go.
     await this.waitUntilFree(groupId, tp, member);
     while (!member.stopping && !this.closed && member.owned.has(tp)) {
-      const { rows } = await this.pool
+      const wakes = this.wakesOf(topic);
+      const { rows } = (await this.pool
         .query<{ id: string; key: string; value: string; headers: Record<string, string> }>(
           `SELECT m.id, m.key, m.value, m.headers FROM bus_message m
            WHERE m.topic = $1 AND m.partition = $2
@@ -197,26 +208,37 @@ export class InProcessBus implements EventBus {
            ORDER BY m.id LIMIT 100`,
           [topic, partition, groupId],
         )
-        .catch(() => ({ rows: [] as never[] }));
-      if (rows.length === 0) {
-        await this.waitForWake(topic);
+        .catch(() => undefined)) ?? {};
+      if (!rows) {
+        // The database is out of reach for a moment (a restart): try again shortly.
+        await sleep(this.pollIntervalMs);
         continue;
       }
-      for (const row of rows) {
+      if (rows.length === 0) {
+        // Woken while reading (a publish, a rebalance, a stop): look again instead of sleeping.
+        if (this.wakesOf(topic) === wakes) await this.waitForWake(topic);
+        continue;
+      }
+      const batchSize = member.spec.handleBatch ? (member.spec.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE) : 1;
+      for (let start = 0; start < rows.length; start += batchSize) {
         if (member.stopping || this.closed || !member.owned.has(tp)) return;
-        const outcome = await deliverWithRetry(
+        const batch = rows.slice(start, start + batchSize).map((row) => ({ topic, partition, offset: row.id, key: row.key, value: row.value, headers: row.headers }));
+        const { done, stopped } = await deliverBatch(
           member.spec,
-          { topic, partition, offset: row.id, key: row.key, value: row.value, headers: row.headers },
+          batch,
           (dlq) => this.publish([dlq]),
           () => member.stopping || this.closed,
+          (_message, outcome) => member.metrics.finished(topic, outcome),
         );
-        member.metrics.finished(topic, outcome);
-        if (outcome === 'stopped') return;
-        await this.pool.query(
-          `INSERT INTO bus_offset (group_id, topic, partition, last_id) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (group_id, topic, partition) DO UPDATE SET last_id = excluded.last_id`,
-          [groupId, topic, partition, row.id],
-        );
+        // One offset per batch: the last message that is done.
+        if (done > 0) {
+          await this.pool.query(
+            `INSERT INTO bus_offset (group_id, topic, partition, last_id) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (group_id, topic, partition) DO UPDATE SET last_id = excluded.last_id`,
+            [groupId, topic, partition, batch[done - 1]!.offset],
+          );
+        }
+        if (stopped) return;
       }
     }
   }
@@ -229,6 +251,27 @@ export class InProcessBus implements EventBus {
     }
   }
 
+  private wakeUp(topic: string): void {
+    this.wakes.set(topic, (this.wakes.get(topic) ?? 0) + 1);
+    this.wake.emit(topic);
+  }
+
+  /** A token that changes whenever `topic`'s loops are woken. */
+  private wakesOf(topic: string): string {
+    return `${this.wakes.get(topic) ?? 0}/${this.wakes.get('*') ?? 0}`;
+  }
+
+  /** Wakes every partition loop when the log grew and nobody said so (see pollIntervalMs). */
+  private async pollForGrowth(): Promise<void> {
+    if (this.closed || this.groups.size === 0) return;
+    const { rows } = await this.pool.query<{ id: string }>('SELECT coalesce(max(id), 0)::text AS id FROM bus_message').catch(() => ({ rows: [] as Array<{ id: string }> }));
+    const id = rows[0]?.id;
+    if (id === undefined || id === this.lastSeenId) return;
+    const first = this.lastSeenId === '0';
+    this.lastSeenId = id;
+    if (!first) this.wakeUp('*');
+  }
+
   private waitForWake(topic: string): Promise<void> {
     return new Promise((resolve) => {
       const done = (): void => {
@@ -237,7 +280,8 @@ export class InProcessBus implements EventBus {
         this.wake.off('*', done);
         resolve();
       };
-      const timer = setTimeout(done, this.pollIntervalMs);
+      // The growth poll wakes loops; this timer only bounds a wait that would otherwise be missed.
+      const timer = setTimeout(done, 30_000);
       this.wake.once(topic, done);
       this.wake.once('*', done);
     });
@@ -285,11 +329,12 @@ export class InProcessBus implements EventBus {
     this.closed = true;
     const members = [...this.groups.values()].flat();
     for (const m of members) m.stopping = true;
-    this.wake.emit('*');
+    this.wakeUp('*');
     await Promise.all(members.flatMap((m) => [...m.loops.values()]));
     this.groups.clear();
     this.removeLagSource?.();
     if (this.pruneTimer) clearInterval(this.pruneTimer);
+    if (this.pollTimer) clearInterval(this.pollTimer);
     await this.publishChain;
   }
 }

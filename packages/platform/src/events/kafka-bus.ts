@@ -2,7 +2,7 @@ import { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
 import type { Admin, Consumer as KafkaConsumer, Producer } from 'kafkajs';
 import type { Logger } from '../logger';
 import type { Consumer, ConsumerSpec, EventBus, OutgoingMessage } from './bus';
-import { deliverWithRetry } from './bus';
+import { DEFAULT_MAX_BATCH_SIZE, deliverBatch } from './bus';
 import { consumerGroupLabels, eventBusMetrics, instrumentConsumer } from './bus-metrics';
 import { memoize } from '../metrics';
 
@@ -147,23 +147,35 @@ export class KafkaBus implements EventBus {
     // Resolve only once the group has assigned partitions, so that a caller that publishes right
     // after subscribe() (tests, broadcast listeners) does not race the first assignment.
     const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+    const batchSize = spec.handleBatch ? (spec.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE) : 1;
     await consumer.run({
       autoCommit: true,
       partitionsConsumedConcurrently: 3,
-      eachMessage: async ({ topic, partition, message, heartbeat }) => {
-        const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(message.headers ?? {})) if (v !== undefined) headers[k] = Array.isArray(v) ? String(v[0]) : String(v);
-        const publicTopic = this.options.namespace ? topic.slice(this.options.namespace.length + 1) : topic;
-        const outcome = await deliverWithRetry(
-          metrics.spec,
-          { topic: publicTopic, partition, offset: message.offset, key: message.key?.toString() ?? '', value: message.value?.toString() ?? '', headers },
-          (dlq) => this.publish([dlq]),
-          () => entry.stopping || this.closed,
-        );
-        metrics.finished(publicTopic, outcome);
-        // Not acknowledged: throwing makes kafkajs seek back so the message is redelivered later.
-        if (outcome === 'stopped') throw new Error('consumer stopping');
-        await heartbeat();
+      // Offsets are resolved by hand, once per delivered batch (see deliverBatch).
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }) => {
+        const publicTopic = this.options.namespace ? batch.topic.slice(this.options.namespace.length + 1) : batch.topic;
+        const messages = batch.messages.map((message) => {
+          const headers: Record<string, string> = {};
+          for (const [k, v] of Object.entries(message.headers ?? {})) if (v !== undefined) headers[k] = Array.isArray(v) ? String(v[0]) : String(v);
+          return { topic: publicTopic, partition: batch.partition, offset: message.offset, key: message.key?.toString() ?? '', value: message.value?.toString() ?? '', headers };
+        });
+        for (let start = 0; start < messages.length; start += batchSize) {
+          if (!isRunning() || isStale() || entry.stopping || this.closed) return;
+          const chunk = messages.slice(start, start + batchSize);
+          const { done, stopped } = await deliverBatch(
+            metrics.spec,
+            chunk,
+            (dlq) => this.publish([dlq]),
+            () => entry.stopping || this.closed,
+            (_message, outcome) => metrics.finished(publicTopic, outcome),
+          );
+          if (done > 0) resolveOffset(chunk[done - 1]!.offset);
+          // Not resolved: what is left is fetched and delivered again after a restart or rebalance.
+          if (stopped) return;
+          await commitOffsetsIfNecessary();
+          await heartbeat();
+        }
       },
     });
     let timer: NodeJS.Timeout | undefined;

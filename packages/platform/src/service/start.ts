@@ -11,6 +11,7 @@ import { GraphQLError } from 'graphql';
 import type { DataSource } from 'typeorm';
 import type { SettingsShape } from '../config';
 import { parseSettings } from '../config';
+import { installAfterCommitHooks } from '../db/after-commit';
 import { createDataSource, instrumentDataSource, runMigrationsLocked } from '../db/data-source';
 import { PlatformOutboxInbox1700000000000 } from '../db/platform.migration';
 import { maskError } from '../errors';
@@ -46,6 +47,7 @@ export async function startService<S extends SettingsShape, P, C extends Request
     migrations: [PlatformOutboxInbox1700000000000, ...def.migrations],
   });
   await dataSource.initialize();
+  installAfterCommitHooks(dataSource, (err) => logger.error({ err }, 'after-commit hook failed'));
   const uninstrument = instrumentDataSource(dataSource, def.name);
   const cleanups: Array<() => Promise<void>> = [
     async () => {

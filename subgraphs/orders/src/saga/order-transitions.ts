@@ -5,11 +5,11 @@
  */
 import { OrderCancelled, OrderConfirmed, OrderDelivered, OrderRejected, OrderShipped } from '@shop/events';
 import type { ServiceDeps } from '@shop/platform';
+import { afterCommit } from '@shop/platform';
 import type { EntityManager } from 'typeorm';
 import type { RejectionReason } from '../domain/order-status';
 import { assertTransition, OrderStatus } from '../domain/order-status';
 import type { OrdersMetrics } from '../metrics';
-import { afterCommit } from '../persistence/after-commit';
 import type { OrderRow } from '../persistence/entities';
 import type { OrdersRepository } from '../persistence/orders.repository';
 

@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { EventDefinition } from '@shop/events';
 import type { ServiceDeps } from '@shop/platform';
+import { afterCommit } from '@shop/platform';
 import type { MailMessage } from '../mail/mailer';
 import type { PiiCipher } from '../security/pii-cipher';
 import { OutgoingMailRepository } from './outgoing-mail.repository';
@@ -63,11 +64,10 @@ export class UsersStore {
   }
 
   /**
-   * A unit of work inside a transaction someone else runs (an event handler's). Nothing can run
-   * after that commit here, so mails queued this way go out on the dispatcher's next poll
-   * (MAIL_POLL_INTERVAL_MS, default 1 s) rather than at once.
+   * A unit of work inside a transaction someone else runs (an event handler's): a mail queued in
+   * it wakes the dispatcher once that transaction has committed.
    */
-  bind(tx: EntityManager, mailQueued: () => void = () => undefined): UnitOfWork {
+  bind(tx: EntityManager, mailQueued: () => void = () => afterCommit(tx, this.onMailQueued)): UnitOfWork {
     const mails = new OutgoingMailRepository(tx, this.cipher);
     return {
       users: new UsersRepository(tx, this.cipher),

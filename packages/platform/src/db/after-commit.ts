@@ -1,16 +1,18 @@
 /**
  * Runs code after a transaction commits (never after a rollback): metrics of a state change, and
- * waking the payment worker once a reservation it must charge is visible to other connections.
+ * waking a worker once the rows it must handle are visible to other connections (the orders
+ * payment worker, the users mail dispatcher).
  *
  * Event handlers get their transaction from the platform's consumer, so there is no "after" in
- * reach; a TypeORM transaction subscriber is.
+ * reach; a TypeORM transaction subscriber is. The platform installs it on every service's data
+ * source at start.
  */
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 
 const pending = new WeakMap<QueryRunner, Array<() => void>>();
 const installed = new WeakSet<DataSource>();
 
-/** Registers the subscriber on `ds` (once). Call at start-up. */
+/** Registers the subscriber on `ds` (once); `startService` does it for every service. */
 export function installAfterCommitHooks(ds: DataSource, onError: (error: unknown) => void): void {
   if (installed.has(ds)) return;
   installed.add(ds);
