@@ -100,8 +100,8 @@ export class OrdersRepository {
 
   /**
    * The saga backlog: how many orders are PENDING and when the oldest of them was placed (null
-   * when none is). One query on `orders_by_status (status, created_at DESC, id DESC)`: the count
-   * and the minimum are read from the PENDING range of that index.
+   * when none is). One query; the planner answers it from the partial index `orders_saga_due`
+   * (PENDING rows only), so its cost follows the backlog, not the table.
    */
   async pendingBacklog(): Promise<{ pending: number; oldestPlacedAt: Date | null }> {
     const [row] = (await this.ds.query(`SELECT count(*)::int AS pending, min(created_at) AS oldest FROM orders WHERE status = 'PENDING'`)) as Array<{ pending: number; oldest: Date | null }>;
