@@ -69,7 +69,19 @@ describe('alert rules', () => {
 
   it('should cover every required situation', () => {
     expect(all.map((r) => r.alert).sort()).toEqual(
-      ['ShopConsumerLagGrowing', 'ShopEventDeadLettered', 'ShopHighErrorRate', 'ShopHighLatency', 'ShopInventoryMismatch', 'ShopOutboxStale', 'ShopPaymentFailureSpike', 'ShopProductsLowStock', 'ShopServiceDown'].sort(),
+      [
+        'OrdersConfirmationsFallingBehind',
+        'OrdersConfirmationsFallingBehind',
+        'ShopConsumerLagGrowing',
+        'ShopEventDeadLettered',
+        'ShopHighErrorRate',
+        'ShopHighLatency',
+        'ShopInventoryMismatch',
+        'ShopOutboxStale',
+        'ShopPaymentFailureSpike',
+        'ShopProductsLowStock',
+        'ShopServiceDown',
+      ].sort(),
     );
   });
 

@@ -1,11 +1,11 @@
 import type { DashboardSpec } from './kit';
 import { row, stat, timeseries } from './kit';
 
-/** Is the shop making money? Orders, revenue, payments, sign-ins, searches and stock. */
+/** Is the shop making money? Orders, revenue, payments, sign-ins, searches, stock, and whether confirmations keep up with placements. */
 export const businessDashboard: DashboardSpec = {
   uid: 'shop-business',
   title: 'Shop / Business',
-  description: 'Orders per minute, revenue, payment success, login failures, searches and stock health; trends over weeks from recording rules.',
+  description: 'Orders per minute, revenue, payment success, login failures, searches, stock health and the saga backlog; trends over weeks from recording rules.',
   tags: ['business'],
   rows: [
     row('Orders and revenue', [
@@ -100,6 +100,48 @@ export const businessDashboard: DashboardSpec = {
       }),
       timeseries('Login failures per minute, 4 weeks', { expr: 'shop:users_login_failures:rate5m * 60', legend: 'failures' }, { description: 'Login failures per minute', unit: 'short', timeFrom: '4w', width: 12 }),
       timeseries('Low-stock products, 4 weeks', { expr: 'shop:inventory_low_stock_products:max', legend: 'low stock' }, { description: 'Low-stock products', unit: 'short', timeFrom: '4w', width: 12 }),
+    ]),
+    // Last, so the ids of the panels above stay what they were.
+    row('Saga backlog', [
+      stat('Orders pending', { expr: 'max(orders_saga_backlog)' }, {
+        description: 'Orders placed whose saga (stock reservation, then payment) has not ended yet. A few while the shop is busy; a growing number: confirmations fall behind. Alert: OrdersConfirmationsFallingBehind.',
+        thresholds: [[10, 'orange']],
+        height: 8,
+      }),
+      stat('Oldest pending order', { expr: 'max(orders_saga_oldest_pending_age_seconds)' }, {
+        description: 'How long ago the oldest PENDING order was placed (0 when none is). A healthy saga ends within a second or two; at 5 minutes the saga times out and the order is rejected. Alert: OrdersConfirmationsFallingBehind (over a minute, 10 or more pending).',
+        unit: 's',
+        thresholds: [[60, 'orange'], [240, 'red']],
+        height: 8,
+      }),
+      timeseries(
+        'Placed vs confirmed per second',
+        [
+          { expr: 'sum(rate(orders_placed_total[$__rate_interval]))', legend: 'placed' },
+          { expr: 'sum(rate(orders_status_transitions_total{status="CONFIRMED"}[$__rate_interval]))', legend: 'confirmed' },
+        ],
+        { description: 'Orders placed and orders confirmed per second. Confirmed stays under placed by the declined and out-of-stock share; a widening gap with a growing backlog: the shop cannot confirm what it takes.', unit: 'ops', width: 12 },
+      ),
+      timeseries('Orders pending over time', { expr: 'max(orders_saga_backlog)', legend: 'pending' }, {
+        description: 'The saga backlog over time: it should drain at the full confirmation rate once the load drops.',
+        unit: 'short',
+        thresholds: [[10, 'orange']],
+      }),
+      timeseries('Oldest pending order over time', { expr: 'max(orders_saga_oldest_pending_age_seconds)', legend: 'oldest pending' }, {
+        description: 'Age of the oldest PENDING order over time; the saga timeout (5 minutes by default) caps it.',
+        unit: 's',
+        thresholds: [[60, 'orange'], [240, 'red']],
+      }),
+      timeseries(
+        'Placed vs confirmed per second, 4 weeks',
+        [
+          { expr: 'shop:orders_placed:rate5m', legend: 'placed' },
+          { expr: 'status:orders_status_transitions:rate5m{status="CONFIRMED"}', legend: 'confirmed' },
+        ],
+        { description: 'Orders placed and confirmed per second', unit: 'ops', timeFrom: '4w', width: 8 },
+      ),
+      timeseries('Orders pending, 4 weeks', { expr: 'shop:orders_saga_backlog:max', legend: 'pending' }, { description: 'Orders pending', unit: 'short', timeFrom: '4w', width: 8 }),
+      timeseries('Oldest pending order, 4 weeks', { expr: 'shop:orders_saga_oldest_pending_age_seconds:max', legend: 'oldest pending' }, { description: 'Age of the oldest pending order', unit: 's', timeFrom: '4w', width: 8 }),
     ]),
   ],
 };

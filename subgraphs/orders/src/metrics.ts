@@ -2,7 +2,8 @@
  * The orders business metrics. Names are orders-specific (one process registry is shared by every
  * service in the embedded default); every label has a small, closed set of values.
  */
-import { counter, gauge, histogram } from '@shop/platform';
+import type { BackgroundJob } from '@shop/platform';
+import { counter, gauge, histogram, memoize, sourcedGauge } from '@shop/platform';
 
 /** Saga durations run from milliseconds (happy path) to the timeout (minutes). */
 const SAGA_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600];
@@ -46,3 +47,42 @@ export function ordersMetrics() {
   };
 }
 export type OrdersMetrics = ReturnType<typeof ordersMetrics>;
+
+/** One measurement of the saga backlog: the orders database as a whole (every replica sees the same). */
+export interface SagaBacklog {
+  /** Orders PENDING now (placed, saga not ended). */
+  readonly pending: number;
+  /** When the oldest PENDING order was placed; null when none is. */
+  readonly oldestPlacedAt: Date | null;
+}
+
+/**
+ * The saga backlog gauges, measured at scrape time: `orders_saga_backlog` (orders PENDING now)
+ * and `orders_saga_oldest_pending_age_seconds` (0 when none is). Both come from one `measure`
+ * call, memoised for a second (every endpoint of a process is scraped at the same moment). A
+ * failed measurement drops both series for that scrape rather than reading 0. Every replica
+ * reports the same database-wide numbers: aggregate with `max`, never `sum`. The job's `stop`
+ * removes the source.
+ */
+export function sagaBacklogGauges(measure: () => Promise<SagaBacklog>, now: () => number = Date.now): BackgroundJob {
+  const backlog = sourcedGauge({ name: 'orders_saga_backlog', help: 'Orders PENDING now: placed, saga not ended yet (measured at scrape time; every replica reports the same, aggregate with max).', labelNames: ['service'] });
+  const oldestAge = sourcedGauge({
+    name: 'orders_saga_oldest_pending_age_seconds',
+    help: 'Age in seconds of the oldest PENDING order, 0 when none is (measured at scrape time; every replica reports the same, aggregate with max).',
+    labelNames: ['service'],
+  });
+  const measured = memoize(measure);
+  const labels = { service: 'orders' } as const;
+  const removers = [
+    backlog.addSource(async () => [{ labels, value: (await measured()).pending }]),
+    oldestAge.addSource(async () => {
+      const { oldestPlacedAt } = await measured();
+      return [{ labels, value: oldestPlacedAt ? Math.max(0, (now() - oldestPlacedAt.getTime()) / 1000) : 0 }];
+    }),
+  ];
+  return {
+    stop: async () => {
+      for (const remove of removers) remove();
+    },
+  };
+}

@@ -5,6 +5,7 @@ import { ordersSettings } from './config';
 import { ordersConsumers } from './consumers';
 import { createContext } from './context';
 import { FulfilmentSimulator } from './fulfilment/fulfilment-simulator';
+import { sagaBacklogGauges } from './metrics';
 import { ORDERS_ENTITIES } from './persistence/entities';
 import { OrdersInit1700000004000 } from './persistence/migrations/1700000004000-orders-init';
 import { resolvers } from './resolvers';
@@ -12,10 +13,10 @@ import type { OrdersOptions, OrdersParts } from './setup';
 import { setupOrders } from './setup';
 import { ordersLive, subscriptionResolvers } from './subscriptions';
 
-/** The orders service's background jobs: the payment worker, the saga timeout sweeper and, when on, the fulfilment simulator. */
+/** The orders service's background jobs: the payment worker, the saga timeout sweeper, the saga backlog gauges and, when on, the fulfilment simulator. */
 function ordersBackground({ deps, settings, payments, service, repo, transitions }: OrdersParts): BackgroundJob[] {
   payments.start();
-  const jobs: BackgroundJob[] = [payments, every('saga-timeout', settings.SAGA_SWEEP_INTERVAL_MS, () => service.expireOverdueSagas(), deps.logger)];
+  const jobs: BackgroundJob[] = [payments, every('saga-timeout', settings.SAGA_SWEEP_INTERVAL_MS, () => service.expireOverdueSagas(), deps.logger), sagaBacklogGauges(() => repo.pendingBacklog())];
   if (settings.FULFILMENT_SIMULATOR) {
     const simulator = new FulfilmentSimulator(deps, repo, transitions, settings.FULFILMENT_SHIP_AFTER_MS, settings.FULFILMENT_DELIVER_AFTER_MS);
     jobs.push(every('fulfilment-simulator', 1_000, () => simulator.tick(), deps.logger));

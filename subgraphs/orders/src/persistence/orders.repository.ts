@@ -98,6 +98,16 @@ export class OrdersRepository {
     return userIds.map((id, i) => ({ rows: grouped[i]!.map(({ rn: _rn, ...row }) => row as OrderRow), total: totalOf.get(id) ?? 0 }));
   }
 
+  /**
+   * The saga backlog: how many orders are PENDING and when the oldest of them was placed (null
+   * when none is). One query; the planner answers it from the partial index `orders_saga_due`
+   * (PENDING rows only), so its cost follows the backlog, not the table.
+   */
+  async pendingBacklog(): Promise<{ pending: number; oldestPlacedAt: Date | null }> {
+    const [row] = (await this.ds.query(`SELECT count(*)::int AS pending, min(created_at) AS oldest FROM orders WHERE status = 'PENDING'`)) as Array<{ pending: number; oldest: Date | null }>;
+    return { pending: row?.pending ?? 0, oldestPlacedAt: row?.oldest ?? null };
+  }
+
   /** The product read model for checkout (live and deleted ones: the caller tells them apart). */
   async findSnapshots(tx: EntityManager, productIds: readonly string[]): Promise<Map<string, ProductSnapshotRow>> {
     const rows = productIds.length ? await tx.getRepository(ProductSnapshotEntity).findBy({ productId: In([...productIds]) }) : [];
