@@ -23,8 +23,8 @@ export interface PaymentWorkerOptions {
   readonly intervalMs?: number;
   /** How long a leased row is ours; must outlast one provider call with all its retries. Default 30000 ms. */
   readonly leaseMs?: number;
-  /** Rows leased per round. Default 10. */
-  readonly batchSize?: number;
+  /** Payments with the provider at once, at most (each a leased row); a free slot leases the next due one. Default 32. */
+  readonly maxConcurrency?: number;
 }
 
 export class PaymentWorker implements BackgroundJob {
@@ -41,11 +41,15 @@ export class PaymentWorker implements BackgroundJob {
     private readonly options: PaymentWorkerOptions = {},
   ) {
     this.logger = deps.logger.child({ component: 'payment-worker' });
+    // A pipeline, not rounds: up to maxConcurrency payments in flight, and each one that ends
+    // wakes the loop to lease the next, so one slow provider call never holds back the others.
     this.loop = new PollingLoop({
       tick: async () => {
-        const leased = await this.lease();
-        await Promise.all(leased.map((p) => this.track(this.process(p))));
-        return leased.length >= (this.options.batchSize ?? 10);
+        const free = (this.options.maxConcurrency ?? 32) - this.inFlight.size;
+        if (free <= 0) return false;
+        const leased = await this.lease(free);
+        for (const p of leased) void this.track(this.process(p)).then(() => this.loop.wake());
+        return leased.length >= free;
       },
       intervalMs: this.options.intervalMs ?? 1_000,
       onError: (error) => this.logger.warn({ err: error }, 'payment worker round failed; will retry'),
@@ -66,7 +70,7 @@ export class PaymentWorker implements BackgroundJob {
    * so the caller can answer with the outcome. Failures are left to the background loop.
    */
   async processNow(orderId: string): Promise<void> {
-    const leased = await this.lease(orderId);
+    const leased = await this.lease(1, orderId);
     await Promise.all(leased.map((p) => this.track(this.process(p))));
   }
 
@@ -80,10 +84,11 @@ export class PaymentWorker implements BackgroundJob {
     return p.finally(() => this.inFlight.delete(p));
   }
 
-  private async lease(orderId?: string): Promise<PaymentRow[]> {
+  /** Leases up to `limit` due rows: one statement, atomic on its own (no transaction around it). */
+  private async lease(limit: number, orderId?: string): Promise<PaymentRow[]> {
     const now = new Date();
     const until = new Date(now.getTime() + (this.options.leaseMs ?? 30_000));
-    return this.deps.transaction((tx) => this.repo.leaseDuePayments(tx, now, until, orderId ? 1 : (this.options.batchSize ?? 10), orderId));
+    return this.repo.leaseDuePayments(this.deps.dataSource.manager, now, until, limit, orderId);
   }
 
   /** One leased row: call the provider, then apply what it answered. Never throws. */
