@@ -7,6 +7,9 @@ import type { ConsumerInstrumentation } from './bus-metrics';
 import { consumerGroupLabels, eventBusMetrics, instrumentConsumer } from './bus-metrics';
 import { memoize } from '../metrics';
 
+/** While a partition is busy, its group's offset is written at most this often (and always before it idles). */
+const OFFSET_COMMIT_INTERVAL_MS = 200;
+
 /** Options of the in-process bus. */
 export interface InProcessBusOptions {
   /** Postgres pool holding the bus log (tables are created on first use). */
@@ -198,48 +201,72 @@ export class InProcessBus implements EventBus {
     const { groupId } = member.spec;
     // Wait for the previous owner (if any) of this partition in the group to let go.
     await this.waitUntilFree(groupId, tp, member);
-    while (!member.stopping && !this.closed && member.owned.has(tp)) {
-      const wakes = this.wakesOf(topic);
-      const { rows } = (await this.pool
-        .query<{ id: string; key: string; value: string; headers: Record<string, string> }>(
-          `SELECT m.id, m.key, m.value, m.headers FROM bus_message m
-           WHERE m.topic = $1 AND m.partition = $2
-             AND m.id > coalesce((SELECT last_id FROM bus_offset WHERE group_id = $3 AND topic = $1 AND partition = $2), 0)
-           ORDER BY m.id LIMIT 100`,
-          [topic, partition, groupId],
-        )
-        .catch(() => undefined)) ?? {};
-      if (!rows) {
-        // The database is out of reach for a moment (a restart): try again shortly.
-        await sleep(this.pollIntervalMs);
-        continue;
-      }
-      if (rows.length === 0) {
-        // Woken while reading (a publish, a rebalance, a stop): look again instead of sleeping.
-        if (this.wakesOf(topic) === wakes) await this.waitForWake(topic);
-        continue;
-      }
-      const batchSize = member.spec.handleBatch ? (member.spec.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE) : 1;
-      for (let start = 0; start < rows.length; start += batchSize) {
-        if (member.stopping || this.closed || !member.owned.has(tp)) return;
-        const batch = rows.slice(start, start + batchSize).map((row) => ({ topic, partition, offset: row.id, key: row.key, value: row.value, headers: row.headers }));
-        const { done, stopped } = await deliverBatch(
-          member.spec,
-          batch,
-          (dlq) => this.publish([dlq]),
-          () => member.stopping || this.closed,
-          (_message, outcome) => member.metrics.finished(topic, outcome),
-        );
-        // One offset per batch: the last message that is done.
-        if (done > 0) {
-          await this.pool.query(
-            `INSERT INTO bus_offset (group_id, topic, partition, last_id) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (group_id, topic, partition) DO UPDATE SET last_id = excluded.last_id`,
-            [groupId, topic, partition, batch[done - 1]!.offset],
-          );
+    const running = () => !member.stopping && !this.closed && member.owned.has(tp);
+    // The loop reads from its own position; the group's offset follows it, written at most every
+    // OFFSET_COMMIT_INTERVAL_MS while busy, and always before idling or letting go of the partition
+    // (a crash redelivers what was handled since: the consumers' inbox makes that harmless).
+    let position: string | undefined;
+    let committed: string | undefined;
+    let committedAt = Date.now();
+    const commit = async (): Promise<void> => {
+      if (position === undefined || position === committed) return;
+      const at = position;
+      await this.pool.query(
+        `INSERT INTO bus_offset (group_id, topic, partition, last_id) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (group_id, topic, partition) DO UPDATE SET last_id = excluded.last_id`,
+        [groupId, topic, partition, at],
+      );
+      committed = at;
+      committedAt = Date.now();
+    };
+    try {
+      while (running()) {
+        const wakes = this.wakesOf(topic);
+        if (position === undefined) {
+          const start = await this.pool
+            .query<{ last_id: string }>('SELECT last_id FROM bus_offset WHERE group_id = $1 AND topic = $2 AND partition = $3', [groupId, topic, partition])
+            .catch(() => undefined);
+          if (!start) {
+            await sleep(this.pollIntervalMs);
+            continue;
+          }
+          position = committed = start.rows[0]?.last_id ?? '0';
         }
-        if (stopped) return;
+        const { rows } = (await this.pool
+          .query<{ id: string; key: string; value: string; headers: Record<string, string> }>(
+            'SELECT id, key, value, headers FROM bus_message WHERE topic = $1 AND partition = $2 AND id > $3 ORDER BY id LIMIT 100',
+            [topic, partition, position],
+          )
+          .catch(() => undefined)) ?? {};
+        if (!rows) {
+          // The database is out of reach for a moment (a restart): try again shortly.
+          await sleep(this.pollIntervalMs);
+          continue;
+        }
+        if (rows.length === 0) {
+          await commit().catch(() => undefined);
+          // Woken while reading (a publish, a rebalance, a stop): look again instead of sleeping.
+          if (running() && this.wakesOf(topic) === wakes) await this.waitForWake(topic);
+          continue;
+        }
+        const batchSize = member.spec.handleBatch ? (member.spec.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE) : 1;
+        for (let start = 0; start < rows.length; start += batchSize) {
+          if (!running()) return;
+          const batch = rows.slice(start, start + batchSize).map((row) => ({ topic, partition, offset: row.id, key: row.key, value: row.value, headers: row.headers }));
+          const { done, stopped } = await deliverBatch(
+            member.spec,
+            batch,
+            (dlq) => this.publish([dlq]),
+            () => member.stopping || this.closed,
+            (_message, outcome) => member.metrics.finished(topic, outcome),
+          );
+          if (done > 0) position = batch[done - 1]!.offset;
+          if (stopped) return;
+          if (Date.now() - committedAt >= OFFSET_COMMIT_INTERVAL_MS) await commit();
+        }
       }
+    } finally {
+      await commit().catch(() => undefined);
     }
   }
 
@@ -267,9 +294,10 @@ export class InProcessBus implements EventBus {
     const { rows } = await this.pool.query<{ id: string }>('SELECT coalesce(max(id), 0)::text AS id FROM bus_message').catch(() => ({ rows: [] as Array<{ id: string }> }));
     const id = rows[0]?.id;
     if (id === undefined || id === this.lastSeenId) return;
-    const first = this.lastSeenId === '0';
+    // Also on the first look: a message published before it (by another handle on this database,
+    // as a restarted process does) must not wait for the next one.
     this.lastSeenId = id;
-    if (!first) this.wakeUp('*');
+    this.wakeUp('*');
   }
 
   private waitForWake(topic: string): Promise<void> {

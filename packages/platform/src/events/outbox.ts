@@ -143,18 +143,18 @@ export class OutboxRelay {
     await runner.connect();
     try {
       await runner.startTransaction();
-      const [lock] = (await runner.query('SELECT pg_try_advisory_xact_lock($1) AS locked', [this.options.lockId ?? 7419002])) as Array<{ locked: boolean }>;
-      if (!lock?.locked) {
-        await runner.rollbackTransaction();
-        return 0;
-      }
-      const rows = (await runner.query('SELECT id, topic, key, type, envelope FROM outbox ORDER BY id LIMIT $1', [this.options.batchSize ?? 200])) as Array<{
-        id: string;
-        topic: string;
-        key: string;
-        type: string;
-        envelope: EventEnvelope;
-      }>;
+      // One statement takes the relay lock (one relay per database at a time keeps per-key order
+      // across replicas) and the batch: rows come back deleted, and come back for real only if
+      // the bus accepted them (a failed publish rolls the delete back).
+      // TypeORM answers a DELETE … RETURNING as [rows, count].
+      const [taken] = (await runner.query(
+        `WITH relay AS (SELECT pg_try_advisory_xact_lock($2) AS locked),
+              batch AS (SELECT o.id FROM outbox o, relay WHERE relay.locked ORDER BY o.id LIMIT $1)
+         DELETE FROM outbox o USING batch WHERE o.id = batch.id
+         RETURNING o.id, o.topic, o.key, o.type, o.envelope`,
+        [this.options.batchSize ?? 200, this.options.lockId ?? 7419002],
+      )) as [Array<{ id: string; topic: string; key: string; type: string; envelope: EventEnvelope }>, number];
+      const rows = taken.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
       if (rows.length > 0) {
         await this.options.bus.publish(
           rows.map((r) => ({
@@ -164,7 +164,6 @@ export class OutboxRelay {
             headers: { 'event-type': r.type, 'event-id': r.envelope.id, ...(r.envelope.meta ?? {}) },
           })),
         );
-        await runner.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
       }
       await runner.commitTransaction();
       for (const r of rows) this.metrics.published.inc({ service: this.service, topic: r.topic });
