@@ -176,6 +176,7 @@ export class KafkaBus implements EventBus {
     if (this.closed) throw new Error('Event bus is closed.');
     const topics = spec.topics.map((t) => this.ns(t));
     await this.ensureTopics(topics);
+    const othersInGroup = await this.membersOfOtherProcesses(spec.groupId);
     const consumer = this.kafka.consumer({
       groupId: this.ns(spec.groupId),
       sessionTimeout: 30_000,
@@ -196,7 +197,7 @@ export class KafkaBus implements EventBus {
     // Resolve only once the group has assigned partitions, so that a caller that publishes right
     // after subscribe() (tests, broadcast listeners) does not race the first assignment.
     const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
-    await consumer.run({
+    const running = consumer.run({
       autoCommit: true,
       partitionsConsumedConcurrently: 3,
       eachMessage: async ({ topic, partition, message, heartbeat }) => {
@@ -215,9 +216,17 @@ export class KafkaBus implements EventBus {
         await heartbeat();
       },
     });
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([joined, new Promise((resolve) => (timer = setTimeout(resolve, 30_000)))]);
-    clearTimeout(timer);
+    // Unless other processes are in the group: their rejoining paces the rebalance (run() joins), a
+    // killed one's for up to its 30 s session timeout. Then the consumer starts once the group has
+    // settled (the committed offsets lose nothing meanwhile) and a restarted service is ready at once.
+    if (othersInGroup) {
+      running.catch((err: unknown) => this.options.logger?.error({ err, groupId: spec.groupId }, 'Kafka consumer failed to start'));
+    } else {
+      await running;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([joined, new Promise((resolve) => (timer = setTimeout(resolve, 30_000)))]);
+      clearTimeout(timer);
+    }
     return {
       stop: async () => {
         entry.stopping = true;
@@ -226,6 +235,17 @@ export class KafkaBus implements EventBus {
         this.consumers.delete(entry);
       },
     };
+  }
+
+  /** Whether the group has members beyond this adapter's own (other replicas, or a killed process's). */
+  private async membersOfOtherProcesses(groupId: string): Promise<boolean> {
+    const ours = [...this.subscriptions].filter((s) => s.groupId === groupId).length;
+    try {
+      const { groups } = await this.admin.describeGroups([this.ns(groupId)]);
+      return (groups[0]?.members.length ?? 0) > ours;
+    } catch {
+      return false; // cannot tell: wait for the assignment, as for a new group
+    }
   }
 
   /**
