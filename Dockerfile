@@ -14,7 +14,8 @@
 # The final stage is distroless (no shell, no package manager), runs as uid 65532 and holds only the
 # production dependencies of the one workspace plus the sources it loads.
 
-ARG NODE_MAJOR=22
+# The current Node.js LTS line, as in CI (scripts/ensure-node.sh).
+ARG NODE_MAJOR=24
 # The build stages must match the runtime's glibc (Debian 12) because native modules (argon2) are
 # copied across.
 ARG BUILD_IMAGE=node:${NODE_MAJOR}-bookworm-slim

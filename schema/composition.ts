@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { composeServices } from '@apollo/composition';
 import { buildSchema, parse, printSchema } from 'graphql';
@@ -10,7 +10,13 @@ interface SupergraphConfig {
 
 export const SCHEMA_DIR = __dirname;
 export const SUPERGRAPH_FILE = path.join(__dirname, 'supergraph.graphql');
-export const CONTRACT_FILE = path.resolve(__dirname, '../../shared/contract/api.graphql');
+/** The public API contract clients rely on, kept in the repository so that a clone is self-contained. */
+export const CONTRACT_FILE = path.join(__dirname, 'contract', 'api.graphql');
+/**
+ * Where the shared contract lives when a checkout of it sits beside this repository (`../shared`).
+ * Optional: a clone of this repository alone has none.
+ */
+export const SHARED_CONTRACT_FILE = path.resolve(__dirname, '../../shared/contract/api.graphql');
 
 /** The subgraphs named in supergraph.config.json, in order. */
 export function subgraphConfig(): Array<{ name: string; url: string; file: string }> {
@@ -32,7 +38,12 @@ export function printApiSchema(apiSchema: GraphQLSchema): string {
   return printSchema(apiSchema);
 }
 
-/** The public contract clients rely on. */
+/** The public contract clients rely on (the repository's copy). */
 export function contractSchema(): GraphQLSchema {
   return buildSchema(readFileSync(CONTRACT_FILE, 'utf8'));
+}
+
+/** The shared contract beside the checkout, or undefined when there is none. */
+export function sharedContractSchema(): GraphQLSchema | undefined {
+  return existsSync(SHARED_CONTRACT_FILE) ? buildSchema(readFileSync(SHARED_CONTRACT_FILE, 'utf8')) : undefined;
 }

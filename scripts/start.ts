@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Pool } from 'pg';
-import { configOrExit, createEventBus, createLogger, ensureDatabase, env, loadConfig, onShutdown, startEmbeddedPostgres, withDatabase } from '@shop/platform';
+import { assertPortFree, configOrExit, createEventBus, createLogger, ensureDatabase, env, loadConfig, onShutdown, startEmbeddedPostgres, withDatabase } from '@shop/platform';
 import type { ServiceName } from './supergraph';
 import { startSupergraph } from './supergraph';
 
@@ -60,12 +60,17 @@ async function main(): Promise<void> {
   };
   onShutdown(logger, stop);
 
+  // The ports of the gateway and subgraphs are checked before anything starts (the embedded
+  // Postgres checks its own): a clash, with another checkout's shop say, is the first line printed.
+  await assertPortFree(config.PORT, 'PORT');
+  for (let i = 0; i < 4; i++) await assertPortFree(config.SUBGRAPH_PORT_BASE + i, `SUBGRAPH_PORT_BASE (the subgraphs use ${config.SUBGRAPH_PORT_BASE}-${config.SUBGRAPH_PORT_BASE + 3})`);
+
   const secrets = developmentSecrets(config.DATA_DIR);
   let baseUrl = config.DATABASE_URL;
   if (!baseUrl || !(config.USERS_DATABASE_URL && config.CATALOG_DATABASE_URL && config.INVENTORY_DATABASE_URL && config.ORDERS_DATABASE_URL)) {
     if (!baseUrl) {
-      logger.info({ port: config.EMBEDDED_PG_PORT }, 'starting embedded Postgres');
       const pg = await startEmbeddedPostgres({ dataDir: path.join(config.DATA_DIR, 'postgres'), port: config.EMBEDDED_PG_PORT, logger });
+      logger.info({ port: config.EMBEDDED_PG_PORT }, 'embedded Postgres is up');
       cleanups.push(() => pg.stop());
       baseUrl = pg.url('postgres');
     }
@@ -111,6 +116,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  logger.fatal({ err: error }, 'start-up failed');
+  // The reason goes into the message itself: it is the line a user reads.
+  logger.fatal({ err: error }, `start-up failed: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
 });

@@ -4,20 +4,25 @@
 # Kafka distribution tarball, no Docker.
 #
 # Usage: scripts/kafka/kafka.sh <command>
-#   fetch                 Copy Kafka and its runtime dependencies into $KAFKA_CACHE_DIR/libs (cached: a
-#                         no-op when the libs for the current pom.xml are already there).
+#   fetch                 Copy Kafka $KAFKA_VERSION and its runtime dependencies into
+#                         $KAFKA_CACHE_DIR/<version>/libs (cached: a no-op when the libs for this version
+#                         and the current pom.xml are already there).
 #   start                 Fetch if needed, format the KRaft storage once, then run the broker in the
 #                         foreground (`exec java`, so a parent process owns the JVM; the pid is the JVM's).
 #   start --background    Same, detached (own session), then wait until the broker port accepts
 #                         connections. Console output goes to $KAFKA_DATA_DIR/logs/console.log.
 #   stop                  SIGTERM the broker recorded in the pid file; SIGKILL after $KAFKA_STOP_TIMEOUT s.
 #   status                Exit 0 when 127.0.0.1:$KAFKA_PORT accepts connections, 1 otherwise.
+#   version               Print the Kafka version these settings run.
 #
 # Environment (defaults in brackets):
+#   KAFKA_VERSION [the <kafka.version> of pom.xml: the 4.x that k8s/base/kafka/kafka.yaml deploys]
+#                                 Apache Kafka version, 3.9.x or 4.x (3.9 is the compatibility floor)
 #   KAFKA_PORT [9092]             client (PLAINTEXT) listener on 127.0.0.1
-#   KAFKA_CONTROLLER_PORT [9093]  KRaft controller listener on 127.0.0.1
+#   KAFKA_CONTROLLER_PORT [KAFKA_PORT + 100, so 9192]  KRaft controller listener on 127.0.0.1 (not 9093:
+#                                 that is Alertmanager's, see observability/local-stack.sh)
 #   KAFKA_DATA_DIR [<repo>/.data/kafka]   holds kraft/ (the log dirs), logs/, server.properties, kafka.pid
-#   KAFKA_CACHE_DIR [<repo>/.cache/kafka] holds libs/ (the broker classpath)
+#   KAFKA_CACHE_DIR [<repo>/.cache/kafka] holds <version>/libs/ (the broker classpath of each version)
 #   KAFKA_HEAP_OPTS [-Xms256m -Xmx768m]   KAFKA_JVM_OPTS [G1, small pauses]: JVM flags
 #   KAFKA_LOG_LEVEL [INFO]        level of <data dir>/logs/server.log
 #   KAFKA_CONSOLE_LOG_LEVEL [WARN] level of what the broker prints on stdout
@@ -26,23 +31,26 @@
 #   KAFKA_CLUSTER_ID [random]     cluster id used when formatting a fresh data dir
 #   KAFKA_PARENT_PID [unset]      foreground start only: stop the broker when this process disappears
 #                                 (so a crashed test runner leaves no orphan JVM)
-#   JAVA_HOME                     java is taken from $JAVA_HOME/bin when set, else from PATH
+#   JAVA_HOME                     java is taken from $JAVA_HOME/bin when set, else from PATH (Java 17+
+#                                 for Kafka 4.x, 11+ for 3.x)
 #
-# Kafka stays on 3.9.x: kafkajs 2.2.4 uses request versions that Kafka 4.0 removed.
+# kafkajs 2.2.4 (our client) works with both lines; what was measured is in docs/notes/foundation.md.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 POM="$SCRIPT_DIR/pom.xml"
 
+pom_kafka_version() { sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$POM" | head -n1; }
+VERSION="${KAFKA_VERSION:-$(pom_kafka_version)}"
 CACHE_DIR="${KAFKA_CACHE_DIR:-$REPO_ROOT/.cache/kafka}"
-LIBS_DIR="$CACHE_DIR/libs"
+LIBS_DIR="$CACHE_DIR/$VERSION/libs"
 DATA_DIR="${KAFKA_DATA_DIR:-$REPO_ROOT/.data/kafka}"
 LOG_DIR="$DATA_DIR/logs"
 KRAFT_DIR="$DATA_DIR/kraft"
 PID_FILE="$DATA_DIR/kafka.pid"
 PORT="${KAFKA_PORT:-9092}"
-CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-}"
 HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx768m}"
 JVM_OPTS="${KAFKA_JVM_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true -Djava.net.preferIPv4Stack=true}"
 LOG_LEVEL="${KAFKA_LOG_LEVEL:-INFO}"
@@ -57,14 +65,21 @@ fail() {
 }
 
 is_port() { [[ "$1" =~ ^[0-9]+$ ]] && (("$1" > 0 && "$1" < 65536)); }
+[[ "$VERSION" =~ ^([0-9]+)\.([0-9]+)\.[0-9]+$ ]] || fail "KAFKA_VERSION must be a release such as 4.1.0 or 3.9.2, got '$VERSION'"
+MAJOR="${BASH_REMATCH[1]}"
+MINOR="${BASH_REMATCH[2]}"
+{ ((MAJOR == 4)) || ((MAJOR == 3 && MINOR >= 9)); } || fail "KAFKA_VERSION $VERSION is not supported: use 4.x, or 3.9.x (the compatibility floor)"
 is_port "$PORT" || fail "KAFKA_PORT must be a TCP port number, got '$PORT'"
+[[ -n "$CONTROLLER_PORT" ]] || CONTROLLER_PORT=$((10#$PORT + 100))
 is_port "$CONTROLLER_PORT" || fail "KAFKA_CONTROLLER_PORT must be a TCP port number, got '$CONTROLLER_PORT'"
 [[ "$PORT" != "$CONTROLLER_PORT" ]] || fail "KAFKA_PORT and KAFKA_CONTROLLER_PORT must differ (both $PORT)"
 
-kafka_version() { sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$POM" | head -n1; }
+kafka_version() { echo "$VERSION"; }
+# Kafka 4 logs through log4j 2, Kafka 3 through log4j 1 (reload4j): the pom.xml profile of each.
+logging_profile() { if ((MAJOR >= 4)); then echo log4j2; else echo reload4j; fi; }
 
-# The libs are valid for exactly one pom.xml: editing it (e.g. a version bump) makes the next fetch redo the copy.
-pom_stamp() { sha256sum "$POM" | cut -d' ' -f1; }
+# The libs are valid for exactly one pom.xml and version: editing either makes the next fetch redo the copy.
+pom_stamp() { echo "$VERSION $(sha256sum "$POM" | cut -d' ' -f1)"; }
 libs_ready() { [[ -f "$LIBS_DIR/.complete" && "$(cat "$LIBS_DIR/.complete")" == "$(pom_stamp)" ]]; }
 
 find_java() {
@@ -73,14 +88,16 @@ find_java() {
   elif command -v java >/dev/null 2>&1; then
     JAVA="$(command -v java)"
   else
-    fail "java not found (set JAVA_HOME or put java on PATH; Kafka $(kafka_version) needs Java 11 or newer, 17 recommended; on Debian: apt-get install openjdk-17-jre-headless)"
+    fail "java not found (set JAVA_HOME or put java on PATH; Kafka $(kafka_version) needs Java 17 (3.x: 11) or newer; on Debian: apt-get install openjdk-17-jre-headless)"
   fi
   local version major
   version="$("$JAVA" -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p' | head -n1)"
   major="${version%%.*}"
   [[ "$major" == 1 ]] && major="$(echo "$version" | cut -d. -f2)"
   [[ "$major" =~ ^[0-9]+$ ]] || fail "cannot tell the version of $JAVA (got '$version')"
-  ((major >= 11)) || fail "$JAVA is Java $version; Kafka $(kafka_version) needs Java 11 or newer"
+  local needed=11
+  ((MAJOR >= 4)) && needed=17
+  ((major >= needed)) || fail "$JAVA is Java $version; Kafka $(kafka_version) needs Java $needed or newer"
 }
 
 cmd_fetch() {
@@ -89,7 +106,7 @@ cmd_fetch() {
     return 0
   fi
   command -v mvn >/dev/null 2>&1 || fail "mvn not found: it fetches Kafka from Maven Central (on Debian: apt-get install maven)"
-  mkdir -p "$CACHE_DIR"
+  mkdir -p "$CACHE_DIR/$VERSION"
   # Parallel test workers may fetch at once: one copies, the others wait for it and find the libs ready.
   # The lock lives in a subshell so that its descriptor is never inherited by the broker JVM.
   (
@@ -100,15 +117,19 @@ cmd_fetch() {
       exit 0
     fi
     log "fetching Kafka $(kafka_version) from Maven Central into $LIBS_DIR"
-    tmp="$(mktemp -d "$CACHE_DIR/libs.tmp.XXXXXX")"
-    trap 'rm -rf "$tmp"' EXIT
-    if ! mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
-      -DoutputDirectory="$tmp" >"$CACHE_DIR/fetch.log" 2>&1; then
-      tail -n 40 "$CACHE_DIR/fetch.log" >&2 || true
-      fail "mvn could not fetch Kafka $(kafka_version) (full output in $CACHE_DIR/fetch.log)"
+    tmp="$(mktemp -d "$CACHE_DIR/$VERSION/libs.tmp.XXXXXX")"
+    trap 'rm -rf "$tmp"; rmdir "$CACHE_DIR/$VERSION" 2>/dev/null || true' EXIT
+    if ! mvn -q -B -Dstyle.color=never -f "$POM" "-Dkafka.version=$VERSION" "-P$(logging_profile)" \
+      dependency:copy-dependencies -DoutputDirectory="$tmp" >"$CACHE_DIR/fetch-$VERSION.log" 2>&1; then
+      tail -n 40 "$CACHE_DIR/fetch-$VERSION.log" >&2 || true
+      fail "mvn could not fetch Kafka $(kafka_version) (is it a released version? full output in $CACHE_DIR/fetch-$VERSION.log)"
     fi
-    compgen -G "$tmp/kafka_2.13-*.jar" >/dev/null || fail "mvn succeeded but no kafka_2.13 jar landed in $tmp"
-    compgen -G "$tmp/slf4j-reload4j-*.jar" >/dev/null || fail "mvn succeeded but the slf4j-reload4j logging binding is missing"
+    compgen -G "$tmp/kafka_2.13-$VERSION.jar" >/dev/null || fail "mvn succeeded but no kafka_2.13-$VERSION jar landed in $tmp (no such release?)"
+    if ((MAJOR >= 4)); then
+      compgen -G "$tmp/log4j-slf4j-impl-*.jar" >/dev/null || fail "mvn succeeded but the log4j-slf4j-impl logging binding is missing"
+    else
+      compgen -G "$tmp/slf4j-reload4j-*.jar" >/dev/null || fail "mvn succeeded but the slf4j-reload4j logging binding is missing"
+    fi
     chmod 755 "$tmp"
     pom_stamp >"$tmp/.complete"
     rm -rf "$LIBS_DIR"
@@ -191,8 +212,54 @@ socket.request.max.bytes=104857600
 # is acknowledged quickly, and a bounded wait for it.
 broker.heartbeat.interval.ms=500
 broker.session.timeout.ms=3000
-controlled.shutdown.enable=true
 EOF
+  # Kafka 4 always shuts down in a controlled way (the setting is gone); 3.x is told to.
+  ((MAJOR >= 4)) || echo "controlled.shutdown.enable=true" >>"$DATA_DIR/server.properties"
+  if ((MAJOR >= 4)); then write_log4j2_config; else write_log4j_config; fi
+}
+
+# Kafka 4.x logs through slf4j -> log4j 2; the properties format needs no extra jar (YAML would).
+write_log4j2_config() {
+  cat >"$DATA_DIR/log4j2.properties" <<EOF
+# Generated by scripts/kafka/kafka.sh. Kafka 4.x logs through slf4j -> log4j 2.
+status = warn
+name = kafka-dev
+
+appender.stdout.type = Console
+appender.stdout.name = STDOUT
+appender.stdout.layout.type = PatternLayout
+appender.stdout.layout.pattern = [%d] %p %m (%c)%n
+appender.stdout.filter.threshold.type = ThresholdFilter
+appender.stdout.filter.threshold.level = $CONSOLE_LOG_LEVEL
+
+appender.file.type = RollingFile
+appender.file.name = FILE
+appender.file.fileName = \${sys:kafka.logs.dir}/server.log
+appender.file.filePattern = \${sys:kafka.logs.dir}/server.log.%i
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+appender.file.policies.type = Policies
+appender.file.policies.size.type = SizeBasedTriggeringPolicy
+appender.file.policies.size.size = 20MB
+appender.file.strategy.type = DefaultRolloverStrategy
+appender.file.strategy.max = 3
+
+rootLogger.level = $LOG_LEVEL
+rootLogger.appenderRef.stdout.ref = STDOUT
+rootLogger.appenderRef.file.ref = FILE
+
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+logger.state.name = state.change.logger
+logger.state.level = WARN
+logger.authorizer.name = kafka.authorizer.logger
+logger.authorizer.level = WARN
+logger.network.name = org.apache.kafka.clients.NetworkClient
+logger.network.level = WARN
+EOF
+}
+
+write_log4j_config() {
   cat >"$DATA_DIR/log4j.properties" <<EOF
 # Generated by scripts/kafka/kafka.sh. Kafka 3.x logs through slf4j -> reload4j (log4j 1.x API).
 log4j.rootLogger=$LOG_LEVEL, file, stdout
@@ -219,12 +286,28 @@ EOF
 java_cmd() {
   # shellcheck disable=SC2206 # the *_OPTS are word lists on purpose
   JAVA_CMD=("$JAVA" $HEAP_OPTS $JVM_OPTS
-    "-Dlog4j.configuration=file:$DATA_DIR/log4j.properties" "-Dkafka.logs.dir=$LOG_DIR"
-    -cp "$LIBS_DIR/*")
+    "-Dlog4j.configuration=file:$DATA_DIR/log4j.properties" "-Dlog4j2.configurationFile=$DATA_DIR/log4j2.properties"
+    "-Dkafka.logs.dir=$LOG_DIR" -cp "$LIBS_DIR/*")
+}
+
+# The Kafka version that formatted the data directory ("unknown" before versions were recorded).
+formatted_by() { cat "$DATA_DIR/formatted-by-kafka" 2>/dev/null || echo unknown; }
+
+# Kafka upgrades a data directory written by an older version, but cannot go back to an older minor.
+check_data_version() {
+  local by
+  by="$(formatted_by)"
+  [[ "$by" == unknown || "$by" == "$VERSION" ]] && return 0
+  if [[ "$(printf '%s\n%s\n' "${by%.*}" "${VERSION%.*}" | sort -V | tail -n1)" != "${VERSION%.*}" ]]; then
+    fail "$KRAFT_DIR was written by Kafka $by, which Kafka $VERSION cannot read: use KAFKA_VERSION=$by, another KAFKA_DATA_DIR, or delete $KRAFT_DIR (its topics are lost)"
+  fi
+  log "data in $KRAFT_DIR was written by Kafka $by; Kafka $VERSION upgrades it"
 }
 
 format_storage() {
   if [[ -f "$KRAFT_DIR/meta.properties" ]]; then
+    check_data_version
+    echo "$VERSION" >"$DATA_DIR/formatted-by-kafka"
     return 0
   fi
   local cluster_id="${KAFKA_CLUSTER_ID:-}"
@@ -243,6 +326,7 @@ format_storage() {
     cat "$LOG_DIR/format.log" >&2
     fail "formatting $KRAFT_DIR failed"
   fi
+  echo "$VERSION" >"$DATA_DIR/formatted-by-kafka"
 }
 
 cmd_start() {
@@ -370,6 +454,7 @@ case "$command" in
   start) cmd_start "$@" ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
+  version) kafka_version ;;
   -h | --help | help) usage ;;
   *)
     usage >&2

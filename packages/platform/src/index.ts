@@ -64,7 +64,7 @@ export { createDataSource, ensureDatabase, instrumentDataSource, runMigrationsLo
 export { PlatformOutboxInbox1700000000000 } from './db/platform.migration';
 export { afterCommit } from './db/after-commit';
 export type { EmbeddedPostgresHandle, EmbeddedPostgresOptions } from './db/embedded-postgres';
-export { startEmbeddedPostgres } from './db/embedded-postgres';
+export { assertPortFree, EmbeddedPostgresStartError, PortUnavailableError, startEmbeddedPostgres } from './db/embedded-postgres';
 
 // HTTP, GraphQL, logs, metrics and traces.
 export { mountOperationalRoutes } from './http/operational-routes';

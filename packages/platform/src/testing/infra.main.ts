@@ -15,7 +15,9 @@ async function main(): Promise<void> {
   const kafkaPort = Number(process.env['TEST_KAFKA_PORT'] ?? 19092);
   const [pg, kafka] = await Promise.all([
     startEmbeddedPostgres({ dataDir: path.join(root, `.data/test-postgres-${pgPort}`), port: pgPort }),
-    startKafkaBroker({ port: kafkaPort, controllerPort: kafkaPort + 1, dataDir: path.join(root, `.data/test-kafka-${kafkaPort}`) }),
+    // A Kafka version chosen for this run (KAFKA_VERSION, e.g. the 3.9 floor) gets data of its own:
+    // Kafka cannot read what a newer version wrote.
+    startKafkaBroker({ port: kafkaPort, controllerPort: kafkaPort + 1, dataDir: path.join(root, `.data/test-kafka-${kafkaPort}${process.env['KAFKA_VERSION'] ? `-${process.env['KAFKA_VERSION']}` : ''}`) }),
   ]);
   // Drop databases left behind by an interrupted earlier run.
   const admin = new Client({ connectionString: pg.url('postgres') });

@@ -35,7 +35,7 @@ export interface KafkaBrokerHandle {
 export interface KafkaBrokerOptions {
   /** Client (PLAINTEXT) listener port on 127.0.0.1. Default 9092. */
   port?: number;
-  /** KRaft controller listener port on 127.0.0.1. Default `port + 1` (9093 with the default port). */
+  /** KRaft controller listener port on 127.0.0.1. Default `port + 1`. */
   controllerPort?: number;
   /**
    * Broker data directory (KRaft log dirs in `kraft/`, logs in `logs/`), formatted on first use and
@@ -57,7 +57,8 @@ export interface KafkaBrokerOptions {
  * and the script's `KAFKA_PARENT_PID` watchdog stops it if this process dies without running hooks
  * (e.g. SIGKILL). Rejects, with the tail of the broker's output and log, if the broker exits during
  * startup or does not answer a kafkajs `listTopics()` within `startupTimeoutMs`.
- * The cache of jars is `$KAFKA_CACHE_DIR` (default `<repo>/.cache/kafka`).
+ * The cache of jars is `$KAFKA_CACHE_DIR` (default `<repo>/.cache/kafka`); the Kafka version is the
+ * script's default (the one the Strimzi cluster deploys) unless `KAFKA_VERSION` is set.
  */
 export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promise<KafkaBrokerHandle> {
   const port = options.port ?? DEFAULT_PORT;
