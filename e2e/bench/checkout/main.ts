@@ -19,7 +19,7 @@
  *   --hot-stock <n> [1000000]  initial stock of the hot product (the spread products get --stock)
  *   --stock <n> [1000000]
  *   --max-in-flight <n> [1000] open loop: arrivals beyond this many unanswered requests are dropped
- *   --drain-timeout <s> [240] --idle <s> [5]
+ *   --drain-timeout <s> [240] --idle <s> [5] --warmup <s> [5] (a closed loop before the first phase, not reported; 0: none)
  *   --limit-seconds <s> [5]  --limit-connections <list> [8,16,32]   the database limit (0 seconds: skip it)
  *   --pg-port <port> [54361] --kafka-port <port> [19494] (its controller on the next port)
  *   --keep-data              keep .data/bench-checkout-<id> (removed by default)
@@ -66,6 +66,7 @@ function parseOptions() {
       'max-in-flight': { type: 'string' },
       'drain-timeout': { type: 'string' },
       idle: { type: 'string' },
+      warmup: { type: 'string' },
       'limit-seconds': { type: 'string', default: '5' },
       'limit-connections': { type: 'string', default: '8,16,32' },
       'pg-port': { type: 'string', default: '54361' },
@@ -97,6 +98,7 @@ function parseOptions() {
     maxInFlight: int('max-in-flight', values['max-in-flight'], DEFAULT_SETTINGS.maxInFlight, 1, 100_000),
     drainTimeoutS: int('drain-timeout', values['drain-timeout'], DEFAULT_SETTINGS.drainTimeoutS, 0, 3600),
     idleS: int('idle', values.idle, DEFAULT_SETTINGS.idleS, 1, 600),
+    warmupS: int('warmup', values.warmup, DEFAULT_SETTINGS.warmupS, 0, 600),
     phases: phases as PhaseName[],
   };
   const limitConnections = values['limit-connections'].split(',').map((n) => int('limit-connections', n.trim(), 8, 1, 200));
