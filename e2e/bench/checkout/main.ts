@@ -26,9 +26,10 @@
  *   --inline-client          run the load generator in the shop's thread (default: a worker thread)
  *   --json <file>            also write the raw report as JSON
  *   --log-level <level> [error]   the shop's log level
+ *   --help
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -133,8 +134,29 @@ function runLoadInWorker(spec: LoadSpec): Promise<LoadResult> {
   });
 }
 
+/** The header comment of this file: the usage. */
+function usage(): string {
+  const source = readFileSync(__filename, 'utf8');
+  const header = source.slice(source.indexOf('/**') + 3, source.indexOf('*/'));
+  return header
+    .split('\n')
+    .map((line) => line.replace(/^ \* ?/, ''))
+    .join('\n')
+    .trim();
+}
+
 async function main(): Promise<void> {
-  const options = parseOptions();
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    process.stdout.write(`${usage()}\n`);
+    return;
+  }
+  let options: ReturnType<typeof parseOptions>;
+  try {
+    options = parseOptions();
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n(npm run bench:checkout -- --help for the options)\n`);
+    process.exit(2);
+  }
   const command = `npm run bench:checkout -- ${process.argv.slice(2).join(' ')}`.trim();
   const log = (line: string): void => void process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
   const dataDir = path.join(ROOT, '.data', `bench-checkout-${randomBytes(3).toString('hex')}`);

@@ -3,7 +3,7 @@ import type { LimitSample } from './db-limit';
 import type { BenchReport, PhaseReport, Quantiles } from './run';
 import { formatLoad } from './run';
 
-const LABEL_WIDTH = 38;
+const LABEL_WIDTH = 44;
 const COLUMN_WIDTH = 24;
 
 export function formatReport(report: BenchReport, limit: readonly LimitSample[] | null, command: string): string {
