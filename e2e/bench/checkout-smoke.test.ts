@@ -37,7 +37,7 @@ describe('checkout benchmark, smoke (in-process bus)', () => {
       databaseUrl: (name) => (name === 'eventbus' ? undefined : shop.databaseUrl(name)),
       tokenFor: (userId, roles) => shop.tokenFor({ userId, roles, sessionId: randomUUID(), expiresInSeconds: 3600 }),
     };
-    const settings: BenchSettings = { ...DEFAULT_SETTINGS, durationS: 3, customers: 4, rate: 10, products: 5, hotStock: HOT_STOCK, drainTimeoutS: 90, idleS: 1 };
+    const settings: BenchSettings = { ...DEFAULT_SETTINGS, durationS: 3, customers: 4, rate: 10, products: 5, hotStock: HOT_STOCK, drainTimeoutS: 90, idleS: 1, warmupS: 1 };
     report = await runCheckoutBench(target, settings, { runLoad });
   }, 240_000);
 

@@ -97,7 +97,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
         uncertain = res.status >= 500;
       }
     } catch (error) {
-      code = error instanceof Error ? (error.name === 'Error' ? error.message : error.name) : 'UNKNOWN';
+      code = clientErrorCode(error);
       uncertain = true;
     }
     if (code !== undefined) {
@@ -144,6 +144,15 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     await Promise.all(inFlight);
   }
   return { startedAt, endsAt, settledAt: Math.max(settledAt, endsAt), acks, sent, errors, uncertainKeys, dropped, maxScheduleLagMs };
+}
+
+/** A short name for a failed request: the timeout, or fetch's cause (`ECONNRESET`, `UND_ERR_SOCKET`…). */
+function clientErrorCode(error: unknown): string {
+  if (!(error instanceof Error)) return 'UNKNOWN';
+  if (error.name === 'TimeoutError' || error.name === 'AbortError') return 'CLIENT_TIMEOUT';
+  const cause = (error as { cause?: { code?: unknown; name?: unknown } }).cause;
+  const detail = typeof cause?.code === 'string' ? cause.code : typeof cause?.name === 'string' ? cause.name : error.message;
+  return `${error.name}(${detail})`;
 }
 
 function sleep(ms: number): Promise<void> {

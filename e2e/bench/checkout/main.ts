@@ -19,16 +19,17 @@
  *   --hot-stock <n> [1000000]  initial stock of the hot product (the spread products get --stock)
  *   --stock <n> [1000000]
  *   --max-in-flight <n> [1000] open loop: arrivals beyond this many unanswered requests are dropped
- *   --drain-timeout <s> [240] --idle <s> [5]
+ *   --drain-timeout <s> [240] --idle <s> [5] --warmup <s> [5] (a closed loop before the first phase, not reported; 0: none)
  *   --limit-seconds <s> [5]  --limit-connections <list> [8,16,32]   the database limit (0 seconds: skip it)
  *   --pg-port <port> [54361] --kafka-port <port> [19494] (its controller on the next port)
  *   --keep-data              keep .data/bench-checkout-<id> (removed by default)
  *   --inline-client          run the load generator in the shop's thread (default: a worker thread)
  *   --json <file>            also write the raw report as JSON
  *   --log-level <level> [error]   the shop's log level
+ *   --help
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -66,6 +67,7 @@ function parseOptions() {
       'max-in-flight': { type: 'string' },
       'drain-timeout': { type: 'string' },
       idle: { type: 'string' },
+      warmup: { type: 'string' },
       'limit-seconds': { type: 'string', default: '5' },
       'limit-connections': { type: 'string', default: '8,16,32' },
       'pg-port': { type: 'string', default: '54361' },
@@ -97,6 +99,7 @@ function parseOptions() {
     maxInFlight: int('max-in-flight', values['max-in-flight'], DEFAULT_SETTINGS.maxInFlight, 1, 100_000),
     drainTimeoutS: int('drain-timeout', values['drain-timeout'], DEFAULT_SETTINGS.drainTimeoutS, 0, 3600),
     idleS: int('idle', values.idle, DEFAULT_SETTINGS.idleS, 1, 600),
+    warmupS: int('warmup', values.warmup, DEFAULT_SETTINGS.warmupS, 0, 600),
     phases: phases as PhaseName[],
   };
   const limitConnections = values['limit-connections'].split(',').map((n) => int('limit-connections', n.trim(), 8, 1, 200));
@@ -131,8 +134,29 @@ function runLoadInWorker(spec: LoadSpec): Promise<LoadResult> {
   });
 }
 
+/** The header comment of this file: the usage. */
+function usage(): string {
+  const source = readFileSync(__filename, 'utf8');
+  const header = source.slice(source.indexOf('/**') + 3, source.indexOf('*/'));
+  return header
+    .split('\n')
+    .map((line) => line.replace(/^ \* ?/, ''))
+    .join('\n')
+    .trim();
+}
+
 async function main(): Promise<void> {
-  const options = parseOptions();
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    process.stdout.write(`${usage()}\n`);
+    return;
+  }
+  let options: ReturnType<typeof parseOptions>;
+  try {
+    options = parseOptions();
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n(npm run bench:checkout -- --help for the options)\n`);
+    process.exit(2);
+  }
   const command = `npm run bench:checkout -- ${process.argv.slice(2).join(' ')}`.trim();
   const log = (line: string): void => void process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
   const dataDir = path.join(ROOT, '.data', `bench-checkout-${randomBytes(3).toString('hex')}`);

@@ -3,7 +3,7 @@ import type { LimitSample } from './db-limit';
 import type { BenchReport, PhaseReport, Quantiles } from './run';
 import { formatLoad } from './run';
 
-const LABEL_WIDTH = 38;
+const LABEL_WIDTH = 44;
 const COLUMN_WIDTH = 24;
 
 export function formatReport(report: BenchReport, limit: readonly LimitSample[] | null, command: string): string {
@@ -20,7 +20,7 @@ export function formatReport(report: BenchReport, limit: readonly LimitSample[] 
   row('', (p) => ({ closed: 'closed loop', open: 'open loop', hot: 'hot product' })[p.phase]);
   row('', (p) => (p.phase === 'open' ? `${s.rate}/s Poisson` : `${s.customers} customers`));
   row('', (p) => (p.phase === 'hot' ? '1 product' : `${s.products} products`));
-  row('orders acknowledged', (p) => String(p.acknowledged));
+  row('orders acknowledged / created', (p) => `${p.acknowledged} / ${p.created}`);
   row('placed/s', (p) => p.placedPerS.toFixed(1));
   row('confirmed/s within the phase', (p) => p.confirmedInPhasePerS.toFixed(1));
   row('confirmed/s until drained', (p) => p.confirmedToDrainPerS.toFixed(1));
@@ -29,14 +29,14 @@ export function formatReport(report: BenchReport, limit: readonly LimitSample[] 
   row('placed→CONFIRMED p50/p95/p99 (ms)', (p) => triple(p.placedToConfirmedMs));
   row('outcomes', (p) => Object.entries(p.outcomes).map(([k, v]) => `${k.replace('REJECTED ', 'REJ ')} ${v}`).join(', ') || '-');
   row('failed requests / dropped arrivals', (p) => `${Object.values(p.errors).reduce((a, b) => a + b, 0)} / ${p.dropped}`);
-  row('SQL statements per order', (p) => `${p.sql.perOrder.toFixed(1)} (gross ${p.sql.perOrderGross.toFixed(1)})`);
+  row('SQL statements per order created', (p) => `${p.sql.perOrder.toFixed(1)} (gross ${p.sql.perOrderGross.toFixed(1)})`);
   row('  of which BEGIN/COMMIT/…', (p) => `${(p.sql.txShare * 100).toFixed(0)} %`);
   for (const db of ['users', 'catalog', 'inventory', 'orders', 'eventbus']) {
     if (phases.some((p) => p.sql.perOrderByDb[db] !== undefined)) row(`  ${db} database`, (p) => (p.sql.perOrderByDb[db] ?? 0).toFixed(1));
   }
   row('  /metrics db_query_… per order', (p) => Object.values(p.sql.metricsPerOrder).reduce((a, b) => a + b, 0).toFixed(1));
   row('lost / duplicated / not final', (p) => `${p.correctness.lost} / ${p.correctness.duplicated} / ${p.correctness.notFinal}`);
-  row('unexplained order rows', (p) => String(p.correctness.unexplained));
+  row('orders of timed-out requests / unexplained', (p) => `${p.correctness.ordersOfFailedRequests} / ${p.correctness.unexplained}`);
   row('load average at start / end (1 min)', (p) => `${p.loadAverage.start[0]!.toFixed(2)} / ${p.loadAverage.end[0]!.toFixed(2)}`);
   const errors = phases.filter((p) => Object.keys(p.errors).length);
   for (const p of errors) lines.push(`failed requests (${p.phase}): ${Object.entries(p.errors).map(([k, v]) => `${k} ${v}`).join(', ')}`);

@@ -49,6 +49,8 @@ export interface BenchSettings {
   readonly drainTimeoutS: number;
   /** Seconds of no load over which idle SQL is measured. */
   readonly idleS: number;
+  /** A closed-loop warm-up before the first phase (not reported; 0: none), so that the first phase does not pay for cold caches alone. */
+  readonly warmupS: number;
   readonly requestTimeoutMs: number;
   readonly paymentToken: string;
 }
@@ -65,6 +67,7 @@ export const DEFAULT_SETTINGS: BenchSettings = {
   maxOrdersPerPhase: 200_000,
   drainTimeoutS: 240,
   idleS: 5,
+  warmupS: 5,
   requestTimeoutMs: 30_000,
   paymentToken: 'tok_visa',
 };
@@ -82,6 +85,8 @@ export interface PhaseReport {
   readonly durationS: number;
   readonly sent: number;
   readonly acknowledged: number;
+  /** Order rows of the phase (acknowledged, plus those of requests that timed out on the client). */
+  readonly created: number;
   readonly errors: Record<string, number>;
   readonly dropped: number;
   readonly maxScheduleLagMs: number;
@@ -102,7 +107,7 @@ export interface PhaseReport {
 }
 
 export interface SqlReport {
-  /** Statements per acknowledged order over the phase and its drain, idle rate subtracted, by database label. */
+  /** Statements per order created, over the phase and its drain, idle rate subtracted, by database label. */
   readonly perOrderByDb: Record<string, number>;
   readonly perOrder: number;
   /** Without subtracting the idle rate. */
@@ -203,24 +208,33 @@ export async function runCheckoutBench(target: BenchTarget, settings: BenchSetti
     const idle = await measureIdle(target, dbLabels, settings.idleS);
     log(`idle SQL/s: ${formatRecord(idle.sqlPerSByDb)}`);
 
+    const specFor = (phase: PhaseName | 'warmup'): LoadSpec => ({
+      kind: phase === 'open' ? 'open' : 'closed',
+      gatewayUrl: target.gatewayUrl,
+      tokens,
+      productIds: phase === 'hot' ? [hot] : spread,
+      durationMs: (phase === 'warmup' ? settings.warmupS : settings.durationS) * 1000,
+      customers: settings.customers,
+      rate: settings.rate,
+      maxInFlight: settings.maxInFlight,
+      maxOrders: settings.maxOrdersPerPhase,
+      keyPrefix: `bench-${runId}-${phase}`,
+      paymentToken: settings.paymentToken,
+      requestTimeoutMs: settings.requestTimeoutMs,
+    });
+    if (settings.warmupS > 0 && settings.phases.length) {
+      const spec = specFor('warmup');
+      log(`warm-up: closed loop for ${settings.warmupS} s (not reported)`);
+      const warm = await hooks.runLoad(spec);
+      const drained = await drain(state, spec.keyPrefix, warm.acks.length, settings.drainTimeoutS, hooks);
+      await waitQuiet(idle, 30_000);
+      log(`  warm-up: ${warm.acks.length} orders, ${drained ? 'drained' : 'NOT drained'}`);
+    }
+
     const phases: PhaseReport[] = [];
     for (const phase of settings.phases) {
       if (hooks.signal?.aborted) break;
-      const spec: LoadSpec = {
-        kind: phase === 'open' ? 'open' : 'closed',
-        gatewayUrl: target.gatewayUrl,
-        tokens,
-        productIds: phase === 'hot' ? [hot] : spread,
-        durationMs: settings.durationS * 1000,
-        customers: settings.customers,
-        rate: settings.rate,
-        maxInFlight: settings.maxInFlight,
-        maxOrders: settings.maxOrdersPerPhase,
-        keyPrefix: `bench-${runId}-${phase}`,
-        paymentToken: settings.paymentToken,
-        requestTimeoutMs: settings.requestTimeoutMs,
-      };
-      phases.push(await runPhase(phase, spec, target, state, dbLabels, idle, settings, hooks));
+      phases.push(await runPhase(phase, specFor(phase), target, state, dbLabels, idle, settings, hooks));
     }
     const stock = await checkStock(state, allProducts, phases.length ? `bench-${runId}` : null);
     return { bus: target.bus, settings, startedAt, cpus: os.cpus().length, loadAverage: { start: loadStart, end: os.loadavg() }, idle, phases, stock };
@@ -255,23 +269,7 @@ async function runPhase(
   const load = await hooks.runLoad(spec);
   const loadEnd = os.loadavg();
 
-  // Drain: wait until every order of the phase is final (bounded).
-  const drainDeadline = Date.now() + settings.drainTimeoutS * 1000;
-  let lastLog = Date.now();
-  let drained = false;
-  for (;;) {
-    const { total, pending } = await state.progress(spec.keyPrefix);
-    if (pending === 0 && total >= load.acks.length) {
-      drained = true;
-      break;
-    }
-    if (Date.now() > drainDeadline || hooks.signal?.aborted) break;
-    if (Date.now() - lastLog >= 10_000) {
-      log(`  draining: ${pending} of ${total} orders still PENDING`);
-      lastLog = Date.now();
-    }
-    await sleep(500);
-  }
+  const drained = await drain(state, spec.keyPrefix, load.acks.length, settings.drainTimeoutS, hooks);
   // SQL of the phase: until the follow-up work (mails, events after the last confirmation) is done too.
   await waitQuiet(idle, 30_000);
   const windowS = (Date.now() - t0) / 1000;
@@ -289,7 +287,7 @@ async function runPhase(
     const k = o.status === 'REJECTED' ? `REJECTED ${o.rejectionReason ?? ''}`.trim() : o.status;
     outcomes[k] = (outcomes[k] ?? 0) + 1;
   }
-  const n = Math.max(acks.length, 1);
+  const n = Math.max(orders.length, 1);
   const perOrderByDb: Record<string, number> = {};
   let gross = 0;
   let net = 0;
@@ -312,6 +310,7 @@ async function runPhase(
     durationS,
     sent: load.sent,
     acknowledged: acks.length,
+    created: orders.length,
     errors: load.errors,
     dropped: load.dropped,
     maxScheduleLagMs: load.maxScheduleLagMs,
@@ -331,6 +330,22 @@ async function runPhase(
       `${drained ? `drained ${report.drainS!.toFixed(1)} s after` : `NOT drained after ${settings.drainTimeoutS} s`} (load average ${formatLoad(loadEnd)})`,
   );
   return report;
+}
+
+/** Waits until every order of the phase is final (bounded); answers whether it happened. */
+async function drain(state: ShopState, prefix: string, acknowledged: number, timeoutS: number, hooks: RunHooks): Promise<boolean> {
+  const deadline = Date.now() + timeoutS * 1000;
+  let lastLog = Date.now();
+  for (;;) {
+    const { total, pending } = await state.progress(prefix);
+    if (pending === 0 && total >= acknowledged) return true;
+    if (Date.now() > deadline || hooks.signal?.aborted) return false;
+    if (Date.now() - lastLog >= 10_000) {
+      hooks.log?.(`  draining: ${pending} of ${total} orders still PENDING`);
+      lastLog = Date.now();
+    }
+    await sleep(500);
+  }
 }
 
 function phaseCorrectness(acks: readonly Ack[], orders: readonly OrderState[], load: LoadResult): PhaseCorrectness {
