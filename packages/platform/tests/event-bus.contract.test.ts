@@ -354,7 +354,7 @@ describe.each(adapters)('event bus contract: $name', (adapter) => {
         const groupId = uniqueName('svc');
         const handled: number[] = [];
         const dead: BusMessage[] = [];
-        await startEventConsumers({ bus: env.bus, dataSource: ds, groupId, logger, handlers: [on(Pinged, async (e) => void handled.push(e.data.n))] });
+        const consumer = await startEventConsumers({ bus: env.bus, dataSource: ds, groupId, logger, handlers: [on(Pinged, async (e) => void handled.push(e.data.n))] });
         await env.bus.subscribe({ groupId: uniqueName('r'), topics: [`dlq.${groupId}`], handle: async (m) => void dead.push(m) });
         const envelope = (n: unknown) => JSON.stringify({ id: uniqueName('e'), type: Pinged.type, key: 'k', occurredAt: new Date().toISOString(), source: 'test', data: { n } });
         await env.bus.publish([
@@ -365,6 +365,8 @@ describe.each(adapters)('event bus contract: $name', (adapter) => {
         await eventually(() => handled.length === 1 && dead.length === 2, 30_000);
         expect(handled).toEqual([7]);
         expect(dead.map((d) => d.headers[DEAD_LETTER_HEADERS.attempts])).toEqual(['1', '1']);
+        // Before the database goes: `handled` grows inside the handler, before its inbox commit.
+        await consumer.stop();
       } finally {
         await ds.destroy();
         await db.drop();

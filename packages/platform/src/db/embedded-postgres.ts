@@ -127,6 +127,8 @@ async function startPostmaster(dataDir: string, port: number, log?: Logger): Pro
   const output: string[] = [];
   let partial = '';
   let becameReady: (ready: true) => void = () => undefined;
+  /** Postgres said its sessions are over (smart shutdown reached its checkpoint): only its own work is left. */
+  let sessionsEnded = false;
   const readyLine = new Promise<true>((resolve) => (becameReady = resolve));
   const onOutput = (chunk: Buffer): void => {
     const lines = (partial + chunk.toString('utf8')).split('\n');
@@ -135,6 +137,7 @@ async function startPostmaster(dataDir: string, port: number, log?: Logger): Pro
       if (line === '') continue;
       if (output.length < 200) output.push(line);
       if (line.includes('database system is ready to accept connections')) becameReady(true);
+      if (/LOG:\s+(shutting down|checkpoint starting: shutdown|database system is shut down)/.test(line)) sessionsEnded = true;
       if (/\bPANIC:/.test(line)) log?.error({ postgres: line }, 'embedded postgres');
       else log?.debug({ postgres: line }, 'embedded postgres');
     }
@@ -164,16 +167,30 @@ async function startPostmaster(dataDir: string, port: number, log?: Logger): Pro
       (stopping ??= (async () => {
         process.off('exit', killOnExit);
         // Smart shutdown first: the sessions the services just closed end on their own, so no
-        // client is told "terminating connection due to administrator command". One still open
-        // after SMART_SHUTDOWN_MS gets a fast shutdown, and a stuck server an immediate one.
-        const steps: Array<[NodeJS.Signals, number]> = [['SIGTERM', SMART_SHUTDOWN_MS], ['SIGINT', STOP_GRACE_MS], ['SIGQUIT', STOP_GRACE_MS]];
-        for (const [name, waitMs] of steps) {
-          if (child.exitCode !== null || child.signalCode !== null) break;
-          if (name !== 'SIGTERM') log?.warn({ dataDir, signal: name }, 'embedded Postgres still has open sessions: stopping it anyway');
-          signal(child, name);
+        // client is told "terminating connection due to administrator command". Sessions still
+        // open after SMART_SHUTDOWN_MS get a fast shutdown, and a stuck server an immediate one.
+        const wait = async (ms: number): Promise<void> => {
           let timer: NodeJS.Timeout | undefined;
-          await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, waitMs)))]);
+          await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, ms)))]);
           clearTimeout(timer);
+        };
+        const running = (): boolean => child.exitCode === null && child.signalCode === null;
+        if (running()) {
+          sessionsEnded = false;
+          signal(child, 'SIGTERM');
+          await wait(SMART_SHUTDOWN_MS);
+          // Past its sessions, Postgres only checkpoints (slow on a loaded machine): let it.
+          if (running() && sessionsEnded) await wait(STOP_GRACE_MS);
+        }
+        if (running()) {
+          log?.warn({ dataDir }, `embedded Postgres still had open sessions after ${SMART_SHUTDOWN_MS / 1000} s: ending them`);
+          signal(child, 'SIGINT');
+          await wait(STOP_GRACE_MS);
+        }
+        if (running()) {
+          log?.warn({ dataDir }, 'embedded Postgres did not stop: immediate shutdown');
+          signal(child, 'SIGQUIT');
+          await exited;
         }
         watchdog.kill('SIGKILL');
         log?.info({ port }, 'embedded Postgres stopped');
