@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import type { DataSource } from 'typeorm';
 import { z } from 'zod';
 import type { BusMessage, EventBus } from '../src/events/bus';
 import { DEAD_LETTER_HEADERS } from '../src/events/bus';
@@ -267,13 +268,23 @@ describe.each(adapters)('event bus contract: $name', (adapter) => {
       Pinged = defineEvent('test.pinged.v1', uniqueName('test.ping'), z.object({ n: z.number().int() }));
     });
 
-    it('should publish events committed before a crash, and apply each once despite a republish', async () => {
-      const db = await createTestDatabase('outbox');
+    /** Runs `test` against a fresh service database with the platform's outbox and inbox, dropped afterwards. */
+    async function withServiceDatabase(prefix: string, test: (ds: DataSource) => Promise<void>): Promise<void> {
+      const db = await createTestDatabase(prefix);
       const ds = createDataSource({ url: db.url, name: 'test', entities: [], migrations: [PlatformOutboxInbox1700000000000] });
       await ds.initialize();
       await ds.runMigrations();
-      await ds.query('CREATE TABLE effect (n int NOT NULL)');
       try {
+        await test(ds);
+      } finally {
+        await ds.destroy();
+        await db.drop();
+      }
+    }
+
+    it('should publish events committed before a crash, and apply each once despite a republish', async () => {
+      await withServiceDatabase('outbox', async (ds) => {
+        await ds.query('CREATE TABLE effect (n int NOT NULL)');
         const outbox = new Outbox('test');
         // The state change and its events commit together; the relay is not running ("crashed").
         await ds.transaction(async (tx) => {
@@ -301,19 +312,12 @@ describe.each(adapters)('event bus contract: $name', (adapter) => {
         expect(((await ds.query('SELECT n FROM effect')) as Array<{ n: number }>).map((r) => r.n)).toEqual([1, 2, 3]);
         await relay.stop();
         await consumer.stop();
-      } finally {
-        await ds.destroy();
-        await db.drop();
-      }
+      });
     });
 
     it('should apply a batch of events all or nothing with the inbox, then each good one exactly once when one of them fails', async () => {
-      const db = await createTestDatabase('batch');
-      const ds = createDataSource({ url: db.url, name: 'test', entities: [], migrations: [PlatformOutboxInbox1700000000000] });
-      await ds.initialize();
-      await ds.runMigrations();
-      await ds.query('CREATE TABLE effect (n int NOT NULL)');
-      try {
+      await withServiceDatabase('batch', async (ds) => {
+        await ds.query('CREATE TABLE effect (n int NOT NULL)');
         const groupId = uniqueName('svc');
         const dead: BusMessage[] = [];
         await env.bus.subscribe({ groupId: uniqueName('r'), topics: [`dlq.${groupId}`], handle: async (m) => void dead.push(m) });
@@ -339,18 +343,11 @@ describe.each(adapters)('event bus contract: $name', (adapter) => {
         await new Promise((r) => setTimeout(r, 300));
         expect(((await ds.query('SELECT n FROM effect ORDER BY n')) as Array<{ n: number }>).map((r) => r.n)).toEqual([1, 2, 4, 5]);
         expect(JSON.parse(dead[0]!.value).data).toEqual({ n: 3 });
-      } finally {
-        await ds.destroy();
-        await db.drop();
-      }
+      });
     });
 
     it('should dead-letter an event whose payload does not match its schema without retrying', async () => {
-      const db = await createTestDatabase('poison');
-      const ds = createDataSource({ url: db.url, name: 'test', entities: [], migrations: [PlatformOutboxInbox1700000000000] });
-      await ds.initialize();
-      await ds.runMigrations();
-      try {
+      await withServiceDatabase('poison', async (ds) => {
         const groupId = uniqueName('svc');
         const handled: number[] = [];
         const dead: BusMessage[] = [];
@@ -367,10 +364,7 @@ describe.each(adapters)('event bus contract: $name', (adapter) => {
         expect(dead.map((d) => d.headers[DEAD_LETTER_HEADERS.attempts])).toEqual(['1', '1']);
         // Before the database goes: `handled` grows inside the handler, before its inbox commit.
         await consumer.stop();
-      } finally {
-        await ds.destroy();
-        await db.drop();
-      }
+      });
     });
   });
 });
