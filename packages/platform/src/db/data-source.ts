@@ -1,6 +1,7 @@
 import { DataSource } from 'typeorm';
 import type { EntitySchema, EntitySubscriberInterface, MigrationInterface } from 'typeorm';
 import { Client } from 'pg';
+import type { TlsClientOptions } from '../tls';
 import { histogram, sourcedGauge } from '../metrics';
 
 export interface DataSourceOptions {
@@ -12,6 +13,8 @@ export interface DataSourceOptions {
   readonly migrations: ReadonlyArray<new () => MigrationInterface>;
   /** Pool size. Default 10. */
   readonly poolSize?: number;
+  /** TLS (`postgresTls(settings)`); default none. */
+  readonly ssl?: TlsClientOptions | undefined;
 }
 
 /**
@@ -22,6 +25,7 @@ export function createDataSource(options: DataSourceOptions): DataSource {
   return new DataSource({
     type: 'postgres',
     url: options.url,
+    ...(options.ssl ? { ssl: options.ssl } : {}),
     entities: [...options.entities],
     migrations: [...options.migrations],
     migrationsTableName: 'migrations',
@@ -33,13 +37,13 @@ export function createDataSource(options: DataSourceOptions): DataSource {
 }
 
 /** Creates the database named in `url` when it does not exist (connecting to `postgres` to do so). */
-export async function ensureDatabase(url: string): Promise<void> {
+export async function ensureDatabase(url: string, ssl?: TlsClientOptions): Promise<void> {
   const target = new URL(url);
   const name = decodeURIComponent(target.pathname.slice(1));
   if (!/^[a-z_][a-z0-9_]*$/i.test(name)) throw new Error(`Unsupported database name "${name}"`);
   const admin = new URL(url);
   admin.pathname = '/postgres';
-  const client = new Client({ connectionString: admin.toString() });
+  const client = new Client({ connectionString: admin.toString(), ...(ssl ? { ssl } : {}) });
   await client.connect();
   try {
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);

@@ -23,6 +23,7 @@ import { verifyClientAddress, verifyIdentity } from '../identity';
 import { serveSubscriptions } from '../live/serve';
 import { createLogger } from '../logger';
 import { collectProcessMetrics, histogram } from '../metrics';
+import { explainTlsFailure } from '../tls';
 import { initTracingFromEnv } from '../tracing';
 import { useGraphqlMetrics } from '../http/graphql-metrics.plugin';
 import { mountOperationalRoutes } from '../http/operational-routes';
@@ -42,11 +43,14 @@ export async function startService<S extends SettingsShape, P, C extends Request
   initTracingFromEnv(def.name);
   const dataSource = createDataSource({
     url: options.databaseUrl,
+    ssl: options.databaseTls,
     name: def.name,
     entities: def.entities,
     migrations: [PlatformOutboxInbox1700000000000, ...def.migrations],
   });
-  await dataSource.initialize();
+  await dataSource.initialize().catch((error: unknown) => {
+    throw explainTlsFailure(error, `Postgres ${hostOf(options.databaseUrl)}`, 'DATABASE_SSL_CA_FILE');
+  });
   installAfterCommitHooks(dataSource, (err) => logger.error({ err }, 'after-commit hook failed'));
   const uninstrument = instrumentDataSource(dataSource, def.name);
   const cleanups: Array<() => Promise<void>> = [
@@ -180,6 +184,15 @@ export async function startService<S extends SettingsShape, P, C extends Request
   } catch (error) {
     await stopAll();
     throw error;
+  }
+}
+
+/** host:port of a database URL (no credentials), for error messages. */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return '(unparsable URL)';
   }
 }
 
