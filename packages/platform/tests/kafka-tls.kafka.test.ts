@@ -15,8 +15,11 @@ import type { KafkaBrokerHandle } from '../src/testing';
 import { createTestDatabase, eventually, startKafkaBroker, TestCertificates, uniqueName } from '../src/testing';
 
 const root = path.resolve(__dirname, '../../..');
-/** This checkout's ports for its own TLS servers (TEAM.md): plaintext (readiness probe), SASL_SSL, controller. */
-const PORT = Number(process.env['TEST_KAFKA_TLS_PORT'] ?? 19435);
+/**
+ * The TLS broker's ports: plaintext (the readiness probe), SASL_SSL (+1) and controller (+4), from
+ * TEST_KAFKA_TLS_PORT, else 5 above the run's test broker (19097 by default: clear of its 19092-19093).
+ */
+const PORT = Number(process.env['TEST_KAFKA_TLS_PORT'] ?? Number(process.env['TEST_KAFKA_PORT'] ?? 19092) + 5);
 const SASL_SSL_PORT = PORT + 1;
 const CONTROLLER_PORT = PORT + 4;
 const version = process.env['KAFKA_VERSION'];
