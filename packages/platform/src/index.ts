@@ -64,7 +64,7 @@ export { every, PollingLoop } from './scheduler';
 
 // Databases.
 export type { DataSourceOptions } from './db/data-source';
-export { createDataSource, ensureDatabase, instrumentDataSource, runMigrationsLocked, withDatabase } from './db/data-source';
+export { createDataSource, ensureDatabase, initializeDataSource, instrumentDataSource, runMigrationsLocked, withDatabase } from './db/data-source';
 export { PlatformOutboxInbox1700000000000 } from './db/platform.migration';
 export { afterCommit } from './db/after-commit';
 export type { EmbeddedPostgresHandle, EmbeddedPostgresOptions } from './db/embedded-postgres';

@@ -2,6 +2,7 @@ import { DataSource } from 'typeorm';
 import type { EntitySchema, EntitySubscriberInterface, MigrationInterface } from 'typeorm';
 import { Client } from 'pg';
 import type { TlsClientOptions } from '../tls';
+import { explainTlsFailure } from '../tls';
 import { histogram, sourcedGauge } from '../metrics';
 
 export interface DataSourceOptions {
@@ -34,6 +35,26 @@ export function createDataSource(options: DataSourceOptions): DataSource {
     logging: false,
     extra: { max: options.poolSize ?? 10, application_name: options.name, connectionTimeoutMillis: 5_000 },
   });
+}
+
+/**
+ * Initialises a data source made by {@link createDataSource} for `url`. A server whose certificate
+ * does not verify rejects with a TlsVerificationError naming the server and DATABASE_SSL_CA_FILE
+ * (the line an operator reads) instead of node-postgres' bare OpenSSL message.
+ */
+export async function initializeDataSource(dataSource: DataSource, url: string): Promise<void> {
+  await dataSource.initialize().catch((error: unknown) => {
+    throw explainTlsFailure(error, `Postgres ${hostOf(url)}`, 'DATABASE_SSL_CA_FILE');
+  });
+}
+
+/** host:port of a database URL (no credentials), for messages. */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return '(unparsable URL)';
+  }
 }
 
 /** Creates the database named in `url` when it does not exist (connecting to `postgres` to do so). */

@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 import type { SettingsShape } from '../config';
 import { configOrExit, env, loadConfig, parseSettings } from '../config';
-import { createDataSource, runMigrationsLocked } from '../db/data-source';
+import { createDataSource, initializeDataSource, runMigrationsLocked } from '../db/data-source';
 import { PlatformOutboxInbox1700000000000 } from '../db/platform.migration';
 import type { EventBus } from '../events/bus';
 import { InProcessBus } from '../events/in-process-bus';
@@ -9,7 +9,7 @@ import { DEFAULT_TOPIC_PARTITIONS, KafkaBus } from '../events/kafka-bus';
 import type { Logger } from '../logger';
 import { createLogger } from '../logger';
 import type { KafkaSecurity } from '../tls';
-import { assertNoTlsInUrl, explainTlsFailure, kafkaSecurity, kafkaSecuritySettings, postgresTls, postgresTlsSettings } from '../tls';
+import { assertNoTlsInUrl, kafkaSecurity, kafkaSecuritySettings, postgresTls, postgresTlsSettings } from '../tls';
 import type { RequestContext, ServiceDefinition } from './definition';
 import { DEFAULT_DRAIN_TIMEOUT_MS } from './definition';
 import { startService } from './start';
@@ -65,9 +65,7 @@ export async function runStandalone<S extends SettingsShape, P, C extends Reques
   try {
     if (process.argv.includes('migrate')) {
       const ds = createDataSource({ url: cfg.DATABASE_URL, ssl: databaseTls, name: `${def.name}-migrate`, entities: def.entities, migrations: [PlatformOutboxInbox1700000000000, ...def.migrations] });
-      await ds.initialize().catch((error: unknown) => {
-        throw explainTlsFailure(error, `Postgres ${new URL(cfg.DATABASE_URL).host}`, 'DATABASE_SSL_CA_FILE');
-      });
+      await initializeDataSource(ds, cfg.DATABASE_URL);
       const applied = await runMigrationsLocked(ds);
       logger.info({ migrations: applied }, 'migrations applied');
       await ds.destroy();

@@ -12,7 +12,7 @@ import type { DataSource } from 'typeorm';
 import type { SettingsShape } from '../config';
 import { parseSettings } from '../config';
 import { installAfterCommitHooks } from '../db/after-commit';
-import { createDataSource, instrumentDataSource, runMigrationsLocked } from '../db/data-source';
+import { createDataSource, initializeDataSource, instrumentDataSource, runMigrationsLocked } from '../db/data-source';
 import { PlatformOutboxInbox1700000000000 } from '../db/platform.migration';
 import { maskError } from '../errors';
 import type { Consumer } from '../events/bus';
@@ -23,7 +23,6 @@ import { verifyClientAddress, verifyIdentity } from '../identity';
 import { serveSubscriptions } from '../live/serve';
 import { createLogger } from '../logger';
 import { collectProcessMetrics, histogram } from '../metrics';
-import { explainTlsFailure } from '../tls';
 import { initTracingFromEnv } from '../tracing';
 import { useGraphqlMetrics } from '../http/graphql-metrics.plugin';
 import { mountOperationalRoutes } from '../http/operational-routes';
@@ -48,9 +47,7 @@ export async function startService<S extends SettingsShape, P, C extends Request
     entities: def.entities,
     migrations: [PlatformOutboxInbox1700000000000, ...def.migrations],
   });
-  await dataSource.initialize().catch((error: unknown) => {
-    throw explainTlsFailure(error, `Postgres ${hostOf(options.databaseUrl)}`, 'DATABASE_SSL_CA_FILE');
-  });
+  await initializeDataSource(dataSource, options.databaseUrl);
   installAfterCommitHooks(dataSource, (err) => logger.error({ err }, 'after-commit hook failed'));
   const uninstrument = instrumentDataSource(dataSource, def.name);
   const cleanups: Array<() => Promise<void>> = [
@@ -184,15 +181,6 @@ export async function startService<S extends SettingsShape, P, C extends Request
   } catch (error) {
     await stopAll();
     throw error;
-  }
-}
-
-/** host:port of a database URL (no credentials), for error messages. */
-function hostOf(url: string): string {
-  try {
-    return new URL(url).host;
-  } catch {
-    return '(unparsable URL)';
   }
 }
 
