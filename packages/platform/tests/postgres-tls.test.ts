@@ -207,3 +207,61 @@ describe('a standalone service on a TLS Postgres (its migration run, as the Kube
     expect(result.stderr.trim()).toBe(`catalog: Invalid configuration: DATABASE_SSL_CA_FILE: cannot read ${path.join(dir, 'missing.crt')} (ENOENT)`);
   }, 100_000);
 });
+
+describe('npm start on an external TLS Postgres (DATABASE_URL with DATABASE_SSL_MODE=verify-full)', () => {
+  it('should create its databases, run every service and the in-process bus over TLS (the server refuses plaintext), and stop on Ctrl-C', async () => {
+    const base = 20_000 + Math.floor(Math.random() * 12_000); // below the ephemeral range, as the launcher test does
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'scripts/start.ts')], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        LOG_LEVEL: 'warn',
+        NODE_ENV: 'development',
+        DATA_DIR: path.join(dir, 'npm-start'),
+        PORT: String(base),
+        SUBGRAPH_PORT_BASE: String(base + 1),
+        SEED_DEMO_DATA: 'false',
+        DATABASE_URL: adminUrl,
+        DATABASE_SSL_MODE: 'verify-full',
+        DATABASE_SSL_CA_FILE: ca.certFile,
+      },
+    });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`not up after 120 s:\n${output}`)), 120_000);
+        const check = (): void => {
+          if (output.includes('Shop supergraph is up')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        child.stdout.on('data', check);
+        void exited.then(() => reject(new Error(`npm start exited:\n${output}`)));
+      });
+      const answer = await fetch(`http://127.0.0.1:${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ products(first: 1) { totalCount } }' }) });
+      expect(answer.status).toBe(200);
+      expect(await answer.json()).toEqual({ data: { products: { totalCount: expect.any(Number) } } });
+      const admin = new Client({ connectionString: adminUrl, ssl: tlsFor('verify-full') });
+      await admin.connect();
+      try {
+        const { rows } = await admin.query<{ datname: string; ssl: boolean }>(
+          "SELECT a.datname, s.ssl FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.datname IN ('users', 'catalog', 'inventory', 'orders', 'eventbus') AND a.pid <> pg_backend_pid()",
+        );
+        // Every service's pool and the bus's log are open on the server, and every session is TLS.
+        expect([...new Set(rows.map((r) => r.datname))].sort()).toEqual(['catalog', 'eventbus', 'inventory', 'orders', 'users']);
+        expect(rows.filter((r) => !r.ssl)).toEqual([]);
+      } finally {
+        await admin.end();
+      }
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  }, 180_000);
+});
