@@ -1,9 +1,9 @@
 /**
  * TLS to a real Postgres: an embedded Postgres started with `ssl=on`, a server certificate made by
  * openssl for this run, and a pg_hba.conf that refuses plaintext. The platform's data source (what
- * every service opens) and a standalone service's migration run connect with verify-full and the
- * right CA; a wrong CA, a wrong host name and a missing client certificate are refused, each with
- * the reason.
+ * every service opens), a standalone service's migration run and `npm start` with DATABASE_URL
+ * connect with verify-full and the right CA; a wrong CA, a wrong host name and a missing client
+ * certificate are refused, each with the reason.
  */
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
