@@ -1,4 +1,4 @@
-import { DEFAULT_DRAIN_TIMEOUT_MS, env } from '@shop/platform';
+import { DEFAULT_DRAIN_TIMEOUT_MS, env, kafkaSecuritySettings } from '@shop/platform';
 
 /** Settings the gateway reads from its environment. */
 export const gatewayEnv = {
@@ -17,4 +17,6 @@ export const gatewayEnv = {
   KAFKA_BROKERS: env.brokers(),
   /** Proxies in front of the gateway whose X-Forwarded-For is trusted for the client address. Default 0 (the socket peer). */
   TRUST_PROXY_HOPS: env.int(0),
+  /** TLS and SASL/SCRAM to Kafka (KAFKA_SECURITY_PROTOCOL, KAFKA_SSL_CA_FILE, KAFKA_SASL_USERNAME, …); default plaintext. */
+  ...kafkaSecuritySettings.shape,
 };

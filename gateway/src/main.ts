@@ -1,5 +1,5 @@
 /** Runs the gateway alone (Kubernetes). Every setting comes from the environment (see config.ts). */
-import { configOrExit, createLogger, KafkaBus, loadConfig, onShutdown } from '@shop/platform';
+import { configOrExit, createLogger, KafkaBus, kafkaSecurity, loadConfig, onShutdown } from '@shop/platform';
 import { jwtVerifier } from './auth';
 import { SessionRevocations } from './revocations';
 import { gatewayEnv } from './config';
@@ -8,8 +8,11 @@ import { attachSubscriptions } from './subscriptions';
 
 async function main(): Promise<void> {
   const logger = createLogger('gateway');
-  const cfg = configOrExit('gateway', () => loadConfig(gatewayEnv));
-  const bus = new KafkaBus({ brokers: cfg.KAFKA_BROKERS, logger, clientId: 'gateway' });
+  const { cfg, security } = configOrExit('gateway', () => {
+    const settings = loadConfig(gatewayEnv);
+    return { cfg: settings, security: kafkaSecurity(settings) };
+  });
+  const bus = new KafkaBus({ brokers: cfg.KAFKA_BROKERS, logger, clientId: 'gateway', security });
   const revocations = new SessionRevocations();
   const gateway = await startGateway({
     port: cfg.PORT,
@@ -33,4 +36,8 @@ async function main(): Promise<void> {
   });
 }
 
-void main();
+main().catch((error: unknown) => {
+  // The reason is the message itself (an untrusted broker certificate, refused credentials…).
+  createLogger('gateway').fatal({ err: error }, `start-up failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

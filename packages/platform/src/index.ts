@@ -9,6 +9,10 @@ export { createEventBus, onShutdown, runStandalone, standaloneEnv } from './serv
 export type { NodeEnv, SettingsOf, SettingsOverrides, SettingsShape, SettingsSpec } from './config';
 export { ConfigError, configOrExit, defineSettings, env, loadConfig, NO_SETTINGS, parseSettings } from './config';
 
+// TLS to Postgres and Kafka: settings and the client options they give.
+export type { KafkaSecurity, KafkaSecuritySettings, PostgresTlsSettings, ScramLogin, TlsClientOptions } from './tls';
+export { assertNoTlsInUrl, explainTlsFailure, kafkaSecurity, kafkaSecuritySettings, postgresTls, postgresTlsSettings, probeTls, TlsVerificationError } from './tls';
+
 // Errors a client may see.
 export type { PublicErrorCode, PublicErrorOptions, PublicErrorSpec } from './errors';
 export { badRequest, badUserInput, conflict, forbidden, insufficientStock, INTERNAL_ERROR, isClientErrorCode, isPublicErrorCode, maskError, notFound, PUBLIC_ERRORS, publicError, rateLimited, serviceUnavailable, unauthenticated } from './errors';
@@ -60,7 +64,7 @@ export { every, PollingLoop } from './scheduler';
 
 // Databases.
 export type { DataSourceOptions } from './db/data-source';
-export { createDataSource, ensureDatabase, instrumentDataSource, runMigrationsLocked, withDatabase } from './db/data-source';
+export { createDataSource, ensureDatabase, initializeDataSource, instrumentDataSource, runMigrationsLocked, withDatabase } from './db/data-source';
 export { PlatformOutboxInbox1700000000000 } from './db/platform.migration';
 export { afterCommit } from './db/after-commit';
 export type { EmbeddedPostgresHandle, EmbeddedPostgresOptions } from './db/embedded-postgres';

@@ -5,6 +5,8 @@ import type { Consumer, ConsumerSpec, EventBus, OutgoingMessage } from './bus';
 import { DEFAULT_MAX_BATCH_SIZE, deliverBatch } from './bus';
 import { consumerGroupLabels, eventBusMetrics, instrumentConsumer } from './bus-metrics';
 import { memoize } from '../metrics';
+import type { KafkaSecurity } from '../tls';
+import { probeTls } from '../tls';
 
 /**
  * Partitions of the topics the adapter creates, unless told otherwise: as many consumers of one
@@ -44,6 +46,8 @@ export interface KafkaBusOptions {
    * sharing consumer groups. Default none.
    */
   readonly namespace?: string;
+  /** TLS (and SASL/SCRAM) to the brokers, from `kafkaSecurity(settings)`. Default plaintext. */
+  readonly security?: KafkaSecurity | undefined;
 }
 
 /**
@@ -73,6 +77,7 @@ export class KafkaBus implements EventBus {
     this.kafka = new Kafka({
       clientId: options.clientId ?? 'shop',
       brokers: [...options.brokers],
+      ...(options.security ? { ssl: options.security.ssl, ...(options.security.sasl ? { sasl: options.security.sasl } : {}) } : {}),
       connectionTimeout: 3_000,
       retry: { initialRetryTime: 200, retries: 8 },
       logLevel: logLevel.WARN,
@@ -97,9 +102,34 @@ export class KafkaBus implements EventBus {
   }
 
   private connect(): Promise<void> {
-    this.connected ??= Promise.all([this.admin.connect(), this.producer.connect()]).then(() => undefined);
+    this.connected ??= (async () => {
+      await this.verifyBrokerCertificates();
+      try {
+        await Promise.all([this.admin.connect(), this.producer.connect()]);
+      } catch (error) {
+        const sasl = this.options.security?.sasl;
+        if (sasl && (error as { name?: string }).name === 'KafkaJSSASLAuthenticationError') {
+          throw new Error(`Kafka refused the SASL credentials of user "${sasl.username}" (${sasl.mechanism.toUpperCase()}; check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD): ${(error as Error).message}`, { cause: error });
+        }
+        throw error;
+      }
+    })();
     this.connected.catch(() => (this.connected = undefined));
     return this.connected;
+  }
+
+  /**
+   * With TLS, one handshake with the first bootstrap broker that answers: kafkajs retries an
+   * untrusted certificate like a network error (about a minute of retries), this fails at once
+   * with the reason. Brokers that do not answer are left to kafkajs' own retries.
+   */
+  private async verifyBrokerCertificates(): Promise<void> {
+    const ssl = this.options.security?.ssl;
+    if (!ssl) return;
+    for (const broker of this.options.brokers) {
+      const at = broker.lastIndexOf(':');
+      if ((await probeTls(broker.slice(0, at), Number(broker.slice(at + 1)), ssl, 'KAFKA_SSL_CA_FILE')) === 'verified') return;
+    }
   }
 
   /**

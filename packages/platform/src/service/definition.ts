@@ -15,6 +15,7 @@ import type { EventHandler, LiveHandler } from '../events/consumers';
 import type { Outbox } from '../events/outbox';
 import type { AuthContext, Identity } from '../identity';
 import type { Logger } from '../logger';
+import type { TlsClientOptions } from '../tls';
 
 /** What the platform gives a service's `setup` (and every hook after it). */
 export interface ServiceDeps {
@@ -88,6 +89,8 @@ export interface ServiceOptions<S extends SettingsShape = SettingsShape> {
   /** Interface to bind. Default 127.0.0.1 (0.0.0.0 in containers via HOST). */
   readonly host?: string;
   readonly databaseUrl: string;
+  /** TLS to the database (`postgresTls(settings)`); default none (the embedded, loopback Postgres). */
+  readonly databaseTls?: TlsClientOptions | undefined;
   readonly bus: EventBus;
   /** Shared secret that signs the identity header from the gateway. */
   readonly internalAuthSecret: string;

@@ -12,7 +12,7 @@ import type { DataSource } from 'typeorm';
 import type { SettingsShape } from '../config';
 import { parseSettings } from '../config';
 import { installAfterCommitHooks } from '../db/after-commit';
-import { createDataSource, instrumentDataSource, runMigrationsLocked } from '../db/data-source';
+import { createDataSource, initializeDataSource, instrumentDataSource, runMigrationsLocked } from '../db/data-source';
 import { PlatformOutboxInbox1700000000000 } from '../db/platform.migration';
 import { maskError } from '../errors';
 import type { Consumer } from '../events/bus';
@@ -42,11 +42,12 @@ export async function startService<S extends SettingsShape, P, C extends Request
   initTracingFromEnv(def.name);
   const dataSource = createDataSource({
     url: options.databaseUrl,
+    ssl: options.databaseTls,
     name: def.name,
     entities: def.entities,
     migrations: [PlatformOutboxInbox1700000000000, ...def.migrations],
   });
-  await dataSource.initialize();
+  await initializeDataSource(dataSource, options.databaseUrl);
   installAfterCommitHooks(dataSource, (err) => logger.error({ err }, 'after-commit hook failed'));
   const uninstrument = instrumentDataSource(dataSource, def.name);
   const cleanups: Array<() => Promise<void>> = [

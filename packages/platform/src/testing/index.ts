@@ -71,3 +71,5 @@ export function uniqueName(prefix: string): string {
 }
 export type { KafkaBrokerHandle, KafkaBrokerOptions } from './kafka-broker';
 export { startKafkaBroker } from './kafka-broker';
+export type { CertificateFiles, LeafOptions } from './certificates';
+export { TestCertificates } from './certificates';
