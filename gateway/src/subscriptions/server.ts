@@ -15,7 +15,6 @@
  */
 import type http from 'node:http';
 import type { ApolloGateway } from '@apollo/gateway';
-import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { DocumentNode, ExecutionArgs, ExecutionResult, FormattedExecutionResult, GraphQLError as GraphQLErrorType, GraphQLSchema, ValidationRule } from 'graphql';
 import { getOperationAST, GraphQLError, parse, specifiedRules, validate } from 'graphql';
 import { getVariableValues } from 'graphql/execution/values';
@@ -24,8 +23,8 @@ import { CloseCode, handleProtocols, makeServer } from 'graphql-ws';
 import { decodeJwt } from 'jose';
 import type { WebSocket } from 'ws';
 import { WebSocketServer } from 'ws';
-import type { Identity, Logger } from '@shop/platform';
-import { badRequest, keepAlive, maskError, publicError, serviceUnavailable, unauthenticated } from '@shop/platform';
+import type { Identity, Logger, QueryLimits } from '@shop/platform';
+import { badRequest, DEFAULT_QUERY_LIMITS, keepAlive, maskError, publicError, queryArmor, serviceUnavailable, unauthenticated } from '@shop/platform';
 import type { AccessTokenVerifier } from '../auth';
 import { bearerToken } from '../auth';
 import { ClientStream } from './client-stream';
@@ -42,6 +41,8 @@ export const DEFAULT_PUBLIC_ROOT_FIELDS: readonly string[] = ['stockChanged'];
 export interface SubscriptionGatewayOptions {
   /** Signs the caller's identity for the subgraphs (the same secret as for HTTP). */
   readonly internalAuthSecret: string;
+  /** Lifetime of the signature of each upstream handshake. Default 10 s. */
+  readonly internalRequestTtlSeconds?: number;
   /**
    * Root fields whose events do not depend on the caller: every client shares one anonymous upstream
    * subscription per operation and variables. Default {@link DEFAULT_PUBLIC_ROOT_FIELDS}.
@@ -66,8 +67,8 @@ export interface SubscriptionGatewayOptions {
   readonly shutdownGraceMs?: number;
   /** Upstream (gateway -> subgraph) keep-alive and reconnection backoff. */
   readonly upstream?: Omit<UpstreamOptions, 'internalAuthSecret' | 'logger'>;
-  /** Query limits, as for HTTP. Defaults: depth 12, aliases 30, directives 30, tokens 5 000, cost 20 000. */
-  readonly limits?: { readonly maxDepth?: number; readonly maxAliases?: number; readonly maxDirectives?: number; readonly maxTokens?: number; readonly maxCost?: number };
+  /** Query limits, as for HTTP. Default {@link DEFAULT_QUERY_LIMITS} (the gateway's and subgraphs'). */
+  readonly limits?: Partial<QueryLimits>;
 }
 
 /** What the gateway's `attach` hook gets. */
@@ -134,19 +135,21 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
   const { logger, verifier } = attach;
   const maxPending = options.maxPendingEvents ?? 64;
   const maxPerConnection = options.maxSubscriptionsPerConnection ?? 100;
-  const limits = options.limits ?? {};
-  const maxTokens = limits.maxTokens ?? 5_000;
-  const armorRules = new ApolloArmor({
-    maxDepth: { n: limits.maxDepth ?? 12 },
-    maxAliases: { n: limits.maxAliases ?? 30 },
-    maxDirectives: { n: limits.maxDirectives ?? 30 },
-    costLimit: { maxCost: limits.maxCost ?? 20_000 },
-    maxTokens: { enabled: false }, // enforced by parse() below
-    blockFieldSuggestion: { enabled: false },
-  }).protect().validationRules as ValidationRule[];
-  const rules: ValidationRule[] = [...specifiedRules, ...armorRules];
-  const connections = new UpstreamConnections({ internalAuthSecret: options.internalAuthSecret, logger, ...options.upstream });
-  const hub = new SubscriptionHub(connections, { logger, publicRootFields: new Set(options.publicRootFields ?? DEFAULT_PUBLIC_ROOT_FIELDS), ...(options.maxConcurrentEvents ? { maxConcurrentEvents: options.maxConcurrentEvents } : {}) });
+  const limits = { ...DEFAULT_QUERY_LIMITS, ...options.limits };
+  const maxTokens = limits.maxTokens;
+  // The token limit is enforced by parse() below.
+  const rules: ValidationRule[] = [...specifiedRules, ...queryArmor(limits, { tokensInParser: false }).validationRules];
+  const connections = new UpstreamConnections({
+    internalAuthSecret: options.internalAuthSecret,
+    logger,
+    ...(options.internalRequestTtlSeconds ? { internalRequestTtlSeconds: options.internalRequestTtlSeconds } : {}),
+    ...options.upstream,
+  });
+  const hub = new SubscriptionHub(connections, {
+    logger,
+    publicRootFields: new Set(options.publicRootFields ?? DEFAULT_PUBLIC_ROOT_FIELDS),
+    ...(options.maxConcurrentEvents ? { maxConcurrentEvents: options.maxConcurrentEvents } : {}),
+  });
   const open = new Set<Connection>();
   // Thousands of clients send the same few documents: parse and validate each once per schema and
   // share the AST (it is never mutated), which saves both CPU and the memory of one AST per client.
@@ -382,6 +385,7 @@ type AuthOutcome = { identity: Identity | null; token: string | null } | { close
 function sessionEnded(): GraphQLError {
   return unauthenticated('Your session has ended (signed out or revoked); sign in again and resubscribe.');
 }
+
 
 /**
  * The caller of a connection, from `{ authorization: "Bearer <token>" }` in connection_init (any

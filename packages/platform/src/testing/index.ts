@@ -71,3 +71,5 @@ export function uniqueName(prefix: string): string {
 }
 export type { KafkaBrokerHandle, KafkaBrokerOptions } from './kafka-broker';
 export { startKafkaBroker } from './kafka-broker';
+export type { AsGatewayRequest } from './as-gateway';
+export { gatewayRequest, postAsGateway, send } from './as-gateway';
