@@ -7,7 +7,7 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
-import type { EventBus, Logger } from '@shop/platform';
+import type { EventBus, Logger, SessionDenyList } from '@shop/platform';
 import { collectProcessMetrics, createLogger, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_QUERY_LIMITS, initTracingFromEnv, maskError, mountOperationalRoutes, queryArmor, useGraphqlMetrics } from '@shop/platform';
 import type { AccessTokenVerifier } from './auth';
 import { bearerToken } from './auth';
@@ -38,7 +38,7 @@ export interface GatewaySettings {
   readonly logger?: Logger;
   readonly nodeEnv?: 'development' | 'production' | 'test';
   /** Attaches more protocol handlers (the graphql-ws server) to the HTTP server. */
-  readonly attach?: (server: http.Server, gateway: ApolloGateway, ctx: { logger: Logger; verifier: AccessTokenVerifier }) => { dispose(): Promise<void> };
+  readonly attach?: (server: http.Server, gateway: ApolloGateway, ctx: { logger: Logger; verifier: AccessTokenVerifier; revocations?: SessionDenyList }) => { dispose(): Promise<void> };
   /** Time to drain in-flight requests on stop. Default 10 s. */
   readonly drainTimeoutMs?: number;
   /** The deny list the verifier consults; with `bus`, it follows users' session events (see revocations.ts). */
@@ -130,7 +130,7 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
       },
     }),
   );
-  const attached = settings.attach?.(httpServer, gateway, { logger, verifier: settings.verifier });
+  const attached = settings.attach?.(httpServer, gateway, { logger, verifier: settings.verifier, ...(settings.revocations ? { revocations: settings.revocations } : {}) });
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(settings.port, settings.host ?? '127.0.0.1', () => resolve());

@@ -23,14 +23,14 @@ import { CloseCode, handleProtocols, makeServer } from 'graphql-ws';
 import { decodeJwt } from 'jose';
 import type { WebSocket } from 'ws';
 import { WebSocketServer } from 'ws';
-import type { Identity, Logger, QueryLimits } from '@shop/platform';
+import type { Identity, Logger, QueryLimits, SessionDenyList } from '@shop/platform';
 import { badRequest, DEFAULT_QUERY_LIMITS, keepAlive, maskError, publicError, queryArmor, serviceUnavailable, unauthenticated } from '@shop/platform';
 import type { AccessTokenVerifier } from '../auth';
 import { bearerToken } from '../auth';
 import { ClientStream } from './client-stream';
 import type { SubscriptionPlan } from './federated-plan';
 import { planSubscription } from './federated-plan';
-import { SubscriptionHub } from './hub';
+import { sessionEnded, SubscriptionHub } from './hub';
 import { subscriptionMetrics } from './metrics';
 import { UpstreamConnections } from './upstream';
 import type { UpstreamOptions } from './upstream';
@@ -59,8 +59,9 @@ export interface SubscriptionGatewayOptions {
   /** Events of one group executed concurrently (delivered in order). Default 8. */
   readonly maxConcurrentEvents?: number;
   /**
-   * How often each connection's access token is verified again, so a session revoked (signed out,
-   * password reset) ends its subscriptions within that time. Default 30 s.
+   * How often each connection's access token is verified again. A revoked session ends its
+   * subscriptions at once through the deny list (`AttachContext.revocations`); this is the
+   * backstop (a gateway started without one). Default 30 s.
    */
   readonly reverifyIntervalMs?: number;
   /** On shutdown, time given to clients to take their last events and `complete`s. Default 2 s. */
@@ -75,6 +76,8 @@ export interface SubscriptionGatewayOptions {
 export interface AttachContext {
   readonly logger: Logger;
   readonly verifier: AccessTokenVerifier;
+  /** The gateway's deny list: a revoked session's subscriptions end the moment it lands there. */
+  readonly revocations?: SessionDenyList;
 }
 
 export interface SubscriptionServer {
@@ -149,6 +152,7 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
     logger,
     publicRootFields: new Set(options.publicRootFields ?? DEFAULT_PUBLIC_ROOT_FIELDS),
     ...(options.maxConcurrentEvents ? { maxConcurrentEvents: options.maxConcurrentEvents } : {}),
+    ...(attach.revocations ? { revocations: attach.revocations } : {}),
   });
   const open = new Set<Connection>();
   // Thousands of clients send the same few documents: parse and validate each once per schema and
@@ -206,7 +210,10 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
     onSubscribe: async (ctx, _id, payload) => {
       const connection = ctx.extra;
       if (stopping) return [serviceUnavailable('The server is shutting down; subscribe again in a moment.')];
-      if (connection.revoked) return [sessionEnded()];
+      if (connection.revoked || (connection.identity && attach.revocations?.isRevoked(connection.identity.sessionId))) {
+        connection.revoked = true;
+        return [sessionEnded()];
+      }
       if (connection.identity && connection.identity.exp <= Date.now() / 1000) {
         return [unauthenticated('Your session has expired; reconnect with a fresh access token.')];
       }
@@ -381,10 +388,6 @@ function toFormatted(error: GraphQLErrorType | { message: string }): ReturnType<
 }
 
 type AuthOutcome = { identity: Identity | null; token: string | null } | { close: { code: number; reason: string } };
-
-function sessionEnded(): GraphQLError {
-  return unauthenticated('Your session has ended (signed out or revoked); sign in again and resubscribe.');
-}
 
 
 /**

@@ -12,11 +12,18 @@
  *   each one can serve its own subscribers), one ordered queue per subscriber.
  * - Execution: like graphql-js `subscribe`, except that each event is executed with a FRESH context
  *   (DataLoaders are per request; one cached across events would serve stale rows).
+ * - No result is sent twice in a row to one subscription: a result equal (data and errors) to the
+ *   previous one sent on it is left out. Two events can resolve to the same answer (orders'
+ *   OrderCancelled then OrderRefunded both announce CANCELLED, and the order read at delivery may
+ *   already show the refund: the issue-15 probe saw one CANCELLED twice), and an at-least-once
+ *   bus may deliver an event twice; the client already has that answer. Only the previous one:
+ *   a value that comes back later (stock 5, 4, 5) is news.
  * - Each result carries `extensions.eventTime` (when the domain event happened, from the published
  *   {@link LiveEvent}), so the gateway can measure delivery latency end to end.
  * - Shutdown closes sockets with 1001 (Going Away) and never completes subscriptions: the gateway
  *   reconnects and resubscribes to another (or the restarted) replica.
  */
+import { createHash } from 'node:crypto';
 import type http from 'node:http';
 import type { ExecutionArgs, ExecutionResult, GraphQLSchema, ValidationRule } from 'graphql';
 import { createSourceEventStream, execute, getOperationAST, parse, specifiedRules, validate } from 'graphql';
@@ -30,7 +37,7 @@ import type { VerifiedRequest } from '../internal-request';
 import { counter, gauge } from '../metrics';
 import type { RequestContext, ServiceDeps } from '../service/definition';
 import { isLiveEvent } from './pubsub';
-import { mapStream } from './queue';
+import { mapStream, SKIP } from './queue';
 
 export interface SubscriptionServingOptions {
   readonly deps: ServiceDeps;
@@ -129,10 +136,16 @@ export function serveSubscriptions(server: http.Server, schema: GraphQLSchema, o
         if (!isAsyncIterable(source)) return source;
         const fresh = EVENT_CONTEXT.get(args.contextValue as object) ?? (async () => args.contextValue as object);
         active.inc({ service, field });
+        let previous: string | undefined;
         return mapStream(
           source,
           async (payload) => {
             const result: ExecutionResult = await execute({ ...args, rootValue: payload, contextValue: await fresh() });
+            const digest = createHash('sha256')
+              .update(JSON.stringify([result.data ?? null, result.errors?.map((e) => e.message) ?? []]))
+              .digest('base64url');
+            if (digest === previous) return SKIP;
+            previous = digest;
             events.inc({ service, field });
             const at = isLiveEvent(payload) ? payload.eventTime : undefined;
             return at === undefined ? result : { ...result, extensions: { ...result.extensions, eventTime: new Date(at).toISOString() } };
