@@ -6,10 +6,9 @@ import { ApolloGateway, IntrospectAndCompose } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
-import { ApolloArmor } from '@escape.tech/graphql-armor';
 import express from 'express';
-import type { EventBus, Logger } from '@shop/platform';
-import { collectProcessMetrics, createLogger, DEFAULT_DRAIN_TIMEOUT_MS, initTracingFromEnv, maskError, mountOperationalRoutes, useGraphqlMetrics } from '@shop/platform';
+import type { EventBus, Logger, SessionDenyList } from '@shop/platform';
+import { collectProcessMetrics, createLogger, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_QUERY_LIMITS, initTracingFromEnv, maskError, mountOperationalRoutes, queryArmor, useGraphqlMetrics } from '@shop/platform';
 import type { AccessTokenVerifier } from './auth';
 import { bearerToken } from './auth';
 import { createGraphiqlHandler } from './graphiql/graphiql';
@@ -29,6 +28,8 @@ export interface GatewaySettings {
   /** Subgraph URL overrides by name (default: the routing URLs in the supergraph). */
   readonly subgraphUrls?: Readonly<Record<string, string>>;
   readonly internalAuthSecret: string;
+  /** Lifetime of the signature of each subgraph request. Default 10 s. */
+  readonly internalRequestTtlSeconds?: number;
   readonly verifier: AccessTokenVerifier;
   /** Supergraph SDL file. Default schema/supergraph.graphql. */
   readonly supergraphFile?: string;
@@ -37,7 +38,7 @@ export interface GatewaySettings {
   readonly logger?: Logger;
   readonly nodeEnv?: 'development' | 'production' | 'test';
   /** Attaches more protocol handlers (the graphql-ws server) to the HTTP server. */
-  readonly attach?: (server: http.Server, gateway: ApolloGateway, ctx: { logger: Logger; verifier: AccessTokenVerifier }) => { dispose(): Promise<void> };
+  readonly attach?: (server: http.Server, gateway: ApolloGateway, ctx: { logger: Logger; verifier: AccessTokenVerifier; revocations?: SessionDenyList }) => { dispose(): Promise<void> };
   /** Time to drain in-flight requests on stop. Default 10 s. */
   readonly drainTimeoutMs?: number;
   /** The deny list the verifier consults; with `bus`, it follows users' session events (see revocations.ts). */
@@ -77,7 +78,11 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
           }),
         }
       : { supergraphSdl: readFileSync(settings.supergraphFile ?? SUPERGRAPH_FILE, 'utf8') }),
-    buildService: ({ name, url }) => new SubgraphDataSource(name, settings.subgraphUrls?.[name] ?? url ?? '', settings.internalAuthSecret),
+    buildService: ({ name, url }) =>
+      new SubgraphDataSource(name, settings.subgraphUrls?.[name] ?? url ?? '', {
+        internalSecret: settings.internalAuthSecret,
+        ...(settings.internalRequestTtlSeconds ? { ttlSeconds: settings.internalRequestTtlSeconds } : {}),
+      }),
     // The plan cache, measured (hits, misses, planning time): see query-plan-cache.ts.
     queryPlannerConfig: { cache: measuredQueryPlanCache() },
     logger: { debug: () => undefined, info: (m) => logger.info(String(m)), warn: (m) => logger.warn(String(m)), error: (m) => logger.error(String(m)) },
@@ -92,24 +97,17 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
   const revocationFeed = settings.revocations && settings.bus ? await settings.revocations.follow({ bus: settings.bus, logger, ...(settings.instanceId ? { instanceId: settings.instanceId } : {}) }) : undefined;
   let revocationsReplayed = !revocationFeed;
   void revocationFeed?.replayed.then(() => (revocationsReplayed = true));
-  // Query limits against abusive operations: depth, aliases, directives, tokens, cost.
-  const armor = new ApolloArmor({
-    maxDepth: { n: 12 },
-    maxAliases: { n: 30 },
-    maxDirectives: { n: 30 },
-    maxTokens: { n: 5_000 },
-    costLimit: { maxCost: 20_000 },
-    blockFieldSuggestion: { enabled: settings.nodeEnv === 'production' },
-  });
-  const protection = armor.protect();
+  // Query limits against abusive operations: depth, aliases, directives, tokens, cost. The same
+  // configuration holds at every subgraph (platform http/query-limits.ts).
+  const protection = queryArmor(DEFAULT_QUERY_LIMITS, { blockFieldSuggestion: settings.nodeEnv === 'production' });
   const apollo = new ApolloServer<GatewayContext>({
-    ...protection,
+    allowBatchedHttpRequests: false,
     gateway,
     csrfPrevention: true,
     introspection: true,
     includeStacktraceInErrorResponses: false,
     formatError: (formatted, error) => maskError(formatted, error, logger),
-    plugins: [...protection.plugins, ApolloServerPluginDrainHttpServer({ httpServer }), useGraphqlMetrics('gateway') as never, requireResolvedOperation(), answerUnavailableAs503(), ...(settings.revocations ? [settings.revocations.plugin()] : [])],
+    plugins: [...(protection.plugins as never[]), ApolloServerPluginDrainHttpServer({ httpServer }), useGraphqlMetrics('gateway') as never, requireResolvedOperation(), answerUnavailableAs503(), ...(settings.revocations ? [settings.revocations.plugin()] : [])],
     validationRules: [...protection.validationRules],
     // Shutdown is ours (main.ts onShutdown -> stop()): Apollo's own SIGTERM handler would stop the
     // server and re-send the signal, which ends the process before the drain (exit 1).
@@ -122,7 +120,7 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
   mountOperationalRoutes(app, 'gateway', async () => ready && revocationsReplayed);
   app.use(
     '/graphql',
-    express.json({ limit: '1mb' }),
+    express.json({ limit: DEFAULT_QUERY_LIMITS.maxBodyBytes }),
     expressMiddleware(apollo, {
       context: async ({ req }) => {
         const token = bearerToken(req.headers.authorization);
@@ -132,7 +130,7 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
       },
     }),
   );
-  const attached = settings.attach?.(httpServer, gateway, { logger, verifier: settings.verifier });
+  const attached = settings.attach?.(httpServer, gateway, { logger, verifier: settings.verifier, ...(settings.revocations ? { revocations: settings.revocations } : {}) });
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(settings.port, settings.host ?? '127.0.0.1', () => resolve());

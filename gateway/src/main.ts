@@ -19,7 +19,8 @@ async function main(): Promise<void> {
     host: cfg.HOST,
     subgraphUrls: { users: cfg.USERS_URL, catalog: cfg.CATALOG_URL, inventory: cfg.INVENTORY_URL, orders: cfg.ORDERS_URL },
     internalAuthSecret: cfg.INTERNAL_AUTH_SECRET,
-    verifier: jwtVerifier(cfg.JWT_SECRET, revocations),
+    internalRequestTtlSeconds: cfg.INTERNAL_REQUEST_TTL_SECONDS,
+    verifier: jwtVerifier(cfg.JWT_SECRET, revocations, { maxLifetimeSeconds: cfg.JWT_MAX_LIFETIME_SECONDS, clockSkewSeconds: cfg.JWT_CLOCK_SKEW_SECONDS }),
     revocations,
     bus,
     ...(cfg.TRUST_PROXY_HOPS > 0 ? { trustProxy: cfg.TRUST_PROXY_HOPS } : {}),
@@ -28,7 +29,7 @@ async function main(): Promise<void> {
     drainTimeoutMs: cfg.DRAIN_TIMEOUT_MS,
     logger,
     // GraphQL subscriptions over graphql-ws on the same port and path.
-    attach: attachSubscriptions({ internalAuthSecret: cfg.INTERNAL_AUTH_SECRET }),
+    attach: attachSubscriptions({ internalAuthSecret: cfg.INTERNAL_AUTH_SECRET, internalRequestTtlSeconds: cfg.INTERNAL_REQUEST_TTL_SECONDS }),
   });
   onShutdown(logger, async () => {
     await gateway.stop();

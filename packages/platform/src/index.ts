@@ -19,21 +19,21 @@ export { badRequest, badUserInput, conflict, forbidden, insufficientStock, INTER
 
 // Identity between the gateway and the subgraphs; access tokens.
 export type { AuthContext, Identity, Role } from './identity';
+export { isAdmin, requireAdmin, requireUser, TOKEN_AUDIENCE, TOKEN_ISSUER } from './identity';
+export type { InternalRequest, SignOptions, VerifiedRequest, VerifyOptions } from './internal-request';
 export {
+  bodyDigest,
   CLIENT_ADDRESS_HEADER,
-  CLIENT_ADDRESS_SIGNATURE_HEADER,
+  DEFAULT_INTERNAL_CLOCK_SKEW_SECONDS,
+  DEFAULT_INTERNAL_REQUEST_MAX_TTL_SECONDS,
+  DEFAULT_INTERNAL_REQUEST_TTL_SECONDS,
+  GATEWAY_SIGNATURE_HEADER,
   IDENTITY_HEADER,
-  IDENTITY_SIGNATURE_HEADER,
-  isAdmin,
-  requireAdmin,
-  requireUser,
-  signClientAddress,
-  signIdentity,
-  TOKEN_AUDIENCE,
-  TOKEN_ISSUER,
-  verifyClientAddress,
-  verifyIdentity,
-} from './identity';
+  signInternalRequest,
+  verifyInternalRequest,
+} from './internal-request';
+export type { DenyListMetrics, FollowOptions, RevocationFeed, RevocationSource, SessionDenyListOptions } from './revocations';
+export { gatewayDenyListMetrics, SessionDenyList, subgraphDenyListMetrics } from './revocations';
 export type { IssuedAccessToken } from './access-token';
 export { AccessTokenIssuer } from './access-token';
 
@@ -71,6 +71,8 @@ export type { EmbeddedPostgresHandle, EmbeddedPostgresOptions } from './db/embed
 export { assertPortFree, EmbeddedPostgresStartError, PortUnavailableError, startEmbeddedPostgres } from './db/embedded-postgres';
 
 // HTTP, GraphQL, logs, metrics and traces.
+export type { QueryLimits } from './http/query-limits';
+export { DEFAULT_QUERY_LIMITS, queryArmor, useExecutionBounds } from './http/query-limits';
 export { mountOperationalRoutes } from './http/operational-routes';
 export { operationOutcome, useGraphqlMetrics } from './http/graphql-metrics.plugin';
 export { loadSdl } from './sdl';

@@ -5,6 +5,7 @@ import { createDataSource, initializeDataSource, runMigrationsLocked } from '../
 import { PlatformOutboxInbox1700000000000 } from '../db/platform.migration';
 import type { EventBus } from '../events/bus';
 import { InProcessBus } from '../events/in-process-bus';
+import { DEFAULT_INTERNAL_REQUEST_MAX_TTL_SECONDS } from '../internal-request';
 import { DEFAULT_TOPIC_PARTITIONS, KafkaBus } from '../events/kafka-bus';
 import type { Logger } from '../logger';
 import { createLogger } from '../logger';
@@ -33,12 +34,15 @@ export function createEventBus(options: { brokers?: readonly string[] | undefine
 /** The platform's settings of every standalone service, from its environment. */
 export const standaloneEnv = {
   NODE_ENV: env.nodeEnv(),
-  HOST: env.string('0.0.0.0'),
+  /** Interface to bind. Default 127.0.0.1: a subgraph is for the gateway only; Kubernetes sets 0.0.0.0 (k8s/base/subgraph-common.env). */
+  HOST: env.string('127.0.0.1'),
   DATABASE_URL: env.postgresUrl(),
   KAFKA_BROKERS: env.brokers(),
   KAFKA_TOPIC_PARTITIONS: env.int(DEFAULT_TOPIC_PARTITIONS, 1),
   KAFKA_REPLICATION_FACTOR: env.int(3, 1),
   INTERNAL_AUTH_SECRET: env.secret(32),
+  /** Longest lifetime of a gateway request signature accepted, in seconds. Default 60 (the gateway mints 10). */
+  INTERNAL_REQUEST_MAX_TTL_SECONDS: env.int(DEFAULT_INTERNAL_REQUEST_MAX_TTL_SECONDS, 1),
   RUN_MIGRATIONS: env.bool(true),
   SEED_DEMO_DATA: env.bool(false),
   DRAIN_TIMEOUT_MS: env.int(DEFAULT_DRAIN_TIMEOUT_MS),
@@ -79,6 +83,7 @@ export async function runStandalone<S extends SettingsShape, P, C extends Reques
       databaseTls,
       bus,
       internalAuthSecret: cfg.INTERNAL_AUTH_SECRET,
+      internalRequestMaxTtlSeconds: cfg.INTERNAL_REQUEST_MAX_TTL_SECONDS,
       runMigrations: cfg.RUN_MIGRATIONS,
       seed: cfg.SEED_DEMO_DATA,
       nodeEnv: cfg.NODE_ENV,

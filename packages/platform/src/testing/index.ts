@@ -73,3 +73,5 @@ export type { KafkaBrokerHandle, KafkaBrokerOptions } from './kafka-broker';
 export { startKafkaBroker } from './kafka-broker';
 export type { CertificateFiles, LeafOptions } from './certificates';
 export { TestCertificates } from './certificates';
+export type { AsGatewayRequest } from './as-gateway';
+export { gatewayRequest, postAsGateway, send } from './as-gateway';
