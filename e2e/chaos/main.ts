@@ -1,5 +1,6 @@
 /**
- * `npm run chaos [-- --keep-data] [--log-level warn] [--gateway-port 4440] [--pg-port 54445] [--kafka-port 19445]`
+ * `npm run chaos [-- --faults users,catalog,inventory,orders,kafka,postgres] [--keep-data] [--log-level warn]
+ *   [--gateway-port 4440] [--pg-port 54445] [--kafka-port 19445]`
  *
  * The chaos suite: starts the shop with every service its own process on a real Postgres and a
  * real Kafka (see shop.ts), puts a checkout load on it through the gateway (the checkout
@@ -21,6 +22,7 @@ import { productCreator, waitFor } from '../bench/checkout/run';
 import { ShopState } from '../bench/checkout/shop-state';
 import type { FaultStep, FaultTimes } from './faults';
 import { kafkaOutage, killSubgraph, postgresRestart } from './faults';
+import { Canceller } from './canceller';
 import { checkInvariants } from './invariants';
 import type { FaultRow } from './report';
 import { formatReport } from './report';
@@ -35,7 +37,7 @@ const FAULTS: readonly FaultStep[] = [
   killSubgraph('inventory', 4_000),
   killSubgraph('orders', 4_000),
   kafkaOutage(8_000),
-  postgresRestart(2_000),
+  postgresRestart(5_000),
 ];
 /** Load before the first fault (the baseline row), and after each recovery before the next fault. */
 const BASELINE_MS = 8_000;
@@ -45,7 +47,7 @@ const RECOVERY_TIMEOUT_MS = 90_000;
 /** How long the orders may take to be final once the load has stopped. */
 const DRAIN_TIMEOUT_MS = 120_000;
 
-const CUSTOMERS = 6;
+const CUSTOMERS = 4;
 const DECLINED_CUSTOMERS = 1;
 const PRODUCTS = 6;
 const PLENTY = 100_000;
@@ -60,6 +62,7 @@ function options() {
       'gateway-port': { type: 'string', default: '4440' },
       'pg-port': { type: 'string', default: '54445' },
       'kafka-port': { type: 'string', default: '19445' },
+      faults: { type: 'string' },
     },
     strict: true,
   });
@@ -68,7 +71,11 @@ function options() {
     if (!Number.isInteger(n) || n < 1024 || n > 65_530) throw new Error(`--${name} must be a port number, got "${v}"`);
     return n;
   };
+  const names = FAULTS.map((f) => f.target);
+  const chosen = values.faults?.split(',').map((f) => f.trim()) ?? names;
+  for (const f of chosen) if (!names.includes(f as FaultStep['target'])) throw new Error(`--faults: unknown fault "${f}" (${names.join(', ')})`);
   return {
+    faults: FAULTS.filter((f) => chosen.includes(f.target)),
     keepData: values['keep-data'],
     logLevel: values['log-level'],
     ports: { gateway: port('gateway-port', values['gateway-port']), postgres: port('pg-port', values['pg-port']), kafka: port('kafka-port', values['kafka-port']) },
@@ -125,14 +132,20 @@ async function main(): Promise<number> {
       requestTimeoutMs: 15_000,
     });
     const control = { signal: stop.signal, onResult: timeline.onOrder };
-    const loads: Promise<LoadResult>[] = [runLoad(await spec('card', CUSTOMERS, 'tok_visa'), control), runLoad(await spec('declined', DECLINED_CUSTOMERS, 'tok_chargeDeclined'), control)];
+    const cancelling = await spec('cancelled', 1, 'tok_visa');
+    const canceller = new Canceller(shop.gatewayUrl, cancelling.tokens[0]!);
+    const loads: Promise<LoadResult>[] = [
+      runLoad(await spec('card', CUSTOMERS, 'tok_visa'), control),
+      runLoad(await spec('declined', DECLINED_CUSTOMERS, 'tok_chargeDeclined'), control),
+      runLoad(cancelling, { signal: stop.signal, onResult: (e) => (timeline.onOrder(e), canceller.onResult(e)) }),
+    ];
     const reader = readCatalogue(shop.gatewayUrl, timeline, stop.signal);
 
     const loadStartedAt = Date.now();
     log(`baseline: ${BASELINE_MS / 1000} s of load`);
     await sleep(BASELINE_MS);
     const done: Array<{ step: FaultStep; times: FaultTimes; recoveredAt: number | null }> = [];
-    for (const step of FAULTS) {
+    for (const step of opts.faults) {
       log(`${step.name} (load average ${os.loadavg()[0]!.toFixed(2)})`);
       const times = await step.run(shop);
       const recoveredAt = await timeline.firstOrderAfter(times.repairedAt, RECOVERY_TIMEOUT_MS);
@@ -143,14 +156,20 @@ async function main(): Promise<number> {
     stop.abort();
     const results = await Promise.all(loads);
     await reader;
+    await canceller.settle();
     const loadEndedAt = Date.now();
     const acknowledged = results.reduce((n, r) => n + r.acks.length, 0);
-    log(`load stopped: ${acknowledged} orders acknowledged; waiting for every order to be final`);
+    log(`load stopped: ${acknowledged} orders acknowledged (${canceller.cancelled} cancelled by their customer, ${canceller.refused} no longer cancellable, ${canceller.failed} cancellations failed); waiting for every order to be final`);
     const drainState = ShopState.open(shop.databaseUrl('orders'), shop.databaseUrl('inventory'));
     try {
       const deadline = Date.now() + DRAIN_TIMEOUT_MS;
+      let lastLog = Date.now();
       for (;;) {
         const { pending, total } = await drainState.progress(keyPrefix);
+        if (Date.now() >= lastLog + 10_000) {
+          log(`  ${pending} of ${total} orders still PENDING`);
+          lastLog = Date.now();
+        }
         if (pending === 0 || Date.now() > deadline) {
           log(pending === 0 ? `all ${total} orders final` : `${pending} of ${total} orders still PENDING after ${DRAIN_TIMEOUT_MS / 1000} s`);
           break;
@@ -191,7 +210,9 @@ async function main(): Promise<number> {
       invariants,
       durationS: (Date.now() - t0) / 1000,
       loadAverage: { start: loadStart, end: os.loadavg() },
-      settings: `${CUSTOMERS + DECLINED_CUSTOMERS} closed-loop customers (${DECLINED_CUSTOMERS} declined), ${productIds.length} products, Kafka ${shop.brokers.join(',')}`,
+      settings:
+        `${CUSTOMERS + DECLINED_CUSTOMERS + 1} closed-loop customers (${DECLINED_CUSTOMERS} with a declined card, 1 cancelling each order: ${canceller.cancelled} cancelled, ${canceller.refused} refused, ${canceller.failed} failed), ` +
+        `${productIds.length} products (one with ${SCARCE} units), ${acknowledged} orders acknowledged`,
     });
     process.stdout.write(`\n${report}\n\n`);
     const broken = invariants.filter((i) => !i.ok);

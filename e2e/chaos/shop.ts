@@ -102,15 +102,20 @@ export class ChaosShop {
       orders: { PAYMENT_PROVIDER: 'stripe', STRIPE_API_KEY: 'sk_test_chaos', STRIPE_API_URL: ledgerUrl },
     };
     for (const name of SUBGRAPHS) {
-      this.supervisor.add(nodeService(name, path.join(ROOT, 'subgraphs', name), { ...common, ...own[name], DATABASE_URL: this.databaseUrl(name) }, this.subgraphPort(name)));
+      this.supervisor.add(nodeService(name, path.join(ROOT, 'subgraphs', name), { ...common, ...own[name], DATABASE_URL: this.databaseUrl(name) }, this.subgraphPort(name), this.logFile(name)));
     }
     const urls = Object.fromEntries(SUBGRAPHS.map((name) => [`${name.toUpperCase()}_URL`, `http://127.0.0.1:${this.subgraphPort(name)}/graphql`]));
-    this.supervisor.add(nodeService('gateway', path.join(ROOT, 'gateway'), { ...common, ...urls }, this.options.ports.gateway));
+    this.supervisor.add(nodeService('gateway', path.join(ROOT, 'gateway'), { ...common, ...urls }, this.options.ports.gateway, this.logFile('gateway')));
     // One at a time: four cold TypeScript starts at once on two cores take longer than in turn.
     for (const name of [...SUBGRAPHS, 'gateway'] as const) {
       await this.process(name).start();
       log(`${name} ready on 127.0.0.1:${name === 'gateway' ? this.options.ports.gateway : this.subgraphPort(name)} (${((this.process(name).readyAt - this.process(name).spawnedAt) / 1000).toFixed(1)} s)`);
     }
+  }
+
+  /** Where a service's output goes (kept with --keep-data). */
+  private logFile(name: Subgraph | 'gateway'): string {
+    return path.join(this.dataDir, `${name}.log`);
   }
 
   async startPostgres(): Promise<void> {

@@ -7,6 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 
 /** How many lines of a process's output are kept (quoted in errors). */
 const TAIL_LINES = 80;
@@ -24,6 +25,8 @@ export interface ProcessSpec {
   readonly readyUrl: string;
   /** Milliseconds to wait for readiness. Default 120000 (a loaded 2-core machine). */
   readonly readyTimeoutMs?: number;
+  /** Also append everything the process prints to this file (every start of it). Default: only the tail in memory. */
+  readonly logFile?: string;
 }
 
 /** One supervised process; `start` may be called again after the process ended (a restart). */
@@ -51,7 +54,9 @@ export class ManagedProcess {
     this.spawnedAt = Date.now();
     this.readyAt = 0;
     let partial = '';
+    if (this.spec.logFile) appendFileSync(this.spec.logFile, `--- ${new Date().toISOString()} start\n`);
     const onOutput = (chunk: Buffer): void => {
+      if (this.spec.logFile) appendFileSync(this.spec.logFile, chunk);
       const parts = (partial + chunk.toString('utf8')).split('\n');
       partial = parts.pop() ?? '';
       this.lines.push(...parts);
@@ -130,8 +135,16 @@ export class Supervisor {
 }
 
 /** A service run as in Kubernetes: `node --import tsx src/main.ts` in its workspace folder. */
-export function nodeService(name: string, cwd: string, env: NodeJS.ProcessEnv, port: number): ProcessSpec {
-  return { name, command: process.execPath, args: ['--import', 'tsx', 'src/main.ts'], cwd, env: { ...process.env, ...env, PORT: String(port) }, readyUrl: `http://127.0.0.1:${port}/health/ready` };
+export function nodeService(name: string, cwd: string, env: NodeJS.ProcessEnv, port: number, logFile?: string): ProcessSpec {
+  return {
+    name,
+    command: process.execPath,
+    args: ['--import', 'tsx', 'src/main.ts'],
+    cwd,
+    env: { ...process.env, ...env, PORT: String(port) },
+    readyUrl: `http://127.0.0.1:${port}/health/ready`,
+    ...(logFile ? { logFile } : {}),
+  };
 }
 
 async function answers200(url: string): Promise<boolean> {
