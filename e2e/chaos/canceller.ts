@@ -23,7 +23,7 @@ export class Canceller {
   constructor(
     private readonly gatewayUrl: string,
     private readonly token: string,
-    private readonly maxDelayMs = 1_500,
+    private readonly maxDelayMs = 4_000,
   ) {}
 
   /** For `runLoad`'s `onResult`: schedules the cancellation of each acknowledged order. */

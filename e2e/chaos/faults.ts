@@ -44,31 +44,25 @@ export function killSubgraph(name: Subgraph, downMs: number): FaultStep {
 
 /** The Kafka broker stopped (SIGTERM: a rolling restart or a lost broker) for `downMs`, then started again on its data. */
 export function kafkaOutage(downMs: number): FaultStep {
-  return {
-    name: `Kafka stopped, ${downMs / 1000} s down`,
-    target: 'kafka',
-    async run(shop) {
-      const injectedAt = Date.now();
-      await shop.stopKafka();
-      await sleep(downMs);
-      const repairedAt = Date.now();
-      await shop.startKafka();
-      return { injectedAt, repairedAt, readyAt: Date.now() };
-    },
-  };
+  return serverOutage(`Kafka stopped, ${downMs / 1000} s down`, 'kafka', downMs, (shop) => shop.stopKafka(), (shop) => shop.startKafka());
 }
 
 /** Postgres restarted (every service's database at once): stopped as an operator would, `downMs` down, started on the same data. */
 export function postgresRestart(downMs: number): FaultStep {
+  return serverOutage(`Postgres restarted, ${downMs / 1000} s down`, 'postgres', downMs, (shop) => shop.stopPostgres(), (shop) => shop.startPostgres());
+}
+
+/** A server of the infrastructure stopped, `downMs` down, started again: ready once `start` resolves. */
+function serverOutage(name: string, target: 'kafka' | 'postgres', downMs: number, stop: (shop: ChaosShop) => Promise<void>, start: (shop: ChaosShop) => Promise<void>): FaultStep {
   return {
-    name: `Postgres restarted, ${downMs / 1000} s down`,
-    target: 'postgres',
+    name,
+    target,
     async run(shop) {
       const injectedAt = Date.now();
-      await shop.stopPostgres();
+      await stop(shop);
       await sleep(downMs);
       const repairedAt = Date.now();
-      await shop.startPostgres();
+      await start(shop);
       return { injectedAt, repairedAt, readyAt: Date.now() };
     },
   };
