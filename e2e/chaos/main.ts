@@ -50,7 +50,7 @@ const RECOVERY_TIMEOUT_MS = 90_000;
  * good), or at DRAIN_CAP_MS whatever the progress. Progress, not a fixed time: on a loaded machine
  * a backlog may take minutes.
  */
-const DRAIN_STALL_MS = 60_000;
+const DRAIN_STALL_MS = 120_000;
 const DRAIN_CAP_MS = 300_000;
 
 /**
