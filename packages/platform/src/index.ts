@@ -67,6 +67,7 @@ export type { DataSourceOptions } from './db/data-source';
 export { createDataSource, ensureDatabase, initializeDataSource, instrumentDataSource, runMigrationsLocked, withDatabase } from './db/data-source';
 export { PlatformOutboxInbox1700000000000 } from './db/platform.migration';
 export { afterCommit } from './db/after-commit';
+export { isDatabaseUnavailable } from './db/unavailable';
 export type { EmbeddedPostgresHandle, EmbeddedPostgresOptions } from './db/embedded-postgres';
 export { assertPortFree, EmbeddedPostgresStartError, PortUnavailableError, startEmbeddedPostgres } from './db/embedded-postgres';
 
