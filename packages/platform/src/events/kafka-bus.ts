@@ -16,6 +16,15 @@ export const DEFAULT_TOPIC_PARTITIONS = 6;
 
 /** How long ensureTopics() retries transient metadata errors before it gives up. */
 const TOPIC_READY_TIMEOUT_MS = 30_000;
+/** Longest back-off between kafkajs' reconnection attempts (its default, 30 s, outlasts short broker outages). */
+const MAX_RETRY_TIME_MS = 5_000;
+/** Pause before a consumer that kafkajs gave up on is replaced. */
+const REPLACE_CONSUMER_AFTER_MS = 1_000;
+
+interface ConsumerEntry {
+  consumer: KafkaConsumer | undefined;
+  stopping: boolean;
+}
 /** Metadata errors of a topic the broker is still creating (or of a controller moving): worth retrying. */
 const TRANSIENT_TOPIC_ERRORS = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE', 'NOT_CONTROLLER', 'NOT_LEADER_OR_FOLLOWER', 'REQUEST_TIMED_OUT', 'BROKER_NOT_AVAILABLE']);
 
@@ -64,7 +73,7 @@ export class KafkaBus implements EventBus {
   private connected: Promise<void> | undefined;
   private producerUp = false;
   private readonly knownTopics = new Set<string>();
-  private readonly consumers = new Set<{ consumer: KafkaConsumer; stopping: boolean }>();
+  private readonly consumers = new Set<ConsumerEntry>();
   private closed = false;
   /** Subscriptions of this adapter, for the consumer-lag gauge. */
   private readonly subscriptions = new Set<ConsumerSpec>();
@@ -79,7 +88,9 @@ export class KafkaBus implements EventBus {
       brokers: [...options.brokers],
       ...(options.security ? { ssl: options.security.ssl, ...(options.security.sasl ? { sasl: options.security.sasl } : {}) } : {}),
       connectionTimeout: 3_000,
-      retry: { initialRetryTime: 200, retries: 8 },
+      // Reconnection back-off capped at 5 s (kafkajs' 30 s default kept consumers idle for up to
+      // 30 s after a broker came back).
+      retry: { initialRetryTime: 200, retries: 8, maxRetryTime: MAX_RETRY_TIME_MS },
       logLevel: logLevel.WARN,
       logCreator:
         () =>
@@ -213,6 +224,44 @@ export class KafkaBus implements EventBus {
     const topics = spec.topics.map((t) => this.ns(t));
     await this.ensureTopics(topics);
     const othersInGroup = await this.membersOfOtherProcesses(spec.groupId);
+    const entry: ConsumerEntry = { consumer: undefined, stopping: false };
+    this.consumers.add(entry);
+    this.subscriptions.add(spec);
+    const metrics = instrumentConsumer(spec);
+    const { running, joined } = await this.runConsumer(spec, topics, entry, metrics);
+    // Unless other processes are in the group: their rejoining paces the rebalance (run() joins), a
+    // killed one's for up to its 30 s session timeout. Then the consumer starts once the group has
+    // settled (the committed offsets lose nothing meanwhile) and a restarted service is ready at once.
+    if (othersInGroup) {
+      running.catch((err: unknown) => this.options.logger?.error({ err, groupId: spec.groupId }, 'Kafka consumer failed to start'));
+    } else {
+      await running;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([joined, new Promise((resolve) => (timer = setTimeout(resolve, 30_000)))]);
+      clearTimeout(timer);
+    }
+    return {
+      stop: async () => {
+        entry.stopping = true;
+        this.subscriptions.delete(spec);
+        await entry.consumer?.disconnect();
+        this.consumers.delete(entry);
+      },
+    };
+  }
+
+  /**
+   * One kafkajs consumer for the subscription, in `entry`. kafkajs restarts a consumer after a
+   * retriable failure but leaves it stopped after any other (a group join that failed while the
+   * broker was away, for example), and the service would then consume nothing until restarted: such
+   * a consumer is replaced by a new one (same group, so it resumes at the committed offsets).
+   */
+  private async runConsumer(
+    spec: ConsumerSpec,
+    topics: string[],
+    entry: ConsumerEntry,
+    metrics: ReturnType<typeof instrumentConsumer>,
+  ): Promise<{ running: Promise<void>; joined: Promise<void> }> {
     const consumer = this.kafka.consumer({
       groupId: this.ns(spec.groupId),
       sessionTimeout: 30_000,
@@ -222,12 +271,26 @@ export class KafkaBus implements EventBus {
       // kafkajs' 5 s default made every consumer stop take ~5 s. Data still arrives at once.
       maxWaitTimeInMs: 500,
       allowAutoTopicCreation: false,
-      retry: { retries: 10 },
+      retry: { retries: 10, maxRetryTime: MAX_RETRY_TIME_MS },
     });
-    const entry = { consumer, stopping: false };
-    this.consumers.add(entry);
-    this.subscriptions.add(spec);
-    const metrics = instrumentConsumer(spec);
+    entry.consumer = consumer;
+    const replace = (err: unknown): void => {
+      if (entry.stopping || this.closed || entry.consumer !== consumer) return;
+      this.options.logger?.error({ err, groupId: spec.groupId }, `Kafka consumer stopped; replacing it in ${REPLACE_CONSUMER_AFTER_MS} ms`);
+      const timer = setTimeout(() => {
+        if (entry.stopping || this.closed || entry.consumer !== consumer) return;
+        void consumer
+          .disconnect()
+          .catch(() => undefined)
+          .then(() => this.runConsumer(spec, topics, entry, metrics))
+          .then(({ running }) => running)
+          .catch(replace);
+      }, REPLACE_CONSUMER_AFTER_MS);
+      timer.unref();
+    };
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (!payload.restart) replace(payload.error);
+    });
     await consumer.connect();
     await consumer.subscribe({ topics, fromBeginning: spec.fromBeginning ?? true });
     // Resolve only once the group has assigned partitions, so that a caller that publishes right
@@ -264,25 +327,7 @@ export class KafkaBus implements EventBus {
         }
       },
     });
-    // Unless other processes are in the group: their rejoining paces the rebalance (run() joins), a
-    // killed one's for up to its 30 s session timeout. Then the consumer starts once the group has
-    // settled (the committed offsets lose nothing meanwhile) and a restarted service is ready at once.
-    if (othersInGroup) {
-      running.catch((err: unknown) => this.options.logger?.error({ err, groupId: spec.groupId }, 'Kafka consumer failed to start'));
-    } else {
-      await running;
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([joined, new Promise((resolve) => (timer = setTimeout(resolve, 30_000)))]);
-      clearTimeout(timer);
-    }
-    return {
-      stop: async () => {
-        entry.stopping = true;
-        this.subscriptions.delete(spec);
-        await consumer.disconnect();
-        this.consumers.delete(entry);
-      },
-    };
+    return { running, joined };
   }
 
   /** Whether the group has members beyond this adapter's own (other replicas, or a killed process's). */
@@ -343,7 +388,7 @@ export class KafkaBus implements EventBus {
     this.removeLagSource();
     await Promise.allSettled([...this.consumers].map(async (c) => {
       c.stopping = true;
-      await c.consumer.disconnect();
+      await c.consumer?.disconnect();
     }));
     await Promise.allSettled([this.producer.disconnect(), this.admin.disconnect()]);
   }
