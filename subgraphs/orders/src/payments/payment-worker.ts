@@ -122,18 +122,22 @@ export class PaymentWorker implements BackgroundJob {
   private async applyCharge(leased: PaymentRow, result: ChargeResult): Promise<void> {
     let refundNow = false;
     await this.deps.transaction(async (tx) => {
-      const order = await this.repo.lockOrder(tx, leased.orderId);
-      const payment = await this.repo.lockPayment(tx, leased.orderId);
-      if (!order || !payment) return;
+      const locked = await this.repo.lockOrderAndPayment(tx, leased.orderId);
+      if (!locked) return;
+      const { order, payment } = locked;
       const now = new Date();
       const settled = { token: null, lockedUntil: null, lastError: null, last4: result.last4, chargeId: result.chargeId, updatedAt: now };
       if (payment.status === PaymentStatus.Pending && order.status === OrderStatus.Pending) {
+        // The payment's outcome and the order's transition: one statement.
         if (result.outcome === 'approved') {
-          await this.repo.updatePayment(tx, order.id, { ...settled, status: PaymentStatus.Captured, nextAttemptAt: null });
-          await this.transitions.apply(tx, order, { to: 'CONFIRMED' }, now);
+          await this.transitions.apply(tx, order, { to: 'CONFIRMED' }, now, { ...settled, status: PaymentStatus.Captured, nextAttemptAt: null });
         } else {
-          await this.repo.updatePayment(tx, order.id, { ...settled, status: PaymentStatus.Declined, declineReason: result.reason, nextAttemptAt: null });
-          await this.transitions.apply(tx, order, { to: 'REJECTED', reason: RejectionReason.PaymentDeclined, stockWasReserved: true }, now);
+          await this.transitions.apply(tx, order, { to: 'REJECTED', reason: RejectionReason.PaymentDeclined, stockWasReserved: true }, now, {
+            ...settled,
+            status: PaymentStatus.Declined,
+            declineReason: result.reason,
+            nextAttemptAt: null,
+          });
         }
       } else if (payment.status === PaymentStatus.Pending || payment.status === PaymentStatus.VoidPending) {
         // Nobody wants this charge any more: give back whatever went through.
@@ -155,8 +159,7 @@ export class PaymentWorker implements BackgroundJob {
   private async applyLookup(leased: PaymentRow, result: ChargeResult | null): Promise<void> {
     if (result) return this.applyCharge(leased, result);
     await this.deps.transaction(async (tx) => {
-      await this.repo.lockOrder(tx, leased.orderId);
-      const payment = await this.repo.lockPayment(tx, leased.orderId);
+      const payment = (await this.repo.lockOrderAndPayment(tx, leased.orderId))?.payment;
       if (payment?.status !== PaymentStatus.VoidPending) return;
       await this.repo.updatePayment(tx, leased.orderId, { status: PaymentStatus.Voided, token: null, lockedUntil: null, nextAttemptAt: null, lastError: null, updatedAt: new Date() });
     });
@@ -164,18 +167,22 @@ export class PaymentWorker implements BackgroundJob {
 
   private async applyRefund(leased: PaymentRow, refundId: string): Promise<void> {
     await this.deps.transaction(async (tx) => {
-      const order = await this.repo.lockOrder(tx, leased.orderId);
-      const payment = await this.repo.lockPayment(tx, leased.orderId);
-      if (!order || payment?.status !== PaymentStatus.RefundPending) return;
+      const locked = await this.repo.lockOrderAndPayment(tx, leased.orderId);
+      if (locked?.payment.status !== PaymentStatus.RefundPending) return;
+      const { order, payment } = locked;
       const now = new Date();
-      await this.repo.updatePayment(tx, order.id, { status: PaymentStatus.Refunded, refundId, lockedUntil: null, nextAttemptAt: null, lastError: null, updatedAt: now });
-      await this.repo.updateOrder(tx, order.id, { updatedAt: now });
-      await this.deps.outbox.add(tx, OrderRefunded, order.id, {
+      const refunded = this.deps.outbox.prepare(OrderRefunded, order.id, {
         orderId: order.id,
         number: order.number,
         userId: order.userId,
         amount: { amount: payment.amount, currencyCode: payment.currencyCode },
         refundedAt: now.toISOString(),
+      });
+      await this.repo.writeChange(tx, {
+        orderId: order.id,
+        order: { updatedAt: now },
+        payment: { status: PaymentStatus.Refunded, refundId, lockedUntil: null, nextAttemptAt: null, lastError: null, updatedAt: now },
+        events: [refunded],
       });
     });
   }

@@ -1,16 +1,17 @@
 /**
  * The one way an order changes status: check the status machine, update the row, append the
- * status history and add the matching event to the outbox, all in the caller's transaction.
+ * status history and add the matching event to the outbox (one statement), all in the caller's
+ * transaction.
  * Metrics are recorded only once that transaction has committed.
  */
 import { OrderCancelled, OrderConfirmed, OrderDelivered, OrderRejected, OrderShipped } from '@shop/events';
-import type { ServiceDeps } from '@shop/platform';
+import type { PreparedEvent, ServiceDeps } from '@shop/platform';
 import { afterCommit } from '@shop/platform';
 import type { EntityManager } from 'typeorm';
 import type { RejectionReason } from '../domain/order-status';
 import { assertTransition, OrderStatus } from '../domain/order-status';
 import type { OrdersMetrics } from '../metrics';
-import type { OrderRow } from '../persistence/entities';
+import type { OrderRow, PaymentRow } from '../persistence/entities';
 import type { OrdersRepository } from '../persistence/orders.repository';
 
 /** Where an order goes, with what each target status needs. */
@@ -29,10 +30,12 @@ export class OrderTransitions {
   ) {}
 
   /**
-   * Moves a locked order (`repo.lockOrder` in the same `tx`) to `t.to`. Throws InvalidTransitionError
-   * for a transition the status machine does not have. Returns the updated row.
+   * Moves a locked order (`repo.lockOrder` or `repo.lockOrderAndPayment` in the same `tx`) to
+   * `t.to`, with `payment` changed in the same statement when given (the caller locked it).
+   * Throws InvalidTransitionError for a transition the status machine does not have. Returns the
+   * updated row. One statement (two for SHIPPED, which reads the lines for its event).
    */
-  async apply(tx: EntityManager, order: OrderRow, t: Transition, now: Date = new Date()): Promise<OrderRow> {
+  async apply(tx: EntityManager, order: OrderRow, t: Transition, now: Date = new Date(), payment?: Partial<PaymentRow>): Promise<OrderRow> {
     assertTransition(order.status, t.to);
     const patch: Partial<OrderRow> = { status: t.to, updatedAt: now };
     let historyReason: string | null = null;
@@ -49,9 +52,8 @@ export class OrderTransitions {
     } else if (t.to === 'DELIVERED') {
       patch.deliveredAt = now;
     }
-    await this.repo.updateOrder(tx, order.id, patch);
-    await this.repo.appendHistory(tx, order.id, t.to, historyReason, now);
-    await this.publish(tx, order, t);
+    const event = await this.event(tx, order, t);
+    await this.repo.writeChange(tx, { orderId: order.id, order: patch, history: { status: t.to, reason: historyReason, at: now }, events: [event], ...(payment ? { payment } : {}) });
 
     const from = order.status;
     afterCommit(tx, () => {
@@ -64,32 +66,28 @@ export class OrderTransitions {
     return { ...order, ...patch };
   }
 
-  private async publish(tx: EntityManager, order: OrderRow, t: Transition): Promise<void> {
+  /** The event of a transition, prepared for the outbox. */
+  private async event(tx: EntityManager, order: OrderRow, t: Transition): Promise<PreparedEvent> {
     const base = { orderId: order.id, number: order.number, userId: order.userId };
     const outbox = this.deps.outbox;
     switch (t.to) {
       case 'CONFIRMED':
-        await outbox.add(tx, OrderConfirmed, order.id, { ...base, total: { amount: order.total, currencyCode: order.currencyCode } });
-        return;
+        return outbox.prepare(OrderConfirmed, order.id, { ...base, total: { amount: order.total, currencyCode: order.currencyCode } });
       case 'REJECTED':
-        await outbox.add(tx, OrderRejected, order.id, { ...base, reason: t.reason, stockWasReserved: t.stockWasReserved });
-        return;
+        return outbox.prepare(OrderRejected, order.id, { ...base, reason: t.reason, stockWasReserved: t.stockWasReserved });
       case 'CANCELLED':
-        await outbox.add(tx, OrderCancelled, order.id, { ...base, reason: t.reason, refunded: t.refunded });
-        return;
+        return outbox.prepare(OrderCancelled, order.id, { ...base, reason: t.reason, refunded: t.refunded });
       case 'SHIPPED': {
         const items = await this.repo.findItems(tx, order.id);
-        await outbox.add(tx, OrderShipped, order.id, {
+        return outbox.prepare(OrderShipped, order.id, {
           ...base,
           items: items.map((i) => ({ productId: i.productId, quantity: i.quantity })),
           carrier: t.carrier,
           trackingNumber: t.trackingNumber,
         });
-        return;
       }
       case 'DELIVERED':
-        await outbox.add(tx, OrderDelivered, order.id, base);
-        return;
+        return outbox.prepare(OrderDelivered, order.id, base);
     }
   }
 }
