@@ -43,6 +43,11 @@ function paymentColumns(prefix = ''): string {
 }
 const PAYMENT_PREFIX = 'payment.';
 
+/** A payment row leased to the worker, with what the event of its outcome needs of its order (as it was at lease time). */
+export interface LeasedPayment extends PaymentRow {
+  readonly order: Pick<OrderRow, 'id' | 'status' | 'number' | 'userId' | 'total' | 'currencyCode' | 'createdAt'>;
+}
+
 /** What checkout needs to know before it writes (see `OrdersRepository.checkoutLookup`). */
 export interface CheckoutLookup {
   /** The order this user already placed under the key, if any. */
@@ -61,6 +66,8 @@ export interface OrderChange {
   readonly payment?: Partial<PaymentRow>;
   /** Outbox events of the change, written only if the order row was there to change. */
   readonly events?: readonly PreparedEvent[];
+  /** Changes nothing unless the order and its payment are both PENDING (no lock taken before: the statement checks). */
+  readonly onlyIfPending?: boolean;
 }
 
 function groupBy<T>(ids: readonly string[], rows: readonly T[], keyOf: (row: T) => string): T[][] {
@@ -229,23 +236,33 @@ export class OrdersRepository {
   /**
    * Writes one change of an order locked by the caller (`lockOrder`, `lockOrderAndPayment`) in one
    * statement: the order's columns, its history row, its payment's columns and its outbox events.
+   * With `onlyIfPending`, the statement itself checks (on the newest row versions, once it holds
+   * the order's lock) and answers false when the order or its payment moved on: nothing written.
    */
-  async writeChange(tx: EntityManager, change: OrderChange): Promise<void> {
+  async writeChange(tx: EntityManager, change: OrderChange): Promise<boolean> {
     const params: unknown[] = [change.orderId];
-    const parts = [`o AS (UPDATE orders SET ${this.setClause(OrderEntity, change.order, params)} WHERE id = $1 RETURNING id)`];
+    const set = this.setClause(OrderEntity, change.order, params);
+    // Every writer of a payment's status holds its order's lock, which the UPDATE of `o` takes first.
+    const pending = change.onlyIfPending ? ` AND status = 'PENDING' AND EXISTS (SELECT 1 FROM payment WHERE order_id = $1 AND status = 'PENDING')` : '';
+    const parts = [`o AS (UPDATE orders SET ${set} WHERE id = $1${pending} RETURNING id)`];
     if (change.history) {
       params.push(change.history.status, change.history.reason, change.history.at);
       const n = params.length;
       parts.push(`h AS (INSERT INTO order_status_change (order_id, status, reason, at) SELECT id, $${n - 2}, $${n - 1}, $${n} FROM o)`);
     }
-    if (change.payment) parts.push(`p AS (UPDATE payment SET ${this.setClause(PaymentEntity, change.payment, params)} FROM o WHERE payment.order_id = o.id)`);
+    if (change.payment) {
+      const paymentPending = change.onlyIfPending ? ` AND payment.status = 'PENDING'` : '';
+      parts.push(`p AS (UPDATE payment SET ${this.setClause(PaymentEntity, change.payment, params)} FROM o WHERE payment.order_id = o.id${paymentPending})`);
+    }
     if (change.events?.length) {
       const outbox = outboxInsert(change.events, params.length + 1, 'WHERE EXISTS (SELECT 1 FROM o)');
       params.push(...outbox.params);
       parts.push(`e AS (${outbox.sql})`);
     }
     const rows = (await tx.query(`WITH ${parts.join(',\n')} SELECT id FROM o`, params)) as unknown[];
-    if (rows.length !== 1) throw new Error(`order ${change.orderId} to change was not there`);
+    if (rows.length === 1) return true;
+    if (change.onlyIfPending) return false;
+    throw new Error(`order ${change.orderId} to change was not there`);
   }
 
   /**
@@ -303,11 +320,14 @@ export class OrdersRepository {
    * Leases due payment work (charges, voids, refunds) to this worker: rows whose next attempt is due
    * and that no live lease holds. SKIP LOCKED lets several replicas share the work.
    */
-  async leaseDuePayments(tx: EntityManager, now: Date, leaseUntil: Date, limit: number, orderId?: string): Promise<PaymentRow[]> {
+  async leaseDuePayments(tx: EntityManager, now: Date, leaseUntil: Date, limit: number, orderId?: string): Promise<LeasedPayment[]> {
+    // The order's columns come along (not locked: UPDATE … FROM locks only the payment rows) for
+    // the event of the outcome, so that applying an approval needs no read.
     const rows = (await tx.query(
       `UPDATE payment p SET locked_until = $2, attempts = p.attempts + 1,
          charge_attempted = p.charge_attempted OR p.status = 'PENDING', updated_at = $1
-       WHERE p.order_id IN (
+       FROM orders o
+       WHERE o.id = p.order_id AND p.order_id IN (
          SELECT order_id FROM payment
          WHERE status IN ('PENDING', 'VOID_PENDING', 'REFUND_PENDING') AND next_attempt_at <= $1
            AND (locked_until IS NULL OR locked_until <= $1) AND ($4::uuid IS NULL OR order_id = $4::uuid)
@@ -315,11 +335,22 @@ export class OrdersRepository {
        RETURNING p.order_id AS "orderId", p.provider, p.status, p.amount, p.currency_code AS "currencyCode", p.token, p.last4,
          p.charge_id AS "chargeId", p.refund_id AS "refundId", p.decline_reason AS "declineReason",
          p.charge_attempted AS "chargeAttempted", p.attempts, p.next_attempt_at AS "nextAttemptAt",
-         p.locked_until AS "lockedUntil", p.last_error AS "lastError", p.created_at AS "createdAt", p.updated_at AS "updatedAt"`,
+         p.locked_until AS "lockedUntil", p.last_error AS "lastError", p.created_at AS "createdAt", p.updated_at AS "updatedAt",
+         o.id AS "order.id", o.status AS "order.status", o.number AS "order.number", o.user_id AS "order.userId", o.total AS "order.total",
+         o.currency_code AS "order.currencyCode", o.created_at AS "order.createdAt"`,
       [now, leaseUntil, limit, orderId ?? null],
-    )) as [PaymentRow[], number] | PaymentRow[];
+    )) as [Array<Record<string, unknown>>, number] | Array<Record<string, unknown>>;
     // TypeORM returns [rows, affected] for UPDATE … RETURNING on Postgres.
-    return (Array.isArray(rows[0]) ? rows[0] : rows) as PaymentRow[];
+    const raw = (Array.isArray(rows[0]) ? rows[0] : rows) as Array<Record<string, unknown>>;
+    return raw.map((row) => {
+      const payment: Record<string, unknown> = {};
+      const order: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(row)) {
+        if (k.startsWith('order.')) order[k.slice('order.'.length)] = v;
+        else payment[k] = v;
+      }
+      return { ...(payment as unknown as PaymentRow), order: order as unknown as LeasedPayment['order'] };
+    });
   }
 
   /** Locks up to `limit` open sagas past their deadline (SKIP LOCKED: replicas share the sweep). */

@@ -22,6 +22,9 @@ export type Transition =
   | { readonly to: 'SHIPPED'; readonly carrier: string; readonly trackingNumber: string }
   | { readonly to: 'DELIVERED' };
 
+/** What a transition needs to know of its order (a full row, or what the payment worker leased with the payment). */
+export type TransitionSubject = Pick<OrderRow, 'id' | 'status' | 'number' | 'userId' | 'total' | 'currencyCode' | 'createdAt'>;
+
 export class OrderTransitions {
   constructor(
     private readonly deps: ServiceDeps,
@@ -36,6 +39,23 @@ export class OrderTransitions {
    * updated row. One statement (two for SHIPPED, which reads the lines for its event).
    */
   async apply(tx: EntityManager, order: OrderRow, t: Transition, now: Date = new Date(), payment?: Partial<PaymentRow>): Promise<OrderRow> {
+    const patch = await this.write(tx, order, t, now, payment);
+    return { ...order, ...patch };
+  }
+
+  /**
+   * Moves a PENDING order whose payment is PENDING too to `t.to`, with `payment` changed, in one
+   * conditional statement without a lock taken before (`manager` may be outside a transaction: the
+   * statement is atomic on its own); false, changing nothing, when the order or its payment has
+   * moved on meanwhile (then the caller locks and decides).
+   */
+  async applyIfPending(manager: EntityManager, order: TransitionSubject, t: Transition, now: Date, payment: Partial<PaymentRow>): Promise<boolean> {
+    return (await this.write(manager, { ...order, status: OrderStatus.Pending }, t, now, payment, true)) !== null;
+  }
+
+  private async write(tx: EntityManager, order: TransitionSubject, t: Transition, now: Date, payment: Partial<PaymentRow> | undefined, onlyIfPending: true): Promise<Partial<OrderRow> | null>;
+  private async write(tx: EntityManager, order: TransitionSubject, t: Transition, now: Date, payment: Partial<PaymentRow> | undefined): Promise<Partial<OrderRow>>;
+  private async write(tx: EntityManager, order: TransitionSubject, t: Transition, now: Date, payment: Partial<PaymentRow> | undefined, onlyIfPending = false): Promise<Partial<OrderRow> | null> {
     assertTransition(order.status, t.to);
     const patch: Partial<OrderRow> = { status: t.to, updatedAt: now };
     let historyReason: string | null = null;
@@ -53,7 +73,15 @@ export class OrderTransitions {
       patch.deliveredAt = now;
     }
     const event = await this.event(tx, order, t);
-    await this.repo.writeChange(tx, { orderId: order.id, order: patch, history: { status: t.to, reason: historyReason, at: now }, events: [event], ...(payment ? { payment } : {}) });
+    const written = await this.repo.writeChange(tx, {
+      orderId: order.id,
+      order: patch,
+      history: { status: t.to, reason: historyReason, at: now },
+      events: [event],
+      ...(payment ? { payment } : {}),
+      ...(onlyIfPending ? { onlyIfPending } : {}),
+    });
+    if (!written) return null;
 
     const from = order.status;
     afterCommit(tx, () => {
@@ -63,11 +91,11 @@ export class OrderTransitions {
       if (t.to === 'CANCELLED') this.metrics.cancellations.inc({ actor: t.actor, from });
       if (t.to === 'CONFIRMED') this.metrics.revenue.inc({ currency: order.currencyCode.trim() }, Number(order.total));
     });
-    return { ...order, ...patch };
+    return patch;
   }
 
   /** The event of a transition, prepared for the outbox. */
-  private async event(tx: EntityManager, order: OrderRow, t: Transition): Promise<PreparedEvent> {
+  private async event(tx: EntityManager, order: TransitionSubject, t: Transition): Promise<PreparedEvent> {
     const base = { orderId: order.id, number: order.number, userId: order.userId };
     const outbox = this.deps.outbox;
     switch (t.to) {
