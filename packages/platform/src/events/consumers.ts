@@ -108,9 +108,12 @@ export async function startEventConsumers(options: ConsumerOptions): Promise<Con
         const toHandle = new Set(inserted.map((r) => r.event_id));
         // Locks shared by several new events of the batch: taken first, once, in their one order.
         const locking = new Map<BatchLock, Array<EventEnvelope<any>>>();
+        const seen = new Set<string>();
         for (const item of items) {
           const lock = item.handler.lockBatch;
-          if (lock && toHandle.has(item.event.id)) locking.set(lock, [...(locking.get(lock) ?? []), item.event]);
+          if (!lock || !toHandle.has(item.event.id) || seen.has(item.event.id)) continue;
+          seen.add(item.event.id);
+          locking.set(lock, [...(locking.get(lock) ?? []), item.event]);
         }
         for (const [lock, events] of locking) if (events.length > 1) await lock(events, tx);
         for (const [index, item] of items.entries()) {

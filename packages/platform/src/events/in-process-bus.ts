@@ -10,6 +10,9 @@ import { memoize } from '../metrics';
 /** Messages one read of a partition takes at most. */
 const FETCH_LIMIT = 100;
 
+/** An idle partition loop writes its offset at most this long after its last write (a burst of short busy spells costs one write a second, not one each). */
+const IDLE_OFFSET_COMMIT_MS = 1_000;
+
 /** While a partition is busy, its group's offset is written at most this often (and always before it idles). */
 const OFFSET_COMMIT_INTERVAL_MS = 200;
 
@@ -211,8 +214,8 @@ export class InProcessBus implements EventBus {
     await this.waitUntilFree(groupId, tp, member);
     const running = () => !member.stopping && !this.closed && member.owned.has(tp);
     // The loop reads from its own position; the group's offset follows it, written at most every
-    // OFFSET_COMMIT_INTERVAL_MS, busy or idle (an idle loop commits at most that long after it went
-    // idle), and always before letting go of the partition (a crash redelivers what was handled
+    // OFFSET_COMMIT_INTERVAL_MS while busy and IDLE_OFFSET_COMMIT_MS after its last write once idle,
+    // and always before letting go of the partition (a crash redelivers what was handled
     // since: the consumers' inbox makes that harmless). Writes are serialised: never backwards.
     let position: string | undefined;
     let committed: string | undefined;
@@ -237,7 +240,7 @@ export class InProcessBus implements EventBus {
     };
     /** Before idling: at once when the last write is old enough, else once the interval is over. */
     const commitSoon = async (): Promise<void> => {
-      const wait = OFFSET_COMMIT_INTERVAL_MS - (Date.now() - committedAt);
+      const wait = IDLE_OFFSET_COMMIT_MS - (Date.now() - committedAt);
       if (wait <= 0) return commit();
       idleTimer ??= setTimeout(() => {
         idleTimer = undefined;
