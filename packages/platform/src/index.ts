@@ -42,9 +42,10 @@ export type { BusMessage, Consumer, ConsumerSpec, EventBus, OutgoingMessage } fr
 export { DEAD_LETTER_HEADERS, defaultDeadLetterTopic, partitionFor, PoisonMessageError, sleep } from './events/bus';
 export type { EventEnvelope } from './events/envelope';
 export { createEnvelope, parseEnvelope, parseEventData } from './events/envelope';
-export type { EventHandler, LiveHandler } from './events/consumers';
+export type { BatchLock, EventHandler, HandlerOptions, LiveHandler } from './events/consumers';
 export { on, onLive } from './events/consumers';
-export { Outbox, OutboxRelay } from './events/outbox';
+export { Outbox, OutboxRelay, outboxInsert } from './events/outbox';
+export type { PreparedEvent } from './events/outbox';
 export type { InProcessBusOptions } from './events/in-process-bus';
 export { InProcessBus } from './events/in-process-bus';
 export type { KafkaBusOptions } from './events/kafka-bus';
