@@ -1,4 +1,7 @@
+import { z } from 'zod';
 import { DEFAULT_DRAIN_TIMEOUT_MS, env } from '@shop/platform';
+import { PERSISTED_OPERATION_MODES } from './persisted-operations';
+import { DEFAULT_EXEMPT_ADDRESSES } from './rate-limits';
 
 /** Settings the gateway reads from its environment. */
 export const gatewayEnv = {
@@ -17,4 +20,27 @@ export const gatewayEnv = {
   KAFKA_BROKERS: env.brokers(),
   /** Proxies in front of the gateway whose X-Forwarded-For is trusted for the client address. Default 0 (the socket peer). */
   TRUST_PROXY_HOPS: env.int(0),
+  /** redis:// (or rediss://) URL of the store the rate budgets of all replicas share. Unset: counters in this process. */
+  REDIS_URL: z.string().regex(/^rediss?:\/\/.+/, 'expected a redis:// or rediss:// URL').optional(),
+  /** Rate limiting on or off. Default true. */
+  RATE_LIMIT_ENABLED: env.bool(true),
+  /** Window of every budget, seconds. Default 60. */
+  RATE_LIMIT_WINDOW_SECONDS: env.int(60, 1),
+  /** Requests per window per anonymous client address (IPv6: per /64). Default 100. */
+  RATE_LIMIT_ANONYMOUS_REQUESTS: env.int(100, 1),
+  /** Requests per window per signed-in user. Default 600. */
+  RATE_LIMIT_USER_REQUESTS: env.int(600, 1),
+  /** Mutations per window per caller. Default 60. */
+  RATE_LIMIT_MUTATIONS: env.int(60, 1),
+  /** Cost points (graphql-armor's estimate) per window per caller. Default 100000. */
+  RATE_LIMIT_COST: env.int(100_000, 1),
+  /** Comma-separated addresses/CIDRs never limited; empty for none. Default loopback (127.0.0.0/8,::1/128). */
+  RATE_LIMIT_EXEMPT_ADDRESSES: z
+    .string()
+    .default(DEFAULT_EXEMPT_ADDRESSES.join(','))
+    .transform((s) => s.split(',').map((a) => a.trim()).filter(Boolean)),
+  /** Persisted operations: off, allow or require. Default off. */
+  PERSISTED_OPERATIONS_MODE: z.enum(PERSISTED_OPERATION_MODES).default('off'),
+  /** The safelist: an Apollo persisted-query manifest file, or a directory of them. Required for allow and require. */
+  PERSISTED_OPERATIONS_MANIFEST: z.string().min(1).optional(),
 };

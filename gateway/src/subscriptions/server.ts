@@ -9,7 +9,9 @@
  * Close codes a client can see:
  *   4401 Unauthorized      the access token in connection_init has expired
  *   4403 Forbidden         the access token is malformed, invalid or revoked
- *   1013 Try Again Later   slow consumer: the client did not read its events (bounded buffer)
+ *   1013 Try Again Later   slow consumer: the client did not read its events (bounded buffer), or
+ *                          rate limited: the connection is over its caller's request budget
+ *                          (reason "Rate limited: retry in N s")
  *   1001 Going Away        the gateway is shutting down (after completing every subscription)
  *   4400/4406/4408/4409/4429/4500  graphql-ws protocol errors
  */
@@ -27,6 +29,9 @@ import { WebSocketServer } from 'ws';
 import type { Identity, Logger } from '@shop/platform';
 import { badRequest, keepAlive, maskError, publicError, serviceUnavailable, unauthenticated } from '@shop/platform';
 import type { AccessTokenVerifier } from '../auth';
+import { recordOperationCost } from '../rate-limits';
+import type { EdgeChecks } from './admission';
+import { admitConnection, admitSubscribe, rateLimitedCloseReason } from './admission';
 import { bearerToken } from '../auth';
 import { ClientStream } from './client-stream';
 import type { SubscriptionPlan } from './federated-plan';
@@ -70,10 +75,12 @@ export interface SubscriptionGatewayOptions {
   readonly limits?: { readonly maxDepth?: number; readonly maxAliases?: number; readonly maxDirectives?: number; readonly maxTokens?: number; readonly maxCost?: number };
 }
 
-/** What the gateway's `attach` hook gets. */
-export interface AttachContext {
+/** What the gateway's `attach` hook gets (the gateway gives all of it; the edge checks are optional for tests of the transport alone). */
+export interface AttachContext extends EdgeChecks {
   readonly logger: Logger;
   readonly verifier: AccessTokenVerifier;
+  /** The client's address of an upgrade request, as the gateway computes it for HTTP (trust-proxy included). Default: the socket peer. */
+  readonly clientAddress?: (req: http.IncomingMessage) => string | undefined;
 }
 
 export interface SubscriptionServer {
@@ -92,6 +99,8 @@ class Connection {
   token: string | null = null;
   /** The session was revoked after the connection opened: no new subscriptions. */
   revoked = false;
+  /** The client's address (rate budgets of anonymous callers). */
+  address: string | undefined;
   ctx: Context<Record<string, unknown>, Connection> | undefined;
   readonly streams = new Set<ClientStream>();
   private dropped = false;
@@ -140,7 +149,7 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
     maxDepth: { n: limits.maxDepth ?? 12 },
     maxAliases: { n: limits.maxAliases ?? 30 },
     maxDirectives: { n: limits.maxDirectives ?? 30 },
-    costLimit: { maxCost: limits.maxCost ?? 20_000 },
+    costLimit: { maxCost: limits.maxCost ?? 20_000, onAccept: [recordOperationCost] },
     maxTokens: { enabled: false }, // enforced by parse() below
     blockFieldSuggestion: { enabled: false },
   }).protect().validationRules as ValidationRule[];
@@ -198,6 +207,11 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
       }
       connection.identity = auth.identity;
       connection.token = auth.token;
+      const refused = await admitConnection(attach, { identity: auth.identity, address: connection.address, transport: 'websocket' });
+      if (refused) {
+        connection.socket.close(1013, rateLimitedCloseReason(refused));
+        return false;
+      }
       return true;
     },
     onSubscribe: async (ctx, _id, payload) => {
@@ -220,6 +234,8 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
       if (operation.operation !== 'subscription') {
         return [badRequest('This WebSocket serves subscriptions only; send queries and mutations with POST /graphql.')];
       }
+      const refusal = await admitSubscribe(attach, { identity: connection.identity, address: connection.address, transport: 'websocket' }, payload.query, operation);
+      if (refusal) return refusal;
       const variables = (payload.variables ?? {}) as Record<string, unknown>;
       const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables);
       if (coerced.errors) return coerced.errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes ?? null, extensions: { code: 'BAD_USER_INPUT' } }));
@@ -301,8 +317,9 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
   }, options.reverifyIntervalMs ?? 30_000);
   reverify.unref();
   wss.on('error', (err) => logger.error({ err }, 'subscription WebSocket server error'));
-  wss.on('connection', (socket) => {
+  wss.on('connection', (socket, request) => {
     const connection = new Connection(socket, logger);
+    connection.address = attach.clientAddress ? attach.clientAddress(request) : request.socket.remoteAddress;
     open.add(connection);
     subscriptionMetrics.connections.inc();
     socket.on('error', (err) => logger.warn({ err: err.message }, 'subscription socket error'));
