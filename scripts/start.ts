@@ -14,6 +14,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Pool } from 'pg';
 import { assertPortFree, configOrExit, createEventBus, createLogger, ensureDatabase, env, loadConfig, onShutdown, startEmbeddedPostgres, withDatabase } from '@shop/platform';
+import { edgeEnv, edgeSettings } from '@shop/gateway';
 import type { ServiceName } from './supergraph';
 import { startSupergraph } from './supergraph';
 
@@ -37,6 +38,8 @@ const config = configOrExit('npm start', () =>
     SEED_DEMO_DATA: env.bool(true),
     INTERNAL_AUTH_SECRET: env.secret(32).optional(),
     JWT_SECRET: env.secret(32).optional(),
+    // The gateway's edge: REDIS_URL (unset: budgets in memory), RATE_LIMIT_*, PERSISTED_OPERATIONS_*.
+    ...edgeEnv,
   }),
 );
 
@@ -101,6 +104,7 @@ async function main(): Promise<void> {
     jwtSecret: config.JWT_SECRET ?? secrets.jwt,
     seed: config.SEED_DEMO_DATA,
     nodeEnv: config.NODE_ENV,
+    gateway: edgeSettings(config),
   });
   cleanups.push(() => supergraph.stop());
   const lines = [

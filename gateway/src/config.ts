@@ -1,25 +1,14 @@
 import { z } from 'zod';
 import { DEFAULT_DRAIN_TIMEOUT_MS, env } from '@shop/platform';
+import type { GatewaySettings } from './gateway';
 import { PERSISTED_OPERATION_MODES } from './persisted-operations';
 import { DEFAULT_EXEMPT_ADDRESSES } from './rate-limits';
 
-/** Settings the gateway reads from its environment. */
-export const gatewayEnv = {
-  NODE_ENV: env.nodeEnv(),
-  PORT: env.port(4000),
-  USERS_URL: env.url().default('http://127.0.0.1:4001/graphql'),
-  CATALOG_URL: env.url().default('http://127.0.0.1:4002/graphql'),
-  INVENTORY_URL: env.url().default('http://127.0.0.1:4003/graphql'),
-  ORDERS_URL: env.url().default('http://127.0.0.1:4004/graphql'),
-  INTERNAL_AUTH_SECRET: env.secret(32),
-  JWT_SECRET: env.secret(32),
-  GATEWAY_POLL_SUBGRAPHS: env.bool(false),
-  DRAIN_TIMEOUT_MS: env.int(DEFAULT_DRAIN_TIMEOUT_MS),
-  HOST: env.string('0.0.0.0'),
-  /** Kafka brokers: the gateway follows users' session events to refuse revoked sessions. Required. */
-  KAFKA_BROKERS: env.brokers(),
-  /** Proxies in front of the gateway whose X-Forwarded-For is trusted for the client address. Default 0 (the socket peer). */
-  TRUST_PROXY_HOPS: env.int(0),
+/**
+ * The settings of the gateway's edge (rate budgets, their Redis, the safelist), read by the gateway
+ * alone (main.ts) and by `npm start` (scripts/start.ts).
+ */
+export const edgeEnv = {
   /** redis:// (or rediss://) URL of the store the rate budgets of all replicas share. Unset: counters in this process. */
   REDIS_URL: z.string().regex(/^rediss?:\/\/.+/, 'expected a redis:// or rediss:// URL').optional(),
   /** Rate limiting on or off. Default true. */
@@ -43,4 +32,41 @@ export const gatewayEnv = {
   PERSISTED_OPERATIONS_MODE: z.enum(PERSISTED_OPERATION_MODES).default('off'),
   /** The safelist: an Apollo persisted-query manifest file, or a directory of them. Required for allow and require. */
   PERSISTED_OPERATIONS_MANIFEST: z.string().min(1).optional(),
+};
+
+/** The gateway settings of the edge from their parsed environment variables. */
+export function edgeSettings(cfg: z.infer<z.ZodObject<typeof edgeEnv>>): Pick<GatewaySettings, 'rateLimits' | 'redisUrl' | 'persistedOperations'> {
+  return {
+    ...(cfg.REDIS_URL ? { redisUrl: cfg.REDIS_URL } : {}),
+    rateLimits: {
+      enabled: cfg.RATE_LIMIT_ENABLED,
+      windowSeconds: cfg.RATE_LIMIT_WINDOW_SECONDS,
+      anonymousRequests: cfg.RATE_LIMIT_ANONYMOUS_REQUESTS,
+      userRequests: cfg.RATE_LIMIT_USER_REQUESTS,
+      mutations: cfg.RATE_LIMIT_MUTATIONS,
+      cost: cfg.RATE_LIMIT_COST,
+      exemptAddresses: cfg.RATE_LIMIT_EXEMPT_ADDRESSES,
+    },
+    persistedOperations: { mode: cfg.PERSISTED_OPERATIONS_MODE, ...(cfg.PERSISTED_OPERATIONS_MANIFEST ? { manifest: cfg.PERSISTED_OPERATIONS_MANIFEST } : {}) },
+  };
+}
+
+/** Settings the gateway reads from its environment. */
+export const gatewayEnv = {
+  NODE_ENV: env.nodeEnv(),
+  PORT: env.port(4000),
+  USERS_URL: env.url().default('http://127.0.0.1:4001/graphql'),
+  CATALOG_URL: env.url().default('http://127.0.0.1:4002/graphql'),
+  INVENTORY_URL: env.url().default('http://127.0.0.1:4003/graphql'),
+  ORDERS_URL: env.url().default('http://127.0.0.1:4004/graphql'),
+  INTERNAL_AUTH_SECRET: env.secret(32),
+  JWT_SECRET: env.secret(32),
+  GATEWAY_POLL_SUBGRAPHS: env.bool(false),
+  DRAIN_TIMEOUT_MS: env.int(DEFAULT_DRAIN_TIMEOUT_MS),
+  HOST: env.string('0.0.0.0'),
+  /** Kafka brokers: the gateway follows users' session events to refuse revoked sessions. Required. */
+  KAFKA_BROKERS: env.brokers(),
+  /** Proxies in front of the gateway whose X-Forwarded-For is trusted for the client address. Default 0 (the socket peer). */
+  TRUST_PROXY_HOPS: env.int(0),
+  ...edgeEnv,
 };

@@ -3,7 +3,7 @@ export type { AttachedContext, GatewaySettings, RunningGateway } from './gateway
 export { startGateway, SUPERGRAPH_FILE } from './gateway';
 export type { AccessTokenVerifier, RevocationList } from './auth';
 export { bearerToken, jwtVerifier } from './auth';
-export { gatewayEnv } from './config';
+export { edgeEnv, edgeSettings, gatewayEnv } from './config';
 export type { GatewayContext } from './subgraph-data-source';
 export { keepAliveFetcher, SubgraphDataSource } from './subgraph-data-source';
 export type { FollowOptions, RevocationFeed } from './revocations';

@@ -2,7 +2,7 @@
 import { configOrExit, createLogger, KafkaBus, loadConfig, onShutdown } from '@shop/platform';
 import { jwtVerifier } from './auth';
 import { SessionRevocations } from './revocations';
-import { gatewayEnv } from './config';
+import { edgeSettings, gatewayEnv } from './config';
 import { startGateway } from './gateway';
 import { attachSubscriptions } from './subscriptions';
 
@@ -21,17 +21,8 @@ async function main(): Promise<void> {
     bus,
     ...(cfg.TRUST_PROXY_HOPS > 0 ? { trustProxy: cfg.TRUST_PROXY_HOPS } : {}),
     pollSubgraphs: cfg.GATEWAY_POLL_SUBGRAPHS,
-    ...(cfg.REDIS_URL ? { redisUrl: cfg.REDIS_URL } : {}),
-    rateLimits: {
-      enabled: cfg.RATE_LIMIT_ENABLED,
-      windowSeconds: cfg.RATE_LIMIT_WINDOW_SECONDS,
-      anonymousRequests: cfg.RATE_LIMIT_ANONYMOUS_REQUESTS,
-      userRequests: cfg.RATE_LIMIT_USER_REQUESTS,
-      mutations: cfg.RATE_LIMIT_MUTATIONS,
-      cost: cfg.RATE_LIMIT_COST,
-      exemptAddresses: cfg.RATE_LIMIT_EXEMPT_ADDRESSES,
-    },
-    persistedOperations: { mode: cfg.PERSISTED_OPERATIONS_MODE, ...(cfg.PERSISTED_OPERATIONS_MANIFEST ? { manifest: cfg.PERSISTED_OPERATIONS_MANIFEST } : {}) },
+    // Rate budgets (shared through REDIS_URL), the safelist of persisted operations.
+    ...edgeSettings(cfg),
     nodeEnv: cfg.NODE_ENV,
     drainTimeoutMs: cfg.DRAIN_TIMEOUT_MS,
     logger,

@@ -17,7 +17,7 @@ export function resolvePersistedOperations(persisted: PersistedOperations) {
     if (req.method === 'GET') {
       const url = new URL(req.url, 'http://gateway');
       const source = { query: url.searchParams.get('query') ?? undefined, extensions: parseJson(url.searchParams.get('extensions')) };
-      const found = persisted.lookup(source);
+      const found = persisted.lookup(source, 'http');
       if (found === 'unknown-id') return sendRequestError(res, notListed());
       if (found) {
         url.searchParams.set('query', found.body);
@@ -30,7 +30,7 @@ export function resolvePersistedOperations(persisted: PersistedOperations) {
     }
     const body = req.body as (OperationSource & Record<string, unknown>) | undefined;
     if (!body || typeof body !== 'object' || Array.isArray(body)) return next();
-    const found = persisted.lookup(body);
+    const found = persisted.lookup(body, 'http');
     if (found === 'unknown-id') return sendRequestError(res, notListed());
     if (found) {
       const { extensions: sent, ...rest } = body;

@@ -19,6 +19,7 @@ import type { OperationDefinitionNode } from 'graphql';
 import { Kind, parse } from 'graphql';
 import { z } from 'zod';
 import { counter, publicError } from '@shop/platform';
+import type { Transport } from './rate-limits';
 
 export const PERSISTED_OPERATION_MODES = ['off', 'allow', 'require'] as const;
 export type PersistedOperationMode = (typeof PERSISTED_OPERATION_MODES)[number];
@@ -94,19 +95,25 @@ export class PersistedOperations {
     return this.byId.size;
   }
 
-  /** The listed operation a request names by id (`extensions.persistedQuery.sha256Hash`) when it sends no text. */
-  lookup(source: OperationSource): ListedOperation | 'unknown-id' | undefined {
+  /**
+   * The listed operation a request names by id (`extensions.persistedQuery.sha256Hash`) when it sends
+   * no text; 'unknown-id' (counted as refused) for an id the safelist does not know in require mode.
+   */
+  lookup(source: OperationSource, transport: Transport): ListedOperation | 'unknown-id' | undefined {
     if (this.mode === 'off') return undefined;
     const id = persistedId(source.extensions);
     if (!id || (typeof source.query === 'string' && source.query !== '')) return undefined;
-    return this.byId.get(id) ?? (this.mode === 'require' ? 'unknown-id' : undefined);
+    const listed = this.byId.get(id);
+    if (listed || this.mode === 'allow') return listed;
+    metrics.operations.inc({ outcome: 'refused', transport });
+    return 'unknown-id';
   }
 
   /**
    * Whether a resolved operation may run: throws PERSISTED_QUERY_NOT_LISTED (request-level, 400) in
    * require mode for one that is not listed; counts safelisted and ad-hoc operations.
    */
-  admit(queryHash: string | undefined, operation: OperationDefinitionNode, transport: 'http' | 'websocket' | 'sse' | 'multipart', requestLevel = true): void {
+  admit(queryHash: string | undefined, operation: OperationDefinitionNode, transport: Transport, requestLevel = true): void {
     if (this.mode === 'off') return;
     if (queryHash && this.bodyHashes.has(queryHash)) return void metrics.operations.inc({ outcome: 'safelisted', transport });
     if (this.mode === 'allow' || isIntrospectionOnly(operation)) return void metrics.operations.inc({ outcome: 'ad_hoc', transport });
