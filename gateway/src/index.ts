@@ -12,3 +12,5 @@ export type { Caller, RateLimitSettings, Verdict } from './rate-limits';
 export { DEFAULT_EXEMPT_ADDRESSES, RateLimits } from './rate-limits';
 export type { ListedOperation, PersistedOperationMode, PersistedOperationSettings } from './persisted-operations';
 export { PERSISTED_OPERATION_MODES, PersistedOperations } from './persisted-operations';
+export type { ManifestSource, PersistedQueryManifest } from './persisted-manifest';
+export { buildManifest } from './persisted-manifest';

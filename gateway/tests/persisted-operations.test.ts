@@ -11,6 +11,7 @@ import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { eventually } from '@shop/platform/testing';
 import type { RunningGateway } from '../src/gateway';
+import { buildManifest } from '../src/persisted-manifest';
 import { PersistedOperations } from '../src/persisted-operations';
 import type { Fixture } from './subscriptions.fixture';
 import { startFixture } from './subscriptions.fixture';
@@ -126,6 +127,23 @@ describe('persisted operations at the gateway', () => {
     expect((await post(gateway, { query: text, extensions })).body.data).toEqual({ product: { name: 'Product 9' } });
     expect((await post(gateway, { extensions })).body.data).toEqual({ product: { name: 'Product 9' } });
     expect(await metric(gateway, 'ad_hoc')).toBe(adHocBefore + 3);
+  });
+
+  it('should run, by id, an operation from a manifest built from .graphql files (npm run manifest)', async () => {
+    const built = buildManifest([
+      { name: 'product.graphql', text: 'query ProductWithNames($id: ID!) { product(id: $id) { ...Names } }' },
+      { name: 'fragments.graphql', text: 'fragment Names on Product { id name }\nfragment Unused on Product { id }' },
+    ]);
+    expect(built.operations.map((o) => o.name)).toEqual(['ProductWithNames']);
+    const [operation] = built.operations;
+    expect(operation?.body).toContain('fragment Names on Product');
+    expect(operation?.body).not.toContain('Unused');
+    const file = path.join(dir, 'built.json');
+    writeFileSync(file, JSON.stringify(built));
+    const gateway = await fixture.startGateway({ persistedOperations: { mode: 'require', manifest: file } });
+    const answer = await post(gateway, { variables: { id: '8' }, extensions: { persistedQuery: { version: 1, sha256Hash: operation?.id } } });
+    expect(answer).toEqual({ status: 200, body: { data: { product: { id: '8', name: 'Product 8' } } } });
+    expect(() => buildManifest([{ name: 'anon.graphql', text: '{ product(id: "1") { id } }' }])).toThrow(/anon\.graphql: every operation needs a name/);
   });
 
   it('should refuse to start on a manifest that is not Apollo\'s format, naming the file', () => {
