@@ -194,6 +194,19 @@ describe('rate limits at the gateway', () => {
     }
   });
 
+  it('should exempt loopback by default, signed in or not, and nothing else', async () => {
+    const gateway = await fixture.startGateway({ rateLimits: { anonymousRequests: 2, userRequests: 2, mutations: 1, keyPrefix: `test:${randomBytes(4).toString('hex')}` } });
+    const token = await fixture.tokenFor();
+    const local = async (query: string, bearer?: string) =>
+      (await fetch(gateway.url, { method: 'POST', headers: { 'content-type': 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) }, body: JSON.stringify({ query }) })).status;
+    for (let i = 0; i < 5; i++) expect([await local(CHEAP), await local(MUTATION, token)]).toEqual([200, 200]);
+    // The same budgets bind a client that is not on loopback (a proxy hop is trusted here to say so).
+    const remote = await fixture.startGateway({ trustProxy: 1, rateLimits: { anonymousRequests: 2, keyPrefix: `test:${randomBytes(4).toString('hex')}` } });
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await post(remote, CHEAP, { from: '203.0.113.120' })).status);
+    expect(statuses).toEqual([200, 200, 429]);
+  });
+
   it('should group addresses as the budgets do', () => {
     expect(clientGroup('::ffff:192.0.2.1')).toBe('192.0.2.1');
     expect(clientGroup('2001:db8:0:1:aaaa::1')).toBe(clientGroup('2001:0db8:0000:0001:ffff:ffff:ffff:ffff'));
