@@ -207,6 +207,13 @@ describe('rate limits at the gateway', () => {
     expect(statuses).toEqual([200, 200, 429]);
   });
 
+  it('should not let a client escape its budget by sending X-Forwarded-For to a gateway that trusts no proxy', async () => {
+    const gateway = await fixture.startGateway({ rateLimits: budgets({ anonymousRequests: 3 }) });
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await post(gateway, CHEAP, { from: `198.51.100.${i + 1}` })).status);
+    expect(statuses).toEqual([200, 200, 200, 429]);
+  });
+
   it('should group addresses as the budgets do', () => {
     expect(clientGroup('::ffff:192.0.2.1')).toBe('192.0.2.1');
     expect(clientGroup('2001:db8:0:1:aaaa::1')).toBe(clientGroup('2001:0db8:0000:0001:ffff:ffff:ffff:ffff'));
