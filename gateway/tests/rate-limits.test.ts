@@ -30,6 +30,13 @@ async function post(gateway: RunningGateway, query: string, { from, token }: { f
   return { status: res.status, headers: res.headers, body: (await res.json()) as Answer['body'] };
 }
 
+/** `gateway_rate_limited_total` of the requests budget of anonymous HTTP callers, from the gateway's /metrics. */
+async function refusedMetric(gateway: RunningGateway): Promise<number> {
+  const text = await (await fetch(gateway.url.replace('/graphql', '/metrics'))).text();
+  const line = text.split('\n').find((l) => l.startsWith('gateway_rate_limited_total{budget="requests",caller="anonymous",transport="http"}'));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
 const CHEAP = '{ product(id: "1") { id } }';
 const MUTATION = 'mutation { touchProduct(id: "1") { id } }';
 
@@ -60,6 +67,7 @@ describe('rate limits at the gateway', () => {
   });
 
   it('should refuse an anonymous client past its budget with RATE_LIMITED, retryAfterSeconds, HTTP 429 and the RateLimit headers', async () => {
+    const refusedBefore = await refusedMetric(fixture.gateway);
     const answers = await untilRefused(() => post(fixture.gateway, CHEAP, { from: '203.0.113.7' }), 10);
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 429]);
     expect(answers.slice(0, 5).map((a) => a.headers.get('ratelimit-remaining'))).toEqual(['4', '3', '2', '1', '0']);
@@ -74,6 +82,7 @@ describe('rate limits at the gateway', () => {
     expect(Number(refused.headers.get('ratelimit-reset'))).toBe(retryAfter);
     expect(refused.headers.get('content-type')).toMatch(/json/);
     expect(JSON.stringify(refused.body)).not.toMatch(/stacktrace|"http"/);
+    expect(await refusedMetric(fixture.gateway)).toBe(refusedBefore + 1);
   });
 
   it('should not touch another client while one is refused, and should group IPv6 clients by /64', async () => {
