@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_DRAIN_TIMEOUT_MS, env } from '@shop/platform';
+import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_INTERNAL_REQUEST_TTL_SECONDS, env, kafkaSecuritySettings } from '@shop/platform';
 import type { GatewaySettings } from './gateway';
 import { PERSISTED_OPERATION_MODES } from './persisted-operations';
 import { DEFAULT_EXEMPT_ADDRESSES } from './rate-limits';
@@ -21,7 +21,7 @@ export const edgeEnv = {
   RATE_LIMIT_USER_REQUESTS: env.int(600, 1),
   /** Mutations per window per caller. Default 60. */
   RATE_LIMIT_MUTATIONS: env.int(60, 1),
-  /** Cost points (graphql-armor's estimate) per window per caller. Default 100000. */
+  /** Cost points (the query limits' estimate, operationCost; one operation costs at most 20 000) per window per caller. Default 100000. */
   RATE_LIMIT_COST: env.int(100_000, 1),
   /** Comma-separated addresses/CIDRs never limited; empty for none. Default loopback (127.0.0.0/8,::1/128). */
   RATE_LIMIT_EXEMPT_ADDRESSES: z
@@ -61,12 +61,21 @@ export const gatewayEnv = {
   ORDERS_URL: env.url().default('http://127.0.0.1:4004/graphql'),
   INTERNAL_AUTH_SECRET: env.secret(32),
   JWT_SECRET: env.secret(32),
+  /** Longest access token lifetime accepted (`exp - iat`), in seconds. Default 3600 (users issues 900). */
+  JWT_MAX_LIFETIME_SECONDS: env.int(3600, 60),
+  /** Clock difference tolerated for an access token's `iat` in the future, in seconds. Default 30. */
+  JWT_CLOCK_SKEW_SECONDS: env.int(30, 0),
+  /** Lifetime of the gateway's signature on each subgraph request, in seconds. Default 10. */
+  INTERNAL_REQUEST_TTL_SECONDS: env.int(DEFAULT_INTERNAL_REQUEST_TTL_SECONDS, 1),
   GATEWAY_POLL_SUBGRAPHS: env.bool(false),
   DRAIN_TIMEOUT_MS: env.int(DEFAULT_DRAIN_TIMEOUT_MS),
-  HOST: env.string('0.0.0.0'),
+  /** Interface to bind. Default 127.0.0.1; Kubernetes sets 0.0.0.0 (k8s/base/gateway/config.env). */
+  HOST: env.string('127.0.0.1'),
   /** Kafka brokers: the gateway follows users' session events to refuse revoked sessions. Required. */
   KAFKA_BROKERS: env.brokers(),
   /** Proxies in front of the gateway whose X-Forwarded-For is trusted for the client address. Default 0 (the socket peer). */
   TRUST_PROXY_HOPS: env.int(0),
+  /** TLS and SASL/SCRAM to Kafka (KAFKA_SECURITY_PROTOCOL, KAFKA_SSL_CA_FILE, KAFKA_SASL_USERNAME, …); default plaintext. */
+  ...kafkaSecuritySettings.shape,
   ...edgeEnv,
 };

@@ -7,12 +7,11 @@ import { ApolloGateway, IntrospectAndCompose } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
-import { ApolloArmor } from '@escape.tech/graphql-armor';
 import express from 'express';
 import { Redis } from 'ioredis';
 import proxyAddr from 'proxy-addr';
-import type { EventBus, Identity, Logger } from '@shop/platform';
-import { collectProcessMetrics, createLogger, DEFAULT_DRAIN_TIMEOUT_MS, initTracingFromEnv, maskError, mountOperationalRoutes, useGraphqlMetrics } from '@shop/platform';
+import type { EventBus, Identity, Logger, SessionDenyList } from '@shop/platform';
+import { collectProcessMetrics, createLogger, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_QUERY_LIMITS, initTracingFromEnv, maskError, mountOperationalRoutes, queryArmor, useGraphqlMetrics } from '@shop/platform';
 import type { AccessTokenVerifier } from './auth';
 import { bearerToken } from './auth';
 import { createGraphiqlHandler } from './graphiql/graphiql';
@@ -25,7 +24,7 @@ import type { PersistedOperationSettings } from './persisted-operations';
 import { PersistedOperations } from './persisted-operations';
 import { admitPersistedOperations, resolvePersistedOperations } from './persisted-operations.plugin';
 import type { RateLimitSettings } from './rate-limits';
-import { RateLimits, recordOperationCost, watchStore } from './rate-limits';
+import { RateLimits, watchStore } from './rate-limits';
 import { rateLimitOperations, rateLimitRequests } from './rate-limit.plugin';
 
 /** How long a starting gateway waits for Redis before it serves with in-memory budgets. */
@@ -41,6 +40,8 @@ export interface GatewaySettings {
   /** Subgraph URL overrides by name (default: the routing URLs in the supergraph). */
   readonly subgraphUrls?: Readonly<Record<string, string>>;
   readonly internalAuthSecret: string;
+  /** Lifetime of the signature of each subgraph request. Default 10 s. */
+  readonly internalRequestTtlSeconds?: number;
   readonly verifier: AccessTokenVerifier;
   /** Supergraph SDL file. Default schema/supergraph.graphql. */
   readonly supergraphFile?: string;
@@ -82,6 +83,8 @@ export interface AttachedContext {
   readonly persistedOperations: PersistedOperations;
   /** The client's address of a request (X-Forwarded-For only as far as `trustProxy` says), as for HTTP. */
   readonly clientAddress: (req: http.IncomingMessage) => string | undefined;
+  /** The gateway's deny list: a revoked session's subscriptions end the moment it lands there. */
+  readonly revocations?: SessionDenyList;
 }
 
 export interface RunningGateway {
@@ -108,7 +111,11 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
           }),
         }
       : { supergraphSdl: readFileSync(settings.supergraphFile ?? SUPERGRAPH_FILE, 'utf8') }),
-    buildService: ({ name, url }) => new SubgraphDataSource(name, settings.subgraphUrls?.[name] ?? url ?? '', settings.internalAuthSecret),
+    buildService: ({ name, url }) =>
+      new SubgraphDataSource(name, settings.subgraphUrls?.[name] ?? url ?? '', {
+        internalSecret: settings.internalAuthSecret,
+        ...(settings.internalRequestTtlSeconds ? { ttlSeconds: settings.internalRequestTtlSeconds } : {}),
+      }),
     // The plan cache, measured (hits, misses, planning time): see query-plan-cache.ts.
     queryPlannerConfig: { cache: measuredQueryPlanCache() },
     logger: { debug: () => undefined, info: (m) => logger.info(String(m)), warn: (m) => logger.warn(String(m)), error: (m) => logger.error(String(m)) },
@@ -151,25 +158,17 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
   const revocationFeed = settings.revocations && settings.bus ? await settings.revocations.follow({ bus: settings.bus, logger, ...(settings.instanceId ? { instanceId: settings.instanceId } : {}) }) : undefined;
   let revocationsReplayed = !revocationFeed;
   void revocationFeed?.replayed.then(() => (revocationsReplayed = true));
-  // Query limits against abusive operations: depth, aliases, directives, tokens, cost.
-  const armor = new ApolloArmor({
-    maxDepth: { n: 12 },
-    maxAliases: { n: 30 },
-    maxDirectives: { n: 30 },
-    maxTokens: { n: 5_000 },
-    // The accepted estimate is what the cost budget charges (rate-limits.ts).
-    costLimit: { maxCost: 20_000, onAccept: [recordOperationCost] },
-    blockFieldSuggestion: { enabled: settings.nodeEnv === 'production' },
-  });
-  const protection = armor.protect();
+  // Query limits against abusive operations: depth, aliases, directives, tokens, cost. The same
+  // configuration holds at every subgraph (platform http/query-limits.ts).
+  const protection = queryArmor(DEFAULT_QUERY_LIMITS, { blockFieldSuggestion: settings.nodeEnv === 'production' });
   const apollo = new ApolloServer<GatewayContext>({
-    ...protection,
+    allowBatchedHttpRequests: false,
     gateway,
     csrfPrevention: true,
     introspection: true,
     includeStacktraceInErrorResponses: false,
     formatError: (formatted, error) => maskError(formatted, error, logger),
-    plugins: [...protection.plugins, ApolloServerPluginDrainHttpServer({ httpServer }), useGraphqlMetrics('gateway') as never, requireResolvedOperation(), admitPersistedOperations(persisted), rateLimitOperations(rateLimits), answerUnavailableAs503(), ...(settings.revocations ? [settings.revocations.plugin()] : [])],
+    plugins: [...(protection.plugins as never[]), ApolloServerPluginDrainHttpServer({ httpServer }), useGraphqlMetrics('gateway') as never, requireResolvedOperation(), admitPersistedOperations(persisted), rateLimitOperations(rateLimits), answerUnavailableAs503(), ...(settings.revocations ? [settings.revocations.plugin()] : [])],
     validationRules: [...protection.validationRules],
     // Shutdown is ours (main.ts onShutdown -> stop()): Apollo's own SIGTERM handler would stop the
     // server and re-send the signal, which ends the process before the drain (exit 1).
@@ -183,7 +182,7 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
   app.use(
     '/graphql',
     rateLimitRequests(rateLimits, identify, (req) => req.ip ?? req.socket.remoteAddress),
-    express.json({ limit: '1mb' }),
+    express.json({ limit: DEFAULT_QUERY_LIMITS.maxBodyBytes }),
     resolvePersistedOperations(persisted),
     expressMiddleware(apollo, {
       context: async ({ req }) => {
@@ -193,7 +192,7 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
       },
     }),
   );
-  const attached = settings.attach?.(httpServer, gateway, { logger, verifier: settings.verifier, rateLimits, persistedOperations: persisted, clientAddress });
+  const attached = settings.attach?.(httpServer, gateway, { logger, verifier: settings.verifier, rateLimits, persistedOperations: persisted, clientAddress, ...(settings.revocations ? { revocations: settings.revocations } : {}) });
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(settings.port, settings.host ?? '127.0.0.1', () => resolve());

@@ -7,7 +7,8 @@
  *   requests   every request / connection / subscribe message: per address for anonymous callers
  *              (IPv6 grouped by /64), per user when signed in (two limits: anonymous and user)
  *   mutations  every mutation, on top of `requests`
- *   cost       graphql-armor's cost estimate of each operation, so a few expensive operations use up
+ *   cost       the query limits' cost estimate of each operation (platform http/query-limits.ts:
+ *              operationCost, the estimate `maxCost` bounds), so a few expensive operations use up
  *              what many cheap ones would
  *
  * Counters live in Redis when a client is given (one budget for every gateway replica), else in
@@ -17,14 +18,13 @@
  */
 import { createHash } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
-import type { OperationDefinitionNode, ValidationContext } from 'graphql';
-import { Kind } from 'graphql';
+import type { OperationDefinitionNode } from 'graphql';
 import type { Redis } from 'ioredis';
 import ipaddr from 'ipaddr.js';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Identity, Logger } from '@shop/platform';
-import { counter, gauge, publicError } from '@shop/platform';
+import { counter, gauge, operationCost, publicError } from '@shop/platform';
 
 /** The budgets a request can be refused by. */
 export const BUDGETS = ['requests', 'mutations', 'cost'] as const;
@@ -47,7 +47,7 @@ export interface RateLimitSettings {
   readonly userRequests?: number;
   /** Mutations per window of one caller (user, or anonymous address). Default 60. */
   readonly mutations?: number;
-  /** Cost points (graphql-armor's estimate; one operation may cost up to 20 000) per window of one caller. Default 100 000. */
+  /** Cost points (operationCost, the query limits' estimate; one operation may cost up to DEFAULT_QUERY_LIMITS.maxCost, 20 000) per window of one caller. Default 100 000. */
   readonly cost?: number;
   /**
    * Client addresses or CIDR ranges never limited. Default {@link DEFAULT_EXEMPT_ADDRESSES}
@@ -198,31 +198,6 @@ export function watchStore(redis: Redis, logger: Logger): void {
     metrics.storeErrors.inc();
     logger.warn({ err: err.message }, 'rate-limit store (Redis) error; counting in memory meanwhile');
   });
-}
-
-/**
- * Operation costs as graphql-armor's cost rule computed them during validation, by operation node.
- * Validated documents are cached by Apollo Server, and their nodes with them, so the cost is
- * computed once per document, not per request.
- */
-const costs = new WeakMap<OperationDefinitionNode, number>();
-
-/** How many operations of a validation's document the cost rule has reported so far. */
-const reported = new WeakMap<ValidationContext, number>();
-
-/** The cost-limit rule's `onAccept` callback: remembers the estimate of each accepted operation. */
-export function recordOperationCost(context: ValidationContext | null, accepted: { n: number }): void {
-  if (!context) return;
-  // The rule visits the operations in document order and reports once per operation.
-  const index = reported.get(context) ?? 0;
-  reported.set(context, index + 1);
-  const operation = context.getDocument().definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION)[index];
-  if (operation) costs.set(operation, accepted.n);
-}
-
-/** The armor's cost estimate of an operation (1 when the rule did not see it, e.g. introspection). */
-export function operationCost(operation: OperationDefinitionNode): number {
-  return Math.max(1, costs.get(operation) ?? 1);
 }
 
 /** The address as the budgets see it: IPv4-mapped IPv6 as IPv4, 'unknown' when there is none. */

@@ -17,7 +17,6 @@
  */
 import type http from 'node:http';
 import type { ApolloGateway } from '@apollo/gateway';
-import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { DocumentNode, ExecutionArgs, ExecutionResult, FormattedExecutionResult, GraphQLError as GraphQLErrorType, GraphQLSchema, ValidationRule } from 'graphql';
 import { getOperationAST, GraphQLError, parse, specifiedRules, validate } from 'graphql';
 import { getVariableValues } from 'graphql/execution/values';
@@ -26,17 +25,16 @@ import { CloseCode, handleProtocols, makeServer } from 'graphql-ws';
 import { decodeJwt } from 'jose';
 import type { WebSocket } from 'ws';
 import { WebSocketServer } from 'ws';
-import type { Identity, Logger } from '@shop/platform';
-import { badRequest, keepAlive, maskError, publicError, serviceUnavailable, unauthenticated } from '@shop/platform';
+import type { Identity, Logger, QueryLimits, SessionDenyList } from '@shop/platform';
+import { badRequest, DEFAULT_QUERY_LIMITS, keepAlive, maskError, publicError, queryArmor, serviceUnavailable, unauthenticated } from '@shop/platform';
 import type { AccessTokenVerifier } from '../auth';
-import { recordOperationCost } from '../rate-limits';
 import type { EdgeChecks } from './admission';
 import { admitConnection, admitSubscribe, rateLimitedCloseReason } from './admission';
 import { bearerToken } from '../auth';
 import { ClientStream } from './client-stream';
 import type { SubscriptionPlan } from './federated-plan';
 import { planSubscription } from './federated-plan';
-import { SubscriptionHub } from './hub';
+import { sessionEnded, SubscriptionHub } from './hub';
 import { subscriptionMetrics } from './metrics';
 import { UpstreamConnections } from './upstream';
 import type { UpstreamOptions } from './upstream';
@@ -47,6 +45,8 @@ export const DEFAULT_PUBLIC_ROOT_FIELDS: readonly string[] = ['stockChanged'];
 export interface SubscriptionGatewayOptions {
   /** Signs the caller's identity for the subgraphs (the same secret as for HTTP). */
   readonly internalAuthSecret: string;
+  /** Lifetime of the signature of each upstream handshake. Default 10 s. */
+  readonly internalRequestTtlSeconds?: number;
   /**
    * Root fields whose events do not depend on the caller: every client shares one anonymous upstream
    * subscription per operation and variables. Default {@link DEFAULT_PUBLIC_ROOT_FIELDS}.
@@ -63,16 +63,17 @@ export interface SubscriptionGatewayOptions {
   /** Events of one group executed concurrently (delivered in order). Default 8. */
   readonly maxConcurrentEvents?: number;
   /**
-   * How often each connection's access token is verified again, so a session revoked (signed out,
-   * password reset) ends its subscriptions within that time. Default 30 s.
+   * How often each connection's access token is verified again. A revoked session ends its
+   * subscriptions at once through the deny list (`AttachContext.revocations`); this is the
+   * backstop (a gateway started without one). Default 30 s.
    */
   readonly reverifyIntervalMs?: number;
   /** On shutdown, time given to clients to take their last events and `complete`s. Default 2 s. */
   readonly shutdownGraceMs?: number;
   /** Upstream (gateway -> subgraph) keep-alive and reconnection backoff. */
   readonly upstream?: Omit<UpstreamOptions, 'internalAuthSecret' | 'logger'>;
-  /** Query limits, as for HTTP. Defaults: depth 12, aliases 30, directives 30, tokens 5 000, cost 20 000. */
-  readonly limits?: { readonly maxDepth?: number; readonly maxAliases?: number; readonly maxDirectives?: number; readonly maxTokens?: number; readonly maxCost?: number };
+  /** Query limits, as for HTTP. Default {@link DEFAULT_QUERY_LIMITS} (the gateway's and subgraphs'). */
+  readonly limits?: Partial<QueryLimits>;
 }
 
 /** What the gateway's `attach` hook gets (the gateway gives all of it; the edge checks are optional for tests of the transport alone). */
@@ -81,6 +82,8 @@ export interface AttachContext extends EdgeChecks {
   readonly verifier: AccessTokenVerifier;
   /** The client's address of an upgrade request, as the gateway computes it for HTTP (trust-proxy included). Default: the socket peer. */
   readonly clientAddress?: (req: http.IncomingMessage) => string | undefined;
+  /** The gateway's deny list: a revoked session's subscriptions end the moment it lands there. */
+  readonly revocations?: SessionDenyList;
 }
 
 export interface SubscriptionServer {
@@ -143,19 +146,22 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
   const { logger, verifier } = attach;
   const maxPending = options.maxPendingEvents ?? 64;
   const maxPerConnection = options.maxSubscriptionsPerConnection ?? 100;
-  const limits = options.limits ?? {};
-  const maxTokens = limits.maxTokens ?? 5_000;
-  const armorRules = new ApolloArmor({
-    maxDepth: { n: limits.maxDepth ?? 12 },
-    maxAliases: { n: limits.maxAliases ?? 30 },
-    maxDirectives: { n: limits.maxDirectives ?? 30 },
-    costLimit: { maxCost: limits.maxCost ?? 20_000, onAccept: [recordOperationCost] },
-    maxTokens: { enabled: false }, // enforced by parse() below
-    blockFieldSuggestion: { enabled: false },
-  }).protect().validationRules as ValidationRule[];
-  const rules: ValidationRule[] = [...specifiedRules, ...armorRules];
-  const connections = new UpstreamConnections({ internalAuthSecret: options.internalAuthSecret, logger, ...options.upstream });
-  const hub = new SubscriptionHub(connections, { logger, publicRootFields: new Set(options.publicRootFields ?? DEFAULT_PUBLIC_ROOT_FIELDS), ...(options.maxConcurrentEvents ? { maxConcurrentEvents: options.maxConcurrentEvents } : {}) });
+  const limits = { ...DEFAULT_QUERY_LIMITS, ...options.limits };
+  const maxTokens = limits.maxTokens;
+  // The token limit is enforced by parse() below.
+  const rules: ValidationRule[] = [...specifiedRules, ...queryArmor(limits, { tokensInParser: false }).validationRules];
+  const connections = new UpstreamConnections({
+    internalAuthSecret: options.internalAuthSecret,
+    logger,
+    ...(options.internalRequestTtlSeconds ? { internalRequestTtlSeconds: options.internalRequestTtlSeconds } : {}),
+    ...options.upstream,
+  });
+  const hub = new SubscriptionHub(connections, {
+    logger,
+    publicRootFields: new Set(options.publicRootFields ?? DEFAULT_PUBLIC_ROOT_FIELDS),
+    ...(options.maxConcurrentEvents ? { maxConcurrentEvents: options.maxConcurrentEvents } : {}),
+    ...(attach.revocations ? { revocations: attach.revocations } : {}),
+  });
   const open = new Set<Connection>();
   // Thousands of clients send the same few documents: parse and validate each once per schema and
   // share the AST (it is never mutated), which saves both CPU and the memory of one AST per client.
@@ -217,7 +223,10 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
     onSubscribe: async (ctx, _id, payload) => {
       const connection = ctx.extra;
       if (stopping) return [serviceUnavailable('The server is shutting down; subscribe again in a moment.')];
-      if (connection.revoked) return [sessionEnded()];
+      if (connection.revoked || (connection.identity && attach.revocations?.isRevoked(connection.identity.sessionId))) {
+        connection.revoked = true;
+        return [sessionEnded()];
+      }
       if (connection.identity && connection.identity.exp <= Date.now() / 1000) {
         return [unauthenticated('Your session has expired; reconnect with a fresh access token.')];
       }
@@ -396,9 +405,6 @@ function toFormatted(error: GraphQLErrorType | { message: string }): ReturnType<
 
 type AuthOutcome = { identity: Identity | null; token: string | null } | { close: { code: number; reason: string } };
 
-function sessionEnded(): GraphQLError {
-  return unauthenticated('Your session has ended (signed out or revoked); sign in again and resubscribe.');
-}
 
 /**
  * The caller of a connection, from `{ authorization: "Bearer <token>" }` in connection_init (any

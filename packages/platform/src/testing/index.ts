@@ -80,3 +80,7 @@ export type { KafkaBrokerHandle, KafkaBrokerOptions } from './kafka-broker';
 export { startKafkaBroker } from './kafka-broker';
 export type { RedisServerHandle, RedisServerOptions } from './redis-server';
 export { startRedisServer } from './redis-server';
+export type { CertificateFiles, LeafOptions } from './certificates';
+export { TestCertificates } from './certificates';
+export type { AsGatewayRequest } from './as-gateway';
+export { gatewayRequest, postAsGateway, send } from './as-gateway';
