@@ -29,7 +29,7 @@ import type { Identity, Logger, QueryLimits, SessionDenyList } from '@shop/platf
 import { badRequest, DEFAULT_QUERY_LIMITS, keepAlive, maskError, publicError, queryArmor, serviceUnavailable, unauthenticated } from '@shop/platform';
 import type { AccessTokenVerifier } from '../auth';
 import type { EdgeChecks } from './admission';
-import { admitConnection, admitSubscribe, rateLimitedCloseReason } from './admission';
+import { edgeGuards, guardConnect, guardSubscribe, rateLimitedCloseReason } from './admission';
 import { bearerToken } from '../auth';
 import { ClientStream } from './client-stream';
 import type { SubscriptionPlan } from './federated-plan';
@@ -85,6 +85,9 @@ export interface AttachContext extends EdgeChecks {
   /** The gateway's deny list: a revoked session's subscriptions end the moment it lands there. */
   readonly revocations?: SessionDenyList;
 }
+
+/** This transport, as the guards see it. */
+const WS_TRANSPORT = { kind: 'ws' } as const;
 
 export interface SubscriptionServer {
   /** Client connections open now. */
@@ -146,6 +149,8 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
   const { logger, verifier } = attach;
   const maxPending = options.maxPendingEvents ?? 64;
   const maxPerConnection = options.maxSubscriptionsPerConnection ?? 100;
+  // The gateway's safelist and rate budgets, as the guards every subscription transport runs.
+  const guards = edgeGuards(attach);
   const limits = { ...DEFAULT_QUERY_LIMITS, ...options.limits };
   const maxTokens = limits.maxTokens;
   // The token limit is enforced by parse() below.
@@ -213,9 +218,10 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
       }
       connection.identity = auth.identity;
       connection.token = auth.token;
-      const refused = await admitConnection(attach, { identity: auth.identity, address: connection.address, transport: 'websocket' });
+      const refused = await guardConnect(guards, { identity: auth.identity, clientAddress: connection.address, transport: 'ws' });
       if (refused) {
-        connection.socket.close(1013, rateLimitedCloseReason(refused));
+        if (refused.extensions['code'] === 'RATE_LIMITED') connection.socket.close(1013, rateLimitedCloseReason(refused));
+        else connection.socket.close(CloseCode.Forbidden, refused.message.slice(0, 120));
         return false;
       }
       return true;
@@ -243,8 +249,8 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
       if (operation.operation !== 'subscription') {
         return [badRequest('This WebSocket serves subscriptions only; send queries and mutations with POST /graphql.')];
       }
-      const refusal = await admitSubscribe(attach, { identity: connection.identity, address: connection.address, transport: 'websocket' }, payload.query, operation);
-      if (refusal) return refusal;
+      const refusal = await guardSubscribe(guards, { identity: connection.identity, clientAddress: connection.address, transport: WS_TRANSPORT }, payload, operation);
+      if (refusal) return [refusal];
       const variables = (payload.variables ?? {}) as Record<string, unknown>;
       const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables);
       if (coerced.errors) return coerced.errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes ?? null, extensions: { code: 'BAD_USER_INPUT' } }));
