@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,7 +8,9 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
-import type { EventBus, Logger, SessionDenyList } from '@shop/platform';
+import { Redis } from 'ioredis';
+import proxyAddr from 'proxy-addr';
+import type { EventBus, Identity, Logger, SessionDenyList } from '@shop/platform';
 import { collectProcessMetrics, createLogger, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_QUERY_LIMITS, initTracingFromEnv, maskError, mountOperationalRoutes, queryArmor, useGraphqlMetrics } from '@shop/platform';
 import type { AccessTokenVerifier } from './auth';
 import { bearerToken } from './auth';
@@ -17,6 +20,15 @@ import type { GatewayContext } from './subgraph-data-source';
 import { SubgraphDataSource } from './subgraph-data-source';
 import { measuredQueryPlanCache } from './query-plan-cache';
 import { answerUnavailableAs503, requireResolvedOperation } from './http-answers.plugin';
+import type { PersistedOperationSettings } from './persisted-operations';
+import { PersistedOperations } from './persisted-operations';
+import { admitPersistedOperations, resolvePersistedOperations } from './persisted-operations.plugin';
+import type { RateLimitSettings } from './rate-limits';
+import { RateLimits, watchStore } from './rate-limits';
+import { rateLimitOperations, rateLimitRequests } from './rate-limit.plugin';
+
+/** How long a starting gateway waits for Redis before it serves with in-memory budgets. */
+const REDIS_CONNECT_WAIT_MS = 5_000;
 
 export const SUPERGRAPH_FILE = path.resolve(__dirname, '../../schema/supergraph.graphql');
 
@@ -38,7 +50,7 @@ export interface GatewaySettings {
   readonly logger?: Logger;
   readonly nodeEnv?: 'development' | 'production' | 'test';
   /** Attaches more protocol handlers (the graphql-ws server) to the HTTP server. */
-  readonly attach?: (server: http.Server, gateway: ApolloGateway, ctx: { logger: Logger; verifier: AccessTokenVerifier; revocations?: SessionDenyList }) => { dispose(): Promise<void> };
+  readonly attach?: (server: http.Server, gateway: ApolloGateway, ctx: AttachedContext) => { dispose(): Promise<void> };
   /** Time to drain in-flight requests on stop. Default 10 s. */
   readonly drainTimeoutMs?: number;
   /** The deny list the verifier consults; with `bus`, it follows users' session events (see revocations.ts). */
@@ -52,6 +64,27 @@ export interface GatewaySettings {
   readonly instanceId?: string;
   /** Express `trust proxy` (e.g. 1 behind one load balancer): which X-Forwarded-For hop is the client. Default false (the socket peer). */
   readonly trustProxy?: boolean | number | string;
+  /** Rate budgets per caller (see rate-limits.ts for each default). Default: on, with those defaults. */
+  readonly rateLimits?: RateLimitSettings;
+  /**
+   * redis:// URL of the store that the rate budgets of every replica share. Default none: counters
+   * in this process (what `npm start` needs); with several replicas, set it.
+   */
+  readonly redisUrl?: string;
+  /** The safelist of persisted operations (see persisted-operations.ts). Default mode 'off'. */
+  readonly persistedOperations?: PersistedOperationSettings;
+}
+
+/** What the `attach` hook gets: the gateway's logger, verifier, budgets, safelist and how it tells a client's address. */
+export interface AttachedContext {
+  readonly logger: Logger;
+  readonly verifier: AccessTokenVerifier;
+  readonly rateLimits: RateLimits;
+  readonly persistedOperations: PersistedOperations;
+  /** The client's address of a request (X-Forwarded-For only as far as `trustProxy` says), as for HTTP. */
+  readonly clientAddress: (req: http.IncomingMessage) => string | undefined;
+  /** The gateway's deny list: a revoked session's subscriptions end the moment it lands there. */
+  readonly revocations?: SessionDenyList;
 }
 
 export interface RunningGateway {
@@ -91,6 +124,34 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
   const app = express();
   app.disable('x-powered-by');
   if (settings.trustProxy !== undefined) app.set('trust proxy', settings.trustProxy);
+  // The client address exactly as Express computes req.ip (its compiled `trust proxy`), for requests
+  // that never pass through Express (WebSocket upgrades).
+  const clientAddress = (req: http.IncomingMessage): string | undefined => (req.socket.remoteAddress === undefined ? undefined : proxyAddr(req, app.get('trust proxy fn') as (addr: string, i: number) => boolean));
+  const persisted = PersistedOperations.load(settings.persistedOperations);
+  // Budgets shared by every replica through Redis when configured; ioredis reconnects by itself,
+  // and while it is away the limiter counts in memory (see rate-limits.ts).
+  const redis = settings.redisUrl ? new Redis(settings.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: 'gateway-rate-limits' }) : undefined;
+  if (redis) {
+    watchStore(redis, logger);
+    // Serve with shared counters from the first request when Redis is there; when it is not, start
+    // anyway (budgets per replica until it comes back) rather than refusing to start.
+    const connected = await Promise.race([once(redis, 'ready').then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), REDIS_CONNECT_WAIT_MS).unref())]);
+    if (!connected) logger.warn({ waitedMs: REDIS_CONNECT_WAIT_MS }, 'Redis is not reachable: rate budgets are counted per replica until it is');
+  }
+  const rateLimits = RateLimits.create(settings.rateLimits, redis);
+  // One token verification per request, shared by the rate limiter and the GraphQL context.
+  const identities = new WeakMap<http.IncomingMessage, Promise<Identity | null>>();
+  const identify = (req: http.IncomingMessage): Promise<Identity | null> => {
+    let identity = identities.get(req);
+    if (!identity) {
+      identity = (async () => {
+        const token = bearerToken(req.headers.authorization);
+        return token ? settings.verifier.verify(token) : null;
+      })();
+      identities.set(req, identity);
+    }
+    return identity;
+  };
   const httpServer = http.createServer(app);
   httpServer.keepAliveTimeout = 65_000;
   // Revoked sessions: replay users' session events before reporting ready.
@@ -107,7 +168,7 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
     introspection: true,
     includeStacktraceInErrorResponses: false,
     formatError: (formatted, error) => maskError(formatted, error, logger),
-    plugins: [...(protection.plugins as never[]), ApolloServerPluginDrainHttpServer({ httpServer }), useGraphqlMetrics('gateway') as never, requireResolvedOperation(), answerUnavailableAs503(), ...(settings.revocations ? [settings.revocations.plugin()] : [])],
+    plugins: [...(protection.plugins as never[]), ApolloServerPluginDrainHttpServer({ httpServer }), useGraphqlMetrics('gateway') as never, requireResolvedOperation(), admitPersistedOperations(persisted), rateLimitOperations(rateLimits), answerUnavailableAs503(), ...(settings.revocations ? [settings.revocations.plugin()] : [])],
     validationRules: [...protection.validationRules],
     // Shutdown is ours (main.ts onShutdown -> stop()): Apollo's own SIGTERM handler would stop the
     // server and re-send the signal, which ends the process before the drain (exit 1).
@@ -120,17 +181,18 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
   mountOperationalRoutes(app, 'gateway', async () => ready && revocationsReplayed);
   app.use(
     '/graphql',
+    rateLimitRequests(rateLimits, identify, (req) => req.ip ?? req.socket.remoteAddress),
     express.json({ limit: DEFAULT_QUERY_LIMITS.maxBodyBytes }),
+    resolvePersistedOperations(persisted),
     expressMiddleware(apollo, {
       context: async ({ req }) => {
-        const token = bearerToken(req.headers.authorization);
-        const identity = token ? await settings.verifier.verify(token) : null;
+        const identity = await identify(req);
         // The client's address as this gateway sees it (never a client-sent header unless trustProxy says so), signed to subgraphs.
         return { identity, authorization: req.headers.authorization, clientAddress: req.ip ?? req.socket.remoteAddress };
       },
     }),
   );
-  const attached = settings.attach?.(httpServer, gateway, { logger, verifier: settings.verifier, ...(settings.revocations ? { revocations: settings.revocations } : {}) });
+  const attached = settings.attach?.(httpServer, gateway, { logger, verifier: settings.verifier, rateLimits, persistedOperations: persisted, clientAddress, ...(settings.revocations ? { revocations: settings.revocations } : {}) });
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(settings.port, settings.host ?? '127.0.0.1', () => resolve());
@@ -138,7 +200,7 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
   ready = true;
   const port = (httpServer.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}/graphql`;
-  logger.info({ url }, 'gateway ready');
+  logger.info({ url, rateLimitStore: redis ? 'redis' : 'memory', persistedOperations: persisted.mode, listed: persisted.size }, 'gateway ready');
   let stopping: Promise<void> | undefined;
   return {
     url,
@@ -151,6 +213,7 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
         await Promise.race([apollo.stop(), new Promise((r) => setTimeout(r, settings.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS).unref())]);
         httpServer.closeAllConnections();
         await revocationFeed?.stop();
+        redis?.disconnect();
         logger.info('gateway stopped');
       })()),
   };

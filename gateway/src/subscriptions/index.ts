@@ -6,7 +6,8 @@
  *
  * See server.ts (endpoint, auth, close codes), federated-plan.ts (planning and executing the rest of
  * the plan), hub.ts (sharing and ordering), upstream.ts (subgraph connections and reconnection),
- * client-stream.ts (bounded per-client buffers) and docs/notes/subscriptions.md.
+ * client-stream.ts (bounded per-client buffers), admission.ts (the safelist and rate budgets as
+ * transport-neutral guards) and docs/notes/subscriptions.md.
  */
 import type http from 'node:http';
 import type { ApolloGateway } from '@apollo/gateway';
@@ -15,6 +16,8 @@ import { startSubscriptionServer } from './server';
 
 export type { AttachContext, SubscriptionGatewayOptions, SubscriptionServer } from './server';
 export { DEFAULT_PUBLIC_ROOT_FIELDS, startSubscriptionServer } from './server';
+export type { EdgeChecks, EdgeGuard, GuardCandidate, GuardSession, GuardTransport } from './admission';
+export { edgeGuards, rateLimitGuard, safelistGuard } from './admission';
 
 /**
  * The gateway `attach` hook that serves subscriptions on the gateway's port and path. `onStarted`

@@ -9,7 +9,9 @@
  * Close codes a client can see:
  *   4401 Unauthorized      the access token in connection_init has expired
  *   4403 Forbidden         the access token is malformed, invalid or revoked
- *   1013 Try Again Later   slow consumer: the client did not read its events (bounded buffer)
+ *   1013 Try Again Later   slow consumer: the client did not read its events (bounded buffer), or
+ *                          rate limited: the connection is over its caller's request budget
+ *                          (reason "Rate limited: retry in N s")
  *   1001 Going Away        the gateway is shutting down (after completing every subscription)
  *   4400/4406/4408/4409/4429/4500  graphql-ws protocol errors
  */
@@ -26,6 +28,8 @@ import { WebSocketServer } from 'ws';
 import type { Identity, Logger, QueryLimits, SessionDenyList } from '@shop/platform';
 import { badRequest, DEFAULT_QUERY_LIMITS, keepAlive, maskError, publicError, queryArmor, serviceUnavailable, unauthenticated } from '@shop/platform';
 import type { AccessTokenVerifier } from '../auth';
+import type { EdgeChecks } from './admission';
+import { edgeGuards, guardConnect, guardSubscribe, rateLimitedCloseReason } from './admission';
 import { bearerToken } from '../auth';
 import { ClientStream } from './client-stream';
 import type { SubscriptionPlan } from './federated-plan';
@@ -72,13 +76,18 @@ export interface SubscriptionGatewayOptions {
   readonly limits?: Partial<QueryLimits>;
 }
 
-/** What the gateway's `attach` hook gets. */
-export interface AttachContext {
+/** What the gateway's `attach` hook gets (the gateway gives all of it; the edge checks are optional for tests of the transport alone). */
+export interface AttachContext extends EdgeChecks {
   readonly logger: Logger;
   readonly verifier: AccessTokenVerifier;
+  /** The client's address of an upgrade request, as the gateway computes it for HTTP (trust-proxy included). Default: the socket peer. */
+  readonly clientAddress?: (req: http.IncomingMessage) => string | undefined;
   /** The gateway's deny list: a revoked session's subscriptions end the moment it lands there. */
   readonly revocations?: SessionDenyList;
 }
+
+/** This transport, as the guards see it. */
+const WS_TRANSPORT = { kind: 'ws' } as const;
 
 export interface SubscriptionServer {
   /** Client connections open now. */
@@ -96,6 +105,8 @@ class Connection {
   token: string | null = null;
   /** The session was revoked after the connection opened: no new subscriptions. */
   revoked = false;
+  /** The client's address (rate budgets of anonymous callers). */
+  address: string | undefined;
   ctx: Context<Record<string, unknown>, Connection> | undefined;
   readonly streams = new Set<ClientStream>();
   private dropped = false;
@@ -138,6 +149,8 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
   const { logger, verifier } = attach;
   const maxPending = options.maxPendingEvents ?? 64;
   const maxPerConnection = options.maxSubscriptionsPerConnection ?? 100;
+  // The gateway's safelist and rate budgets, as the guards every subscription transport runs.
+  const guards = edgeGuards(attach);
   const limits = { ...DEFAULT_QUERY_LIMITS, ...options.limits };
   const maxTokens = limits.maxTokens;
   // The token limit is enforced by parse() below.
@@ -205,6 +218,12 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
       }
       connection.identity = auth.identity;
       connection.token = auth.token;
+      const refused = await guardConnect(guards, { identity: auth.identity, clientAddress: connection.address, transport: 'ws' });
+      if (refused) {
+        if (refused.extensions['code'] === 'RATE_LIMITED') connection.socket.close(1013, rateLimitedCloseReason(refused));
+        else connection.socket.close(CloseCode.Forbidden, refused.message.slice(0, 120));
+        return false;
+      }
       return true;
     },
     onSubscribe: async (ctx, _id, payload) => {
@@ -230,6 +249,8 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
       if (operation.operation !== 'subscription') {
         return [badRequest('This WebSocket serves subscriptions only; send queries and mutations with POST /graphql.')];
       }
+      const refusal = await guardSubscribe(guards, { identity: connection.identity, clientAddress: connection.address, transport: WS_TRANSPORT }, payload, operation);
+      if (refusal) return [refusal];
       const variables = (payload.variables ?? {}) as Record<string, unknown>;
       const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables);
       if (coerced.errors) return coerced.errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes ?? null, extensions: { code: 'BAD_USER_INPUT' } }));
@@ -311,8 +332,9 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
   }, options.reverifyIntervalMs ?? 30_000);
   reverify.unref();
   wss.on('error', (err) => logger.error({ err }, 'subscription WebSocket server error'));
-  wss.on('connection', (socket) => {
+  wss.on('connection', (socket, request) => {
     const connection = new Connection(socket, logger);
+    connection.address = attach.clientAddress ? attach.clientAddress(request) : request.socket.remoteAddress;
     open.add(connection);
     subscriptionMetrics.connections.inc();
     socket.on('error', (err) => logger.warn({ err: err.message }, 'subscription socket error'));

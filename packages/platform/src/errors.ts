@@ -37,6 +37,7 @@ export const PUBLIC_ERRORS = {
   GRAPHQL_VALIDATION_FAILED: { httpStatus: 400, retryable: false, meaning: 'the document does not fit the schema' },
   BAD_REQUEST: { httpStatus: 400, retryable: false, meaning: 'the request is malformed (no query, wrong transport, too many subscriptions)' },
   OPERATION_RESOLUTION_FAILURE: { httpStatus: 400, retryable: false, meaning: 'the document has several operations and no operationName picks one' },
+  PERSISTED_QUERY_NOT_LISTED: { httpStatus: 400, retryable: false, meaning: 'the gateway requires persisted operations and this one is not on its safelist' },
   PERSISTED_QUERY_NOT_FOUND: { retryable: false, meaning: 'an automatic persisted query hash the server does not know yet: send the query with it' },
   INTERNAL_SERVER_ERROR: { httpStatus: 500, retryable: false, meaning: 'anything unexpected (logged on the server; no details go out)' },
 } as const satisfies Record<string, PublicErrorSpec>;

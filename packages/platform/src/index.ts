@@ -74,7 +74,7 @@ export { assertPortFree, EmbeddedPostgresStartError, PortUnavailableError, start
 
 // HTTP, GraphQL, logs, metrics and traces.
 export type { QueryLimits } from './http/query-limits';
-export { DEFAULT_QUERY_LIMITS, queryArmor, useExecutionBounds } from './http/query-limits';
+export { DEFAULT_QUERY_LIMITS, operationCost, queryArmor, useExecutionBounds } from './http/query-limits';
 export { mountOperationalRoutes } from './http/operational-routes';
 export { operationOutcome, useGraphqlMetrics } from './http/graphql-metrics.plugin';
 export { loadSdl } from './sdl';

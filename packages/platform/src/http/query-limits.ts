@@ -15,7 +15,8 @@
  */
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
-import type { ValidationRule } from 'graphql';
+import type { OperationDefinitionNode, ValidationContext, ValidationRule } from 'graphql';
+import { Kind } from 'graphql';
 import { publicError } from '../errors';
 
 export interface QueryLimits {
@@ -66,10 +67,39 @@ export function queryArmor(
     maxAliases: { n: limits.maxAliases },
     maxDirectives: { n: limits.maxDirectives },
     maxTokens: options.tokensInParser === false ? { enabled: false } : { n: limits.maxTokens },
-    costLimit: { maxCost: limits.maxCost },
+    // The accepted estimate is kept by operation node (operationCost): the gateway's cost budget charges it.
+    costLimit: { maxCost: limits.maxCost, onAccept: [recordOperationCost] },
     blockFieldSuggestion: { enabled: options.blockFieldSuggestion ?? false },
   }).protect();
   return { plugins: protection.plugins as ApolloServerPlugin<BaseContext>[], validationRules: protection.validationRules as ValidationRule[] };
+}
+
+/**
+ * Operation costs as graphql-armor's cost rule computed them during validation, by operation node.
+ * Validated documents are cached (Apollo Server's document store, the subscription server's own
+ * cache), and their nodes with them, so the cost is computed once per document, not per request.
+ */
+const costs = new WeakMap<OperationDefinitionNode, number>();
+
+/** How many operations of a validation's document the cost rule has reported so far. */
+const reported = new WeakMap<ValidationContext, number>();
+
+/** The cost rule's `onAccept` callback: remembers the estimate of each accepted operation. */
+function recordOperationCost(context: ValidationContext | null, accepted: { n: number }): void {
+  if (!context) return;
+  // The rule visits the operations in document order and reports once per operation.
+  const index = reported.get(context) ?? 0;
+  reported.set(context, index + 1);
+  const operation = context.getDocument().definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION)[index];
+  if (operation) costs.set(operation, accepted.n);
+}
+
+/**
+ * The cost estimate {@link queryArmor}'s rules accepted for an operation (what `maxCost` bounds; the
+ * gateway's cost budget charges it). 1 when the rules did not see it (e.g. introspection).
+ */
+export function operationCost(operation: OperationDefinitionNode): number {
+  return Math.max(1, costs.get(operation) ?? 1);
 }
 
 /**
