@@ -20,6 +20,7 @@ import { Kind, parse } from 'graphql';
 import { z } from 'zod';
 import { counter, publicError } from '@shop/platform';
 import type { Transport } from './rate-limits';
+import { TRANSPORTS } from './rate-limits';
 
 export const PERSISTED_OPERATION_MODES = ['off', 'allow', 'require'] as const;
 export type PersistedOperationMode = (typeof PERSISTED_OPERATION_MODES)[number];
@@ -59,6 +60,10 @@ const metrics = {
     labelNames: ['outcome', 'transport'],
   }),
 };
+
+// Every series exists from the start at 0 (3 outcomes × 4 transports), so that a dashboard shows
+// zero rather than "no data" (with the safelist off, nothing is counted at all).
+for (const outcome of ['safelisted', 'ad_hoc', 'refused'] as const) for (const transport of TRANSPORTS) metrics.operations.inc({ outcome, transport }, 0);
 
 /** What a request sends that names an operation. */
 export interface OperationSource {

@@ -31,7 +31,8 @@ export const BUDGETS = ['requests', 'mutations', 'cost'] as const;
 export type BudgetName = (typeof BUDGETS)[number];
 
 /** Transports that charge the budgets (a metric label). */
-export type Transport = 'http' | 'websocket' | 'sse' | 'multipart';
+export const TRANSPORTS = ['http', 'websocket', 'sse', 'multipart'] as const;
+export type Transport = (typeof TRANSPORTS)[number];
 
 /** Loopback: the machine's own traffic (the test suites, the benchmarks, `npm start` on a laptop). */
 export const DEFAULT_EXEMPT_ADDRESSES: readonly string[] = ['127.0.0.0/8', '::1/128'];
@@ -78,6 +79,10 @@ const metrics = {
   storeUp: gauge({ name: 'gateway_rate_limit_store_up', help: '1 while the shared rate-limit store (Redis) is reachable; 0 while each replica counts on its own (in-memory insurance). Absent without Redis.' }),
   storeErrors: counter({ name: 'gateway_rate_limit_store_errors_total', help: 'Errors of the connection to the shared rate-limit store (Redis).' }),
 };
+
+// Every series exists from the start at 0 (the labels are bounded: 3 × 2 × 4), so that a dashboard
+// shows "none refused" rather than "no data" and rate() sees the first refusal.
+for (const budget of BUDGETS) for (const caller of ['anonymous', 'user'] as const) for (const transport of TRANSPORTS) metrics.refused.inc({ budget, caller, transport }, 0);
 
 /** The rate budgets of one gateway process (see the module comment). */
 export class RateLimits {

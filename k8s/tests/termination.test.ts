@@ -63,7 +63,7 @@ it('should drain and exit 0 on SIGTERM, within the grace period the manifests gi
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`gateway not ready after 45 s:\n${log}`)), 45_000);
     const check = (): void => {
-      const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)\/graphql","msg":"gateway ready"/.exec(log);
+      const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)\/graphql"[^\n]*"msg":"gateway ready"/.exec(log);
       if (m) {
         clearTimeout(timer);
         resolve(m[1] as string);
