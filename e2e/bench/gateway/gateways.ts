@@ -15,13 +15,16 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 
 export const GATEWAY_KINDS = ['ours', 'apollo', 'hive-js', 'hive-rust', 'hive-rust-nodedupe'] as const;
-export type GatewayKind = (typeof GATEWAY_KINDS)[number];
+/** Every kind: also `ours-baseline`, ours as of another commit (`--baseline <rev>`), for before/after figures of a change. */
+export type GatewayKind = (typeof GATEWAY_KINDS)[number] | 'ours-baseline';
 
 /** What each kind is, for the table. */
 export const GATEWAY_LABELS: Readonly<Record<GatewayKind, string>> = {
   ours: 'ours (@shop/gateway)',
+  'ours-baseline': 'ours, baseline commit',
   apollo: 'vanilla @apollo/gateway',
   'hive-js': 'Hive Gateway, JS planner',
   'hive-rust': 'Hive Gateway, Rust runtime',
@@ -37,6 +40,8 @@ export interface GatewayStartOptions {
   readonly subgraphUrls: Readonly<Record<string, string>>;
   /** Secret of the access tokens (ours verifies them) and of the internal signatures. */
   readonly secret: string;
+  /** `ours-baseline`: a directory holding the baseline commit's gateway/ (its src/ is loaded instead of @shop/gateway). */
+  readonly baselineDir?: string | undefined;
 }
 
 export interface StartedGateway {
@@ -48,6 +53,7 @@ export async function startBenchGateway(o: GatewayStartOptions): Promise<Started
   process.env['APOLLO_TELEMETRY_DISABLED'] = 'true';
   switch (o.kind) {
     case 'ours':
+    case 'ours-baseline':
       return startOurs(o);
     case 'apollo':
       return startVanillaApollo(o);
@@ -57,8 +63,10 @@ export async function startBenchGateway(o: GatewayStartOptions): Promise<Started
 }
 
 async function startOurs(o: GatewayStartOptions): Promise<StartedGateway> {
-  const { jwtVerifier, SessionRevocations, startGateway } = await import('@shop/gateway');
-  const { attachSubscriptions } = await import('@shop/gateway/subscriptions');
+  // The baseline's sources resolve their own imports (@shop/platform, node_modules) from this checkout.
+  const from = o.kind === 'ours-baseline' && o.baselineDir ? path.join(o.baselineDir, 'gateway/src') : undefined;
+  const { jwtVerifier, SessionRevocations, startGateway } = (await import(from ? path.join(from, 'index.ts') : '@shop/gateway')) as typeof import('@shop/gateway');
+  const { attachSubscriptions } = (await import(from ? path.join(from, 'subscriptions/index.ts') : '@shop/gateway/subscriptions')) as typeof import('@shop/gateway/subscriptions');
   const { createLogger } = await import('@shop/platform');
   const revocations = new SessionRevocations();
   const gateway = await startGateway({

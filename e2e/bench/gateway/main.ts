@@ -12,11 +12,12 @@
  *   --rounds <n> [3]  --duration <s> [15]  --warmup <s> [5]  --connections <n> [16]
  *   --base-port <port> [4470]  --host <address> [127.0.0.1]
  *   --no-pin                  do not pin with taskset  --gateway-cpu <n> [0]  --load-cpu <n> [1]
- *   --profile <dir>           ours runs with --cpu-prof into <dir>; prints its top functions after the table
+ *   --profile <dir>           a V8 CPU profile of ours per measured window into <dir>; prints the top functions after the table
+ *   --baseline <rev>          also run ours as of <rev> (its gateway/) beside the working tree's
  *   --json <file>             also write the raw report as JSON
  *   --help
  */
-import { readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { GatewayKind } from './gateways';
@@ -41,7 +42,10 @@ and without upstream deduplication) on four stub subgraphs, uncached, one core p
   --no-pin              do not pin processes with taskset
   --gateway-cpu <n>     core of every gateway [${DEFAULT_SETTINGS.gatewayCpu}]
   --load-cpu <n>        core of the stubs and the load generator [${DEFAULT_SETTINGS.loadCpu}]
-  --profile <dir>       run ours under --cpu-prof (profile in <dir>) and print its top functions
+  --profile <dir>       CPU-profile ours in each measured window (V8 profiler, as --cpu-prof)
+                        into <dir>/ours-round-<n>.cpuprofile and print its top functions
+  --baseline <rev>      also run ours as of git revision <rev> (its gateway/), right after ours:
+                        before/after figures of a change in one interleaved run
   --json <file>         also write the raw report as JSON
   --help                this text
 `;
@@ -61,6 +65,7 @@ function parseOptions(argv: readonly string[]): BenchSettings & { json?: string 
       'gateway-cpu': { type: 'string' },
       'load-cpu': { type: 'string' },
       profile: { type: 'string' },
+      baseline: { type: 'string' },
       json: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -77,7 +82,7 @@ function parseOptions(argv: readonly string[]): BenchSettings & { json?: string 
     return n;
   };
   const gateways = (values.gateways?.split(',').map((g) => g.trim()).filter(Boolean) ?? [...DEFAULT_SETTINGS.gateways]) as GatewayKind[];
-  for (const g of gateways) if (!GATEWAY_KINDS.includes(g)) throw new Error(`--gateways: unknown gateway "${g}" (known: ${GATEWAY_KINDS.join(', ')})`);
+  for (const g of gateways) if (!(GATEWAY_KINDS as readonly string[]).includes(g)) throw new Error(`--gateways: unknown gateway "${g}" (known: ${GATEWAY_KINDS.join(', ')})`);
   return {
     gateways,
     rounds: number('rounds', values.rounds, DEFAULT_SETTINGS.rounds, 1),
@@ -90,6 +95,7 @@ function parseOptions(argv: readonly string[]): BenchSettings & { json?: string 
     gatewayCpu: number('gateway-cpu', values['gateway-cpu'], DEFAULT_SETTINGS.gatewayCpu, 0),
     loadCpu: number('load-cpu', values['load-cpu'], DEFAULT_SETTINGS.loadCpu, 0),
     profileDir: values.profile ? path.resolve(values.profile) : undefined,
+    baseline: values.baseline,
     json: values.json,
   };
 }
@@ -103,14 +109,14 @@ async function main(): Promise<void> {
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${HELP}`);
     process.exit(2);
   }
+  if (settings.profileDir) mkdirSync(settings.profileDir, { recursive: true });
   const report = await runGatewayBench(settings, (line) => process.stderr.write(`${line}\n`));
   process.stdout.write(`${formatReport(report, `npm run bench:gateway -- ${argv.join(' ')}`.trim())}\n`);
   if (settings.profileDir) {
-    const profiles = readdirSync(settings.profileDir).filter((f) => f.endsWith('.cpuprofile')).sort();
-    const latest = profiles.at(-1);
+    const profiles = readdirSync(settings.profileDir).filter((f) => /^ours-round-\d+\.cpuprofile$/.test(f)).map((f) => path.join(settings.profileDir!, f));
     const ours = report.gateways.find((g) => g.gateway === 'ours');
     const requests = ours?.samples.reduce((n, w) => n + w.requests, 0) ?? 0;
-    if (latest) process.stdout.write(`\n${formatProfile(summariseProfile(path.join(settings.profileDir, latest)), requests)}\n`);
+    if (profiles.length) process.stdout.write(`\n${formatProfile(summariseProfile(profiles), requests)}\n`);
   }
   if (settings.json) writeFileSync(settings.json, JSON.stringify(report, null, 2));
 }

@@ -35,17 +35,22 @@ function packageOf(url: string, functionName: string): string {
   return repo ? `ours: ${repo[1]}` : url;
 }
 
-export function summariseProfile(file: string, top = 25): ProfileSummary {
-  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const selfById = new Map<number, number>();
-  // timeDeltas[i] is the time before sample i; it is charged to sample i (the usual convention).
-  profile.samples.forEach((id, i) => selfById.set(id, (selfById.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000));
+/** Self time by function and by package over one or more profiles (e.g. every round's window). */
+export function summariseProfile(files: readonly string[], top = 25): ProfileSummary {
+  const self: Array<{ frame: ProfileNode['callFrame']; ms: number }> = [];
+  for (const file of files) {
+    const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+    const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+    const selfById = new Map<number, number>();
+    // timeDeltas[i] is the time before sample i; it is charged to sample i (the usual convention).
+    profile.samples.forEach((id, i) => selfById.set(id, (selfById.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000));
+    for (const [id, ms] of selfById) self.push({ frame: byId.get(id)!.callFrame, ms });
+  }
   const functions = new Map<string, { name: string; where: string; selfMs: number }>();
   const packages = new Map<string, number>();
   let busyMs = 0;
-  for (const [id, ms] of selfById) {
-    const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
+  for (const { frame, ms } of self) {
+    const { functionName, url, lineNumber } = frame;
     if (functionName === '(idle)') continue;
     busyMs += ms;
     const name = functionName || '(anonymous)';
@@ -67,7 +72,7 @@ export function summariseProfile(file: string, top = 25): ProfileSummary {
 }
 
 export function formatProfile(summary: ProfileSummary, requests: number): string {
-  const lines = [`CPU profile of ours: ${summary.busyMs.toFixed(0)} ms busy (idle excluded)${requests ? `, ${(summary.busyMs / requests).toFixed(2)} ms per measured request (startup and warm-up included)` : ''}`];
+  const lines = [`CPU profile of ours over the measured windows: ${summary.busyMs.toFixed(0)} ms on the main thread (idle excluded)${requests ? `, ${(summary.busyMs / requests).toFixed(2)} ms per request` : ''}`];
   lines.push('', 'self time by package:');
   for (const p of summary.packages) lines.push(`  ${(p.share * 100).toFixed(1).padStart(5)} %  ${p.name}`);
   lines.push('', 'top functions by self time:');

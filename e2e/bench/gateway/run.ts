@@ -10,7 +10,8 @@
  * the figures the generator's, not the gateway's).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { GatewayKind, GatewayStartOptions } from './gateways';
@@ -39,7 +40,12 @@ export interface BenchSettings {
   readonly pin: boolean;
   readonly gatewayCpu: number;
   readonly loadCpu: number;
-  /** Where ours writes a V8 CPU profile (--cpu-prof), or undefined for none. */
+  /**
+   * A git revision whose gateway/ also runs, as `ours-baseline` (right after ours), for before/after
+   * figures of a change in the same interleaved run. Default none.
+   */
+  readonly baseline?: string | undefined;
+  /** Where ours writes a V8 CPU profile of each measured window (ours-round-<n>.cpuprofile), or undefined for none. */
   readonly profileDir?: string | undefined;
 }
 
@@ -117,14 +123,15 @@ export async function runGatewayBench(settings: BenchSettings, log: (line: strin
     children.push(stubs.child);
     const subgraphUrls = stubs.ready['urls'] as Record<string, string>;
     const supergraphFile = path.join(dir, 'supergraph.graphql');
+    const baselineDir = settings.baseline ? extractBaseline(settings.baseline, dir) : undefined;
+    const kinds: GatewayKind[] = settings.baseline ? [...settings.gateways.slice(0, 1), 'ours-baseline', ...settings.gateways.slice(1)] : [...settings.gateways];
     writeFileSync(supergraphFile, benchSupergraph(subgraphUrls));
     // Started side by side (loading the modules is most of a start), kept in the settings' order.
     const started = await Promise.all(
-      settings.gateways.map(async (kind, i): Promise<RunningGatewayChild | undefined> => {
-        const options: GatewayStartOptions = { kind, port: port(5 + i), host: settings.host, supergraphFile, subgraphUrls, secret };
-        const nodeFlags = kind === 'ours' && settings.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${settings.profileDir}`] : [];
+      kinds.map(async (kind, i): Promise<RunningGatewayChild | undefined> => {
+        const options: GatewayStartOptions = { kind, port: port(5 + i), host: settings.host, supergraphFile, subgraphUrls, secret, baselineDir };
         try {
-          const { child, ready } = await startChild(kind, 'gateway.process.ts', [JSON.stringify(options)], { cpu: cpuOf('gateway'), nodeFlags, env: { NODE_ENV: 'production' } });
+          const { child, ready } = await startChild(kind, 'gateway.process.ts', [JSON.stringify(options)], { cpu: cpuOf('gateway'), env: { NODE_ENV: 'production' } });
           children.push(child);
           log(`${kind}: ${String(ready['url'])} (pid ${child.pid})`);
           return { kind, child, url: ready['url'] as string };
@@ -154,7 +161,7 @@ export async function runGatewayBench(settings: BenchSettings, log: (line: strin
       }
     }
     const firstBody = canonicalJson(bodies.get(gateways[0]?.kind ?? 'ours') ?? '');
-    const summaries: GatewaySummary[] = settings.gateways.map((kind) => {
+    const summaries: GatewaySummary[] = kinds.map((kind) => {
       const body = bodies.get(kind) ?? '';
       const why = failed.get(kind);
       return {
@@ -173,6 +180,21 @@ export async function runGatewayBench(settings: BenchSettings, log: (line: strin
   }
 }
 
+/**
+ * Writes `rev`'s gateway/ into `<dir>/baseline` (git archive: no worktree registered in the shared
+ * repository) and answers that directory.
+ */
+function extractBaseline(rev: string, dir: string): string {
+  const target = path.join(dir, 'baseline');
+  mkdirSync(target);
+  const root = execFileSync('git', ['rev-parse', '--show-toplevel'], { cwd: __dirname, encoding: 'utf8' }).trim();
+  const archive = execFileSync('git', ['archive', '--format=tar', rev, 'gateway'], { cwd: root, maxBuffer: 256 * 1024 * 1024 });
+  execFileSync('tar', ['-x', '-C', target], { input: archive });
+  // Its imports resolve from this checkout's node_modules (the directory is outside the checkout).
+  symlinkSync(path.join(root, 'node_modules'), path.join(target, 'node_modules'), 'dir');
+  return target;
+}
+
 /** The JSON text printed again without insignificant whitespace (key order kept); null when not JSON. */
 function canonicalJson(text: string): string | null {
   try {
@@ -188,7 +210,7 @@ async function measureWindow(g: RunningGatewayChild, stubs: Child, load: Child, 
     connections: settings.connections,
     warmupS: settings.warmupS,
     durationS: settings.durationS,
-    authorization: g.kind === 'ours' ? 'jwt' : 'opaque',
+    authorization: g.kind === 'ours' || g.kind === 'ours-baseline' ? 'jwt' : 'opaque',
     secret,
   };
   const loadCpu = (): number => processCpuMs(load.pid) + processCpuMs(stubs.pid);
@@ -198,12 +220,15 @@ async function measureWindow(g: RunningGatewayChild, stubs: Child, load: Child, 
   // Whichever fails first is the error; the other must not become an unhandled rejection.
   done.catch(() => undefined);
   await measuring;
+  const profile = settings.profileDir && g.kind === 'ours' ? path.join(settings.profileDir, `ours-round-${round + 1}.cpuprofile`) : undefined;
+  if (profile) await g.child.ask({ type: 'profile-start' }, 'profile-start:done');
   const t0 = performance.now();
   const cpu0 = processCpuMs(g.child.pid);
   const load0 = loadCpu();
   const sub0 = await counts();
   const { result } = await done;
   const cpu1 = processCpuMs(g.child.pid);
+  if (profile) await g.child.ask({ type: 'profile-stop', file: profile }, 'profile-stop:done');
   const load1 = loadCpu();
   const sub1 = await counts();
   const wall = (performance.now() - t0) / 1000;
