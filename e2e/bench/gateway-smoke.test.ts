@@ -31,15 +31,17 @@ describe('gateway benchmark, smoke', () => {
   });
 
   it('should send 4 subgraph requests per request from the gateways without deduplication', () => {
+    // Rounded: the stubs' counters are read around the window, so a request in flight at its edges may count on either side.
     const perRequest = Object.fromEntries(report.gateways.map((g) => [g.gateway, g.samples[0]!.subgraphRequestsPerRequest]));
-    expect({ ours: perRequest['ours'], apollo: perRequest['apollo'], 'hive-rust-nodedupe': perRequest['hive-rust-nodedupe'] }).toEqual({ ours: 4, apollo: 4, 'hive-rust-nodedupe': 4 });
+    const rounded = (k: string): number => Math.round(perRequest[k]!);
+    expect({ ours: rounded('ours'), apollo: rounded('apollo'), 'hive-rust-nodedupe': rounded('hive-rust-nodedupe') }).toEqual({ ours: 4, apollo: 4, 'hive-rust-nodedupe': 4 });
     // Deduplication can only merge requests, never add any.
     expect(perRequest['hive-rust']).toBeLessThanOrEqual(4);
   });
 
   it('should print the table with every gateway, the ratios and the load average', () => {
     const text = formatReport(report, 'smoke');
-    for (const row of [...Object.values(GATEWAY_LABELS), 'req/s ÷ ours', 'CPU ms/req', 'subgraph req/req', 'p50 / p95 / p99 ms', 'load average']) expect(text).toContain(row);
+    for (const row of [...GATEWAY_KINDS.map((k) => GATEWAY_LABELS[k]), 'req/s ÷ ours', 'CPU ms/req', 'subgraph req/req', 'p50 / p95 / p99 ms', 'load average']) expect(text).toContain(row);
   });
 
   it('should answer an entity the same through _entities as through a root field', async () => {

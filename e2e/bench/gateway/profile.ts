@@ -51,7 +51,8 @@ export function summariseProfile(files: readonly string[], top = 25): ProfileSum
   let busyMs = 0;
   for (const { frame, ms } of self) {
     const { functionName, url, lineNumber } = frame;
-    if (functionName === '(idle)') continue;
+    // Idle, and the inspector call that stops the profiler (the profiler's own cost, not the gateway's).
+    if (functionName === '(idle)' || url === 'node:inspector') continue;
     busyMs += ms;
     const name = functionName || '(anonymous)';
     const short = url.replace(/^.*\/node_modules\//, '').replace(/^file:\/\/.*?\/(gateway|packages|e2e)\//, '$1/');
