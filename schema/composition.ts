@@ -24,10 +24,13 @@ export function subgraphConfig(): Array<{ name: string; url: string; file: strin
   return Object.entries(config.subgraphs).map(([name, s]) => ({ name, url: s.routing_url, file: path.resolve(__dirname, s.schema.file) }));
 }
 
-/** Composes the subgraph schemas; throws with every composition error on failure. */
-export function compose(): { supergraphSdl: string; apiSchema: GraphQLSchema } {
+/**
+ * Composes the subgraph schemas; throws with every composition error on failure. `urls` replaces
+ * the routing URL of the subgraphs it names (default: those of supergraph.config.json).
+ */
+export function compose(urls: Readonly<Record<string, string>> = {}): { supergraphSdl: string; apiSchema: GraphQLSchema } {
   const result = composeServices(
-    subgraphConfig().map((s) => ({ name: s.name, url: s.url, typeDefs: parse(readFileSync(s.file, 'utf8')) })),
+    subgraphConfig().map((s) => ({ name: s.name, url: urls[s.name] ?? s.url, typeDefs: parse(readFileSync(s.file, 'utf8')) })),
   );
   if (result.errors) throw new Error(`Composition failed:\n${result.errors.map((e) => `- ${e.message}`).join('\n')}`);
   return { supergraphSdl: result.supergraphSdl, apiSchema: result.schema.toAPISchema().toGraphQLJSSchema() };

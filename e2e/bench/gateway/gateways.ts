@@ -1,0 +1,124 @@
+/**
+ * The gateways the benchmark compares, each started in-process on one port over the same
+ * supergraph (gateway.process.ts runs one of them per process):
+ *
+ * - `ours`: the real gateway module (`startGateway`), as main.ts starts it: JWT verifier with the
+ *   revocation deny list and its plugin, graphql-armor, metrics, the HTTP-answers plugins, signed
+ *   identity headers to subgraphs, graphql-ws subscriptions attached; only Kafka is absent (the
+ *   deny list then follows no topic, which changes nothing per request).
+ * - `apollo`: vanilla `@apollo/gateway` + `@apollo/server` (standalone server), no plugins.
+ * - `hive-js`: `@graphql-hive/gateway` with its default (JavaScript, stitching) planner.
+ * - `hive-rust`: the same with the Rust query-planner runtime (`@graphql-hive/router-runtime`, the
+ *   CLI's `--hive-router-runtime`), with its upstream (in-flight) deduplication, on by default.
+ * - `hive-rust-nodedupe`: the Rust runtime with `deduplicateInflightRequests: false`, so that it
+ *   sends as many subgraph requests per request as the others.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+
+export const GATEWAY_KINDS = ['ours', 'apollo', 'hive-js', 'hive-rust', 'hive-rust-nodedupe'] as const;
+/** Every kind: also `ours-baseline`, ours as of another commit (`--baseline <rev>`), for before/after figures of a change. */
+export type GatewayKind = (typeof GATEWAY_KINDS)[number] | 'ours-baseline';
+
+/** What each kind is, for the table. */
+export const GATEWAY_LABELS: Readonly<Record<GatewayKind, string>> = {
+  ours: 'ours (@shop/gateway)',
+  'ours-baseline': 'ours, baseline commit',
+  apollo: 'vanilla @apollo/gateway',
+  'hive-js': 'Hive Gateway, JS planner',
+  'hive-rust': 'Hive Gateway, Rust runtime',
+  'hive-rust-nodedupe': 'Hive, Rust, no dedup',
+};
+
+export interface GatewayStartOptions {
+  readonly kind: GatewayKind;
+  readonly port: number;
+  readonly host: string;
+  readonly supergraphFile: string;
+  /** The subgraphs' URLs by name (the supergraph routes to them too; ours takes them as overrides, as in production). */
+  readonly subgraphUrls: Readonly<Record<string, string>>;
+  /** Secret of the access tokens (ours verifies them) and of the internal signatures. */
+  readonly secret: string;
+  /** `ours-baseline`: a directory holding the baseline commit's gateway/ (its src/ is loaded instead of @shop/gateway). */
+  readonly baselineDir?: string | undefined;
+}
+
+export interface StartedGateway {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+export async function startBenchGateway(o: GatewayStartOptions): Promise<StartedGateway> {
+  process.env['APOLLO_TELEMETRY_DISABLED'] = 'true';
+  switch (o.kind) {
+    case 'ours':
+    case 'ours-baseline':
+      return startOurs(o);
+    case 'apollo':
+      return startVanillaApollo(o);
+    default:
+      return startHive(o);
+  }
+}
+
+async function startOurs(o: GatewayStartOptions): Promise<StartedGateway> {
+  // The baseline's sources resolve their own imports (@shop/platform, node_modules) from this checkout.
+  const from = o.kind === 'ours-baseline' && o.baselineDir ? path.join(o.baselineDir, 'gateway/src') : undefined;
+  const { jwtVerifier, SessionRevocations, startGateway } = (await import(from ? path.join(from, 'index.ts') : '@shop/gateway')) as typeof import('@shop/gateway');
+  const { attachSubscriptions } = (await import(from ? path.join(from, 'subscriptions/index.ts') : '@shop/gateway/subscriptions')) as typeof import('@shop/gateway/subscriptions');
+  const { createLogger } = await import('@shop/platform');
+  const revocations = new SessionRevocations();
+  const gateway = await startGateway({
+    port: o.port,
+    host: o.host,
+    subgraphUrls: o.subgraphUrls,
+    supergraphFile: o.supergraphFile,
+    internalAuthSecret: o.secret,
+    verifier: jwtVerifier(o.secret, revocations),
+    revocations,
+    nodeEnv: 'production',
+    logger: createLogger('gateway', process.env['LOG_LEVEL'] ?? 'warn'),
+    attach: attachSubscriptions({ internalAuthSecret: o.secret }),
+  });
+  return { url: gateway.url, stop: () => gateway.stop() };
+}
+
+async function startVanillaApollo(o: GatewayStartOptions): Promise<StartedGateway> {
+  const { readFileSync } = await import('node:fs');
+  const { ApolloGateway } = await import('@apollo/gateway');
+  const { ApolloServer } = await import('@apollo/server');
+  const { startStandaloneServer } = await import('@apollo/server/standalone');
+  const server = new ApolloServer({ gateway: new ApolloGateway({ supergraphSdl: readFileSync(o.supergraphFile, 'utf8') }) });
+  const { url } = await startStandaloneServer(server, { listen: { port: o.port, host: o.host } });
+  return { url: new URL('/graphql', url).toString(), stop: () => server.stop() };
+}
+
+async function startHive(o: GatewayStartOptions): Promise<StartedGateway> {
+  const { createGatewayRuntime } = await import('@graphql-hive/gateway');
+  const rust = o.kind === 'hive-rust' || o.kind === 'hive-rust-nodedupe';
+  const { unifiedGraphHandler } = rust ? await import('@graphql-hive/router-runtime') : { unifiedGraphHandler: undefined };
+  const runtime = createGatewayRuntime({
+    supergraph: o.supergraphFile,
+    logging: false,
+    ...(unifiedGraphHandler ? { unifiedGraphHandler } : {}),
+    ...(o.kind === 'hive-rust-nodedupe' ? { transportEntries: { '*.http': { options: { deduplicateInflightRequests: false } } } } : {}),
+  });
+  const server = http.createServer(runtime);
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${o.host}:${port}/graphql`,
+    stop: async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await runtime.dispose();
+    },
+  };
+}

@@ -1,0 +1,127 @@
+/**
+ * `npm run bench:gateway [-- --rounds 3 --duration 15 …]`
+ *
+ * Four static stub subgraphs built from our subgraph SDLs (stub-subgraphs.ts), our supergraph
+ * composed from schema/ with their URLs, and the nested listing query across all four subgraphs
+ * (workload.ts), against each gateway (gateways.ts) in its own process pinned to one core, the
+ * stubs and the load generator on the other; rounds interleaved; bodies compared. Prints one table
+ * (run.ts, report.ts). Loopback only; ports 4470-4489 by default (--base-port 0: free ports).
+ *
+ * Options (defaults in brackets):
+ *   --gateways <list> [ours,apollo,hive-js,hive-rust,hive-rust-nodedupe]
+ *   --rounds <n> [3]  --duration <s> [15]  --warmup <s> [5]  --connections <n> [16]
+ *   --base-port <port> [4470]  --host <address> [127.0.0.1]
+ *   --no-pin                  do not pin with taskset  --gateway-cpu <n> [0]  --load-cpu <n> [1]
+ *   --profile <dir>           a V8 CPU profile of ours per measured window into <dir>; prints the top functions after the table
+ *   --baseline <rev>          also run ours as of <rev> (its gateway/) beside the working tree's
+ *   --json <file>             also write the raw report as JSON
+ *   --help
+ */
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { GatewayKind } from './gateways';
+import { GATEWAY_KINDS } from './gateways';
+import { formatProfile, summariseProfile } from './profile';
+import { formatReport } from './report';
+import type { BenchSettings } from './run';
+import { DEFAULT_SETTINGS, runGatewayBench } from './run';
+
+const HELP = `npm run bench:gateway -- [options]
+
+Compares our gateway with vanilla @apollo/gateway and Hive Gateway (JS planner; Rust runtime with
+and without upstream deduplication) on four stub subgraphs, uncached, one core per gateway.
+
+  --gateways <list>     comma-separated, ours first [${DEFAULT_SETTINGS.gateways.join(',')}]
+  --rounds <n>          rounds, each runs every gateway once, interleaved [${DEFAULT_SETTINGS.rounds}]
+  --duration <s>        measured seconds per gateway and round [${DEFAULT_SETTINGS.durationS}]
+  --warmup <s>          unmeasured seconds before each window [${DEFAULT_SETTINGS.warmupS}]
+  --connections <n>     closed-loop clients [${DEFAULT_SETTINGS.connections}]
+  --base-port <port>    stubs on base..base+3, gateways from base+5; 0 = free ports [${DEFAULT_SETTINGS.basePort}]
+  --host <address>      [${DEFAULT_SETTINGS.host}]
+  --no-pin              do not pin processes with taskset
+  --gateway-cpu <n>     core of every gateway [${DEFAULT_SETTINGS.gatewayCpu}]
+  --load-cpu <n>        core of the stubs and the load generator [${DEFAULT_SETTINGS.loadCpu}]
+  --profile <dir>       CPU-profile ours in each measured window (V8 profiler, as --cpu-prof)
+                        into <dir>/ours-round-<n>.cpuprofile and print its top functions
+  --baseline <rev>      also run ours as of git revision <rev> (its gateway/), right after ours:
+                        before/after figures of a change in one interleaved run
+  --json <file>         also write the raw report as JSON
+  --help                this text
+`;
+
+function parseOptions(argv: readonly string[]): BenchSettings & { json?: string | undefined } {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      gateways: { type: 'string' },
+      rounds: { type: 'string' },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      connections: { type: 'string' },
+      'base-port': { type: 'string' },
+      host: { type: 'string' },
+      'no-pin': { type: 'boolean', default: false },
+      'gateway-cpu': { type: 'string' },
+      'load-cpu': { type: 'string' },
+      profile: { type: 'string' },
+      baseline: { type: 'string' },
+      json: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    process.exit(0);
+  }
+  const number = (name: string, raw: string | undefined, fallback: number, min: number): number => {
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number ≥ ${min}, got "${raw}"`);
+    return n;
+  };
+  const gateways = (values.gateways?.split(',').map((g) => g.trim()).filter(Boolean) ?? [...DEFAULT_SETTINGS.gateways]) as GatewayKind[];
+  for (const g of gateways) if (!(GATEWAY_KINDS as readonly string[]).includes(g)) throw new Error(`--gateways: unknown gateway "${g}" (known: ${GATEWAY_KINDS.join(', ')})`);
+  return {
+    gateways,
+    rounds: number('rounds', values.rounds, DEFAULT_SETTINGS.rounds, 1),
+    durationS: number('duration', values.duration, DEFAULT_SETTINGS.durationS, 0.1),
+    warmupS: number('warmup', values.warmup, DEFAULT_SETTINGS.warmupS, 0),
+    connections: number('connections', values.connections, DEFAULT_SETTINGS.connections, 1),
+    basePort: number('base-port', values['base-port'], DEFAULT_SETTINGS.basePort, 0),
+    host: values.host ?? DEFAULT_SETTINGS.host,
+    pin: !values['no-pin'],
+    gatewayCpu: number('gateway-cpu', values['gateway-cpu'], DEFAULT_SETTINGS.gatewayCpu, 0),
+    loadCpu: number('load-cpu', values['load-cpu'], DEFAULT_SETTINGS.loadCpu, 0),
+    profileDir: values.profile ? path.resolve(values.profile) : undefined,
+    baseline: values.baseline,
+    json: values.json,
+  };
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  let settings: ReturnType<typeof parseOptions>;
+  try {
+    settings = parseOptions(argv);
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${HELP}`);
+    process.exit(2);
+  }
+  if (settings.profileDir) mkdirSync(settings.profileDir, { recursive: true });
+  const report = await runGatewayBench(settings, (line) => process.stderr.write(`${line}\n`));
+  process.stdout.write(`${formatReport(report, `npm run bench:gateway -- ${argv.join(' ')}`.trim())}\n`);
+  if (settings.profileDir) {
+    const profiles = readdirSync(settings.profileDir).filter((f) => /^ours-round-\d+\.cpuprofile$/.test(f)).map((f) => path.join(settings.profileDir!, f));
+    const ours = report.gateways.find((g) => g.gateway === 'ours');
+    const requests = ours?.samples.reduce((n, w) => n + w.requests, 0) ?? 0;
+    if (profiles.length) process.stdout.write(`\n${formatProfile(summariseProfile(profiles), requests)}\n`);
+  }
+  if (settings.json) writeFileSync(settings.json, JSON.stringify(report, null, 2));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench:gateway failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  process.exitCode = 1;
+});
