@@ -6,10 +6,10 @@ import { ApolloGateway, IntrospectAndCompose } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
-import { ApolloArmor } from '@escape.tech/graphql-armor';
+import type { RequestHandler } from 'express';
 import express from 'express';
-import type { EventBus, Logger } from '@shop/platform';
-import { collectProcessMetrics, createLogger, DEFAULT_DRAIN_TIMEOUT_MS, initTracingFromEnv, maskError, mountOperationalRoutes, useGraphqlMetrics } from '@shop/platform';
+import type { EventBus, Logger, QueryLimits } from '@shop/platform';
+import { collectProcessMetrics, createLogger, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_QUERY_LIMITS, graphqlBody, initTracingFromEnv, jsonErrorHandler, mountOperationalRoutes, queryLimitRules, useGraphqlMetrics } from '@shop/platform';
 import type { AccessTokenVerifier } from './auth';
 import { bearerToken } from './auth';
 import { createGraphiqlHandler } from './graphiql/graphiql';
@@ -17,7 +17,7 @@ import type { SessionRevocations } from './revocations';
 import type { GatewayContext } from './subgraph-data-source';
 import { SubgraphDataSource } from './subgraph-data-source';
 import { measuredQueryPlanCache } from './query-plan-cache';
-import { answerUnavailableAs503, requireResolvedOperation } from './http-answers.plugin';
+import { answerUnavailableAs503, formatForClient, refuseSubscriptionsOverPlainHttp, requireResolvedOperation } from './http-answers.plugin';
 
 export const SUPERGRAPH_FILE = path.resolve(__dirname, '../../schema/supergraph.graphql');
 
@@ -36,8 +36,13 @@ export interface GatewaySettings {
   readonly pollSubgraphs?: boolean;
   readonly logger?: Logger;
   readonly nodeEnv?: 'development' | 'production' | 'test';
-  /** Attaches more protocol handlers (the graphql-ws server) to the HTTP server. */
-  readonly attach?: (server: http.Server, gateway: ApolloGateway, ctx: { logger: Logger; verifier: AccessTokenVerifier }) => { dispose(): Promise<void> };
+  /**
+   * Attaches more protocol handlers to the HTTP server (the subscription server: graphql-ws on the
+   * upgrade, and `http`, SSE and multipart on POST/GET /graphql before the query path).
+   */
+  readonly attach?: (server: http.Server, gateway: ApolloGateway, ctx: AttachedContext) => { dispose(): Promise<void>; readonly http?: RequestHandler };
+  /** Query limits (depth, aliases, directives, tokens, cost), the same for every transport. Default {@link DEFAULT_QUERY_LIMITS}. */
+  readonly limits?: Partial<QueryLimits>;
   /** Time to drain in-flight requests on stop. Default 10 s. */
   readonly drainTimeoutMs?: number;
   /** The deny list the verifier consults; with `bus`, it follows users' session events (see revocations.ts). */
@@ -51,6 +56,15 @@ export interface GatewaySettings {
   readonly instanceId?: string;
   /** Express `trust proxy` (e.g. 1 behind one load balancer): which X-Forwarded-For hop is the client. Default false (the socket peer). */
   readonly trustProxy?: boolean | number | string;
+}
+
+/** What the `attach` hook gets from the gateway. */
+export interface AttachedContext {
+  readonly logger: Logger;
+  readonly verifier: AccessTokenVerifier;
+  readonly limits: QueryLimits;
+  /** Production mode: no field suggestions in validation errors. */
+  readonly production: boolean;
 }
 
 export interface RunningGateway {
@@ -92,25 +106,28 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
   const revocationFeed = settings.revocations && settings.bus ? await settings.revocations.follow({ bus: settings.bus, logger, ...(settings.instanceId ? { instanceId: settings.instanceId } : {}) }) : undefined;
   let revocationsReplayed = !revocationFeed;
   void revocationFeed?.replayed.then(() => (revocationsReplayed = true));
-  // Query limits against abusive operations: depth, aliases, directives, tokens, cost.
-  const armor = new ApolloArmor({
-    maxDepth: { n: 12 },
-    maxAliases: { n: 30 },
-    maxDirectives: { n: 30 },
-    maxTokens: { n: 5_000 },
-    costLimit: { maxCost: 20_000 },
-    blockFieldSuggestion: { enabled: settings.nodeEnv === 'production' },
-  });
-  const protection = armor.protect();
+  // Query limits against abusive operations: depth, aliases, directives, tokens, cost; each refusal
+  // answers 400 with the code of its limit (see the platform's query-limits.ts).
+  const limits: QueryLimits = { ...DEFAULT_QUERY_LIMITS, ...settings.limits };
+  const production = settings.nodeEnv === 'production';
+  const protection = queryLimitRules(limits, { blockFieldSuggestion: production });
   const apollo = new ApolloServer<GatewayContext>({
-    ...protection,
     gateway,
     csrfPrevention: true,
     introspection: true,
     includeStacktraceInErrorResponses: false,
-    formatError: (formatted, error) => maskError(formatted, error, logger),
-    plugins: [...protection.plugins, ApolloServerPluginDrainHttpServer({ httpServer }), useGraphqlMetrics('gateway') as never, requireResolvedOperation(), answerUnavailableAs503(), ...(settings.revocations ? [settings.revocations.plugin()] : [])],
-    validationRules: [...protection.validationRules],
+    parseOptions: { maxTokens: limits.maxTokens },
+    formatError: formatForClient(limits, logger),
+    plugins: [
+      ...protection.plugins,
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      useGraphqlMetrics('gateway') as never,
+      requireResolvedOperation(),
+      refuseSubscriptionsOverPlainHttp(),
+      answerUnavailableAs503(),
+      ...(settings.revocations ? [settings.revocations.plugin()] : []),
+    ],
+    validationRules: protection.rules,
     // Shutdown is ours (main.ts onShutdown -> stop()): Apollo's own SIGTERM handler would stop the
     // server and re-send the signal, which ends the process before the drain (exit 1).
     stopOnTerminationSignals: false,
@@ -120,9 +137,12 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
   const graphiql = createGraphiqlHandler({ endpointPath: '/graphql' });
   app.use((req, res, next) => (graphiql(req, res) ? undefined : next()));
   mountOperationalRoutes(app, 'gateway', async () => ready && revocationsReplayed);
+  // Before the query path: the attached server answers subscriptions over SSE and multipart itself.
+  const attached = settings.attach?.(httpServer, gateway, { logger, verifier: settings.verifier, limits, production });
   app.use(
     '/graphql',
-    express.json({ limit: '1mb' }),
+    ...graphqlBody(),
+    ...(attached?.http ? [attached.http] : []),
     expressMiddleware(apollo, {
       context: async ({ req }) => {
         const token = bearerToken(req.headers.authorization);
@@ -132,7 +152,7 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
       },
     }),
   );
-  const attached = settings.attach?.(httpServer, gateway, { logger, verifier: settings.verifier });
+  app.use(jsonErrorHandler(logger));
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(settings.port, settings.host ?? '127.0.0.1', () => resolve());

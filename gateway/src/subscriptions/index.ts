@@ -1,20 +1,25 @@
 /**
- * Federated GraphQL subscriptions through the gateway over graphql-ws (stock @apollo/gateway refuses
- * them). Wire it with the gateway's `attach` hook:
+ * Federated GraphQL subscriptions through the gateway (stock @apollo/gateway refuses them) over
+ * graphql-ws, SSE (graphql-sse) and multipart HTTP, all on /graphql. Wire it with the gateway's `attach` hook:
  *
  *   startGateway({ ..., attach: attachSubscriptions({ internalAuthSecret }) })
  *
- * See server.ts (endpoint, auth, close codes), federated-plan.ts (planning and executing the rest of
+ * See core.ts (what every transport shares: auth, limits, slow clients, revocation, shutdown),
+ * server.ts (graphql-ws, close codes), sse.ts and multipart.ts (the HTTP transports), federated-plan.ts (planning and executing the rest of
  * the plan), hub.ts (sharing and ordering), upstream.ts (subgraph connections and reconnection),
  * client-stream.ts (bounded per-client buffers) and docs/notes/subscriptions.md.
  */
 import type http from 'node:http';
 import type { ApolloGateway } from '@apollo/gateway';
-import type { AttachContext, SubscriptionGatewayOptions, SubscriptionServer } from './server';
+import type { AttachContext } from './core';
+import type { SubscriptionGatewayOptions, SubscriptionServer } from './server';
 import { startSubscriptionServer } from './server';
 
-export type { AttachContext, SubscriptionGatewayOptions, SubscriptionServer } from './server';
-export { DEFAULT_PUBLIC_ROOT_FIELDS, startSubscriptionServer } from './server';
+export type { AttachContext, ClientSession, DropReason, SessionTransport, SubscriptionCoreOptions, TransportKind } from './core';
+export { DEFAULT_PUBLIC_ROOT_FIELDS, SubscriptionCore } from './core';
+export { acceptsMultipartSubscriptions, DEFAULT_MULTIPART_HEARTBEAT_MS } from './multipart';
+export type { SubscriptionGatewayOptions, SubscriptionServer } from './server';
+export { startSubscriptionServer } from './server';
 
 /**
  * The gateway `attach` hook that serves subscriptions on the gateway's port and path. `onStarted`
@@ -22,7 +27,7 @@ export { DEFAULT_PUBLIC_ROOT_FIELDS, startSubscriptionServer } from './server';
  */
 export function attachSubscriptions(
   options: SubscriptionGatewayOptions & { readonly onStarted?: (server: SubscriptionServer) => void },
-): (server: http.Server, gateway: ApolloGateway, ctx: AttachContext) => { dispose(): Promise<void> } {
+): (server: http.Server, gateway: ApolloGateway, ctx: AttachContext) => SubscriptionServer {
   return (server, gateway, ctx) => {
     const running = startSubscriptionServer(server, gateway, ctx, options);
     options.onStarted?.(running);

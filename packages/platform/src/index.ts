@@ -10,7 +10,7 @@ export type { NodeEnv, SettingsOf, SettingsOverrides, SettingsShape, SettingsSpe
 export { ConfigError, configOrExit, defineSettings, env, loadConfig, NO_SETTINGS, parseSettings } from './config';
 
 // Errors a client may see.
-export type { PublicErrorCode, PublicErrorOptions, PublicErrorSpec } from './errors';
+export type { PublicErrorCode, PublicErrorOptions, PublicErrorSpec, QueryLimitCode } from './errors';
 export { badRequest, badUserInput, conflict, forbidden, insufficientStock, INTERNAL_ERROR, isClientErrorCode, isPublicErrorCode, maskError, notFound, PUBLIC_ERRORS, publicError, rateLimited, serviceUnavailable, unauthenticated } from './errors';
 
 // Identity between the gateway and the subgraphs; access tokens.
@@ -68,6 +68,9 @@ export { assertPortFree, EmbeddedPostgresStartError, PortUnavailableError, start
 
 // HTTP, GraphQL, logs, metrics and traces.
 export { mountOperationalRoutes } from './http/operational-routes';
+export { DEFAULT_BODY_LIMIT_BYTES, graphqlBody, jsonErrorHandler, sendGraphqlError } from './http/graphql-body';
+export type { QueryLimits } from './http/query-limits';
+export { DEFAULT_QUERY_LIMITS, exceedsTokenLimit, queryLimitRules, withLimitCode } from './http/query-limits';
 export { operationOutcome, useGraphqlMetrics } from './http/graphql-metrics.plugin';
 export { loadSdl } from './sdl';
 export type { Logger } from './logger';

@@ -24,6 +24,7 @@ import { serveSubscriptions } from '../live/serve';
 import { createLogger } from '../logger';
 import { collectProcessMetrics, histogram } from '../metrics';
 import { initTracingFromEnv } from '../tracing';
+import { graphqlBody, jsonErrorHandler } from '../http/graphql-body';
 import { useGraphqlMetrics } from '../http/graphql-metrics.plugin';
 import { mountOperationalRoutes } from '../http/operational-routes';
 import type { RequestContext, RunningService, ServiceDefinition, ServiceDeps, ServiceOptions } from './definition';
@@ -133,7 +134,7 @@ export async function startService<S extends SettingsShape, P, C extends Request
     def.routes?.(app, parts);
     app.use(
       '/graphql',
-      express.json({ limit: '1mb' }),
+      ...graphqlBody(),
       expressMiddleware(apollo, {
         context: async ({ req }) => {
           let identity: Identity | null;
@@ -148,6 +149,7 @@ export async function startService<S extends SettingsShape, P, C extends Request
         },
       }),
     );
+    app.use(jsonErrorHandler(logger));
     const live = def.live ? serveSubscriptions(httpServer, schema, { deps, internalAuthSecret: options.internalAuthSecret, context: contextOf, handlers: def.live(parts) }) : undefined;
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);

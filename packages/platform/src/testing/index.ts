@@ -71,3 +71,5 @@ export function uniqueName(prefix: string): string {
 }
 export type { KafkaBrokerHandle, KafkaBrokerOptions } from './kafka-broker';
 export { startKafkaBroker } from './kafka-broker';
+export type { AuditFinding } from './http-audit';
+export { auditGraphqlOverHttp } from './http-audit';

@@ -1,0 +1,400 @@
+/**
+ * The gateway's subscription core, shared by every transport (graphql-ws in server.ts, SSE in
+ * sse.ts, multipart HTTP in multipart.ts): authentication, limits, planning, sharing (the hub),
+ * slow-client bounds, token expiry, periodic re-verification of sessions, metrics and shutdown.
+ *
+ * A transport opens one {@link ClientSession} per client connection (a WebSocket, an SSE stream, a
+ * multipart response), asks {@link SubscriptionCore.prepare} to check each subscribe request, and
+ * {@link SubscriptionCore.start} for the stream of results to send. Whatever applies to every
+ * subscription (a revoked session, a rate budget) belongs here, not in a transport: a transport
+ * only frames results and knows how to {@link SessionTransport.drop | drop} its connection.
+ */
+import type { ApolloGateway } from '@apollo/gateway';
+import type { DocumentNode, ExecutionArgs, ExecutionResult, FormattedExecutionResult, GraphQLError as GraphQLErrorType, GraphQLFormattedError, GraphQLSchema, ValidationRule } from 'graphql';
+import { getOperationAST, GraphQLError, parse, specifiedRules, validate } from 'graphql';
+import { getVariableValues } from 'graphql/execution/values';
+import { decodeJwt } from 'jose';
+import type { Identity, Logger, QueryLimits } from '@shop/platform';
+import { badRequest, DEFAULT_QUERY_LIMITS, exceedsTokenLimit, maskError, publicError, queryLimitRules, serviceUnavailable, unauthenticated } from '@shop/platform';
+import type { AccessTokenVerifier } from '../auth';
+import { bearerToken } from '../auth';
+import { ClientStream } from './client-stream';
+import type { SubscriptionPlan } from './federated-plan';
+import { planSubscription } from './federated-plan';
+import { SubscriptionHub } from './hub';
+import { subscriptionMetrics } from './metrics';
+import { UpstreamConnections } from './upstream';
+import type { UpstreamOptions } from './upstream';
+
+/** Root fields whose events are the same for every caller (the contract: "any client, no sign-in"). */
+export const DEFAULT_PUBLIC_ROOT_FIELDS: readonly string[] = ['stockChanged'];
+
+/** The transports a client subscribes over (a bounded metrics/log label). */
+export type TransportKind = 'ws' | 'sse' | 'multipart';
+
+/**
+ * Why the core ends a client connection: `slow` (it did not read: more than the bound of events
+ * undelivered), `shutdown` (every subscription completed, the gateway is stopping) or `terminate`
+ * (it did not go after `shutdown`: cut it).
+ */
+export type DropReason = 'slow' | 'shutdown' | 'terminate';
+
+/** What the core needs of a transport's connection. */
+export interface SessionTransport {
+  readonly kind: TransportKind;
+  /** Ends the connection for `reason` (a WebSocket close code, the end of an HTTP response). */
+  drop(reason: DropReason, message: string): void;
+}
+
+/** One client connection of any transport and its caller. */
+export class ClientSession {
+  /** Subscriptions of this session streaming now. */
+  readonly streams = new Set<ClientStream>();
+  /** The session was revoked after it opened: no new subscriptions. */
+  revoked = false;
+  private dropped = false;
+
+  constructor(
+    readonly transport: SessionTransport,
+    /** The verified caller, null when anonymous. */
+    readonly identity: Identity | null,
+    /** The access token (verified again periodically), null when anonymous. */
+    readonly token: string | null,
+  ) {}
+
+  /** Drops a client that does not read (once). */
+  dropSlow(rootField: string, maxPending: number, logger: Logger): void {
+    if (this.dropped) return;
+    this.dropped = true;
+    subscriptionMetrics.droppedSlowClients.inc();
+    logger.warn({ rootField, maxPending, subscriptions: this.streams.size, transport: this.transport.kind }, 'dropping a slow subscription client');
+    this.transport.drop('slow', `Slow consumer: more than ${maxPending} undelivered events; dropped`);
+  }
+}
+
+export interface SubscriptionCoreOptions {
+  /** Signs the caller's identity for the subgraphs (the same secret as for HTTP). */
+  readonly internalAuthSecret: string;
+  /**
+   * Root fields whose events do not depend on the caller: every client shares one anonymous upstream
+   * subscription per operation and variables. Default {@link DEFAULT_PUBLIC_ROOT_FIELDS}.
+   */
+  readonly publicRootFields?: readonly string[];
+  /** Events held for one client subscription that the client does not read; one more drops the client. Default 64. */
+  readonly maxPendingEvents?: number;
+  /** Subscriptions one connection may hold at once. Default 100. */
+  readonly maxSubscriptionsPerConnection?: number;
+  /** Events of one group executed concurrently (delivered in order). Default 8. */
+  readonly maxConcurrentEvents?: number;
+  /**
+   * How often each session's access token is verified again, so a session revoked (signed out,
+   * password reset) ends its subscriptions within that time. Default 30 s.
+   */
+  readonly reverifyIntervalMs?: number;
+  /** On shutdown, time given to clients to take their last events and `complete`s. Default 2 s. */
+  readonly shutdownGraceMs?: number;
+  /** Upstream (gateway -> subgraph) keep-alive and reconnection backoff. */
+  readonly upstream?: Omit<UpstreamOptions, 'internalAuthSecret' | 'logger'>;
+  /** Query limits; default: the gateway's (the same as for queries over HTTP). */
+  readonly limits?: Partial<QueryLimits>;
+}
+
+/** What the gateway gives the subscription server. */
+export interface AttachContext {
+  readonly logger: Logger;
+  readonly verifier: AccessTokenVerifier;
+  /** The gateway's query limits (default {@link DEFAULT_QUERY_LIMITS}). */
+  readonly limits?: QueryLimits;
+}
+
+/** A subscribe request as every transport receives it. */
+export interface SubscribePayload {
+  readonly query: string;
+  readonly variables?: Record<string, unknown> | null;
+  readonly operationName?: string | null;
+}
+
+/** The caller of a new connection, or why it is refused (`expired`: 401-like, `invalid`: 403-like). */
+export type AuthOutcome = { readonly identity: Identity | null; readonly token: string | null } | { readonly refused: 'expired' | 'invalid'; readonly message: string };
+
+interface SubscribeContext {
+  readonly session: ClientSession;
+  readonly plan: SubscriptionPlan;
+  readonly query: string;
+  readonly variables: Record<string, unknown>;
+  readonly subgraphUrl: string;
+}
+
+const SUBSCRIBE_CONTEXT = Symbol('subscribe context');
+
+/** A parsed and validated document, or why it is not one. */
+type CheckedDocument = { readonly document: DocumentNode } | { readonly errors: readonly GraphQLErrorType[] };
+/** Documents kept parsed and validated per schema (oldest evicted first). */
+const DOCUMENT_CACHE_SIZE = 500;
+/** Longer documents are not cached, which bounds the cache's memory whatever clients send (typical subscriptions are < 1 KiB). */
+const CACHED_DOCUMENT_MAX_LENGTH = 4_096;
+
+export class SubscriptionCore {
+  readonly maxPending: number;
+  private readonly maxPerConnection: number;
+  private readonly limits: QueryLimits;
+  private readonly rules: ValidationRule[];
+  private readonly connections: UpstreamConnections;
+  private readonly hub: SubscriptionHub;
+  private readonly sessions = new Set<ClientSession>();
+  // Thousands of clients send the same few documents: parse and validate each once per schema and
+  // share the AST (it is never mutated), which saves both CPU and the memory of one AST per client.
+  private readonly checkedDocuments = new WeakMap<GraphQLSchema, Map<string, CheckedDocument>>();
+  private readonly reverify: NodeJS.Timeout;
+  private stoppingNow = false;
+  private disposing: Promise<void> | undefined;
+
+  constructor(
+    private readonly gateway: ApolloGateway,
+    private readonly attach: AttachContext,
+    private readonly options: SubscriptionCoreOptions,
+  ) {
+    const { logger } = attach;
+    this.maxPending = options.maxPendingEvents ?? 64;
+    this.maxPerConnection = options.maxSubscriptionsPerConnection ?? 100;
+    this.limits = { ...DEFAULT_QUERY_LIMITS, ...attach.limits, ...options.limits };
+    this.rules = [...specifiedRules, ...queryLimitRules(this.limits).rules];
+    this.connections = new UpstreamConnections({ internalAuthSecret: options.internalAuthSecret, logger, ...options.upstream });
+    this.hub = new SubscriptionHub(this.connections, { logger, publicRootFields: new Set(options.publicRootFields ?? DEFAULT_PUBLIC_ROOT_FIELDS), ...(options.maxConcurrentEvents ? { maxConcurrentEvents: options.maxConcurrentEvents } : {}) });
+    // One timer for every session: verifying an HS256 token and the deny list costs microseconds.
+    this.reverify = setInterval(() => this.reverifySessions(), options.reverifyIntervalMs ?? 30_000);
+    this.reverify.unref();
+  }
+
+  /** True once the gateway is shutting down: transports refuse new connections. */
+  get stopping(): boolean {
+    return this.stoppingNow;
+  }
+
+  /** Client connections open now, over every transport. */
+  get connectionCount(): number {
+    return this.sessions.size;
+  }
+
+  /** Upstream subscriptions open now. */
+  get upstreamCount(): number {
+    return this.hub.upstreamCount;
+  }
+
+  /**
+   * The caller of a new connection from its `authorization` value ("Bearer <token>"; absent: anonymous).
+   */
+  async authenticate(authorization: unknown): Promise<AuthOutcome> {
+    if (authorization === undefined || authorization === null || authorization === '') return { identity: null, token: null };
+    if (typeof authorization !== 'string') return { refused: 'invalid', message: 'Forbidden: authorization must be a string "Bearer <token>"' };
+    let token: string | null;
+    try {
+      token = bearerToken(authorization);
+    } catch {
+      return { refused: 'invalid', message: 'Forbidden: authorization must be "Bearer <token>"' };
+    }
+    if (!token) return { identity: null, token: null };
+    try {
+      return { identity: await this.attach.verifier.verify(token), token };
+    } catch {
+      if (isExpired(token)) return { refused: 'expired', message: 'Unauthorized: your session has expired' };
+      return { refused: 'invalid', message: 'Forbidden: invalid or revoked access token' };
+    }
+  }
+
+  /** Registers a new connection of `transport` for a caller {@link authenticate} accepted. */
+  open(transport: SessionTransport, caller: { readonly identity: Identity | null; readonly token: string | null }): ClientSession {
+    const session = new ClientSession(transport, caller.identity, caller.token);
+    this.sessions.add(session);
+    subscriptionMetrics.connections.inc();
+    return session;
+  }
+
+  /** Unregisters a connection that closed, and ends its streams (and so their upstreams). */
+  close(session: ClientSession): void {
+    if (!this.sessions.delete(session)) return;
+    subscriptionMetrics.connections.dec();
+    for (const stream of session.streams) void stream.return();
+  }
+
+  /**
+   * Checks a subscribe request of `session`: shutdown, revoked or expired session, the per-connection
+   * bound, parse, validation and limits, operation, variables, plan. Answers the execution arguments
+   * for {@link start}, or the errors to send instead (already coded).
+   */
+  async prepare(session: ClientSession, payload: SubscribePayload): Promise<ExecutionArgs | readonly GraphQLErrorType[]> {
+    const { logger } = this.attach;
+    if (this.stoppingNow) return [serviceUnavailable('The server is shutting down; subscribe again in a moment.')];
+    if (session.revoked) return [sessionEnded()];
+    if (session.identity && session.identity.exp <= Date.now() / 1000) return [unauthenticated('Your session has expired; reconnect with a fresh access token.')];
+    if (session.streams.size >= this.maxPerConnection) return [badRequest(`At most ${this.maxPerConnection} subscriptions per connection.`)];
+    if (typeof payload.query !== 'string' || payload.query === '') return [badRequest('A subscription needs a non-empty "query".')];
+    const schema = currentSchema(this.gateway);
+    const checked = this.checkDocument(schema, payload.query);
+    if ('errors' in checked) return checked.errors;
+    const { document } = checked;
+    const operationName = payload.operationName ?? undefined;
+    const operation = getOperationAST(document, operationName);
+    if (!operation) return [publicError('OPERATION_RESOLUTION_FAILURE', 'Unable to identify the operation (give an operationName).')];
+    if (operation.operation !== 'subscription') return [badRequest(`This endpoint serves subscriptions only over ${session.transport.kind === 'ws' ? 'WebSocket' : 'this transport'}; send queries and mutations with POST /graphql.`)];
+    const variables = (payload.variables ?? {}) as Record<string, unknown>;
+    const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables);
+    if (coerced.errors) return coerced.errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes ?? null, extensions: { code: 'BAD_USER_INPUT' } }));
+    let plan: SubscriptionPlan;
+    try {
+      plan = planSubscription(this.gateway, document, operationName, `${payload.query}\u0000${operationName ?? ''}`);
+    } catch (error) {
+      logger.error({ err: error }, 'could not plan a subscription');
+      return [publicError('INTERNAL_SERVER_ERROR', 'Internal server error')];
+    }
+    const subgraphUrl = plan.internals.serviceMap[plan.subgraph]?.dataSource.url;
+    if (!subgraphUrl) {
+      logger.error({ subgraph: plan.subgraph }, 'no URL for the subgraph owning a subscription');
+      return [publicError('INTERNAL_SERVER_ERROR', 'Internal server error')];
+    }
+    const context: SubscribeContext = { session, plan, query: payload.query, variables, subgraphUrl };
+    const args: ExecutionArgs = { schema, document, variableValues: variables, contextValue: { [SUBSCRIBE_CONTEXT]: context } };
+    if (operationName) args.operationName = operationName;
+    return args;
+  }
+
+  /** Whether `query` (with `operationName`) is a subscription; undefined when it does not even parse (let {@link prepare} say why). */
+  isSubscription(query: unknown, operationName: unknown): boolean | undefined {
+    if (typeof query !== 'string') return undefined;
+    const checked = this.checkDocument(currentSchema(this.gateway), query);
+    if ('errors' in checked) return /^\s*subscription\b/.test(query) ? true : undefined;
+    return getOperationAST(checked.document, typeof operationName === 'string' ? operationName : undefined)?.operation === 'subscription';
+  }
+
+  /** Starts a subscription {@link prepare} accepted: the stream of results to send, in order, bounded. */
+  start(args: ExecutionArgs): ClientStream {
+    const { logger } = this.attach;
+    const context = (args.contextValue as { [SUBSCRIBE_CONTEXT]: SubscribeContext })[SUBSCRIBE_CONTEXT];
+    const { session, plan } = context;
+    let expiry: NodeJS.Timeout | undefined;
+    const stream = new ClientStream({
+      rootField: plan.rootField,
+      maxPending: this.maxPending,
+      onOverflow: (s) => session.dropSlow(s.rootField, this.maxPending, logger),
+      onClose: (s) => {
+        clearTimeout(expiry);
+        session.streams.delete(s);
+      },
+    });
+    session.streams.add(stream);
+    const identity = session.identity;
+    if (identity) {
+      // Ends the subscription when the token does; setTimeout caps at ~24 days, tokens live minutes.
+      const ms = Math.min(2 ** 31 - 1, Math.max(0, identity.exp * 1000 - Date.now()));
+      expiry = setTimeout(() => {
+        stream.finish({ errors: [unauthenticated('Your session has expired; subscribe again with a fresh access token.')] });
+      }, ms);
+      expiry.unref();
+    }
+    try {
+      this.hub.attach({ plan, query: context.query, variables: context.variables, identity, stream, subgraphUrl: context.subgraphUrl });
+    } catch (error) {
+      logger.error({ err: error }, 'could not open a subscription upstream');
+      stream.finish({ errors: [publicError('INTERNAL_SERVER_ERROR', 'Internal server error')] });
+    }
+    return stream;
+  }
+
+  /** A result as a client sees it: non-public errors masked, no extensions. */
+  format(result: ExecutionResult): FormattedExecutionResult {
+    return {
+      ...(result.data !== undefined ? { data: result.data } : {}),
+      ...(result.errors?.length ? { errors: this.formatErrors(result.errors) } : {}),
+    };
+  }
+
+  /** Errors as a client sees them (the registry's codes, the limit's code, the rest masked). */
+  formatErrors(errors: readonly (GraphQLErrorType | { message: string })[]): GraphQLFormattedError[] {
+    return errors.map((e) => maskError(e instanceof GraphQLError ? e.toJSON() : { message: e.message }, e, this.attach.logger));
+  }
+
+  /** Completes every subscription, then drops every connection, then closes the upstreams. */
+  dispose(): Promise<void> {
+    return (this.disposing ??= (async () => {
+      this.stoppingNow = true;
+      clearInterval(this.reverify);
+      const grace = this.options.shutdownGraceMs ?? 2_000;
+      // 1. Complete every subscription: each client gets its queued events, then `complete`.
+      for (const session of this.sessions) for (const stream of session.streams) stream.finish();
+      const deadline = Date.now() + grace;
+      while (Date.now() < deadline && [...this.sessions].some((s) => s.streams.size > 0)) await new Promise((resolve) => setTimeout(resolve, 10));
+      // 2. Close the connections; a client that cannot even take the close is cut.
+      for (const session of this.sessions) session.transport.drop('shutdown', 'Server shutting down');
+      const closeDeadline = Date.now() + 1_000;
+      while (this.sessions.size > 0 && Date.now() < closeDeadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      for (const session of this.sessions) session.transport.drop('terminate', 'Server shutting down');
+      // 3. Upstream subscriptions and connections.
+      this.hub.closeAll();
+      await this.connections.dispose();
+    })());
+  }
+
+  private reverifySessions(): void {
+    const { logger, verifier } = this.attach;
+    for (const session of this.sessions) {
+      if (!session.token || session.revoked) continue;
+      const { token } = session;
+      verifier.verify(token).then(
+        () => undefined,
+        () => {
+          // Expiry has its own timer (a precise error); this is for revoked sessions.
+          if (isExpired(token) || session.revoked) return;
+          session.revoked = true;
+          logger.info({ subscriptions: session.streams.size, transport: session.transport.kind }, 'ending the subscriptions of a revoked session');
+          for (const stream of session.streams) stream.finish({ errors: [sessionEnded()] });
+        },
+      );
+    }
+  }
+
+  private checkDocument(schema: GraphQLSchema, query: string): CheckedDocument {
+    let cache = this.checkedDocuments.get(schema);
+    if (!cache) {
+      cache = new Map();
+      this.checkedDocuments.set(schema, cache);
+    }
+    const hit = cache.get(query);
+    if (hit) return hit;
+    let checked: CheckedDocument;
+    try {
+      const document = parse(query, { maxTokens: this.limits.maxTokens });
+      const errors = validate(schema, document, this.rules);
+      // Our limit rules report their own codes (MAX_DEPTH_LIMIT, ...); the rest is a validation failure.
+      checked = errors.length
+        ? { errors: errors.map((e) => (typeof e.extensions['code'] === 'string' ? e : new GraphQLError(e.message, { nodes: e.nodes ?? null, extensions: { ...e.extensions, code: 'GRAPHQL_VALIDATION_FAILED' } }))) }
+        : { document };
+    } catch (error) {
+      checked = exceedsTokenLimit(query, this.limits.maxTokens)
+        ? { errors: [publicError('MAX_TOKENS_LIMIT', `The document has more than ${this.limits.maxTokens} tokens (the limit).`, { extensions: { limit: this.limits.maxTokens } })] }
+        : { errors: [publicError('GRAPHQL_PARSE_FAILED', error instanceof Error ? error.message : 'Syntax error')] };
+    }
+    if (query.length > CACHED_DOCUMENT_MAX_LENGTH) return checked;
+    cache.set(query, checked);
+    if (cache.size > DOCUMENT_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+    return checked;
+  }
+}
+
+function currentSchema(gateway: ApolloGateway): GraphQLSchema {
+  if (!gateway.schema) throw new Error('The gateway has not loaded a supergraph yet.');
+  return gateway.schema;
+}
+
+function sessionEnded(): GraphQLError {
+  return unauthenticated('Your session has ended (signed out or revoked); sign in again and resubscribe.');
+}
+
+/** Whether a token that failed verification is merely expired (its signature is not trusted here: only its claim is read). */
+function isExpired(token: string): boolean {
+  try {
+    const { exp } = decodeJwt(token);
+    return typeof exp === 'number' && exp <= Date.now() / 1000;
+  } catch {
+    return false;
+  }
+}
