@@ -18,11 +18,11 @@ import { Pool } from 'pg';
 import WebSocket from 'ws';
 import { defineEvent } from '@shop/events';
 import type { LiveEvent, RequestContext, RunningService } from '@shop/platform';
-import { AccessTokenIssuer, createLogger, defineService, InProcessBus, LivePubSub, NO_SETTINGS, onLive, requireUser, startService } from '@shop/platform';
+import { AccessTokenIssuer, createLogger, defineService, forbidden, InProcessBus, LivePubSub, NO_SETTINGS, onLive, requireUser, startService } from '@shop/platform';
 import { createTestDatabase } from '@shop/platform/testing';
 import type { TestDatabase } from '@shop/platform/testing';
 import { z } from 'zod';
-import type { RunningGateway } from '../src/gateway';
+import type { GatewaySettings, RunningGateway } from '../src/gateway';
 import { jwtVerifier, startGateway } from '../src';
 import type { SubscriptionGatewayOptions, SubscriptionServer } from '../src/subscriptions';
 import { attachSubscriptions } from '../src/subscriptions';
@@ -42,8 +42,8 @@ type Subscription {
 
 const NAMES_SDL = `
 extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key"])
-type Product @key(fields: "id") { id: ID! name: String! }
-type Query { product(id: ID!): Product }
+type Product @key(fields: "id") { id: ID! name: String! similar: Product }
+type Query { product(id: ID!): Product "Always FORBIDDEN (a public error code from a subgraph)." secret: String }
 `;
 
 export interface TickPayload {
@@ -111,12 +111,18 @@ function namesService(stats: NamesStats) {
           stats.representations++;
           return { id: ref.id };
         },
+        similar: (p: { id: string }) => ({ id: `${p.id}+` }),
         name: (p: { id: string }) => {
           if (p.id === 'broken') throw new Error('names store unavailable for this product');
           return `Product ${p.id}`;
         },
       },
-      Query: { product: (_: unknown, { id }: { id: string }) => ({ id }) },
+      Query: {
+        product: (_: unknown, { id }: { id: string }) => ({ id }),
+        secret: () => {
+          throw forbidden('Not for you.');
+        },
+      },
     },
     entities: [],
     migrations: [],
@@ -146,7 +152,12 @@ export interface Fixture {
   stop(): Promise<void>;
 }
 
-export async function startFixture(options: Partial<SubscriptionGatewayOptions> = {}): Promise<Fixture> {
+/**
+ * Starts the fixture; `gateway` overrides gateway settings (limits, nodeEnv, which also runs the
+ * subgraphs in that mode).
+ */
+export async function startFixture(options: Partial<SubscriptionGatewayOptions> = {}, gatewaySettings: Partial<Pick<GatewaySettings, 'limits' | 'nodeEnv'>> = {}): Promise<Fixture> {
+  const nodeEnv = gatewaySettings.nodeEnv ?? 'test';
   const dbs: TestDatabase[] = [];
   const db = async (name: string) => {
     const d = await createTestDatabase(name);
@@ -160,7 +171,7 @@ export async function startFixture(options: Partial<SubscriptionGatewayOptions> 
   const logger = (name: string) => createLogger(name, process.env['LOG_LEVEL'] ?? 'silent');
   const stats: NamesStats = { entityCalls: 0, representations: 0 };
   const tickerDb = await db('subs_ticker');
-  const settings = (name: string, databaseUrl: string, port = 0) => ({ port, databaseUrl, bus, internalAuthSecret, nodeEnv: 'test' as const, logger: logger(name), drainTimeoutMs: 1_000 });
+  const settings = (name: string, databaseUrl: string, port = 0) => ({ port, databaseUrl, bus, internalAuthSecret, nodeEnv, logger: logger(name), drainTimeoutMs: 1_000 });
   let ticker = await startService(tickerService, settings('ticker', tickerDb));
   const names = await startService(namesService(stats), settings('names', await db('subs_names')));
 
@@ -180,7 +191,8 @@ export async function startFixture(options: Partial<SubscriptionGatewayOptions> 
     subgraphUrls: { ticker: ticker.url, names: names.url },
     internalAuthSecret,
     verifier: jwtVerifier(jwtSecret, { isRevoked: (sessionId) => revoked.has(sessionId) }),
-    nodeEnv: 'test',
+    nodeEnv,
+    ...(gatewaySettings.limits ? { limits: gatewaySettings.limits } : {}),
     logger: logger('gateway'),
     drainTimeoutMs: 1_000,
     attach: attachSubscriptions({
