@@ -1,0 +1,27 @@
+// graphql-http's GraphQL-over-HTTP audit against the whole shop: the gateway and each of the four
+// subgraphs. No MUST may fail; the SHOULDs left are the three Apollo Server does not meet (400, not
+// 200, for request errors of a client accepting only application/json; see
+// gateway/tests/http-answers.test.ts and docs/notes/http-answers.md).
+import { SERVICE_NAMES } from '@shop/supergraph';
+import { auditGraphqlOverHttp } from '@shop/platform/testing';
+import type { TestShop } from '../support/harness';
+import { startTestShop } from '../support/harness';
+
+describe('GraphQL over HTTP audit of the whole shop', () => {
+  let shop: TestShop;
+  beforeAll(async () => {
+    shop = await startTestShop();
+  }, 90_000);
+  afterAll(async () => {
+    await shop?.stop();
+  });
+
+  it('should pass every MUST of the audit on the gateway and each subgraph', async () => {
+    const targets: Array<[string, string]> = [['gateway', shop.url], ...SERVICE_NAMES.map((name): [string, string] => [name, shop.supergraph.services[name].url])];
+    for (const [name, url] of targets) {
+      const findings = await auditGraphqlOverHttp(url);
+      expect({ name, must: findings.filter((f) => f.level === 'MUST') }).toEqual({ name, must: [] });
+      expect({ name, should: findings.filter((f) => f.level === 'SHOULD').length }).toEqual({ name, should: 3 });
+    }
+  });
+});
