@@ -1,6 +1,8 @@
 // Federated subscriptions over HTTP through the gateway: SSE (graphql-sse, distinct and single
 // connection) and multipart (Apollo's protocol), on the same core as graphql-ws: the other
 // subgraph's fields resolved per event, one shared upstream, auth, and a subgraph restart survived.
+import http from 'node:http';
+import { rateLimited, registry } from '@shop/platform';
 import type { HttpSubscriptionTransport } from '@shop/platform/testing';
 import { eventually, HTTP_SUBSCRIPTION_TRANSPORTS, MULTIPART_SUBSCRIPTION_ACCEPT, subscribeOverHttp } from '@shop/platform/testing';
 import type { Fixture } from './subscriptions.fixture';
@@ -89,5 +91,123 @@ describe('subscription requests over HTTP that cannot be served', () => {
     const res = await fetch(fx.gateway.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: MULTIPART_SUBSCRIPTION_ACCEPT }, body: JSON.stringify({ query: '{ product(id: "q") { name } }' }) });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ data: { product: { name: 'Product q' } } });
+  });
+});
+
+/** A client that opens an HTTP subscription and then stops reading its response. */
+function stuckHttpClient(url: string, accept: string, query: string, variables: Record<string, unknown>) {
+  const state: { status?: number; ended: boolean } = { ended: false };
+  let response: http.IncomingMessage | undefined;
+  const req = http.request(url, { method: 'POST', headers: { 'content-type': 'application/json', accept } }, (res) => {
+    response = res;
+    state.status = res.statusCode;
+    res.pause();
+    res.once('close', () => (state.ended = true));
+    res.on('error', () => (state.ended = true));
+  });
+  req.on('error', () => (state.ended = true));
+  req.end(JSON.stringify({ query, variables }));
+  return {
+    state,
+    /** Reads what is left (the data the kernel buffered comes before the end of the connection). */
+    resume: () => response?.resume(),
+    destroy: () => req.destroy(),
+  };
+}
+
+async function droppedTotal(): Promise<number> {
+  return (await registry.getSingleMetric('gateway_subscription_slow_clients_dropped_total')?.get())?.values[0]?.value ?? 0;
+}
+
+describe('slow clients and shutdown over HTTP', () => {
+  let fx: Fixture;
+  beforeAll(async () => {
+    fx = await startFixture({ maxPendingEvents: 8 });
+  }, 60_000);
+  afterAll(async () => {
+    await fx?.stop();
+  });
+
+  it.each([
+    ['SSE', 'text/event-stream'],
+    ['multipart', MULTIPART_SUBSCRIPTION_ACCEPT],
+  ])('should drop a %s client that stops reading, without delaying the others', async (_name, accept) => {
+    const query = 'subscription($ids: [ID!]!) { ticks(productIds: $ids) { seq padding } }';
+    const before = await droppedTotal();
+    const stuck = stuckHttpClient(fx.gateway.url, accept, query, { ids: ['slow'] });
+    const healthy = subscribe(fx.wsUrl, query, { ids: ['slow'] });
+    await eventually(() => stuck.state.status === 200 && fx.subscriptions.upstreamCount === 1 && fx.subscriptions.connectionCount === 2);
+    await new Promise((r) => setTimeout(r, 100)); // both attached to the shared upstream
+    const padding = 'x'.repeat(64 * 1024);
+    let seq = 0;
+    // Bounded: 64 KiB per event fills loopback buffers (a few MiB) well within it.
+    while (seq < 600 && (await droppedTotal()) === before) {
+      fx.publish({ seq: ++seq, productId: 'slow', padding });
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(await droppedTotal()).toBe(before + 1);
+    stuck.resume();
+    await eventually(() => stuck.state.ended);
+    await eventually(() => healthy.events.length === seq, 15_000);
+    expect(healthy.events.map((e) => e.data.ticks.seq)).toEqual(Array.from({ length: seq }, (_, i) => i + 1));
+    healthy.unsubscribe();
+    await healthy.client.dispose();
+    stuck.destroy();
+    await eventually(() => fx.subscriptions.upstreamCount === 0 && fx.subscriptions.connectionCount === 0);
+  });
+
+  it('should complete every HTTP subscription when the gateway stops', async () => {
+    const subs = HTTP_SUBSCRIPTION_TRANSPORTS.map((t) => subscribeOverHttp(t, fx.gateway.url, TICKS, { ids: ['bye'] }));
+    await eventually(() => fx.ticker().parts.live.subscriberCount('ticks') === 1 && fx.subscriptions.connectionCount === subs.length);
+    fx.publish({ seq: 1, productId: 'bye' });
+    await eventually(() => subs.every((s) => s.events.length === 1));
+    await fx.gateway.stop();
+    await eventually(() => subs.every((s) => s.completed));
+    for (const s of subs) expect(s.error).toBeUndefined();
+    await Promise.all(subs.map((s) => s.close()));
+  });
+});
+
+describe('guards of the subscription core, on every transport', () => {
+  let fx: Fixture;
+  const blocked = new Set<string>();
+  beforeAll(async () => {
+    fx = await startFixture({
+      guards: [
+        {
+          // As a rate budget would: refuse some connections, with when to retry.
+          connect: ({ identity }) => (identity && blocked.has(identity.userId) ? rateLimited(7) : undefined),
+          subscribe: (_session, payload) => (payload.query.includes('"forbidden-by-guard"') ? rateLimited(3) : undefined),
+        },
+      ],
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await fx?.stop();
+  });
+
+  it('should refuse a connection a guard refuses, over WebSocket, SSE and multipart alike', async () => {
+    blocked.add('greedy');
+    const token = await fx.tokenFor({ userId: 'greedy' });
+    const ws = subscribe(fx.wsUrl, TICKS, { ids: ['g'] }, token);
+    await eventually(() => ws.closes.length > 0);
+    expect(ws.closes[0]!.code).toBe(4429);
+    for (const accept of ['text/event-stream', MULTIPART_SUBSCRIPTION_ACCEPT]) {
+      const res = await fetch(fx.gateway.url, { method: 'POST', headers: { 'content-type': 'application/json', accept, authorization: `Bearer ${token}` }, body: JSON.stringify({ query: TICKS, variables: { ids: ['g'] } }) });
+      expect({ accept, status: res.status, retryAfter: res.headers.get('retry-after') }).toEqual({ accept, status: 429, retryAfter: '7' });
+      const body = (await res.json()) as { errors: Array<{ extensions: Record<string, unknown> }> };
+      expect(body.errors[0]!.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfterSeconds: 7 });
+    }
+    await ws.client.dispose();
+  });
+
+  it('should refuse a subscribe request a guard refuses, on each transport', async () => {
+    const query = 'subscription { ticks(productIds: ["forbidden-by-guard"]) { seq } }';
+    const overHttp = HTTP_SUBSCRIPTION_TRANSPORTS.map((t) => subscribeOverHttp(t, fx.gateway.url, query));
+    const overWs = subscribe(fx.wsUrl, query);
+    await eventually(() => overWs.error !== undefined && overHttp.every((s) => s.error !== undefined || s.completed));
+    expect((overWs.error as Array<{ extensions: { code: string } }>)[0]!.extensions.code).toBe('RATE_LIMITED');
+    for (const s of overHttp) expect(JSON.stringify(s.events.length ? s.events : s.error)).toContain('RATE_LIMITED');
+    await Promise.all([...overHttp.map((s) => s.close()), overWs.client.dispose()]);
   });
 });

@@ -4,18 +4,19 @@
  * slow-client bounds, token expiry, periodic re-verification of sessions, metrics and shutdown.
  *
  * A transport opens one {@link ClientSession} per client connection (a WebSocket, an SSE stream, a
- * multipart response), asks {@link SubscriptionCore.prepare} to check each subscribe request, and
+ * multipart response) with {@link SubscriptionCore.connect}, asks {@link SubscriptionCore.prepare} to check each subscribe request, and
  * {@link SubscriptionCore.start} for the stream of results to send. Whatever applies to every
- * subscription (a revoked session, a rate budget) belongs here, not in a transport: a transport
- * only frames results and knows how to {@link SessionTransport.drop | drop} its connection.
+ * subscription (a revoked session, a rate budget) belongs here (a {@link SubscriptionGuard}
+ * or the core itself), not in a transport: a transport only frames results and refusals and knows
+ * how to {@link SessionTransport.drop | drop} its connection.
  */
 import type { ApolloGateway } from '@apollo/gateway';
 import type { DocumentNode, ExecutionArgs, ExecutionResult, FormattedExecutionResult, GraphQLError as GraphQLErrorType, GraphQLFormattedError, GraphQLSchema, ValidationRule } from 'graphql';
 import { getOperationAST, GraphQLError, parse, specifiedRules, validate } from 'graphql';
 import { getVariableValues } from 'graphql/execution/values';
 import { decodeJwt } from 'jose';
-import type { Identity, Logger, QueryLimits } from '@shop/platform';
-import { badRequest, DEFAULT_QUERY_LIMITS, exceedsTokenLimit, maskError, publicError, queryLimitRules, serviceUnavailable, unauthenticated } from '@shop/platform';
+import type { Identity, Logger, PublicErrorSpec, QueryLimits } from '@shop/platform';
+import { badRequest, DEFAULT_QUERY_LIMITS, exceedsTokenLimit, forbidden, isPublicErrorCode, maskError, PUBLIC_ERRORS, publicError, queryLimitRules, serviceUnavailable, unauthenticated } from '@shop/platform';
 import type { AccessTokenVerifier } from '../auth';
 import { bearerToken } from '../auth';
 import { ClientStream } from './client-stream';
@@ -60,6 +61,8 @@ export class ClientSession {
     readonly identity: Identity | null,
     /** The access token (verified again periodically), null when anonymous. */
     readonly token: string | null,
+    /** The client's address as the gateway sees it. */
+    readonly clientAddress: string | undefined,
   ) {}
 
   /** Drops a client that does not read (once). */
@@ -97,6 +100,8 @@ export interface SubscriptionCoreOptions {
   readonly upstream?: Omit<UpstreamOptions, 'internalAuthSecret' | 'logger'>;
   /** Query limits; default: the gateway's (the same as for queries over HTTP). */
   readonly limits?: Partial<QueryLimits>;
+  /** Checks on every connection and subscribe request, whatever the transport (see {@link SubscriptionGuard}). Default none. */
+  readonly guards?: readonly SubscriptionGuard[];
 }
 
 /** What the gateway gives the subscription server. */
@@ -114,8 +119,43 @@ export interface SubscribePayload {
   readonly operationName?: string | null;
 }
 
-/** The caller of a new connection, or why it is refused (`expired`: 401-like, `invalid`: 403-like). */
-export type AuthOutcome = { readonly identity: Identity | null; readonly token: string | null } | { readonly refused: 'expired' | 'invalid'; readonly message: string };
+/** A connection about to open, as guards see it. */
+export interface ConnectionCandidate {
+  readonly identity: Identity | null;
+  /** The client's address as the gateway sees it (the socket peer, or per `trustProxy`). */
+  readonly clientAddress: string | undefined;
+  readonly transport: TransportKind;
+}
+
+/**
+ * A check every transport runs through the core (a rate budget, a quota): answer a GraphQL error
+ * (a registry code, e.g. RATE_LIMITED with `retryAfterSeconds`) to refuse, nothing to let through.
+ * Guards are where such rules go, so that graphql-ws, SSE and multipart all apply them.
+ */
+export interface SubscriptionGuard {
+  /** A new connection (WebSocket, SSE stream or reservation, multipart request). */
+  connect?(candidate: ConnectionCandidate): Promise<GraphQLErrorType | undefined> | GraphQLErrorType | undefined;
+  /** A subscribe request of an open session, after the document was checked. */
+  subscribe?(session: ClientSession, payload: SubscribePayload): Promise<GraphQLErrorType | undefined> | GraphQLErrorType | undefined;
+}
+
+/**
+ * The HTTP answer of a connection or subscribe request refused before streaming (the SSE and
+ * multipart transports): the registry's status of the first error's code (400 for a code without
+ * one), `Retry-After` when the error says when to retry, and the errors as GraphQL JSON.
+ */
+export function httpRefusal(errors: readonly GraphQLFormattedError[]): { readonly status: number; readonly headers: Record<string, string>; readonly body: string } {
+  const first = errors[0];
+  const code = first?.extensions?.['code'];
+  // FORBIDDEN has no status of its own in the registry (a field error answers 200); refusing a whole connection, it is 403.
+  const status = code === 'FORBIDDEN' ? 403 : isPublicErrorCode(code) ? ((PUBLIC_ERRORS[code] as PublicErrorSpec).httpStatus ?? 400) : 500;
+  const retryAfter = first?.extensions?.['retryAfterSeconds'];
+  return {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...(typeof retryAfter === 'number' ? { 'retry-after': String(retryAfter) } : {}) },
+    body: JSON.stringify({ errors }),
+  };
+}
 
 interface SubscribeContext {
   readonly session: ClientSession;
@@ -182,32 +222,43 @@ export class SubscriptionCore {
   }
 
   /**
-   * The caller of a new connection from its `authorization` value ("Bearer <token>"; absent: anonymous).
+   * Opens a connection of `transport`: the caller from its `authorization` value ("Bearer <token>";
+   * absent: anonymous), then every guard's `connect`. Answers the session, or the error that
+   * refuses the connection: UNAUTHENTICATED (expired token), FORBIDDEN (malformed, invalid or
+   * revoked token), SERVICE_UNAVAILABLE (shutting down) or a guard's error (e.g. RATE_LIMITED).
+   * Each transport frames a refusal in one place (an HTTP status by {@link refusalStatus}, a close code).
    */
-  async authenticate(authorization: unknown): Promise<AuthOutcome> {
+  async connect(transport: SessionTransport, request: { readonly authorization: unknown; readonly clientAddress: string | undefined }): Promise<{ readonly session: ClientSession } | { readonly refusal: GraphQLErrorType }> {
+    if (this.stoppingNow) return { refusal: serviceUnavailable('The server is shutting down; subscribe again in a moment.') };
+    const caller = await this.authenticate(request.authorization);
+    if ('refusal' in caller) return caller;
+    const candidate = { ...caller, clientAddress: request.clientAddress, transport: transport.kind };
+    for (const guard of this.options.guards ?? []) {
+      const refusal = await guard.connect?.(candidate);
+      if (refusal) return { refusal };
+    }
+    const session = new ClientSession(transport, caller.identity, caller.token, request.clientAddress);
+    this.sessions.add(session);
+    subscriptionMetrics.connections.inc();
+    return { session };
+  }
+
+  private async authenticate(authorization: unknown): Promise<{ readonly identity: Identity | null; readonly token: string | null } | { readonly refusal: GraphQLErrorType }> {
     if (authorization === undefined || authorization === null || authorization === '') return { identity: null, token: null };
-    if (typeof authorization !== 'string') return { refused: 'invalid', message: 'Forbidden: authorization must be a string "Bearer <token>"' };
+    if (typeof authorization !== 'string') return { refusal: forbidden('Forbidden: authorization must be a string "Bearer <token>"') };
     let token: string | null;
     try {
       token = bearerToken(authorization);
     } catch {
-      return { refused: 'invalid', message: 'Forbidden: authorization must be "Bearer <token>"' };
+      return { refusal: forbidden('Forbidden: authorization must be "Bearer <token>"') };
     }
     if (!token) return { identity: null, token: null };
     try {
       return { identity: await this.attach.verifier.verify(token), token };
     } catch {
-      if (isExpired(token)) return { refused: 'expired', message: 'Unauthorized: your session has expired' };
-      return { refused: 'invalid', message: 'Forbidden: invalid or revoked access token' };
+      if (isExpired(token)) return { refusal: unauthenticated('Unauthorized: your session has expired') };
+      return { refusal: forbidden('Forbidden: invalid or revoked access token') };
     }
-  }
-
-  /** Registers a new connection of `transport` for a caller {@link authenticate} accepted. */
-  open(transport: SessionTransport, caller: { readonly identity: Identity | null; readonly token: string | null }): ClientSession {
-    const session = new ClientSession(transport, caller.identity, caller.token);
-    this.sessions.add(session);
-    subscriptionMetrics.connections.inc();
-    return session;
   }
 
   /** Unregisters a connection that closed, and ends its streams (and so their upstreams). */
@@ -251,6 +302,10 @@ export class SubscriptionCore {
     if (!subgraphUrl) {
       logger.error({ subgraph: plan.subgraph }, 'no URL for the subgraph owning a subscription');
       return [publicError('INTERNAL_SERVER_ERROR', 'Internal server error')];
+    }
+    for (const guard of this.options.guards ?? []) {
+      const refusal = await guard.subscribe?.(session, payload);
+      if (refusal) return [refusal];
     }
     const context: SubscribeContext = { session, plan, query: payload.query, variables, subgraphUrl };
     const args: ExecutionArgs = { schema, document, variableValues: variables, contextValue: { [SUBSCRIBE_CONTEXT]: context } };

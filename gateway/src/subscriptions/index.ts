@@ -15,8 +15,8 @@ import type { AttachContext } from './core';
 import type { SubscriptionGatewayOptions, SubscriptionServer } from './server';
 import { startSubscriptionServer } from './server';
 
-export type { AttachContext, ClientSession, DropReason, SessionTransport, SubscriptionCoreOptions, TransportKind } from './core';
-export { DEFAULT_PUBLIC_ROOT_FIELDS, SubscriptionCore } from './core';
+export type { AttachContext, ClientSession, ConnectionCandidate, DropReason, SessionTransport, SubscribePayload, SubscriptionCoreOptions, SubscriptionGuard, TransportKind } from './core';
+export { DEFAULT_PUBLIC_ROOT_FIELDS, httpRefusal, SubscriptionCore } from './core';
 export { acceptsMultipartSubscriptions, DEFAULT_MULTIPART_HEARTBEAT_MS } from './multipart';
 export type { SubscriptionGatewayOptions, SubscriptionServer } from './server';
 export { startSubscriptionServer } from './server';

@@ -18,9 +18,11 @@
  * fills the core's bounded stream and is dropped by the core (slow-client bound).
  */
 import type { RequestHandler, Response } from 'express';
-import type { Logger, PublicErrorCode } from '@shop/platform';
-import { isPublicErrorCode, PUBLIC_ERRORS, sendGraphqlError } from '@shop/platform';
+import type { GraphQLFormattedError } from 'graphql';
+import type { Logger } from '@shop/platform';
+import { sendGraphqlError } from '@shop/platform';
 import type { DropReason, SessionTransport, SubscriptionCore } from './core';
+import { httpRefusal } from './core';
 
 /** Apollo Router's heartbeat interval. */
 export const DEFAULT_MULTIPART_HEARTBEAT_MS = 5_000;
@@ -51,18 +53,21 @@ export function multipartSubscriptions(core: SubscriptionCore, options: { readon
     if (req.method !== 'POST' || !acceptsMultipartSubscriptions(req.headers.accept)) return next();
     const body = req.body as { query?: unknown; variables?: unknown; operationName?: unknown } | undefined;
     if (!body || typeof body !== 'object' || Array.isArray(body) || core.isSubscription(body.query, body.operationName) !== true) return next();
-    serve(body as { query: string }, res, req.headers.authorization, req.headers.accept).catch((err: unknown) => {
+    serve(body as { query: string }, res, { authorization: req.headers.authorization, clientAddress: req.ip ?? req.socket.remoteAddress }).catch((err: unknown) => {
       options.logger.error({ err }, 'error serving a multipart subscription');
       if (!res.headersSent) sendGraphqlError(res, req.headers.accept, 'INTERNAL_SERVER_ERROR', 'Internal server error');
       else res.destroy();
     });
   };
 
-  async function serve(body: { query: string; variables?: unknown; operationName?: unknown }, res: Response, authorization: string | undefined, accept: string | undefined): Promise<void> {
-    if (core.stopping) return sendGraphqlError(res, accept, 'SERVICE_UNAVAILABLE', 'The server is shutting down; subscribe again in a moment.', { retryable: true });
-    const auth = await core.authenticate(authorization);
-    if ('refused' in auth) return sendGraphqlError(res, accept, auth.refused === 'expired' ? 'UNAUTHENTICATED' : 'FORBIDDEN', auth.message, auth.refused === 'invalid' ? {} : {});
-    const session = core.open(new MultipartTransport(res), auth);
+  async function serve(body: { query: string; variables?: unknown; operationName?: unknown }, res: Response, request: { readonly authorization: string | undefined; readonly clientAddress: string | undefined }): Promise<void> {
+    const refuse = (errors: readonly GraphQLFormattedError[]) => {
+      const answer = httpRefusal(errors);
+      res.writeHead(answer.status, answer.headers).end(answer.body);
+    };
+    const connected = await core.connect(new MultipartTransport(res), request);
+    if ('refusal' in connected) return refuse(core.formatErrors([connected.refusal]));
+    const { session } = connected;
     const prepared = await core.prepare(session, {
       query: body.query,
       variables: body.variables && typeof body.variables === 'object' ? (body.variables as Record<string, unknown>) : null,
@@ -70,11 +75,7 @@ export function multipartSubscriptions(core: SubscriptionCore, options: { readon
     });
     if (Array.isArray(prepared)) {
       core.close(session);
-      const errors = core.formatErrors(prepared);
-      const code = errors[0]?.extensions?.['code'];
-      const status = isPublicErrorCode(code) ? ((PUBLIC_ERRORS[code as PublicErrorCode] as { httpStatus?: number }).httpStatus ?? 400) : 400;
-      res.status(status).type('application/json; charset=utf-8').send(JSON.stringify({ errors }));
-      return;
+      return refuse(core.formatErrors(prepared));
     }
     const stream = core.start(prepared as Exclude<typeof prepared, readonly unknown[]>);
     res.writeHead(200, { 'content-type': `multipart/mixed; boundary="${BOUNDARY}"; subscriptionSpec="1.0"`, 'cache-control': 'no-cache', connection: 'keep-alive' });

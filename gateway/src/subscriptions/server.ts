@@ -17,7 +17,9 @@
 import type http from 'node:http';
 import type { ApolloGateway } from '@apollo/gateway';
 import type { RequestHandler } from 'express';
+import type { GraphQLError } from 'graphql';
 import { CloseCode, handleProtocols, makeServer } from 'graphql-ws';
+import type { WebSocket } from 'ws';
 import { WebSocketServer } from 'ws';
 import { keepAlive } from '@shop/platform';
 import type { AttachContext, ClientSession, DropReason, SubscriptionCoreOptions } from './core';
@@ -49,7 +51,7 @@ export interface SubscriptionServer {
 export function startSubscriptionServer(httpServer: http.Server, gateway: ApolloGateway, attach: AttachContext, options: SubscriptionGatewayOptions): SubscriptionServer {
   const { logger } = attach;
   const core = new SubscriptionCore(gateway, attach, options);
-  const graphqlWs = makeServer<Record<string, unknown>, { session?: ClientSession; readonly socket: import('ws').WebSocket }>({
+  const graphqlWs = makeServer<Record<string, unknown>, SocketExtra>({
     // Subscriptions only reach `subscribe` below, after onSubscribe built their execution arguments.
     schema: () => {
       if (!gateway.schema) throw new Error('The gateway has not loaded a supergraph yet.');
@@ -57,17 +59,14 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
     },
     onConnect: async (ctx) => {
       const { socket } = ctx.extra;
-      if (core.stopping) {
-        socket.close(1001, 'Server shutting down');
-        return false;
-      }
+      // { authorization: "Bearer …" } in connection_init, any letter case of the key (GraphiQL sends its headers lower-cased).
       const entry = Object.entries(ctx.connectionParams ?? {}).find(([key]) => key.toLowerCase() === 'authorization');
-      const auth = await core.authenticate(entry?.[1]);
-      if ('refused' in auth) {
-        socket.close(auth.refused === 'expired' ? CloseCode.Unauthorized : CloseCode.Forbidden, auth.message);
+      const connected = await core.connect({ kind: 'ws', drop: (reason, message) => dropSocket(socket, reason, message) }, { authorization: entry?.[1], clientAddress: ctx.extra.clientAddress });
+      if ('refusal' in connected) {
+        socket.close(closeCodeOf(connected.refusal), connected.refusal.message.slice(0, 120));
         return false;
       }
-      ctx.extra.session = core.open({ kind: 'ws', drop: (reason, message) => dropSocket(socket, reason, message) }, auth);
+      ctx.extra.session = connected.session;
       return true;
     },
     onSubscribe: async (ctx, _id, payload) => core.prepare(ctx.extra.session!, payload),
@@ -84,8 +83,8 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
   });
   const keepAliveMs = options.keepAliveMs ?? 12_000;
   wss.on('error', (err) => logger.error({ err }, 'subscription WebSocket server error'));
-  wss.on('connection', (socket) => {
-    const extra: { session?: ClientSession; readonly socket: typeof socket } = { socket };
+  wss.on('connection', (socket, request) => {
+    const extra: SocketExtra = { socket, clientAddress: request.socket.remoteAddress };
     socket.on('error', (err) => logger.warn({ err: err.message }, 'subscription socket error'));
     const stopKeepAlive = keepAlive(socket, keepAliveMs);
     const closed = graphqlWs.opened(
@@ -135,8 +134,32 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
   };
 }
 
+/** What graphql-ws keeps per socket. */
+interface SocketExtra {
+  readonly socket: WebSocket;
+  /** The socket peer (a proxy's X-Forwarded-For is not read here). */
+  readonly clientAddress: string | undefined;
+  session?: ClientSession;
+}
+
+/** The close code of a connection the core refused. */
+function closeCodeOf(refusal: GraphQLError): number {
+  switch (refusal.extensions['code']) {
+    case 'UNAUTHENTICATED':
+      return CloseCode.Unauthorized; // 4401: the graphql-ws client does not retry it
+    case 'FORBIDDEN':
+      return CloseCode.Forbidden; // 4403
+    case 'SERVICE_UNAVAILABLE':
+      return 1001; // going away: the gateway is shutting down
+    case 'RATE_LIMITED':
+      return CloseCode.TooManyInitialisationRequests; // 4429
+    default:
+      return CloseCode.BadRequest; // 4400
+  }
+}
+
 /** The WebSocket side of a drop the core asks for. */
-function dropSocket(socket: import('ws').WebSocket, reason: DropReason, message: string): void {
+function dropSocket(socket: WebSocket, reason: DropReason, message: string): void {
   if (reason === 'terminate') return socket.terminate();
   if (reason === 'shutdown') return socket.close(1001, message);
   socket.close(1013, message);

@@ -18,12 +18,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
-import type { ExecutionResult } from 'graphql';
+import { STATUS_CODES } from 'node:http';
+import type { ExecutionResult, GraphQLFormattedError } from 'graphql';
 import type { Request as SseRequest } from 'graphql-sse';
 import { createHandler, TOKEN_HEADER_KEY, TOKEN_QUERY_KEY } from 'graphql-sse';
 import type { Logger } from '@shop/platform';
 import { sendGraphqlError } from '@shop/platform';
-import type { AuthOutcome, ClientSession, DropReason, SessionTransport, SubscriptionCore } from './core';
+import type { ClientSession, DropReason, SessionTransport, SubscriptionCore } from './core';
+import { httpRefusal } from './core';
 
 /** A reserved single-connection stream that is not opened within this time is forgotten. */
 const RESERVATION_TTL_MS = 30_000;
@@ -53,8 +55,11 @@ interface SseContext {
 /** The SSE transport's request handler (passes on what is not for it). */
 export function sseSubscriptions(core: SubscriptionCore, options: { readonly logger: Logger }): RequestHandler {
   const reservations = new Map<string, { readonly session: ClientSession; readonly transport: SseTransport }>();
-  const refusal = (auth: Extract<AuthOutcome, { refused: string }>) =>
-    [JSON.stringify({ errors: [{ message: auth.message, extensions: { code: auth.refused === 'expired' ? 'UNAUTHENTICATED' : 'FORBIDDEN' } }] }), { status: auth.refused === 'expired' ? 401 : 403, statusText: auth.refused === 'expired' ? 'Unauthorized' : 'Forbidden', headers: { 'content-type': 'application/json; charset=utf-8' } }] as const;
+  /** A refusal as graphql-sse's response tuple. */
+  const refuse = (errors: readonly GraphQLFormattedError[]) => {
+    const answer = httpRefusal(errors);
+    return [answer.body, { status: answer.status, statusText: STATUS_CODES[answer.status] ?? '', headers: answer.headers }] as const;
+  };
 
   const handler = createHandler<Request, SseContext, undefined>({
     authenticate: async (req) => {
@@ -67,11 +72,10 @@ export function sseSubscriptions(core: SubscriptionCore, options: { readonly log
         }
         return token;
       }
-      if (core.stopping) return [JSON.stringify({ errors: [{ message: 'The server is shutting down; subscribe again in a moment.', extensions: { code: 'SERVICE_UNAVAILABLE', retryable: true } }] }), { status: 503, statusText: 'Service Unavailable', headers: { 'content-type': 'application/json; charset=utf-8' } }];
-      const auth = await core.authenticate(req.headers.get('authorization') ?? undefined);
-      if ('refused' in auth) return refusal(auth);
       const transport = new SseTransport();
-      const session = core.open(transport, auth);
+      const connected = await core.connect(transport, { authorization: req.headers.get('authorization') ?? undefined, clientAddress: req.raw.ip ?? req.raw.socket.remoteAddress });
+      if ('refusal' in connected) return refuse(core.formatErrors([connected.refusal]));
+      const { session } = connected;
       if (req.method === 'PUT') {
         const reserved = randomUUID();
         reservations.set(reserved, { session, transport });
@@ -101,9 +105,12 @@ export function sseSubscriptions(core: SubscriptionCore, options: { readonly log
     },
     onSubscribe: async (req, params) => {
       const session = req.context.session;
-      if (!session) return [JSON.stringify({ errors: [{ message: 'Stream not found', extensions: { code: 'BAD_REQUEST' } }] }), { status: 404, statusText: 'Not Found', headers: { 'content-type': 'application/json; charset=utf-8' } }];
+      if (!session) return [JSON.stringify({ errors: [{ message: 'Stream not found: reserve one with PUT first.', extensions: { code: 'BAD_REQUEST' } }] }), { status: 404, statusText: 'Not Found', headers: { 'content-type': 'application/json; charset=utf-8' } }];
       const prepared = await core.prepare(session, { query: params.query, variables: params.variables ?? null, operationName: params.operationName ?? null });
-      if (Array.isArray(prepared)) return { errors: core.formatErrors(prepared) } as unknown as ExecutionResult;
+      // Refused: one `next` with the errors, then `complete` (graphql-sse's way for an event stream;
+      // it needs the `data` key to tell a result from execution arguments).
+      // onNext formats the errors, as every result.
+      if (Array.isArray(prepared)) return { data: null, errors: prepared } as ExecutionResult;
       return prepared as Exclude<typeof prepared, readonly unknown[]> & { contextValue: undefined };
     },
     // The core validated the document (with the limits) and cached it.
