@@ -3,9 +3,9 @@
 // a JSON GraphQL error with its 4xx, limits refused with the code naming the limit, and nothing of
 // the server (stack traces, paths) in any answer.
 import type { AuditFinding } from '@shop/platform/testing';
-import { auditGraphqlOverHttp } from '@shop/platform/testing';
+import { auditGraphqlOverHttp, eventually, subscribeOverHttp } from '@shop/platform/testing';
 import type { Fixture } from './subscriptions.fixture';
-import { startFixture } from './subscriptions.fixture';
+import { startFixture, subscribe } from './subscriptions.fixture';
 
 /**
  * The SHOULDs Apollo Server itself does not meet, and we keep on purpose: for a client that accepts
@@ -32,7 +32,7 @@ describe.each(['development', 'production'] as const)('HTTP answers of the gatew
   let fx: Fixture;
   beforeAll(async () => {
     // A low depth limit, so the small test schema can exceed it.
-    fx = await startFixture({}, { nodeEnv, limits: { maxDepth: 2 } });
+    fx = await startFixture({}, { nodeEnv, limits: { maxDepth: 3 } });
   }, 60_000);
   afterAll(async () => {
     await fx?.stop();
@@ -75,7 +75,7 @@ describe.each(['development', 'production'] as const)('HTTP answers of the gatew
       [`{ ${aliases(1000, 'product(id: "x") { id }')} }`, 'MAX_TOKENS_LIMIT', 5_000],
       [`{ ${aliases(31)} }`, 'MAX_ALIASES_LIMIT', 30],
       [`{ tickerVersion ${'@include(if: true) '.repeat(1)} ${Array.from({ length: 31 }, () => '__typename @include(if: true)').join(' ')} }`, 'MAX_DIRECTIVES_LIMIT', 30],
-      ['{ product(id: "x") { similar { name } } }', 'MAX_DEPTH_LIMIT', 2],
+      ['{ product(id: "x") { similar { similar { name } } } }', 'MAX_DEPTH_LIMIT', 3],
     ];
     for (const [query, code, limit] of cases) {
       const answer = await postJson({ query });
@@ -109,5 +109,20 @@ describe.each(['development', 'production'] as const)('HTTP answers of the gatew
     expect(viaGateway.status).toBe(200);
     expect(viaGateway.body.errors?.map((e) => e.extensions?.['code']).sort()).toEqual(['FORBIDDEN', 'INTERNAL_SERVER_ERROR']);
     expect(viaGateway.text).not.toMatch(NO_SERVER_DETAILS);
+  });
+
+  it("should strip a subgraph's stack traces from subscription events too", async () => {
+    const query = 'subscription { ticks(productIds: ["note"]) { seq product { secretNote } } }';
+    const overWs = subscribe(fx.wsUrl, query);
+    const overSse = subscribeOverHttp('sse-distinct', fx.gateway.url, query);
+    await eventually(() => fx.ticker().parts.live.subscriberCount('ticks') === 1 && fx.subscriptions.connectionCount === 2);
+    fx.publish({ seq: 1, productId: 'note' });
+    await eventually(() => overWs.events.length === 1 && overSse.events.length === 1);
+    for (const events of [overWs.events, overSse.events]) {
+      expect(events[0]!.errors?.[0]?.extensions?.['code']).toBe('FORBIDDEN');
+      expect(JSON.stringify(events)).not.toMatch(NO_SERVER_DETAILS);
+    }
+    overWs.unsubscribe();
+    await Promise.all([overWs.client.dispose(), overSse.close()]);
   });
 });

@@ -42,7 +42,7 @@ type Subscription {
 
 const NAMES_SDL = `
 extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key"])
-type Product @key(fields: "id") { id: ID! name: String! similar: Product }
+type Product @key(fields: "id") { id: ID! name: String! similar: Product "Always FORBIDDEN." secretNote: String }
 type Query { product(id: ID!): Product "Always FORBIDDEN (a public error code from a subgraph)." secret: String }
 `;
 
@@ -112,6 +112,9 @@ function namesService(stats: NamesStats) {
           return { id: ref.id };
         },
         similar: (p: { id: string }) => ({ id: `${p.id}+` }),
+        secretNote: () => {
+          throw forbidden('Not for you.');
+        },
         name: (p: { id: string }) => {
           if (p.id === 'broken') throw new Error('names store unavailable for this product');
           return `Product ${p.id}`;

@@ -16,9 +16,10 @@ import { getOperationAST, GraphQLError, parse, specifiedRules, validate } from '
 import { getVariableValues } from 'graphql/execution/values';
 import { decodeJwt } from 'jose';
 import type { Identity, Logger, PublicErrorSpec, QueryLimits } from '@shop/platform';
-import { badRequest, DEFAULT_QUERY_LIMITS, exceedsTokenLimit, forbidden, isPublicErrorCode, maskError, PUBLIC_ERRORS, publicError, queryLimitRules, serviceUnavailable, unauthenticated } from '@shop/platform';
+import { badRequest, DEFAULT_QUERY_LIMITS, exceedsTokenLimit, forbidden, isPublicErrorCode, PUBLIC_ERRORS, publicError, queryLimitRules, serviceUnavailable, unauthenticated } from '@shop/platform';
 import type { AccessTokenVerifier } from '../auth';
 import { bearerToken } from '../auth';
+import { formatForClient } from '../http-answers.plugin';
 import { ClientStream } from './client-stream';
 import type { SubscriptionPlan } from './federated-plan';
 import { planSubscription } from './federated-plan';
@@ -179,6 +180,8 @@ export class SubscriptionCore {
   private readonly maxPerConnection: number;
   private readonly limits: QueryLimits;
   private readonly rules: ValidationRule[];
+  /** The gateway's formatting of errors for clients (masking, no stack traces), as on HTTP. */
+  private readonly forClient: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
   private readonly connections: UpstreamConnections;
   private readonly hub: SubscriptionHub;
   private readonly sessions = new Set<ClientSession>();
@@ -199,6 +202,7 @@ export class SubscriptionCore {
     this.maxPerConnection = options.maxSubscriptionsPerConnection ?? 100;
     this.limits = { ...DEFAULT_QUERY_LIMITS, ...attach.limits, ...options.limits };
     this.rules = [...specifiedRules, ...queryLimitRules(this.limits).rules];
+    this.forClient = formatForClient(this.limits, logger);
     this.connections = new UpstreamConnections({ internalAuthSecret: options.internalAuthSecret, logger, ...options.upstream });
     this.hub = new SubscriptionHub(this.connections, { logger, publicRootFields: new Set(options.publicRootFields ?? DEFAULT_PUBLIC_ROOT_FIELDS), ...(options.maxConcurrentEvents ? { maxConcurrentEvents: options.maxConcurrentEvents } : {}) });
     // One timer for every session: verifying an HS256 token and the deny list costs microseconds.
@@ -355,7 +359,7 @@ export class SubscriptionCore {
     return stream;
   }
 
-  /** A result as a client sees it: non-public errors masked, no extensions. */
+  /** A result as a client sees it: non-public errors masked, no stack traces, no result extensions. */
   format(result: ExecutionResult): FormattedExecutionResult {
     return {
       ...(result.data !== undefined ? { data: result.data } : {}),
@@ -365,7 +369,7 @@ export class SubscriptionCore {
 
   /** Errors as a client sees them (the registry's codes, the limit's code, the rest masked). */
   formatErrors(errors: readonly (GraphQLErrorType | { message: string })[]): GraphQLFormattedError[] {
-    return errors.map((e) => maskError(e instanceof GraphQLError ? e.toJSON() : { message: e.message }, e, this.attach.logger));
+    return errors.map((e) => this.forClient(e instanceof GraphQLError ? e.toJSON() : { message: e.message }, e));
   }
 
   /** Completes every subscription, then drops every connection, then closes the upstreams. */
