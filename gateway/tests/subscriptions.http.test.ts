@@ -168,11 +168,12 @@ describe('slow clients and shutdown over HTTP', () => {
   });
 });
 
-describe('guards of the subscription core, on every transport', () => {
+describe('guards and revocation of the subscription core, on every transport', () => {
   let fx: Fixture;
   const blocked = new Set<string>();
   beforeAll(async () => {
     fx = await startFixture({
+      reverifyIntervalMs: 200,
       guards: [
         {
           // As a rate budget would: refuse some connections, with when to retry.
@@ -209,5 +210,16 @@ describe('guards of the subscription core, on every transport', () => {
     expect((overWs.error as Array<{ extensions: { code: string } }>)[0]!.extensions.code).toBe('RATE_LIMITED');
     for (const s of overHttp) expect(JSON.stringify(s.events.length ? s.events : s.error)).toContain('RATE_LIMITED');
     await Promise.all([...overHttp.map((s) => s.close()), overWs.client.dispose()]);
+  });
+
+  it('should end the HTTP subscriptions of a session revoked after they started', async () => {
+    const subs = await Promise.all(HTTP_SUBSCRIPTION_TRANSPORTS.map(async (t) => subscribeOverHttp(t, fx.gateway.url, 'subscription { secretTicks { seq } }', {}, await fx.tokenFor({ sessionId: `revoke-${t}` }))));
+    await eventually(() => fx.ticker().parts.live.subscriberCount('ticks') === subs.length && fx.subscriptions.connectionCount === subs.length);
+    fx.publish({ seq: 1, productId: 'x' });
+    await eventually(() => subs.every((s) => s.events.length === 1));
+    for (const t of HTTP_SUBSCRIPTION_TRANSPORTS) fx.revoke(`revoke-${t}`);
+    await eventually(() => subs.every((s) => s.completed), 5_000);
+    for (const s of subs) expect(s.events[1]).toEqual({ errors: [expect.objectContaining({ extensions: { code: 'UNAUTHENTICATED' }, message: expect.stringContaining('session has ended') })] });
+    await Promise.all(subs.map((s) => s.close()));
   });
 });

@@ -393,8 +393,25 @@ export class SubscriptionCore {
     })());
   }
 
+  /**
+   * Ends every subscription of the sessions `match` picks (a revoked login session, a user whose
+   * roles changed), on every transport: a last result with UNAUTHENTICATED "Your session has ended",
+   * then `complete`; those sessions take no new subscriptions. Answers how many sessions it ended.
+   */
+  revoke(match: (session: ClientSession) => boolean): number {
+    let ended = 0;
+    for (const session of this.sessions) {
+      if (session.revoked || !match(session)) continue;
+      session.revoked = true;
+      ended++;
+      this.attach.logger.info({ subscriptions: session.streams.size, transport: session.transport.kind }, 'ending the subscriptions of a revoked session');
+      for (const stream of session.streams) stream.finish({ errors: [sessionEnded()] });
+    }
+    return ended;
+  }
+
   private reverifySessions(): void {
-    const { logger, verifier } = this.attach;
+    const { verifier } = this.attach;
     for (const session of this.sessions) {
       if (!session.token || session.revoked) continue;
       const { token } = session;
@@ -403,9 +420,7 @@ export class SubscriptionCore {
         () => {
           // Expiry has its own timer (a precise error); this is for revoked sessions.
           if (isExpired(token) || session.revoked) return;
-          session.revoked = true;
-          logger.info({ subscriptions: session.streams.size, transport: session.transport.kind }, 'ending the subscriptions of a revoked session');
-          for (const stream of session.streams) stream.finish({ errors: [sessionEnded()] });
+          this.revoke((s) => s === session);
         },
       );
     }
