@@ -13,15 +13,15 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Pool } from 'pg';
-import { assertPortFree, configOrExit, createEventBus, createLogger, ensureDatabase, env, loadConfig, onShutdown, startEmbeddedPostgres, withDatabase } from '@shop/platform';
+import { assertNoTlsInUrl, assertPortFree, ConfigError, configOrExit, createEventBus, createLogger, ensureDatabase, env, kafkaSecurity, kafkaSecuritySettings, loadConfig, onShutdown, postgresTls, postgresTlsSettings, startEmbeddedPostgres, withDatabase } from '@shop/platform';
 import type { ServiceName } from './supergraph';
 import { startSupergraph } from './supergraph';
 
 const root = path.resolve(__dirname, '..');
 const logger = createLogger('launcher');
 
-const config = configOrExit('npm start', () =>
-  loadConfig({
+const { config, databaseTls, kafka } = configOrExit('npm start', () => {
+  const settings = loadConfig({
     NODE_ENV: env.nodeEnv(),
     PORT: env.port(4000),
     DATABASE_URL: env.postgresUrl().optional(),
@@ -37,8 +37,19 @@ const config = configOrExit('npm start', () =>
     SEED_DEMO_DATA: env.bool(true),
     INTERNAL_AUTH_SECRET: env.secret(32).optional(),
     JWT_SECRET: env.secret(32).optional(),
-  }),
-);
+    // TLS to an external Postgres or Kafka (the embedded ones are plaintext on loopback).
+    ...postgresTlsSettings.shape,
+    ...kafkaSecuritySettings.shape,
+  });
+  for (const name of ['DATABASE_URL', 'USERS_DATABASE_URL', 'CATALOG_DATABASE_URL', 'INVENTORY_DATABASE_URL', 'ORDERS_DATABASE_URL', 'EVENTBUS_DATABASE_URL'] as const) {
+    const url = settings[name];
+    if (url) assertNoTlsInUrl(name, url);
+  }
+  // The embedded Postgres (started whenever DATABASE_URL is unset) and the in-process bus are plaintext on loopback.
+  if (settings.DATABASE_SSL_MODE !== 'disable' && !settings.DATABASE_URL) throw new ConfigError(`Invalid configuration: DATABASE_SSL_MODE: is ${settings.DATABASE_SSL_MODE}, but DATABASE_URL is not set (the embedded Postgres is plaintext on loopback)`);
+  if (settings.KAFKA_SECURITY_PROTOCOL !== 'PLAINTEXT' && !settings.KAFKA_BROKERS) throw new ConfigError(`Invalid configuration: KAFKA_SECURITY_PROTOCOL: is ${settings.KAFKA_SECURITY_PROTOCOL}, but KAFKA_BROKERS is not set (the in-process bus has no network)`);
+  return { config: settings, databaseTls: postgresTls(settings), kafka: kafkaSecurity(settings) };
+});
 
 /** Development secrets, generated once and kept with the data so tokens survive a restart. */
 function developmentSecrets(dataDir: string): { internal: string; jwt: string } {
@@ -83,17 +94,18 @@ async function main(): Promise<void> {
 
   let pool: Pool | undefined;
   if (!config.KAFKA_BROKERS) {
-    await ensureDatabase(databaseUrl('eventbus'));
-    pool = new Pool({ connectionString: databaseUrl('eventbus'), max: 20 });
+    await ensureDatabase(databaseUrl('eventbus'), databaseTls);
+    pool = new Pool({ connectionString: databaseUrl('eventbus'), max: 20, ...(databaseTls ? { ssl: databaseTls } : {}) });
     const p = pool;
     cleanups.push(async () => void (await p.end()));
   }
-  const bus = createEventBus({ brokers: config.KAFKA_BROKERS, pool, logger, clientId: 'shop', replicationFactor: 1 });
+  const bus = createEventBus({ brokers: config.KAFKA_BROKERS, pool, logger, clientId: 'shop', replicationFactor: 1, security: kafka });
   cleanups.push(() => bus.close());
   if (shuttingDown) return;
 
   const supergraph = await startSupergraph({
     databaseUrl,
+    databaseTls,
     bus,
     gatewayPort: config.PORT,
     servicePorts: { users: config.SUBGRAPH_PORT_BASE, catalog: config.SUBGRAPH_PORT_BASE + 1, inventory: config.SUBGRAPH_PORT_BASE + 2, orders: config.SUBGRAPH_PORT_BASE + 3 },

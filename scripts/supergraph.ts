@@ -3,7 +3,7 @@
  * own database, talking to the others only over HTTP and the event bus) and the gateway in front
  * of them, in one process. `npm start` (start.ts) and the e2e tests start the shop through it.
  */
-import type { EventBus, Logger, PartsOf, RunningService, ServiceDefinition, SettingsOverrides, SettingsShapeOf } from '@shop/platform';
+import type { EventBus, Logger, PartsOf, TlsClientOptions, RunningService, ServiceDefinition, SettingsOverrides, SettingsShapeOf } from '@shop/platform';
 import { createLogger, ensureDatabase, startService } from '@shop/platform';
 import { catalogService } from '@shop/catalog';
 import { inventoryService } from '@shop/inventory';
@@ -27,6 +27,8 @@ export type RunningServices = { readonly [N in ServiceName]: RunningService<Part
 export interface SupergraphOptions {
   /** postgres:// URL of each service's own database (created when missing). */
   readonly databaseUrl: (service: ServiceName) => string;
+  /** TLS to those databases (`postgresTls(settings)`); default none. */
+  readonly databaseTls?: TlsClientOptions | undefined;
   readonly bus: EventBus;
   /** Gateway port (default 4000; 0 = any free port). */
   readonly gatewayPort?: number;
@@ -60,11 +62,12 @@ export async function startSupergraph(options: SupergraphOptions): Promise<Runni
   const settingsOf = (name: ServiceName) => (name === 'users' ? { ...options.settings?.users, JWT_SECRET: options.jwtSecret } : options.settings?.[name]);
   const boot = async <N extends ServiceName>(name: N, port: number): Promise<RunningServices[N]> => {
     const url = options.databaseUrl(name);
-    await ensureDatabase(url);
+    await ensureDatabase(url, options.databaseTls);
     const settings = settingsOf(name);
     return (await startService(SERVICES[name] as ServiceDefinition<any, unknown, any>, {
       port,
       databaseUrl: url,
+      databaseTls: options.databaseTls,
       bus: options.bus,
       internalAuthSecret: options.internalAuthSecret,
       seed: options.seed ?? false,

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { CATALOG_PRODUCT_TOPIC, ProductCreated, ProductDeleted, ProductUpdated } from '@shop/events';
 import type { Consumer, EventEnvelope } from '@shop/platform';
 import { parseEnvelope } from '@shop/platform';
-import { eventually, uniqueName } from '@shop/platform/testing';
+import { eventually, postAsGateway, uniqueName } from '@shop/platform/testing';
 import type { TestShop } from '../support/harness';
-import { errorCode, postGraphQL, startTestShop } from '../support/harness';
+import { errorCode, startTestShop } from '../support/harness';
 
 const CREATE_CATEGORY = 'mutation ($input: CreateCategoryInput!) { createCategory(input: $input) { id name slug parent { id } } }';
 const CREATE_PRODUCT = `mutation ($input: CreateProductInput!) {
@@ -155,11 +155,12 @@ describe('catalog administration and reviews through the gateway', () => {
     expect(listed.data.products.totalCount).toBe(0);
     expect(listed.data.all.edges.map((e: { node: { id: string } }) => e.node.id)).not.toContain(created.id);
     // What the gateway asks when an order shows its items: the entity, with its name and price.
-    const entities = await postGraphQL(
-      shop.supergraph.services.catalog.url,
-      'query ($r: [_Any!]!) { _entities(representations: $r) { ... on Product { id name price { amount currencyCode } } } }',
-      { r: [{ __typename: 'Product', id: created.id }] },
-    );
+    const entities = await postAsGateway(shop.supergraph.services.catalog.url, {
+      secret: shop.internalAuthSecret,
+      audience: 'catalog',
+      query: 'query ($r: [_Any!]!) { _entities(representations: $r) { ... on Product { id name price { amount currencyCode } } } }',
+      variables: { r: [{ __typename: 'Product', id: created.id }] },
+    });
     expect(entities.data._entities).toEqual([{ id: created.id, name: 'Vintage Radio', price: { amount: '45.00', currencyCode: 'USD' } }]);
     // Deleting again is harmless (no second event); an unknown id is NOT_FOUND.
     expect((await shop.gql('mutation ($id: ID!) { deleteProduct(id: $id) }', { id: created.id }, admin)).data).toEqual({ deleteProduct: true });

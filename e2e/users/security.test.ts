@@ -5,8 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import { signIdentity } from '@shop/platform';
-import { eventually } from '@shop/platform/testing';
+import { eventually, postAsGateway } from '@shop/platform/testing';
 import type { TestShop } from '../support/harness';
 import { errorCode, startTestShop } from '../support/harness';
 import type { AuthPayload } from './support';
@@ -68,10 +67,9 @@ describe('account security through the gateway', () => {
     const users = shop.supergraph.services.users.url;
     const query = 'query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id username createdAt email phone } } }';
     const variables = { r: [{ __typename: 'User', id: auth.user.id }] };
-    const as = (userId: string, roles: Array<'CUSTOMER' | 'ADMIN'>) =>
-      signIdentity({ userId, roles, sessionId: randomUUID(), exp: Math.floor(Date.now() / 1000) + 60 }, shop.internalAuthSecret);
-    const entity = async (headers: Record<string, string>, q = query): Promise<any> =>
-      (await fetch(users, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query: q, variables }) })).json();
+    const as = (userId: string, roles: Array<'CUSTOMER' | 'ADMIN'>) => ({ userId, roles, sessionId: randomUUID(), exp: Math.floor(Date.now() / 1000) + 60 });
+    // As the gateway asks for the entity (signed for users), on behalf of each caller.
+    const entity = async (identity: ReturnType<typeof as> | null, q = query): Promise<any> => postAsGateway(users, { secret: shop.internalAuthSecret, audience: 'users', query: q, variables, identity });
     const stranger = await entity(as(randomUUID(), ['CUSTOMER']));
     expect(stranger.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     const owner = await entity(as(auth.user.id, ['CUSTOMER']));
@@ -79,7 +77,7 @@ describe('account security through the gateway', () => {
     const admin = await entity(as(randomUUID(), ['ADMIN']));
     expect(admin.data._entities[0].email).toBe(auth.user.email);
     // Public fields for anyone.
-    const publicOnly = await entity({}, query.replace('email phone', ''));
+    const publicOnly = await entity(null, query.replace('email phone', ''));
     expect(publicOnly.data._entities[0]).toEqual({ id: auth.user.id, username: auth.user.username, createdAt: auth.user.createdAt });
   });
 
@@ -94,10 +92,10 @@ describe('account security through the gateway', () => {
     const body = (await res.json()) as { data?: unknown; errors?: Array<{ extensions?: { code?: string } }> };
     expect(res.status).toBe(401);
     expect(body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
-    // Signed with another secret: rejected as well.
-    const other = signIdentity({ userId: auth.user.id, roles: ['ADMIN'], sessionId: randomUUID(), exp: 9_999_999_999 }, 'x'.repeat(43));
-    const res2 = await postWithHeaders(shop.supergraph.services.users.url, ME, other);
-    expect(res2.status).toBe(401);
+    // Signed as the gateway would, but with another secret: rejected as well.
+    const other = await postAsGateway(shop.supergraph.services.users.url, { secret: 'x'.repeat(43), audience: 'users', query: ME, identity: { userId: auth.user.id, roles: ['ADMIN'], sessionId: randomUUID(), exp: 9_999_999_999 } });
+    expect(other.status).toBe(401);
+    expect(other.errors?.[0]?.extensions?.['code']).toBe('UNAUTHENTICATED');
     // And the account kept its roles.
     expect((await shop.gql(ME, {}, auth.accessToken)).data.me.roles).toEqual(['CUSTOMER']);
   });
@@ -128,8 +126,3 @@ describe('account security through the gateway', () => {
     }
   });
 });
-
-async function postWithHeaders(url: string, query: string, headers: Record<string, string>): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query }) });
-  return { status: res.status, body: await res.json() };
-}

@@ -31,23 +31,35 @@ class RejectedToken extends Error {
   }
 }
 
+export interface JwtVerifierOptions {
+  /** Longest lifetime (`exp - iat`) accepted, in seconds. Default 3600 (users issues 900). */
+  readonly maxLifetimeSeconds?: number;
+  /** Clock difference tolerated for an `iat` in the future, in seconds (`exp` gets none: a token ends when it says). Default 30. */
+  readonly clockSkewSeconds?: number;
+}
+
 /**
- * Verifies HS256 JWTs signed by the users service (`sub`, `roles`, `sid`, `exp`, issuer and
- * audience), then checks the session against the revocation list, which users' session events
- * feed (see revocations.ts). Unknown roles in a token are dropped, never trusted.
+ * Verifies HS256 JWTs signed by the users service (`sub`, `roles`, `sid`, `iat`, `exp`, issuer and
+ * audience), refuses a token issued in the future (beyond the clock skew) or living longer than
+ * the maximum (a token minted with a stolen key to last for years), then checks the session
+ * against the revocation list, which users' session events feed (see revocations.ts). Unknown
+ * roles in a token are dropped, never trusted.
  */
-export function jwtVerifier(secret: string, revocations?: RevocationList): AccessTokenVerifier {
+export function jwtVerifier(secret: string, revocations?: RevocationList, options: JwtVerifierOptions = {}): AccessTokenVerifier {
   const key = createSecretKey(Buffer.from(secret, 'utf8'));
+  const skew = options.clockSkewSeconds ?? 30;
+  const maxLifetime = options.maxLifetimeSeconds ?? 3600;
   return {
     async verify(token) {
       const end = verifySeconds.startTimer();
       try {
-        const { payload } = await jwtVerify(token, key, { issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE, algorithms: ['HS256'] }).catch((error: unknown) => {
+        const { payload } = await jwtVerify(token, key, { issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE, algorithms: ['HS256'], requiredClaims: ['iat', 'exp', 'sub'] }).catch((error: unknown) => {
           throw new RejectedToken((error as { code?: string }).code === 'ERR_JWT_EXPIRED' ? 'expired' : 'invalid');
         });
         const roles = Array.isArray(payload['roles']) ? (payload['roles'] as unknown[]).filter((r): r is Role => typeof r === 'string' && ROLES.has(r)) : [];
         const sid = typeof payload['sid'] === 'string' ? payload['sid'] : '';
-        if (!payload.sub || !sid || !payload.exp) throw new RejectedToken('invalid');
+        if (!payload.sub || !sid || !payload.exp || payload.iat === undefined) throw new RejectedToken('invalid');
+        if (payload.iat > Date.now() / 1000 + skew || payload.exp - payload.iat > maxLifetime) throw new RejectedToken('invalid');
         if (revocations?.isRevoked(sid)) throw new RejectedToken('revoked');
         end({ outcome: 'valid' });
         return { userId: payload.sub, roles, sessionId: sid, exp: payload.exp };

@@ -8,7 +8,7 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { expressMiddleware } from '@as-integrations/express5';
 import type { RequestHandler } from 'express';
 import express from 'express';
-import type { EventBus, Logger, QueryLimits } from '@shop/platform';
+import type { EventBus, Logger, QueryLimits, SessionDenyList } from '@shop/platform';
 import { collectProcessMetrics, createLogger, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_QUERY_LIMITS, graphqlBody, initTracingFromEnv, jsonErrorHandler, mountOperationalRoutes, queryLimitRules, useGraphqlMetrics } from '@shop/platform';
 import type { AccessTokenVerifier } from './auth';
 import { bearerToken } from './auth';
@@ -29,6 +29,8 @@ export interface GatewaySettings {
   /** Subgraph URL overrides by name (default: the routing URLs in the supergraph). */
   readonly subgraphUrls?: Readonly<Record<string, string>>;
   readonly internalAuthSecret: string;
+  /** Lifetime of the signature of each subgraph request. Default 10 s. */
+  readonly internalRequestTtlSeconds?: number;
   readonly verifier: AccessTokenVerifier;
   /** Supergraph SDL file. Default schema/supergraph.graphql. */
   readonly supergraphFile?: string;
@@ -65,6 +67,8 @@ export interface AttachedContext {
   readonly limits: QueryLimits;
   /** Production mode: no field suggestions in validation errors. */
   readonly production: boolean;
+  /** The gateway's deny list: a revoked session's subscriptions end the moment it lands there. */
+  readonly revocations?: SessionDenyList;
 }
 
 export interface RunningGateway {
@@ -91,7 +95,11 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
           }),
         }
       : { supergraphSdl: readFileSync(settings.supergraphFile ?? SUPERGRAPH_FILE, 'utf8') }),
-    buildService: ({ name, url }) => new SubgraphDataSource(name, settings.subgraphUrls?.[name] ?? url ?? '', settings.internalAuthSecret),
+    buildService: ({ name, url }) =>
+      new SubgraphDataSource(name, settings.subgraphUrls?.[name] ?? url ?? '', {
+        internalSecret: settings.internalAuthSecret,
+        ...(settings.internalRequestTtlSeconds ? { ttlSeconds: settings.internalRequestTtlSeconds } : {}),
+      }),
     // The plan cache, measured (hits, misses, planning time): see query-plan-cache.ts.
     queryPlannerConfig: { cache: measuredQueryPlanCache() },
     logger: { debug: () => undefined, info: (m) => logger.info(String(m)), warn: (m) => logger.warn(String(m)), error: (m) => logger.error(String(m)) },
@@ -107,11 +115,13 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
   let revocationsReplayed = !revocationFeed;
   void revocationFeed?.replayed.then(() => (revocationsReplayed = true));
   // Query limits against abusive operations: depth, aliases, directives, tokens, cost; each refusal
-  // answers 400 with the code of its limit (see the platform's query-limits.ts).
+  // answers 400 with the code of its limit. The same configuration holds at every subgraph
+  // (platform http/query-limits.ts).
   const limits: QueryLimits = { ...DEFAULT_QUERY_LIMITS, ...settings.limits };
   const production = settings.nodeEnv === 'production';
   const protection = queryLimitRules(limits, { blockFieldSuggestion: production });
   const apollo = new ApolloServer<GatewayContext>({
+    allowBatchedHttpRequests: false,
     gateway,
     csrfPrevention: true,
     introspection: true,
@@ -138,10 +148,10 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
   app.use((req, res, next) => (graphiql(req, res) ? undefined : next()));
   mountOperationalRoutes(app, 'gateway', async () => ready && revocationsReplayed);
   // Before the query path: the attached server answers subscriptions over SSE and multipart itself.
-  const attached = settings.attach?.(httpServer, gateway, { logger, verifier: settings.verifier, limits, production });
+  const attached = settings.attach?.(httpServer, gateway, { logger, verifier: settings.verifier, limits, production, ...(settings.revocations ? { revocations: settings.revocations } : {}) });
   app.use(
     '/graphql',
-    ...graphqlBody(),
+    ...graphqlBody({ limitBytes: limits.maxBodyBytes }),
     ...(attached?.http ? [attached.http] : []),
     expressMiddleware(apollo, {
       context: async ({ req }) => {

@@ -23,7 +23,7 @@ import { createTestDatabase } from '@shop/platform/testing';
 import type { TestDatabase } from '@shop/platform/testing';
 import { z } from 'zod';
 import type { GatewaySettings, RunningGateway } from '../src/gateway';
-import { jwtVerifier, startGateway } from '../src';
+import { jwtVerifier, SessionRevocations, startGateway } from '../src';
 import type { SubscriptionGatewayOptions, SubscriptionServer } from '../src/subscriptions';
 import { attachSubscriptions } from '../src/subscriptions';
 
@@ -145,6 +145,7 @@ export interface Fixture {
   readonly names: NamesStats;
   readonly bus: InProcessBus;
   readonly jwtSecret: string;
+  readonly internalAuthSecret: string;
   ticker(): RunningService<TickerParts>;
   publish(tick: TickPayload): void;
   tokenFor(options?: { userId?: string; roles?: Array<'CUSTOMER' | 'ADMIN'>; expiresInSeconds?: number; sessionId?: string }): Promise<string>;
@@ -187,13 +188,15 @@ export async function startFixture(options: Partial<SubscriptionGatewayOptions> 
   writeFileSync(supergraphFile, composed.supergraphSdl);
 
   let subscriptions: SubscriptionServer | undefined;
-  const revoked = new Set<string>();
+  // The gateway's deny list, fed by the test instead of users' events.
+  const revocations = new SessionRevocations();
   const gateway = await startGateway({
     port: 0,
     supergraphFile,
     subgraphUrls: { ticker: ticker.url, names: names.url },
     internalAuthSecret,
-    verifier: jwtVerifier(jwtSecret, { isRevoked: (sessionId) => revoked.has(sessionId) }),
+    verifier: jwtVerifier(jwtSecret, revocations),
+    revocations,
     nodeEnv,
     ...(gatewaySettings.limits ? { limits: gatewaySettings.limits } : {}),
     logger: logger('gateway'),
@@ -213,9 +216,10 @@ export async function startFixture(options: Partial<SubscriptionGatewayOptions> 
     names: stats,
     bus,
     jwtSecret,
+    internalAuthSecret,
     ticker: () => ticker,
     publish: (tick) => ticker.parts.live.publish('ticks', { ...tick }, new Date()),
-    revoke: (sessionId) => void revoked.add(sessionId),
+    revoke: (sessionId) => revocations.revoke([sessionId], Date.now() + 15 * 60_000),
     tokenFor: async ({ userId = randomUUID(), roles = ['CUSTOMER' as const], expiresInSeconds = 900, sessionId = randomUUID() } = {}) =>
       (await new AccessTokenIssuer(jwtSecret, expiresInSeconds).issue({ userId, roles, sessionId })).token,
     restartTicker: async (downtimeMs = 0) => {

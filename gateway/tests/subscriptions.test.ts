@@ -2,7 +2,7 @@
 // planning and executing the rest of the plan, ordering, sharing, auth, partial errors.
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { createEnvelope, registry, signIdentity } from '@shop/platform';
+import { createEnvelope, registry, signInternalRequest } from '@shop/platform';
 import { eventually } from '@shop/platform/testing';
 import type { Fixture } from './subscriptions.fixture';
 import { startFixture, subscribe, TickHappened } from './subscriptions.fixture';
@@ -141,13 +141,18 @@ describe('federated subscriptions through the gateway', () => {
     expect(query.error).toEqual([expect.objectContaining({ message: expect.stringContaining('subscriptions only'), extensions: { code: 'BAD_REQUEST' } })]);
     expect((invalid.error as Array<{ extensions: { code: string } }>)[0]!.extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
 
-    // Straight to the subgraph with an identity signed with the wrong secret.
-    const forged = signIdentity({ userId: 'mallory', roles: ['ADMIN'], sessionId: 's', exp: Date.now() / 1000 + 60 }, 'not-the-internal-secret-not-the-internal-secret');
+    // Straight to the subgraph with a handshake signed with the wrong secret, or for another subgraph, or not signed.
+    const identity = { userId: 'mallory', roles: ['ADMIN' as const], sessionId: 's', exp: Date.now() / 1000 + 60 };
+    const handshake = (secret: string, audience: string) => signInternalRequest({ secret, audience, method: 'GET', path: '/graphql', body: '', identity });
     const closes: number[] = [];
-    const direct = createClient({ url: fx.ticker().url.replace('http:', 'ws:'), webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: forged, on: { closed: (e) => void closes.push((e as { code: number }).code) } });
-    direct.subscribe({ query: 'subscription { secretTicks { seq } }' }, { next: () => undefined, error: () => undefined, complete: () => undefined });
-    await eventually(() => closes.length > 0);
-    expect(closes[0]).toBe(4403);
+    const attempts = [handshake('not-the-internal-secret-not-the-internal-secret', 'ticker'), handshake(fx.internalAuthSecret, 'names'), {}].map((connectionParams) => {
+      const client = createClient({ url: fx.ticker().url.replace('http:', 'ws:'), webSocketImpl: WebSocket, retryAttempts: 0, connectionParams, on: { closed: (e) => void closes.push((e as { code: number }).code) } });
+      client.subscribe({ query: 'subscription { secretTicks { seq } }' }, { next: () => undefined, error: () => undefined, complete: () => undefined });
+      return client;
+    });
+    await eventually(() => closes.length === 3);
+    expect(closes).toEqual([4403, 4403, 4403]);
+    const direct = { dispose: async () => void (await Promise.all(attempts.map(async (c) => c.dispose()))) };
     await Promise.all([query.client.dispose(), invalid.client.dispose(), direct.dispose()]);
   });
 

@@ -60,7 +60,7 @@ export interface PodSpec {
   readonly topologySpreadConstraints?: ReadonlyArray<{ readonly topologyKey: string; readonly labelSelector?: LabelSelector; readonly whenUnsatisfiable: string }>;
   readonly initContainers?: readonly Container[];
   readonly containers: readonly Container[];
-  readonly volumes?: ReadonlyArray<{ readonly name: string; readonly emptyDir?: object }>;
+  readonly volumes?: ReadonlyArray<{ readonly name: string; readonly emptyDir?: object; readonly secret?: { readonly secretName: string; readonly items?: ReadonlyArray<{ readonly key: string; readonly path?: string }> } }>;
 }
 
 export interface Deployment extends K8sObject {

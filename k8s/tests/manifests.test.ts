@@ -120,6 +120,29 @@ function settingValue(env: Map<string, EnvSource>, name: string, schema: Setting
   return schema?.safeParse(undefined).data;
 }
 
+/** The Secret and key a file path of a container comes from (a mounted `secret` volume), or undefined. */
+function secretFileOf(d: Deployment, c: Container, file: string | undefined): { secret: string; key: string } | undefined {
+  if (!file) return undefined;
+  for (const m of c.volumeMounts ?? []) {
+    const dir = m.mountPath.endsWith('/') ? m.mountPath : `${m.mountPath}/`;
+    if (!file.startsWith(dir)) continue;
+    const secret = (d.spec.template.spec.volumes ?? []).find((v) => v.name === m.name)?.secret;
+    if (!secret) continue;
+    const relative = file.slice(dir.length);
+    const item = secret.items ? secret.items.find((i) => (i.path ?? i.key) === relative) : { key: relative };
+    if (item) return { secret: secret.secretName, key: item.key };
+  }
+  return undefined;
+}
+
+/** The Strimzi Kafka resource, as far as these checks read it. */
+type KafkaCluster = K8sObject & {
+  spec: {
+    kafka: { listeners: Array<{ name: string; port: number; tls: boolean; authentication?: { type: string } }> };
+    entityOperator?: { userOperator?: object };
+  };
+};
+
 const settingsByService = new Map(services.map((s) => [s.name, codeSettings(s)]));
 /** The services whose code connects to Kafka (they read KAFKA_BROKERS). */
 const kafkaClients = services.filter((s) => settingsByService.get(s.name)?.known.has('KAFKA_BROKERS')).map((s) => s.name);
@@ -219,13 +242,76 @@ describe.each([...built.keys()])('overlay %s', (overlay) => {
       const url = gatewayEnv.get(`${s.name.toUpperCase()}_URL`);
       expect({ subgraph: s.name, url: url?.kind === 'value' ? url.value : url }).toEqual({ subgraph: s.name, url: `http://${s.name}:${svc?.spec.ports[0]?.port}/graphql` });
     }
-    const kafka = ofKind<K8sObject & { spec: { kafka: { listeners: Array<{ port: number; tls: boolean }> } } }>(objects, 'Kafka');
+    const kafka = ofKind<KafkaCluster>(objects, 'Kafka');
     expect(kafka).toHaveLength(1);
-    const plain = kafka[0]?.spec.kafka.listeners.find((l) => !l.tls);
+    const listener = kafka[0]?.spec.kafka.listeners.find((l) => l.tls && l.authentication?.type === 'scram-sha-512');
     for (const s of kafkaClients) {
       const brokers = containerEnv(mainContainer(deploymentOf(objects, s)), objects).get('KAFKA_BROKERS');
-      expect({ service: s, brokers: brokers?.kind === 'value' ? brokers.value : brokers }).toEqual({ service: s, brokers: `${kafka[0]?.metadata.name}-kafka-bootstrap:${plain?.port}` });
+      expect({ service: s, brokers: brokers?.kind === 'value' ? brokers.value : brokers }).toEqual({ service: s, brokers: `${kafka[0]?.metadata.name}-kafka-bootstrap:${listener?.port}` });
     }
+  });
+
+  it('should reach Kafka only over TLS with SCRAM-SHA-512: one KafkaUser per client, its Secret, Strimzi\'s cluster CA', () => {
+    const problems: string[] = [];
+    const kafka = ofKind<KafkaCluster>(objects, 'Kafka')[0] as KafkaCluster;
+    for (const l of kafka.spec.kafka.listeners) {
+      if (!l.tls || l.authentication?.type !== 'scram-sha-512') problems.push(`Kafka listener ${l.name}: must be tls: true with authentication scram-sha-512 (got tls ${l.tls}, ${l.authentication?.type ?? 'no authentication'})`);
+    }
+    if (!kafka.spec.entityOperator?.userOperator) problems.push('Kafka: no entityOperator.userOperator (nothing would create the KafkaUsers and their Secrets)');
+    const users = ofKind<K8sObject & { spec: { authentication?: { type: string } } }>(objects, 'KafkaUser');
+    const usersOfClients = new Map<string, string>();
+    for (const service of kafkaClients) {
+      const d = deploymentOf(objects, service);
+      for (const c of allContainers(d)) {
+        const env = containerEnv(c, objects);
+        const where = `${service}/${c.name}`;
+        const value = (name: string): string | undefined => {
+          const source = env.get(name);
+          return source?.kind === 'value' ? source.value : undefined;
+        };
+        const schemas = settingsByService.get(service)?.schemas;
+        if (value('KAFKA_SECURITY_PROTOCOL') !== 'SASL_SSL') problems.push(`${where}: KAFKA_SECURITY_PROTOCOL must be SASL_SSL`);
+        if (settingValue(env, 'KAFKA_SASL_MECHANISM', schemas?.get('KAFKA_SASL_MECHANISM')) !== 'SCRAM-SHA-512') problems.push(`${where}: KAFKA_SASL_MECHANISM must be SCRAM-SHA-512 (the KafkaUsers' mechanism)`);
+        const username = value('KAFKA_SASL_USERNAME');
+        const user = users.find((u) => u.metadata.name === username);
+        if (!user) problems.push(`${where}: KAFKA_SASL_USERNAME ${String(username)} is no KafkaUser`);
+        else {
+          if (user.spec.authentication?.type !== 'scram-sha-512') problems.push(`KafkaUser ${user.metadata.name}: authentication must be scram-sha-512`);
+          if (user.metadata.labels?.['strimzi.io/cluster'] !== kafka.metadata.name) problems.push(`KafkaUser ${user.metadata.name}: strimzi.io/cluster must be ${kafka.metadata.name}`);
+          usersOfClients.set(service, user.metadata.name);
+        }
+        // The User Operator writes the password to the Secret named like the user, key `password`.
+        const password = env.get('KAFKA_SASL_PASSWORD');
+        if (password?.kind !== 'secret' || password.secret !== username || password.key !== 'password' || password.optional) problems.push(`${where}: KAFKA_SASL_PASSWORD must come from the Secret ${String(username)}, key password (not optional)`);
+        const ca = secretFileOf(d, c, value('KAFKA_SSL_CA_FILE'));
+        if (ca?.secret !== `${kafka.metadata.name}-cluster-ca-cert` || ca.key !== 'ca.crt') problems.push(`${where}: KAFKA_SSL_CA_FILE must be the key ca.crt of the Secret ${kafka.metadata.name}-cluster-ca-cert, mounted (got ${JSON.stringify(ca ?? value('KAFKA_SSL_CA_FILE'))})`);
+      }
+    }
+    // One user per service: a leaked password gives one service's access, and the broker's logs name the service.
+    expect(new Set(usersOfClients.values()).size).toBe(kafkaClients.length);
+    expect(problems).toEqual([]);
+  });
+
+  it('should connect every subgraph to its database with verify-full against its CloudNativePG cluster CA', () => {
+    const problems: string[] = [];
+    for (const s of services.filter((x) => x.kind === 'subgraph')) {
+      const d = deploymentOf(objects, s.name);
+      for (const c of allContainers(d)) {
+        const env = containerEnv(c, objects);
+        const where = `${s.name}/${c.name}`;
+        const mode = env.get('DATABASE_SSL_MODE');
+        if (mode?.kind !== 'value' || mode.value !== 'verify-full') problems.push(`${where}: DATABASE_SSL_MODE must be verify-full`);
+        const file = env.get('DATABASE_SSL_CA_FILE');
+        // CloudNativePG keeps its server CA in the Secret <cluster>-ca (keys ca.crt, ca.key).
+        const ca = secretFileOf(d, c, file?.kind === 'value' ? file.value : undefined);
+        if (ca?.secret !== `${s.name}-db-ca` || ca.key !== 'ca.crt') problems.push(`${where}: DATABASE_SSL_CA_FILE must be the key ca.crt of the Secret ${s.name}-db-ca, mounted (got ${JSON.stringify(ca ?? file)})`);
+      }
+      // That Secret also holds the CA's private key (ca.key): only the certificate may reach the pod.
+      for (const v of d.spec.template.spec.volumes ?? []) {
+        if (v.secret?.secretName === `${s.name}-db-ca` && JSON.stringify((v.secret.items ?? []).map((i) => i.key)) !== '["ca.crt"]') problems.push(`${s.name}: volume ${v.name} must mount only ca.crt of ${v.secret.secretName} (it also holds the CA's private key)`);
+      }
+    }
+    expect(problems).toEqual([]);
   });
 
   it('should serve the probes on the port the service listens on', () => {
@@ -436,13 +522,22 @@ describe.each([...built.keys()])('overlay %s', (overlay) => {
     expect(issuer && find(objects, 'Issuer', issuer)).toBeTruthy();
   });
 
-  it('should reference only Secrets an operator creates (documented in the README) or CloudNativePG generates', () => {
+  it('should reference only Secrets an operator creates (documented in the README) or CloudNativePG and Strimzi generate', () => {
     const readme = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
     const deployment = /^## Deployment\b[\s\S]*?(?=^## |(?![\s\S]))/m.exec(readme)?.[0] ?? '';
     expect(deployment).not.toBe('');
-    const generated = new Set(ofKind(objects, 'Cluster', 'postgresql.cnpg.io/').map((c) => `${c.metadata.name}-app`));
+    const generated = new Set([
+      // CloudNativePG: the application user's credentials and the server CA of each cluster.
+      ...ofKind(objects, 'Cluster', 'postgresql.cnpg.io/').flatMap((c) => [`${c.metadata.name}-app`, `${c.metadata.name}-ca`]),
+      // Strimzi: the User Operator writes each KafkaUser's Secret, the Cluster Operator the cluster CA certificate.
+      ...ofKind(objects, 'KafkaUser', 'kafka.strimzi.io/').map((u) => u.metadata.name),
+      ...ofKind(objects, 'Kafka', 'kafka.strimzi.io/').map((k) => `${k.metadata.name}-cluster-ca-cert`),
+    ]);
     const problems: string[] = [];
     for (const d of deployments) {
+      for (const v of d.spec.template.spec.volumes ?? []) {
+        if (v.secret && !generated.has(v.secret.secretName) && !DOCUMENTED_SECRETS.includes(v.secret.secretName)) problems.push(`${d.metadata.name}: volume ${v.name}: Secret ${v.secret.secretName} is neither documented nor generated`);
+      }
       for (const c of allContainers(d)) {
         for (const source of containerEnv(c, objects).values()) {
           if (source.kind !== 'secret') continue;

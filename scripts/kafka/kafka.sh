@@ -31,6 +31,13 @@
 #   KAFKA_CLUSTER_ID [random]     cluster id used when formatting a fresh data dir
 #   KAFKA_PARENT_PID [unset]      foreground start only: stop the broker when this process disappears
 #                                 (so a crashed test runner leaves no orphan JVM)
+#   KAFKA_SASL_SSL_PORT [unset]   also open a SASL_SSL listener (TLS + SCRAM-SHA-512/256) on 127.0.0.1
+#                                 (the TLS tests); the PLAINTEXT listener stays
+#   KAFKA_SSL_KEYSTORE_PEM        with KAFKA_SASL_SSL_PORT: a PEM file holding the listener's unencrypted
+#                                 PKCS#8 private key and its certificate chain (Kafka's PEM key store)
+#   KAFKA_SCRAM_USERS [unset]     SCRAM credentials created when the storage is formatted, as
+#                                 "name:password[ name:password…]" (no spaces, commas or brackets in
+#                                 them); a data directory formatted earlier keeps its own users
 #   JAVA_HOME                     java is taken from $JAVA_HOME/bin when set, else from PATH (Java 17+
 #                                 for Kafka 4.x, 11+ for 3.x)
 #
@@ -57,6 +64,9 @@ LOG_LEVEL="${KAFKA_LOG_LEVEL:-INFO}"
 CONSOLE_LOG_LEVEL="${KAFKA_CONSOLE_LOG_LEVEL:-WARN}"
 START_TIMEOUT="${KAFKA_START_TIMEOUT:-120}"
 STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
+SASL_SSL_PORT="${KAFKA_SASL_SSL_PORT:-}"
+SSL_KEYSTORE_PEM="${KAFKA_SSL_KEYSTORE_PEM:-}"
+SCRAM_USERS="${KAFKA_SCRAM_USERS:-}"
 
 log() { echo "kafka.sh: $*"; }
 fail() {
@@ -73,6 +83,11 @@ is_port "$PORT" || fail "KAFKA_PORT must be a TCP port number, got '$PORT'"
 [[ -n "$CONTROLLER_PORT" ]] || CONTROLLER_PORT=$((10#$PORT + 100))
 is_port "$CONTROLLER_PORT" || fail "KAFKA_CONTROLLER_PORT must be a TCP port number, got '$CONTROLLER_PORT'"
 [[ "$PORT" != "$CONTROLLER_PORT" ]] || fail "KAFKA_PORT and KAFKA_CONTROLLER_PORT must differ (both $PORT)"
+if [[ -n "$SASL_SSL_PORT" ]]; then
+  is_port "$SASL_SSL_PORT" || fail "KAFKA_SASL_SSL_PORT must be a TCP port number, got '$SASL_SSL_PORT'"
+  [[ "$SASL_SSL_PORT" != "$PORT" && "$SASL_SSL_PORT" != "$CONTROLLER_PORT" ]] || fail "KAFKA_SASL_SSL_PORT must differ from KAFKA_PORT and KAFKA_CONTROLLER_PORT (got $SASL_SSL_PORT)"
+  [[ -n "$SSL_KEYSTORE_PEM" && -r "$SSL_KEYSTORE_PEM" ]] || fail "KAFKA_SASL_SSL_PORT needs KAFKA_SSL_KEYSTORE_PEM, a readable PEM file with the key and certificate (got '$SSL_KEYSTORE_PEM')"
+fi
 
 kafka_version() { echo "$VERSION"; }
 # Kafka 4 logs through log4j 2, Kafka 3 through log4j 1 (reload4j): the pom.xml profile of each.
@@ -171,11 +186,11 @@ write_config() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT${SASL_SSL_PORT:+,SASL_SSL://127.0.0.1:$SASL_SSL_PORT}
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT${SASL_SSL_PORT:+,SASL_SSL://127.0.0.1:$SASL_SSL_PORT}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT${SASL_SSL_PORT:+,SASL_SSL:SASL_SSL}
 log.dirs=$KRAFT_DIR
 
 # One replica of everything.
@@ -213,6 +228,17 @@ socket.request.max.bytes=104857600
 broker.heartbeat.interval.ms=500
 broker.session.timeout.ms=3000
 EOF
+  if [[ -n "$SASL_SSL_PORT" ]]; then
+    cat >>"$DATA_DIR/server.properties" <<EOF
+
+# SASL_SSL listener (KAFKA_SASL_SSL_PORT): TLS with a PEM key store, SCRAM users created at format time.
+sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.ssl.keystore.type=PEM
+listener.name.sasl_ssl.ssl.keystore.location=$SSL_KEYSTORE_PEM
+EOF
+  fi
   # Kafka 4 always shuts down in a controlled way (the setting is gone); 3.x is told to.
   ((MAJOR >= 4)) || echo "controlled.shutdown.enable=true" >>"$DATA_DIR/server.properties"
   if ((MAJOR >= 4)); then write_log4j2_config; else write_log4j_config; fi
@@ -319,10 +345,16 @@ format_storage() {
       cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
     done
   fi
+  # SCRAM users exist from the start: KRaft keeps their credentials in the metadata log.
+  local scram=() user
+  for user in $SCRAM_USERS; do
+    [[ "$user" =~ ^([^:,=]+):([^,]+)$ && "$user" != *[\[\]]* ]] || fail "KAFKA_SCRAM_USERS: expected name:password (no commas or brackets), got '$user'"
+    scram+=(--add-scram "SCRAM-SHA-512=[name=${BASH_REMATCH[1]},password=${BASH_REMATCH[2]}]" --add-scram "SCRAM-SHA-256=[name=${BASH_REMATCH[1]},password=${BASH_REMATCH[2]}]")
+  done
   log "formatting KRaft storage in $KRAFT_DIR (cluster id $cluster_id)"
   java_cmd
   if ! "${JAVA_CMD[@]}" kafka.tools.StorageTool format --cluster-id "$cluster_id" \
-    --config "$DATA_DIR/server.properties" --ignore-formatted >"$LOG_DIR/format.log" 2>&1; then
+    --config "$DATA_DIR/server.properties" --ignore-formatted ${scram[@]+"${scram[@]}"} >"$LOG_DIR/format.log" 2>&1; then
     cat "$LOG_DIR/format.log" >&2
     fail "formatting $KRAFT_DIR failed"
   fi
@@ -345,6 +377,7 @@ cmd_start() {
   fi
   port_open "$PORT" && fail "127.0.0.1:$PORT is already in use (another broker? see 'kafka.sh status' or set KAFKA_PORT)"
   port_open "$CONTROLLER_PORT" && fail "127.0.0.1:$CONTROLLER_PORT is already in use (set KAFKA_CONTROLLER_PORT)"
+  if [[ -n "$SASL_SSL_PORT" ]] && port_open "$SASL_SSL_PORT"; then fail "127.0.0.1:$SASL_SSL_PORT is already in use (set KAFKA_SASL_SSL_PORT)"; fi
 
   write_config
   format_storage

@@ -60,10 +60,22 @@ export interface LoadResult {
   readonly maxScheduleLagMs: number;
 }
 
+/** One answered (or failed) placeOrder, as it happens: what a caller watching the load live sees. */
+export type LoadEvent = { readonly ok: true; readonly ack: Ack } | { readonly ok: false; readonly code: string; readonly key: string; readonly at: number };
+
+/** Live control of a run, for callers in the same thread (not serialisable: the worker does not use it). */
+export interface LoadControl {
+  /** Ends the run early: no new request is sent once it is aborted (those in flight are awaited). */
+  readonly signal?: AbortSignal;
+  /** Told of each result the moment it arrives. */
+  readonly onResult?: (event: LoadEvent) => void;
+}
+
 const PLACE_ORDER = 'mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id status } }';
 const ADDRESS = { line1: '1 Bench Street', city: 'Springfield', postalCode: '12345', country: 'US' };
 
-export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
+/** Runs one phase of load (see the module comment); `control` stops it early and observes it live. Default: neither. */
+export async function runLoad(spec: LoadSpec, control: LoadControl = {}): Promise<LoadResult> {
   if (spec.tokens.length === 0 || spec.productIds.length === 0) throw new Error('runLoad needs customers and products');
   const acks: Ack[] = [];
   const errors: Record<string, number> = {};
@@ -91,7 +103,9 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
       const order = body.data?.placeOrder;
       if (res.ok && order?.id) {
         const at = Date.now();
-        acks.push({ orderId: order.id, key, status: order.status, at, latencyMs: performance.now() - t0 });
+        const ack = { orderId: order.id, key, status: order.status, at, latencyMs: performance.now() - t0 };
+        acks.push(ack);
+        control.onResult?.({ ok: true, ack });
       } else {
         code = body.errors?.[0]?.extensions?.code ?? `HTTP_${res.status}`;
         uncertain = res.status >= 500;
@@ -103,19 +117,21 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     if (code !== undefined) {
       errors[code] = (errors[code] ?? 0) + 1;
       if (uncertain) uncertainKeys.push(key);
+      control.onResult?.({ ok: false, code, key, at: Date.now() });
     }
     settledAt = Math.max(settledAt, Date.now());
   };
 
   const startedAt = Date.now();
   const endsAt = startedAt + spec.durationMs;
+  const open = (): boolean => Date.now() < endsAt && control.signal?.aborted !== true;
   let dropped = 0;
   let maxScheduleLagMs = 0;
   if (spec.kind === 'closed') {
     const customers = Math.min(spec.customers, spec.tokens.length);
     await Promise.all(
       Array.from({ length: customers }, async (_, customer) => {
-        while (Date.now() < endsAt && sent < spec.maxOrders) {
+        while (open() && sent < spec.maxOrders) {
           const before = Object.values(errors).reduce((a, b) => a + b, 0);
           await placeOne(customer);
           // After a failure, a short pause: a refused connection must not spin the loop.
@@ -132,6 +148,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
       if (next >= endsAt) break;
       const wait = next - Date.now();
       if (wait > 0) await sleep(wait);
+      if (!open()) break;
       else maxScheduleLagMs = Math.max(maxScheduleLagMs, -wait);
       if (inFlight.size >= spec.maxInFlight) {
         dropped++;
@@ -143,7 +160,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     }
     await Promise.all(inFlight);
   }
-  return { startedAt, endsAt, settledAt: Math.max(settledAt, endsAt), acks, sent, errors, uncertainKeys, dropped, maxScheduleLagMs };
+  return { startedAt, endsAt: Math.min(endsAt, Date.now()), settledAt: Math.max(settledAt, endsAt), acks, sent, errors, uncertainKeys, dropped, maxScheduleLagMs };
 }
 
 /** A short name for a failed request: the timeout, or fetch's cause (`ECONNRESET`, `UND_ERR_SOCKET`…). */

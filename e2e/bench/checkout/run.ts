@@ -175,6 +175,24 @@ export interface RunHooks {
 const CREATE_CATEGORY = 'mutation($input: CreateCategoryInput!) { createCategory(input: $input) { id } }';
 const CREATE_PRODUCT = 'mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }';
 
+/**
+ * Creates a category named `categoryName` through the gateway (as the admin of `adminToken`) and
+ * answers a function that creates one product in it (price 10.00, low-stock threshold 0) with its
+ * initial stock, answering the product id.
+ */
+export async function productCreator(gatewayUrl: string, adminToken: string, categoryName: string): Promise<(name: string, initialStock: number) => Promise<string>> {
+  const category = await gql<{ createCategory: { id: string } }>(gatewayUrl, CREATE_CATEGORY, { input: { name: categoryName } }, adminToken);
+  return async (name, initialStock) =>
+    (
+      await gql<{ createProduct: { id: string } }>(
+        gatewayUrl,
+        CREATE_PRODUCT,
+        { input: { name, description: 'Checkout benchmark product', price: '10.00', categoryId: category.createCategory.id, initialStock, lowStockThreshold: 0 } },
+        adminToken,
+      )
+    ).createProduct.id;
+}
+
 export async function runCheckoutBench(target: BenchTarget, settings: BenchSettings, hooks: RunHooks): Promise<BenchReport> {
   const log = hooks.log ?? (() => undefined);
   const runId = randomBytes(3).toString('hex');
@@ -185,16 +203,7 @@ export async function runCheckoutBench(target: BenchTarget, settings: BenchSetti
   try {
     // Products with stock, created as an admin through the gateway like any catalogue change.
     const admin = await target.tokenFor(randomUUID(), ['CUSTOMER', 'ADMIN']);
-    const category = await gql<{ createCategory: { id: string } }>(target.gatewayUrl, CREATE_CATEGORY, { input: { name: `Checkout bench ${runId}` } }, admin);
-    const create = async (name: string, initialStock: number): Promise<string> =>
-      (
-        await gql<{ createProduct: { id: string } }>(
-          target.gatewayUrl,
-          CREATE_PRODUCT,
-          { input: { name, description: 'Checkout benchmark product', price: '10.00', categoryId: category.createCategory.id, initialStock, lowStockThreshold: 0 } },
-          admin,
-        )
-      ).createProduct.id;
+    const create = await productCreator(target.gatewayUrl, admin, `Checkout bench ${runId}`);
     const spread: string[] = [];
     for (let i = 0; i < settings.products; i++) spread.push(await create(`Bench ${runId} product ${i + 1}`, settings.stock));
     const hot = await create(`Bench ${runId} hot product`, settings.hotStock);
@@ -348,7 +357,8 @@ async function drain(state: ShopState, prefix: string, acknowledged: number, tim
   }
 }
 
-function phaseCorrectness(acks: readonly Ack[], orders: readonly OrderState[], load: LoadResult): PhaseCorrectness {
+/** The order checks of one run of load: nothing acknowledged lost, left pending or duplicated, no order nobody asked for. */
+export function phaseCorrectness(acks: readonly Ack[], orders: readonly OrderState[], load: LoadResult): PhaseCorrectness {
   const byId = new Map(orders.map((o) => [o.id, o]));
   const keys = new Map<string, number>();
   for (const o of orders) keys.set(o.key, (keys.get(o.key) ?? 0) + 1);
@@ -376,7 +386,7 @@ function phaseCorrectness(acks: readonly Ack[], orders: readonly OrderState[], l
 }
 
 /** Stock checks over every benchmark product and order of the run (retried for a while: releases after a rejection are asynchronous). */
-async function checkStock(state: ShopState, productIds: readonly string[], prefix: string | null): Promise<StockCorrectness> {
+export async function checkStock(state: ShopState, productIds: readonly string[], prefix: string | null): Promise<StockCorrectness> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     const result = await stockOnce(state, productIds, prefix);
@@ -499,7 +509,7 @@ async function gql<T>(url: string, query: string, variables: Record<string, unkn
   return body.data;
 }
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);

@@ -60,4 +60,9 @@ export class ClientStream extends AsyncQueue<Delivery, ExecutionResult> {
   finish(last?: ExecutionResult): void {
     this.end(last && { result: last, eventTime: Date.now() });
   }
+
+  /** Ends the stream at once, dropping the events the client has not taken yet (a revoked session gets nothing more): `last`, then `complete`. */
+  cut(last: ExecutionResult): void {
+    this.endNow({ result: last, eventTime: Date.now() });
+  }
 }

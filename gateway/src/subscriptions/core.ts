@@ -1,7 +1,8 @@
 /**
  * The gateway's subscription core, shared by every transport (graphql-ws in server.ts, SSE in
  * sse.ts, multipart HTTP in multipart.ts): authentication, limits, planning, sharing (the hub),
- * slow-client bounds, token expiry, periodic re-verification of sessions, metrics and shutdown.
+ * slow-client bounds, token expiry, revocation (the deny list's pushed revocations at once, and
+ * periodic re-verification as the backstop), metrics and shutdown.
  *
  * A transport opens one {@link ClientSession} per client connection (a WebSocket, an SSE stream, a
  * multipart response) with {@link SubscriptionCore.connect}, asks {@link SubscriptionCore.prepare} to check each subscribe request, and
@@ -15,7 +16,7 @@ import type { DocumentNode, ExecutionArgs, ExecutionResult, FormattedExecutionRe
 import { getOperationAST, GraphQLError, parse, specifiedRules, validate } from 'graphql';
 import { getVariableValues } from 'graphql/execution/values';
 import { decodeJwt } from 'jose';
-import type { Identity, Logger, PublicErrorSpec, QueryLimits } from '@shop/platform';
+import type { Identity, Logger, PublicErrorSpec, QueryLimits, SessionDenyList } from '@shop/platform';
 import { badRequest, DEFAULT_QUERY_LIMITS, exceedsTokenLimit, forbidden, isPublicErrorCode, PUBLIC_ERRORS, publicError, queryLimitRules, serviceUnavailable, unauthenticated } from '@shop/platform';
 import type { AccessTokenVerifier } from '../auth';
 import { bearerToken } from '../auth';
@@ -79,6 +80,8 @@ export class ClientSession {
 export interface SubscriptionCoreOptions {
   /** Signs the caller's identity for the subgraphs (the same secret as for HTTP). */
   readonly internalAuthSecret: string;
+  /** Lifetime of the signature of each upstream handshake. Default 10 s. */
+  readonly internalRequestTtlSeconds?: number;
   /**
    * Root fields whose events do not depend on the caller: every client shares one anonymous upstream
    * subscription per operation and variables. Default {@link DEFAULT_PUBLIC_ROOT_FIELDS}.
@@ -91,8 +94,9 @@ export interface SubscriptionCoreOptions {
   /** Events of one group executed concurrently (delivered in order). Default 8. */
   readonly maxConcurrentEvents?: number;
   /**
-   * How often each session's access token is verified again, so a session revoked (signed out,
-   * password reset) ends its subscriptions within that time. Default 30 s.
+   * How often each session's access token is verified again. A revoked session ends its
+   * subscriptions at once through the deny list (`AttachContext.revocations`); this is the
+   * backstop (a gateway started without one). Default 30 s.
    */
   readonly reverifyIntervalMs?: number;
   /** On shutdown, time given to clients to take their last events and `complete`s. Default 2 s. */
@@ -111,6 +115,8 @@ export interface AttachContext {
   readonly verifier: AccessTokenVerifier;
   /** The gateway's query limits (default {@link DEFAULT_QUERY_LIMITS}). */
   readonly limits?: QueryLimits;
+  /** The gateway's deny list: a revoked session's subscriptions end the moment it lands there, on every transport. */
+  readonly revocations?: SessionDenyList;
 }
 
 /** A subscribe request as every transport receives it. */
@@ -185,6 +191,9 @@ export class SubscriptionCore {
   private readonly connections: UpstreamConnections;
   private readonly hub: SubscriptionHub;
   private readonly sessions = new Set<ClientSession>();
+  /** Signed-in sessions by the login session (`Identity.sessionId`) they were opened with. */
+  private readonly byLoginSession = new Map<string, Set<ClientSession>>();
+  private readonly stopFollowing: () => void;
   // Thousands of clients send the same few documents: parse and validate each once per schema and
   // share the AST (it is never mutated), which saves both CPU and the memory of one AST per client.
   private readonly checkedDocuments = new WeakMap<GraphQLSchema, Map<string, CheckedDocument>>();
@@ -203,11 +212,17 @@ export class SubscriptionCore {
     this.limits = { ...DEFAULT_QUERY_LIMITS, ...attach.limits, ...options.limits };
     this.rules = [...specifiedRules, ...queryLimitRules(this.limits).rules];
     this.forClient = formatForClient(this.limits, logger);
-    this.connections = new UpstreamConnections({ internalAuthSecret: options.internalAuthSecret, logger, ...options.upstream });
+    this.connections = new UpstreamConnections({
+      internalAuthSecret: options.internalAuthSecret,
+      logger,
+      ...(options.internalRequestTtlSeconds ? { internalRequestTtlSeconds: options.internalRequestTtlSeconds } : {}),
+      ...options.upstream,
+    });
     this.hub = new SubscriptionHub(this.connections, { logger, publicRootFields: new Set(options.publicRootFields ?? DEFAULT_PUBLIC_ROOT_FIELDS), ...(options.maxConcurrentEvents ? { maxConcurrentEvents: options.maxConcurrentEvents } : {}) });
     // One timer for every session: verifying an HS256 token and the deny list costs microseconds.
     this.reverify = setInterval(() => this.reverifySessions(), options.reverifyIntervalMs ?? 30_000);
     this.reverify.unref();
+    this.stopFollowing = attach.revocations?.onRevoked((ids) => this.endLoginSessions(ids)) ?? (() => undefined);
   }
 
   /** True once the gateway is shutting down: transports refuse new connections. */
@@ -243,6 +258,11 @@ export class SubscriptionCore {
     }
     const session = new ClientSession(transport, caller.identity, caller.token, request.clientAddress);
     this.sessions.add(session);
+    if (session.identity) {
+      const same = this.byLoginSession.get(session.identity.sessionId) ?? new Set<ClientSession>();
+      same.add(session);
+      this.byLoginSession.set(session.identity.sessionId, same);
+    }
     subscriptionMetrics.connections.inc();
     return { session };
   }
@@ -268,6 +288,9 @@ export class SubscriptionCore {
   /** Unregisters a connection that closed, and ends its streams (and so their upstreams). */
   close(session: ClientSession): void {
     if (!this.sessions.delete(session)) return;
+    const loginSession = session.identity?.sessionId;
+    const same = loginSession === undefined ? undefined : this.byLoginSession.get(loginSession);
+    if (same?.delete(session) && same.size === 0) this.byLoginSession.delete(loginSession!);
     subscriptionMetrics.connections.dec();
     for (const stream of session.streams) void stream.return();
   }
@@ -280,7 +303,7 @@ export class SubscriptionCore {
   async prepare(session: ClientSession, payload: SubscribePayload): Promise<ExecutionArgs | readonly GraphQLErrorType[]> {
     const { logger } = this.attach;
     if (this.stoppingNow) return [serviceUnavailable('The server is shutting down; subscribe again in a moment.')];
-    if (session.revoked) return [sessionEnded()];
+    if (this.isRevoked(session)) return [sessionEnded()];
     if (session.identity && session.identity.exp <= Date.now() / 1000) return [unauthenticated('Your session has expired; reconnect with a fresh access token.')];
     if (session.streams.size >= this.maxPerConnection) return [badRequest(`At most ${this.maxPerConnection} subscriptions per connection.`)];
     if (typeof payload.query !== 'string' || payload.query === '') return [badRequest('A subscription needs a non-empty "query".')];
@@ -350,6 +373,11 @@ export class SubscriptionCore {
       }, ms);
       expiry.unref();
     }
+    // Revoked between prepare and now: it gets its end and opens nothing upstream.
+    if (this.isRevoked(session)) {
+      stream.cut({ errors: [sessionEnded()] });
+      return stream;
+    }
     try {
       this.hub.attach({ plan, query: context.query, variables: context.variables, identity, stream, subgraphUrl: context.subgraphUrl });
     } catch (error) {
@@ -377,6 +405,7 @@ export class SubscriptionCore {
     return (this.disposing ??= (async () => {
       this.stoppingNow = true;
       clearInterval(this.reverify);
+      this.stopFollowing();
       const grace = this.options.shutdownGraceMs ?? 2_000;
       // 1. Complete every subscription: each client gets its queued events, then `complete`.
       for (const session of this.sessions) for (const stream of session.streams) stream.finish();
@@ -395,19 +424,33 @@ export class SubscriptionCore {
 
   /**
    * Ends every subscription of the sessions `match` picks (a revoked login session, a user whose
-   * roles changed), on every transport: a last result with UNAUTHENTICATED "Your session has ended",
-   * then `complete`; those sessions take no new subscriptions. Answers how many sessions it ended.
+   * roles changed), on every transport: undelivered events dropped, a last result with
+   * UNAUTHENTICATED "Your session has ended", then `complete`; those sessions take no new
+   * subscriptions. Answers how many sessions it ended.
    */
   revoke(match: (session: ClientSession) => boolean): number {
     let ended = 0;
-    for (const session of this.sessions) {
-      if (session.revoked || !match(session)) continue;
-      session.revoked = true;
-      ended++;
-      this.attach.logger.info({ subscriptions: session.streams.size, transport: session.transport.kind }, 'ending the subscriptions of a revoked session');
-      for (const stream of session.streams) stream.finish({ errors: [sessionEnded()] });
-    }
+    for (const session of this.sessions) if (match(session) && this.end(session)) ended++;
     return ended;
+  }
+
+  /** {@link revoke} for the sessions opened with these login sessions (the deny list's pushed revocations), found by key. */
+  private endLoginSessions(loginSessions: readonly string[]): void {
+    for (const id of loginSessions) for (const session of [...(this.byLoginSession.get(id) ?? [])]) this.end(session);
+  }
+
+  private end(session: ClientSession): boolean {
+    if (session.revoked) return false;
+    session.revoked = true;
+    this.attach.logger.info({ subscriptions: session.streams.size, transport: session.transport.kind }, 'ending the subscriptions of a revoked session');
+    for (const stream of [...session.streams]) stream.cut({ errors: [sessionEnded()] });
+    return true;
+  }
+
+  /** Whether `session` was revoked, or its login session is on the deny list now (marking it revoked). */
+  private isRevoked(session: ClientSession): boolean {
+    if (!session.revoked && session.identity && this.attach.revocations?.isRevoked(session.identity.sessionId)) session.revoked = true;
+    return session.revoked;
   }
 
   private reverifySessions(): void {

@@ -9,6 +9,9 @@
  *
  * Events are executed concurrently (up to `maxConcurrentEvents` per group) but handed to clients
  * strictly in the order they came from the subgraph. Nothing here ever waits for a client.
+ *
+ * Revocation is the subscription core's (core.ts): it cuts every client stream of a revoked
+ * session, whatever transport carries it.
  */
 import type { ExecutionResult, FormattedExecutionResult } from 'graphql';
 import { GraphQLError } from 'graphql';

@@ -2,7 +2,8 @@
  * graphql-ws connections from the gateway to the subgraphs.
  *
  * One connection per (subgraph, caller identity): the identity travels signed in `connection_init`,
- * exactly as the HTTP headers of queries (anonymous callers share one connection per subgraph). A
+ * exactly as the HTTP headers of queries (the handshake signed as `GET <path>` for that subgraph,
+ * afresh on every (re)connection; anonymous callers share one connection per subgraph). A
  * connection lives while it carries at least one subscription.
  *
  * Resilience: a dropped connection (subgraph restart, network cut, missed pong) is reopened with
@@ -15,11 +16,13 @@ import { createClient } from 'graphql-ws';
 import type { FormattedExecutionResult } from 'graphql';
 import WebSocket from 'ws';
 import type { Identity, Logger } from '@shop/platform';
-import { PongWatch, signIdentity } from '@shop/platform';
+import { PongWatch, signInternalRequest } from '@shop/platform';
 import { subscriptionMetrics } from './metrics';
 
 export interface UpstreamOptions {
   readonly internalAuthSecret: string;
+  /** Lifetime of the handshake's signature. Default 10 s. */
+  readonly internalRequestTtlSeconds?: number;
   readonly logger: Logger;
   /** Ping interval on upstream sockets; a pong later than as long drops and reopens the socket. Default 10 s. */
   readonly keepAliveMs?: number;
@@ -65,11 +68,10 @@ export class UpstreamConnections {
     sink: Sink<FormattedExecutionResult>,
   ): UpstreamSubscription {
     if (this.disposed) throw new Error('The subscription gateway is shutting down.');
-    const params = identity ? signIdentity(identity, this.options.internalAuthSecret) : {};
-    const key = `${subgraph}\n${url}\n${JSON.stringify(params)}`;
+    const key = `${subgraph}\n${url}\n${JSON.stringify(identity)}`;
     let connection = this.connections.get(key);
     if (!connection) {
-      connection = { client: this.createClient(subgraph, url, params), refs: 0 };
+      connection = { client: this.createClient(subgraph, url, identity), refs: 0 };
       this.connections.set(key, connection);
     }
     connection.refs++;
@@ -99,7 +101,7 @@ export class UpstreamConnections {
     await Promise.all(clients.map(async (c) => c.dispose()));
   }
 
-  private createClient(subgraph: string, url: string, params: Record<string, string>): Client {
+  private createClient(subgraph: string, url: string, identity: Identity | null): Client {
     const { logger } = this.options;
     const keepAlive = this.options.keepAliveMs ?? 10_000;
     const base = this.options.retryBaseMs ?? 200;
@@ -111,7 +113,17 @@ export class UpstreamConnections {
     client = createClient({
       url: wsUrl.href,
       webSocketImpl: WebSocket,
-      connectionParams: params,
+      // Signed at each (re)connection: a signature lives seconds.
+      connectionParams: () =>
+        signInternalRequest({
+          secret: this.options.internalAuthSecret,
+          audience: subgraph,
+          method: 'GET',
+          path: `${wsUrl.pathname}${wsUrl.search}`,
+          body: '',
+          identity,
+          ...(this.options.internalRequestTtlSeconds ? { ttlSeconds: this.options.internalRequestTtlSeconds } : {}),
+        }),
       lazy: true,
       keepAlive,
       // Reconnect as long as subscriptions need the connection; only a refused identity is final.

@@ -1,5 +1,6 @@
 import { GraphQLError } from 'graphql';
 import type { GraphQLFormattedError } from 'graphql';
+import { isDatabaseUnavailable } from './db/unavailable';
 import type { Logger } from './logger';
 
 /** What the registry says of one public error code. */
@@ -129,10 +130,19 @@ export function badRequest(message: string): GraphQLError {
 /** What every unexpected error becomes for the client. */
 export const INTERNAL_ERROR: GraphQLFormattedError = { message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } };
 
-/** Hides internal errors from clients: only the registry's codes go out verbatim; anything else is logged and masked. */
+/**
+ * Hides internal errors from clients: only the registry's codes go out verbatim; a database that
+ * cannot serve (down, restarting, refusing connections) is SERVICE_UNAVAILABLE, retryable, like a
+ * service that cannot be reached; anything else is logged and masked.
+ */
 export function maskError(formatted: GraphQLFormattedError, error: unknown, logger: Logger): GraphQLFormattedError {
   const code = formatted.extensions?.['code'];
   if (isPublicErrorCode(code) && code !== 'INTERNAL_SERVER_ERROR') return formatted;
-  logger.error({ err: error, path: formatted.path }, 'unexpected error in resolver');
-  return { ...INTERNAL_ERROR, ...(formatted.path ? { path: formatted.path } : {}) };
+  const where = formatted.path ? { path: formatted.path } : {};
+  if (isDatabaseUnavailable(error)) {
+    logger.warn({ err: error, ...where }, 'database unavailable');
+    return { ...serviceUnavailable('The service cannot reach its database; retry later.').toJSON(), ...where };
+  }
+  logger.error({ err: error, ...where }, 'unexpected error in resolver');
+  return { ...INTERNAL_ERROR, ...where };
 }

@@ -9,27 +9,31 @@ export { createEventBus, onShutdown, runStandalone, standaloneEnv } from './serv
 export type { NodeEnv, SettingsOf, SettingsOverrides, SettingsShape, SettingsSpec } from './config';
 export { ConfigError, configOrExit, defineSettings, env, loadConfig, NO_SETTINGS, parseSettings } from './config';
 
+// TLS to Postgres and Kafka: settings and the client options they give.
+export type { KafkaSecurity, KafkaSecuritySettings, PostgresTlsSettings, ScramLogin, TlsClientOptions } from './tls';
+export { assertNoTlsInUrl, explainTlsFailure, kafkaSecurity, kafkaSecuritySettings, postgresTls, postgresTlsSettings, probeTls, TlsVerificationError } from './tls';
+
 // Errors a client may see.
 export type { PublicErrorCode, PublicErrorOptions, PublicErrorSpec, QueryLimitCode } from './errors';
 export { badRequest, badUserInput, conflict, forbidden, insufficientStock, INTERNAL_ERROR, isClientErrorCode, isPublicErrorCode, maskError, notFound, PUBLIC_ERRORS, publicError, rateLimited, serviceUnavailable, unauthenticated } from './errors';
 
 // Identity between the gateway and the subgraphs; access tokens.
 export type { AuthContext, Identity, Role } from './identity';
+export { isAdmin, requireAdmin, requireUser, TOKEN_AUDIENCE, TOKEN_ISSUER } from './identity';
+export type { InternalRequest, SignOptions, VerifiedRequest, VerifyOptions } from './internal-request';
 export {
+  bodyDigest,
   CLIENT_ADDRESS_HEADER,
-  CLIENT_ADDRESS_SIGNATURE_HEADER,
+  DEFAULT_INTERNAL_CLOCK_SKEW_SECONDS,
+  DEFAULT_INTERNAL_REQUEST_MAX_TTL_SECONDS,
+  DEFAULT_INTERNAL_REQUEST_TTL_SECONDS,
+  GATEWAY_SIGNATURE_HEADER,
   IDENTITY_HEADER,
-  IDENTITY_SIGNATURE_HEADER,
-  isAdmin,
-  requireAdmin,
-  requireUser,
-  signClientAddress,
-  signIdentity,
-  TOKEN_AUDIENCE,
-  TOKEN_ISSUER,
-  verifyClientAddress,
-  verifyIdentity,
-} from './identity';
+  signInternalRequest,
+  verifyInternalRequest,
+} from './internal-request';
+export type { DenyListMetrics, FollowOptions, RevocationFeed, RevocationSource, SessionDenyListOptions } from './revocations';
+export { gatewayDenyListMetrics, SessionDenyList, subgraphDenyListMetrics } from './revocations';
 export type { IssuedAccessToken } from './access-token';
 export { AccessTokenIssuer } from './access-token';
 
@@ -60,17 +64,18 @@ export { every, PollingLoop } from './scheduler';
 
 // Databases.
 export type { DataSourceOptions } from './db/data-source';
-export { createDataSource, ensureDatabase, instrumentDataSource, runMigrationsLocked, withDatabase } from './db/data-source';
+export { createDataSource, ensureDatabase, initializeDataSource, instrumentDataSource, runMigrationsLocked, withDatabase } from './db/data-source';
 export { PlatformOutboxInbox1700000000000 } from './db/platform.migration';
 export { afterCommit } from './db/after-commit';
+export { isDatabaseUnavailable } from './db/unavailable';
 export type { EmbeddedPostgresHandle, EmbeddedPostgresOptions } from './db/embedded-postgres';
 export { assertPortFree, EmbeddedPostgresStartError, PortUnavailableError, startEmbeddedPostgres } from './db/embedded-postgres';
 
 // HTTP, GraphQL, logs, metrics and traces.
 export { mountOperationalRoutes } from './http/operational-routes';
-export { DEFAULT_BODY_LIMIT_BYTES, graphqlBody, jsonErrorHandler, sendGraphqlError } from './http/graphql-body';
+export { graphqlBody, jsonErrorHandler, sendGraphqlError } from './http/graphql-body';
 export type { QueryLimits } from './http/query-limits';
-export { DEFAULT_QUERY_LIMITS, exceedsTokenLimit, queryLimitRules, withLimitCode } from './http/query-limits';
+export { DEFAULT_QUERY_LIMITS, exceedsTokenLimit, queryLimitRules, useExecutionBounds, withLimitCode } from './http/query-limits';
 export { operationOutcome, useGraphqlMetrics } from './http/graphql-metrics.plugin';
 export { loadSdl } from './sdl';
 export type { Logger } from './logger';

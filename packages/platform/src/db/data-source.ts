@@ -1,6 +1,8 @@
 import { DataSource } from 'typeorm';
 import type { EntitySchema, EntitySubscriberInterface, MigrationInterface } from 'typeorm';
 import { Client } from 'pg';
+import type { TlsClientOptions } from '../tls';
+import { explainTlsFailure } from '../tls';
 import { histogram, sourcedGauge } from '../metrics';
 
 export interface DataSourceOptions {
@@ -12,6 +14,8 @@ export interface DataSourceOptions {
   readonly migrations: ReadonlyArray<new () => MigrationInterface>;
   /** Pool size. Default 10. */
   readonly poolSize?: number;
+  /** TLS (`postgresTls(settings)`); default none. */
+  readonly ssl?: TlsClientOptions | undefined;
 }
 
 /**
@@ -22,6 +26,7 @@ export function createDataSource(options: DataSourceOptions): DataSource {
   return new DataSource({
     type: 'postgres',
     url: options.url,
+    ...(options.ssl ? { ssl: options.ssl } : {}),
     entities: [...options.entities],
     migrations: [...options.migrations],
     migrationsTableName: 'migrations',
@@ -32,14 +37,34 @@ export function createDataSource(options: DataSourceOptions): DataSource {
   });
 }
 
+/**
+ * Initialises a data source made by {@link createDataSource} for `url`. A server whose certificate
+ * does not verify rejects with a TlsVerificationError naming the server and DATABASE_SSL_CA_FILE
+ * (the line an operator reads) instead of node-postgres' bare OpenSSL message.
+ */
+export async function initializeDataSource(dataSource: DataSource, url: string): Promise<void> {
+  await dataSource.initialize().catch((error: unknown) => {
+    throw explainTlsFailure(error, `Postgres ${hostOf(url)}`, 'DATABASE_SSL_CA_FILE');
+  });
+}
+
+/** host:port of a database URL (no credentials), for messages. */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return '(unparsable URL)';
+  }
+}
+
 /** Creates the database named in `url` when it does not exist (connecting to `postgres` to do so). */
-export async function ensureDatabase(url: string): Promise<void> {
+export async function ensureDatabase(url: string, ssl?: TlsClientOptions): Promise<void> {
   const target = new URL(url);
   const name = decodeURIComponent(target.pathname.slice(1));
   if (!/^[a-z_][a-z0-9_]*$/i.test(name)) throw new Error(`Unsupported database name "${name}"`);
   const admin = new URL(url);
   admin.pathname = '/postgres';
-  const client = new Client({ connectionString: admin.toString() });
+  const client = new Client({ connectionString: admin.toString(), ...(ssl ? { ssl } : {}) });
   await client.connect();
   try {
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);

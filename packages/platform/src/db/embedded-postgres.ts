@@ -13,6 +13,8 @@ export interface EmbeddedPostgresOptions {
   /** TCP port on 127.0.0.1. Default 54329, chosen to stay clear of a system Postgres on 5432. */
   readonly port?: number;
   readonly logger?: Logger;
+  /** Extra server settings (`-c name=value`), e.g. `{ ssl: 'on', ssl_cert_file: … }` (the TLS tests). */
+  readonly config?: Readonly<Record<string, string>>;
 }
 
 export interface EmbeddedPostgresHandle {
@@ -79,7 +81,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     log?.info({ dataDir }, 'initialising embedded Postgres cluster');
     await pg.initialise();
   }
-  const server = await startPostmaster(dataDir, port, log);
+  const server = await startPostmaster(dataDir, port, log, Object.entries(options.config ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`]));
   return {
     url: (database) => `postgres://${USER}:${PASSWORD}@${HOST}:${port}/${database}`,
     stop: () => server.stop(),
@@ -101,7 +103,7 @@ interface Postmaster {
 }
 
 /** Spawns `postgres` in its own process group and resolves once it accepts connections. */
-async function startPostmaster(dataDir: string, port: number, log?: Logger): Promise<Postmaster> {
+async function startPostmaster(dataDir: string, port: number, log: Logger | undefined, extraArgs: readonly string[]): Promise<Postmaster> {
   const socketDir = dataDir;
   const socketFlags =
     path.join(socketDir, `.s.PGSQL.${port}`).length <= MAX_SOCKET_PATH
@@ -117,6 +119,7 @@ async function startPostmaster(dataDir: string, port: number, log?: Logger): Pro
     '-c', 'max_connections=300',
     '-c', 'shared_buffers=128MB',
     '-c', 'fsync=on',
+    ...extraArgs,
   ];
   const child = spawn(postgresBinary(), args, {
     ...postgresUser(),

@@ -4,12 +4,14 @@
  * - per-key ordering (a key always maps to one partition, consumed sequentially);
  * - at-least-once delivery (an offset is committed only after the handler succeeded);
  * - consumer groups (each group sees each message once; members of a group share partitions);
- * - redelivery when a handler throws, with backoff, then a dead-letter topic after `maxAttempts`;
+ * - redelivery when a handler throws, with backoff, then a dead-letter topic after `maxAttempts`
+ *   failures (a database that cannot serve is waited for: it is not the message's failure);
  * - batches: a consumer with `handleBatch` gets up to `maxBatchSize` messages of one partition at
  *   a time, in order, and its offset is committed once per batch; when a batch fails, its messages
  *   are delivered again one by one (`handle`, with the retries and dead-lettering above), so a
  *   poison message holds back only itself.
  */
+import { isDatabaseUnavailable } from '../db/unavailable';
 
 export interface OutgoingMessage {
   readonly topic: string;
@@ -42,7 +44,7 @@ export interface ConsumerSpec {
   handleBatch?(messages: readonly BusMessage[]): Promise<void>;
   /** Most messages handed to `handleBatch` at once. Default {@link DEFAULT_MAX_BATCH_SIZE}. */
   readonly maxBatchSize?: number;
-  /** Deliveries before a message is dead-lettered. Default 5. */
+  /** Failed deliveries before a message is dead-lettered (those failed by an unavailable database do not count). Default 5. */
   readonly maxAttempts?: number;
   /** Delay before the first redelivery, doubled each time up to 5 s. Default 100 ms. */
   readonly retryDelayMs?: number;
@@ -100,9 +102,11 @@ export function partitionFor(key: string, partitions: number): number {
 }
 
 /**
- * Runs a handler with in-place redelivery: retries with backoff until it succeeds or
- * `maxAttempts` is reached, then hands the message to `deadLetter`. Blocking the partition
- * while retrying is what keeps per-key order.
+ * Runs a handler with in-place redelivery: retries with backoff until it succeeds or it failed
+ * `maxAttempts` times, then hands the message to `deadLetter`. Failures because the database
+ * cannot serve do not count (see {@link isDatabaseUnavailable}): the message is fine, so it waits
+ * for the database instead of being dead-lettered. Blocking the partition while retrying is what
+ * keeps per-key order.
  */
 export async function deliverWithRetry(
   spec: ConsumerSpec,
@@ -111,13 +115,17 @@ export async function deliverWithRetry(
   isStopping: () => boolean,
 ): Promise<'handled' | 'dead-lettered' | 'stopped'> {
   const maxAttempts = spec.maxAttempts ?? 5;
+  let failures = 0;
   for (let attempt = 1; ; attempt++) {
     try {
       await spec.handle({ ...message, attempt });
       return 'handled';
     } catch (error) {
       const poison = error instanceof PoisonMessageError;
-      if (poison || attempt >= maxAttempts) {
+      // A database that cannot serve (down, restarting) says nothing about the message: retried
+      // (backing off up to 5 s) until it is back or the consumer stops, never dead-lettered.
+      if (!poison && !isDatabaseUnavailable(error)) failures++;
+      if (poison || failures >= maxAttempts) {
         await deadLetter({
           topic: spec.deadLetterTopic ?? defaultDeadLetterTopic(spec.groupId),
           key: message.key,

@@ -5,6 +5,8 @@ import type { Consumer, ConsumerSpec, EventBus, OutgoingMessage } from './bus';
 import { DEFAULT_MAX_BATCH_SIZE, deliverBatch } from './bus';
 import { consumerGroupLabels, eventBusMetrics, instrumentConsumer } from './bus-metrics';
 import { memoize } from '../metrics';
+import type { KafkaSecurity } from '../tls';
+import { probeTls } from '../tls';
 
 /**
  * Partitions of the topics the adapter creates, unless told otherwise: as many consumers of one
@@ -14,6 +16,15 @@ export const DEFAULT_TOPIC_PARTITIONS = 6;
 
 /** How long ensureTopics() retries transient metadata errors before it gives up. */
 const TOPIC_READY_TIMEOUT_MS = 30_000;
+/** Longest back-off between kafkajs' reconnection attempts (its default, 30 s, outlasts short broker outages). */
+const MAX_RETRY_TIME_MS = 5_000;
+/** Pause before a consumer that kafkajs gave up on is replaced. */
+const REPLACE_CONSUMER_AFTER_MS = 1_000;
+
+interface ConsumerEntry {
+  consumer: KafkaConsumer | undefined;
+  stopping: boolean;
+}
 /** Metadata errors of a topic the broker is still creating (or of a controller moving): worth retrying. */
 const TRANSIENT_TOPIC_ERRORS = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE', 'NOT_CONTROLLER', 'NOT_LEADER_OR_FOLLOWER', 'REQUEST_TIMED_OUT', 'BROKER_NOT_AVAILABLE']);
 
@@ -44,6 +55,8 @@ export interface KafkaBusOptions {
    * sharing consumer groups. Default none.
    */
   readonly namespace?: string;
+  /** TLS (and SASL/SCRAM) to the brokers, from `kafkaSecurity(settings)`. Default plaintext. */
+  readonly security?: KafkaSecurity | undefined;
 }
 
 /**
@@ -60,7 +73,7 @@ export class KafkaBus implements EventBus {
   private connected: Promise<void> | undefined;
   private producerUp = false;
   private readonly knownTopics = new Set<string>();
-  private readonly consumers = new Set<{ consumer: KafkaConsumer; stopping: boolean }>();
+  private readonly consumers = new Set<ConsumerEntry>();
   private closed = false;
   /** Subscriptions of this adapter, for the consumer-lag gauge. */
   private readonly subscriptions = new Set<ConsumerSpec>();
@@ -73,8 +86,11 @@ export class KafkaBus implements EventBus {
     this.kafka = new Kafka({
       clientId: options.clientId ?? 'shop',
       brokers: [...options.brokers],
+      ...(options.security ? { ssl: options.security.ssl, ...(options.security.sasl ? { sasl: options.security.sasl } : {}) } : {}),
       connectionTimeout: 3_000,
-      retry: { initialRetryTime: 200, retries: 8 },
+      // Reconnection back-off capped at 5 s (kafkajs' 30 s default kept consumers idle for up to
+      // 30 s after a broker came back).
+      retry: { initialRetryTime: 200, retries: 8, maxRetryTime: MAX_RETRY_TIME_MS },
       logLevel: logLevel.WARN,
       logCreator:
         () =>
@@ -97,9 +113,34 @@ export class KafkaBus implements EventBus {
   }
 
   private connect(): Promise<void> {
-    this.connected ??= Promise.all([this.admin.connect(), this.producer.connect()]).then(() => undefined);
+    this.connected ??= (async () => {
+      await this.verifyBrokerCertificates();
+      try {
+        await Promise.all([this.admin.connect(), this.producer.connect()]);
+      } catch (error) {
+        const sasl = this.options.security?.sasl;
+        if (sasl && (error as { name?: string }).name === 'KafkaJSSASLAuthenticationError') {
+          throw new Error(`Kafka refused the SASL credentials of user "${sasl.username}" (${sasl.mechanism.toUpperCase()}; check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD): ${(error as Error).message}`, { cause: error });
+        }
+        throw error;
+      }
+    })();
     this.connected.catch(() => (this.connected = undefined));
     return this.connected;
+  }
+
+  /**
+   * With TLS, one handshake with the first bootstrap broker that answers: kafkajs retries an
+   * untrusted certificate like a network error (about a minute of retries), this fails at once
+   * with the reason. Brokers that do not answer are left to kafkajs' own retries.
+   */
+  private async verifyBrokerCertificates(): Promise<void> {
+    const ssl = this.options.security?.ssl;
+    if (!ssl) return;
+    for (const broker of this.options.brokers) {
+      const at = broker.lastIndexOf(':');
+      if ((await probeTls(broker.slice(0, at), Number(broker.slice(at + 1)), ssl, 'KAFKA_SSL_CA_FILE')) === 'verified') return;
+    }
   }
 
   /**
@@ -183,6 +224,44 @@ export class KafkaBus implements EventBus {
     const topics = spec.topics.map((t) => this.ns(t));
     await this.ensureTopics(topics);
     const othersInGroup = await this.membersOfOtherProcesses(spec.groupId);
+    const entry: ConsumerEntry = { consumer: undefined, stopping: false };
+    this.consumers.add(entry);
+    this.subscriptions.add(spec);
+    const metrics = instrumentConsumer(spec);
+    const { running, joined } = await this.runConsumer(spec, topics, entry, metrics);
+    // Unless other processes are in the group: their rejoining paces the rebalance (run() joins), a
+    // killed one's for up to its 30 s session timeout. Then the consumer starts once the group has
+    // settled (the committed offsets lose nothing meanwhile) and a restarted service is ready at once.
+    if (othersInGroup) {
+      running.catch((err: unknown) => this.options.logger?.error({ err, groupId: spec.groupId }, 'Kafka consumer failed to start'));
+    } else {
+      await running;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([joined, new Promise((resolve) => (timer = setTimeout(resolve, 30_000)))]);
+      clearTimeout(timer);
+    }
+    return {
+      stop: async () => {
+        entry.stopping = true;
+        this.subscriptions.delete(spec);
+        await entry.consumer?.disconnect();
+        this.consumers.delete(entry);
+      },
+    };
+  }
+
+  /**
+   * One kafkajs consumer for the subscription, in `entry`. kafkajs restarts a consumer after a
+   * retriable failure but leaves it stopped after any other (a group join that failed while the
+   * broker was away, for example), and the service would then consume nothing until restarted: such
+   * a consumer is replaced by a new one (same group, so it resumes at the committed offsets).
+   */
+  private async runConsumer(
+    spec: ConsumerSpec,
+    topics: string[],
+    entry: ConsumerEntry,
+    metrics: ReturnType<typeof instrumentConsumer>,
+  ): Promise<{ running: Promise<void>; joined: Promise<void> }> {
     const consumer = this.kafka.consumer({
       groupId: this.ns(spec.groupId),
       sessionTimeout: 30_000,
@@ -192,12 +271,26 @@ export class KafkaBus implements EventBus {
       // kafkajs' 5 s default made every consumer stop take ~5 s. Data still arrives at once.
       maxWaitTimeInMs: 500,
       allowAutoTopicCreation: false,
-      retry: { retries: 10 },
+      retry: { retries: 10, maxRetryTime: MAX_RETRY_TIME_MS },
     });
-    const entry = { consumer, stopping: false };
-    this.consumers.add(entry);
-    this.subscriptions.add(spec);
-    const metrics = instrumentConsumer(spec);
+    entry.consumer = consumer;
+    const replace = (err: unknown): void => {
+      if (entry.stopping || this.closed || entry.consumer !== consumer) return;
+      this.options.logger?.error({ err, groupId: spec.groupId }, `Kafka consumer stopped; replacing it in ${REPLACE_CONSUMER_AFTER_MS} ms`);
+      const timer = setTimeout(() => {
+        if (entry.stopping || this.closed || entry.consumer !== consumer) return;
+        void consumer
+          .disconnect()
+          .catch(() => undefined)
+          .then(() => this.runConsumer(spec, topics, entry, metrics))
+          .then(({ running }) => running)
+          .catch(replace);
+      }, REPLACE_CONSUMER_AFTER_MS);
+      timer.unref();
+    };
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (!payload.restart) replace(payload.error);
+    });
     await consumer.connect();
     await consumer.subscribe({ topics, fromBeginning: spec.fromBeginning ?? true });
     // Resolve only once the group has assigned partitions, so that a caller that publishes right
@@ -234,25 +327,7 @@ export class KafkaBus implements EventBus {
         }
       },
     });
-    // Unless other processes are in the group: their rejoining paces the rebalance (run() joins), a
-    // killed one's for up to its 30 s session timeout. Then the consumer starts once the group has
-    // settled (the committed offsets lose nothing meanwhile) and a restarted service is ready at once.
-    if (othersInGroup) {
-      running.catch((err: unknown) => this.options.logger?.error({ err, groupId: spec.groupId }, 'Kafka consumer failed to start'));
-    } else {
-      await running;
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([joined, new Promise((resolve) => (timer = setTimeout(resolve, 30_000)))]);
-      clearTimeout(timer);
-    }
-    return {
-      stop: async () => {
-        entry.stopping = true;
-        this.subscriptions.delete(spec);
-        await consumer.disconnect();
-        this.consumers.delete(entry);
-      },
-    };
+    return { running, joined };
   }
 
   /** Whether the group has members beyond this adapter's own (other replicas, or a killed process's). */
@@ -313,7 +388,7 @@ export class KafkaBus implements EventBus {
     this.removeLagSource();
     await Promise.allSettled([...this.consumers].map(async (c) => {
       c.stopping = true;
-      await c.consumer.disconnect();
+      await c.consumer?.disconnect();
     }));
     await Promise.allSettled([this.producer.disconnect(), this.admin.disconnect()]);
   }

@@ -1,12 +1,11 @@
+import type http from 'node:http';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import express from 'express';
 import type { GraphQLFormattedError } from 'graphql';
 import type { PublicErrorCode } from '../errors';
 import { INTERNAL_ERROR, PUBLIC_ERRORS } from '../errors';
 import type { Logger } from '../logger';
-
-/** Request bodies larger than this are refused with 413 PAYLOAD_TOO_LARGE. Default of {@link graphqlBody}. */
-export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
+import { DEFAULT_QUERY_LIMITS } from './query-limits';
 
 /**
  * Answers a GraphQL error the way GraphQL over HTTP has it: a JSON body `{ errors: [...] }`, the
@@ -21,13 +20,16 @@ export function sendGraphqlError(res: express.Response, accept: string | undefin
 }
 
 /**
- * The body parsing of a GraphQL endpoint: JSON in UTF-8 only, at most `limitBytes`, and every
+ * The body parsing of a GraphQL endpoint: JSON in UTF-8 only, at most `limitBytes` (default the
+ * shared limits' `maxBodyBytes`, 1 MiB), `onBody` given the raw bytes (a subgraph's signature
+ * check hashes them), and every
  * failure answered as a GraphQL JSON error (never Express's HTML page, never a stack trace):
  * not JSON → 415 UNSUPPORTED_MEDIA_TYPE, too large → 413 PAYLOAD_TOO_LARGE, malformed JSON, invalid
  * UTF-8 or a body that is not an object (`null`) → 400 BAD_REQUEST. GET requests pass through.
  */
-export function graphqlBody(options: { readonly limitBytes?: number } = {}): Array<RequestHandler | ErrorRequestHandler> {
-  const limit = options.limitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
+export function graphqlBody(options: { readonly limitBytes?: number; readonly onBody?: (req: http.IncomingMessage, body: Buffer) => void } = {}): Array<RequestHandler | ErrorRequestHandler> {
+  const limit = options.limitBytes ?? DEFAULT_QUERY_LIMITS.maxBodyBytes;
+  const { onBody } = options;
   const contentType: RequestHandler = (req, res, next) => {
     if (req.method !== 'POST') return next();
     const type = req.headers['content-type'];
@@ -57,7 +59,14 @@ export function graphqlBody(options: { readonly limitBytes?: number } = {}): Arr
   };
   // strict: only objects and arrays (so `null` is refused here); invalid UTF-8 fails JSON.parse
   // only as replacement characters, hence the verify step.
-  const json = express.json({ limit, strict: true, verify: (_req, _res, buf) => assertUtf8(buf) });
+  const json = express.json({
+    limit,
+    strict: true,
+    verify: (req, _res, buf) => {
+      assertUtf8(buf);
+      onBody?.(req, buf);
+    },
+  });
   return [contentType, json, parseFailure];
 }
 

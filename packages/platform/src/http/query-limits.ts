@@ -1,24 +1,60 @@
+/**
+ * Query limits, one configuration for the gateway and every subgraph.
+ *
+ * The gateway refuses abusive operations before planning them; each subgraph refuses them again
+ * on its own (defence in depth: a subgraph reached by a misconfigured network, or by a gateway
+ * bug, must not run out of memory on one request). The same numbers hold at both: the gateway's
+ * query planner only ever sends a subgraph a part of the client's operation (an entity fetch is
+ * `_entities` over a subtree that started below the root, so it is never deeper), and inline
+ * fragments do not count as depth (`flattenFragments`), so what passes the gateway passes the
+ * subgraphs.
+ *
+ * What graphql-armor (depth, aliases, directives, cost) and the parser (tokens) check before
+ * execution, each refusal answered with the code naming its limit (MAX_DEPTH_LIMIT, …), a bound
+ * on execution time and on the size of the answer (resolved fields) check during execution:
+ * parsing and validation cannot see that `similar { similar { … } }` fans out.
+ */
+import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { GraphQLError as GraphQLErrorType, GraphQLFormattedError, ValidationContext, ValidationRule } from 'graphql';
 import { GraphQLError, Lexer, Source, TokenKind } from 'graphql';
 import type { QueryLimitCode } from '../errors';
 import { isPublicErrorCode, publicError } from '../errors';
 
-/** Limits against abusive operations, the same on every transport (HTTP, graphql-ws, SSE, multipart). */
+/** Limits against abusive operations, the same on every transport (HTTP, graphql-ws, SSE, multipart) and at every subgraph. */
 export interface QueryLimits {
-  /** Field nesting (introspection not counted). Default 12. */
+  /** Deepest field nesting (fragments not counted). Default 12. */
   readonly maxDepth: number;
   /** Aliases in one operation. Default 30. */
   readonly maxAliases: number;
   /** Directives in one operation. Default 30. */
   readonly maxDirectives: number;
-  /** Lexical tokens the parser reads before giving up. Default 5 000. */
+  /** Tokens in the document (bounds parsing itself). Default 5 000. */
   readonly maxTokens: number;
-  /** graphql-armor's cost estimate. Default 20 000. */
+  /** graphql-armor's static cost (objects 2, scalars 1, ×1.5 per level). Default 20 000. */
   readonly maxCost: number;
+  /** Largest request body, in bytes. Default 1 MiB. */
+  readonly maxBodyBytes: number;
+  /** Longest execution of one operation, in ms; fields not resolved by then fail. Default 10 000. */
+  readonly executionTimeoutMs: number;
+  /**
+   * Most fields one answer may resolve (a bound on its size: 100 000 fields are a few MB of JSON).
+   * Default 100 000.
+   */
+  readonly maxResponseFields: number;
 }
 
-export const DEFAULT_QUERY_LIMITS: QueryLimits = { maxDepth: 12, maxAliases: 30, maxDirectives: 30, maxTokens: 5_000, maxCost: 20_000 };
+/** The limits of the gateway and the subgraphs. */
+export const DEFAULT_QUERY_LIMITS: QueryLimits = {
+  maxDepth: 12,
+  maxAliases: 30,
+  maxDirectives: 30,
+  maxTokens: 5_000,
+  maxCost: 20_000,
+  maxBodyBytes: 1024 * 1024,
+  executionTimeoutMs: 10_000,
+  maxResponseFields: 100_000,
+};
 
 /**
  * graphql-armor's validation rules for `limits`, each refusal reported as its own code with
@@ -27,13 +63,13 @@ export const DEFAULT_QUERY_LIMITS: QueryLimits = { maxDepth: 12, maxAliases: 30,
  * `blockFieldSuggestion` hides "did you mean …" hints (production). The token limit is the
  * parser's (`parse(source, { maxTokens })`), not a rule.
  */
-export function queryLimitRules(limits: QueryLimits, options: { blockFieldSuggestion?: boolean } = {}): { rules: ValidationRule[]; plugins: ReturnType<ApolloArmor['protect']>['plugins'] } {
+export function queryLimitRules(limits: QueryLimits = DEFAULT_QUERY_LIMITS, options: { blockFieldSuggestion?: boolean } = {}): { rules: ValidationRule[]; plugins: ApolloServerPlugin<BaseContext>[] } {
   const refuse = (code: QueryLimitCode, limit: number) => ({
     propagateOnRejection: false,
     onReject: [(ctx: ValidationContext | null, error: GraphQLErrorType) => ctx?.reportError(publicError(code, error.message.replace(/^Syntax Error: /, ''), { extensions: { limit } }))],
   });
   const protection = new ApolloArmor({
-    maxDepth: { n: limits.maxDepth, ...refuse('MAX_DEPTH_LIMIT', limits.maxDepth) },
+    maxDepth: { n: limits.maxDepth, flattenFragments: true, ...refuse('MAX_DEPTH_LIMIT', limits.maxDepth) },
     maxAliases: { n: limits.maxAliases, ...refuse('MAX_ALIASES_LIMIT', limits.maxAliases) },
     maxDirectives: { n: limits.maxDirectives, ...refuse('MAX_DIRECTIVES_LIMIT', limits.maxDirectives) },
     costLimit: { maxCost: limits.maxCost, ...refuse('COST_ESTIMATED_TOO_EXPENSIVE', limits.maxCost) },
@@ -42,7 +78,7 @@ export function queryLimitRules(limits: QueryLimits, options: { blockFieldSugges
     maxTokens: { enabled: false },
     blockFieldSuggestion: { enabled: options.blockFieldSuggestion ?? false },
   }).protect();
-  return { rules: protection.validationRules as ValidationRule[], plugins: protection.plugins };
+  return { rules: protection.validationRules as ValidationRule[], plugins: protection.plugins as ApolloServerPlugin<BaseContext>[] };
 }
 
 /** Whether `source` has more than `maxTokens` tokens, counted as graphql-js's parser counts them. */
@@ -83,4 +119,50 @@ export function withLimitCode(formatted: GraphQLFormattedError, error: unknown, 
   const message = code === 'MAX_TOKENS_LIMIT' ? `The document has more than ${limits.maxTokens} tokens (the limit).` : formatted.message;
   const { locations: _locations, ...rest } = formatted;
   return { ...rest, message, extensions: { ...formatted.extensions, code, limit: code === 'MAX_TOKENS_LIMIT' ? limits.maxTokens : formatted.extensions?.['limit'] } };
+}
+
+/**
+ * Bounds one operation's execution: once it has run `executionTimeoutMs`, or resolved
+ * `maxResponseFields` fields, every field still to resolve fails at once (so the rest of the tree
+ * is never built), and the answer carries one error saying which bound was hit: BAD_USER_INPUT
+ * for the size (asking for less is the fix), SERVICE_UNAVAILABLE for the time (retryable).
+ */
+export function useExecutionBounds(limits: Pick<QueryLimits, 'executionTimeoutMs' | 'maxResponseFields'> = DEFAULT_QUERY_LIMITS): ApolloServerPlugin<BaseContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async executionDidStart() {
+          const deadline = Date.now() + limits.executionTimeoutMs;
+          let fields = 0;
+          let exceeded: Error | undefined;
+          return {
+            willResolveField() {
+              if (exceeded) throw exceeded;
+              if (++fields > limits.maxResponseFields) {
+                exceeded = publicError('BAD_USER_INPUT', `The answer would exceed ${limits.maxResponseFields} fields; ask for less (fewer levels, smaller pages).`, { extensions: { limit: 'response-fields' } });
+                throw exceeded;
+              }
+              if (Date.now() > deadline) {
+                exceeded = publicError('SERVICE_UNAVAILABLE', `The operation took longer than ${limits.executionTimeoutMs} ms and was stopped.`, { extensions: { limit: 'execution-time' } });
+                throw exceeded;
+              }
+              return undefined;
+            },
+          };
+        },
+        async willSendResponse({ response }) {
+          // One error per bound, not one per field that was cut.
+          if (response.body.kind !== 'single' || !response.body.singleResult.errors) return;
+          const seen = new Set<string>();
+          response.body.singleResult.errors = response.body.singleResult.errors.filter((e) => {
+            const limit = e.extensions?.['limit'];
+            if (typeof limit !== 'string') return true;
+            if (seen.has(limit)) return false;
+            seen.add(limit);
+            return true;
+          });
+        },
+      };
+    },
+  };
 }

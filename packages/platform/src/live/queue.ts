@@ -72,6 +72,15 @@ export class AsyncQueue<T, R = T> implements AsyncGenerator<R, undefined, unknow
     this.wake?.();
   }
 
+  /** Ends the stream now: values not taken yet are dropped, and `last` (if given) is the final one. */
+  endNow(last?: T): void {
+    if (this.closed) return;
+    this.values.length = 0;
+    if (last !== undefined) this.values.push(last);
+    this.ending = true;
+    this.wake?.();
+  }
+
   async next(): Promise<IteratorResult<R, undefined>> {
     for (;;) {
       if (this.closed) return { done: true, value: undefined };
@@ -123,12 +132,16 @@ export class AsyncQueue<T, R = T> implements AsyncGenerator<R, undefined, unknow
   }
 }
 
+/** What a {@link mapStream} map answers to leave a value out of the stream. */
+export const SKIP: unique symbol = Symbol('skip');
+
 /**
- * Maps a stream one value at a time (results keep the values' order). Unlike an async generator,
- * `return()` reaches the source at once, even while a `next()` waits for a value, so a reader
- * that leaves never keeps a subscription open. `onEnd` runs once, however the stream ends.
+ * Maps a stream one value at a time (results keep the values' order; a map that answers
+ * {@link SKIP} leaves that value out). Unlike an async generator, `return()` reaches the source at
+ * once, even while a `next()` waits for a value, so a reader that leaves never keeps a
+ * subscription open. `onEnd` runs once, however the stream ends.
  */
-export function mapStream<T, R>(source: AsyncIterable<T>, map: (value: T) => Promise<R>, onEnd: () => void): AsyncGenerator<R, undefined, unknown> {
+export function mapStream<T, R>(source: AsyncIterable<T>, map: (value: T) => Promise<R | typeof SKIP>, onEnd: () => void): AsyncGenerator<R, undefined, unknown> {
   const it = source[Symbol.asyncIterator]();
   let ended = false;
   const end = (): void => {
@@ -139,12 +152,15 @@ export function mapStream<T, R>(source: AsyncIterable<T>, map: (value: T) => Pro
   const generator: AsyncGenerator<R, undefined, unknown> = {
     async next() {
       try {
-        const step = await it.next();
-        if (step.done) {
-          end();
-          return { done: true, value: undefined };
+        for (;;) {
+          const step = await it.next();
+          if (step.done) {
+            end();
+            return { done: true, value: undefined };
+          }
+          const mapped = await map(step.value);
+          if (mapped !== SKIP) return { done: false, value: mapped };
         }
-        return { done: false, value: await map(step.value) };
       } catch (error) {
         end();
         throw error;

@@ -2,39 +2,55 @@
  * Serves a subgraph's `Subscription` fields over graphql-ws (protocol `graphql-transport-ws`) on the
  * subgraph's own HTTP server and path, for the gateway to subscribe to.
  *
- * - Authentication: the gateway sends the caller's identity signed exactly as for HTTP (the
- *   `x-shop-identity` headers) as the `connection_init` payload; it is checked with `verifyIdentity`.
- *   A forged or expired identity closes the socket with 4403 (Forbidden); no payload is an anonymous
- *   connection.
+ * - Authentication: only the gateway may connect. It signs the handshake exactly as an HTTP request
+ *   (internal-request.ts: `GET <path>`, an empty body, this service as audience, the caller's
+ *   identity if any) and sends those headers as the `connection_init` payload, signed afresh on
+ *   every (re)connection. A missing, forged or expired signature, an expired identity or a revoked
+ *   session closes the socket with 4403 (Forbidden). Documents pass the same query limits as HTTP.
  * - Events: the service's {@link LivePubSub} (built in its `setup`), fed by the live handlers its
  *   `live` hook returns, through a live listener (`deps.listen`: every replica sees every event, so
  *   each one can serve its own subscribers), one ordered queue per subscriber.
  * - Execution: like graphql-js `subscribe`, except that each event is executed with a FRESH context
  *   (DataLoaders are per request; one cached across events would serve stale rows).
+ * - No result is sent twice in a row to one subscription: a result equal (data and errors) to the
+ *   previous one sent on it is left out. Two events can resolve to the same answer (orders'
+ *   OrderCancelled then OrderRefunded both announce CANCELLED, and the order read at delivery may
+ *   already show the refund: the issue-15 probe saw one CANCELLED twice), and an at-least-once
+ *   bus may deliver an event twice; the client already has that answer. Only the previous one:
+ *   a value that comes back later (stock 5, 4, 5) is news.
  * - Each result carries `extensions.eventTime` (when the domain event happened, from the published
  *   {@link LiveEvent}), so the gateway can measure delivery latency end to end.
  * - Shutdown closes sockets with 1001 (Going Away) and never completes subscriptions: the gateway
  *   reconnects and resubscribes to another (or the restarted) replica.
  */
+import { createHash } from 'node:crypto';
 import type http from 'node:http';
-import type { ExecutionArgs, ExecutionResult, GraphQLSchema } from 'graphql';
-import { createSourceEventStream, execute, getOperationAST } from 'graphql';
+import type { ExecutionArgs, ExecutionResult, GraphQLSchema, ValidationRule } from 'graphql';
+import { createSourceEventStream, execute, getOperationAST, parse, specifiedRules, validate } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import { badRequest, maskError, serviceUnavailable, unauthenticated } from '../errors';
+import { badRequest, maskError, publicError, serviceUnavailable, unauthenticated } from '../errors';
+import { DEFAULT_QUERY_LIMITS, exceedsTokenLimit } from '../http/query-limits';
 import type { LiveHandler } from '../events/consumers';
 import type { Identity } from '../identity';
-import { verifyIdentity } from '../identity';
+import type { VerifiedRequest } from '../internal-request';
 import { counter, gauge } from '../metrics';
 import type { RequestContext, ServiceDeps } from '../service/definition';
 import { isLiveEvent } from './pubsub';
-import { mapStream } from './queue';
+import { mapStream, SKIP } from './queue';
 
 export interface SubscriptionServingOptions {
   readonly deps: ServiceDeps;
-  /** Verifies the identity the gateway signs into `connection_init`. */
-  readonly internalAuthSecret: string;
+  /**
+   * Verifies the gateway's signature of the handshake (`connection_init` payload as headers, the
+   * upgrade request's path) and answers the caller; throws when the gateway did not sign it.
+   */
+  readonly verify: (headers: Record<string, string>, path: string) => VerifiedRequest;
+  /** More validation rules (the query limits). Default none. */
+  readonly validationRules?: readonly ValidationRule[];
+  /** Most tokens in a subscription document. Default the {@link DEFAULT_QUERY_LIMITS} value (beyond it: MAX_TOKENS_LIMIT). */
+  readonly maxTokens?: number;
   /**
    * Builds the context of the subscribe call and of EACH event (the service's own `context`, so
    * DataLoaders are fresh per event).
@@ -71,15 +87,17 @@ export function serveSubscriptions(server: http.Server, schema: GraphQLSchema, o
   listening.catch((err: unknown) => logger.error({ err }, 'could not start the live listener of subscriptions'));
   const buildContext = async (identity: Identity | null): Promise<object> => options.context({ identity, deps });
 
+  const rules = [...specifiedRules, ...(options.validationRules ?? [])];
   const wss = new WebSocketServer({ server, path: options.path ?? '/graphql', maxPayload: 1024 * 1024 });
   const graphqlWs = useServer(
     {
       schema,
+      validate: (s, document) => validate(s, document, rules),
       onConnect: (ctx) => {
         const headers: Record<string, string> = {};
         for (const [key, value] of Object.entries(ctx.connectionParams ?? {})) if (typeof value === 'string') headers[key.toLowerCase()] = value;
         try {
-          CONNECTION_IDENTITY.set(ctx, verifyIdentity(headers, options.internalAuthSecret));
+          CONNECTION_IDENTITY.set(ctx, options.verify(headers, ctx.extra.request.url ?? '/').identity);
           return true;
         } catch (error) {
           const reason = `Forbidden: ${error instanceof Error ? error.message : 'invalid identity'}`;
@@ -94,6 +112,13 @@ export function serveSubscriptions(server: http.Server, schema: GraphQLSchema, o
           return [unauthenticated('Your session has expired.')];
         }
         if (!payload.query) return [badRequest('A subscribe message needs a query.')];
+        const maxTokens = options.maxTokens ?? DEFAULT_QUERY_LIMITS.maxTokens;
+        try {
+          parse(payload.query, { maxTokens });
+        } catch (error) {
+          if (exceedsTokenLimit(payload.query, maxTokens)) return [publicError('MAX_TOKENS_LIMIT', `The document has more than ${maxTokens} tokens (the limit).`, { extensions: { limit: maxTokens } })];
+          return [publicError('GRAPHQL_PARSE_FAILED', error instanceof Error ? error.message : 'Syntax error')];
+        }
         return undefined;
       },
       context: async (ctx) => {
@@ -114,10 +139,16 @@ export function serveSubscriptions(server: http.Server, schema: GraphQLSchema, o
         if (!isAsyncIterable(source)) return source;
         const fresh = EVENT_CONTEXT.get(args.contextValue as object) ?? (async () => args.contextValue as object);
         active.inc({ service, field });
+        let previous: string | undefined;
         return mapStream(
           source,
           async (payload) => {
             const result: ExecutionResult = await execute({ ...args, rootValue: payload, contextValue: await fresh() });
+            const digest = createHash('sha256')
+              .update(JSON.stringify([result.data ?? null, result.errors?.map((e) => e.message) ?? []]))
+              .digest('base64url');
+            if (digest === previous) return SKIP;
+            previous = digest;
             events.inc({ service, field });
             const at = isLiveEvent(payload) ? payload.eventTime : undefined;
             return at === undefined ? result : { ...result, extensions: { ...result.extensions, eventTime: new Date(at).toISOString() } };

@@ -13,8 +13,10 @@ import type { NodeEnv, SettingsOf, SettingsOverrides, SettingsShape, SettingsSpe
 import type { EventBus } from '../events/bus';
 import type { EventHandler, LiveHandler } from '../events/consumers';
 import type { Outbox } from '../events/outbox';
+import type { QueryLimits } from '../http/query-limits';
 import type { AuthContext, Identity } from '../identity';
 import type { Logger } from '../logger';
+import type { TlsClientOptions } from '../tls';
 
 /** What the platform gives a service's `setup` (and every hook after it). */
 export interface ServiceDeps {
@@ -85,12 +87,23 @@ export function defineService<S extends SettingsShape, P, C extends RequestConte
 export interface ServiceOptions<S extends SettingsShape = SettingsShape> {
   /** HTTP port; 0 picks a free one. */
   readonly port: number;
-  /** Interface to bind. Default 127.0.0.1 (0.0.0.0 in containers via HOST). */
+  /** Interface to bind. Default 127.0.0.1 (Kubernetes sets HOST=0.0.0.0; see standaloneEnv). */
   readonly host?: string;
   readonly databaseUrl: string;
+  /** TLS to the database (`postgresTls(settings)`); default none (the embedded, loopback Postgres). */
+  readonly databaseTls?: TlsClientOptions | undefined;
   readonly bus: EventBus;
-  /** Shared secret that signs the identity header from the gateway. */
+  /** Shared secret of the gateway's request signatures (see internal-request.ts): nothing else is answered on /graphql. */
   readonly internalAuthSecret: string;
+  /** Query, body, time and answer-size limits. Default {@link DEFAULT_QUERY_LIMITS} (the gateway's). */
+  readonly limits?: Partial<QueryLimits>;
+  /** Longest lifetime of a gateway signature accepted. Default {@link DEFAULT_INTERNAL_REQUEST_MAX_TTL_SECONDS}. */
+  readonly internalRequestMaxTtlSeconds?: number;
+  /**
+   * Follow users' session events to refuse identities of revoked sessions (docs/notes/security.md).
+   * Default true.
+   */
+  readonly followRevocations?: boolean;
   /** Run pending migrations at start. Default true (Kubernetes runs them in a Job and sets false). */
   readonly runMigrations?: boolean;
   /** Load demo data at start. Default false. */

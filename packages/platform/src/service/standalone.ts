@@ -1,22 +1,26 @@
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import type { SettingsShape } from '../config';
 import { configOrExit, env, loadConfig, parseSettings } from '../config';
-import { createDataSource, runMigrationsLocked } from '../db/data-source';
+import { createDataSource, initializeDataSource, runMigrationsLocked } from '../db/data-source';
 import { PlatformOutboxInbox1700000000000 } from '../db/platform.migration';
 import type { EventBus } from '../events/bus';
 import { InProcessBus } from '../events/in-process-bus';
+import { DEFAULT_INTERNAL_REQUEST_MAX_TTL_SECONDS } from '../internal-request';
 import { DEFAULT_TOPIC_PARTITIONS, KafkaBus } from '../events/kafka-bus';
 import type { Logger } from '../logger';
 import { createLogger } from '../logger';
+import type { KafkaSecurity } from '../tls';
+import { assertNoTlsInUrl, kafkaSecurity, kafkaSecuritySettings, postgresTls, postgresTlsSettings } from '../tls';
 import type { RequestContext, ServiceDefinition } from './definition';
 import { DEFAULT_DRAIN_TIMEOUT_MS } from './definition';
 import { startService } from './start';
 
 /** Creates the Kafka adapter for `brokers`, or the durable in-process adapter on `pool`. */
-export function createEventBus(options: { brokers?: readonly string[] | undefined; pool?: Pool; logger: Logger; clientId?: string; partitions?: number; replicationFactor?: number }): EventBus {
+export function createEventBus(options: { brokers?: readonly string[] | undefined; pool?: Pool; logger: Logger; clientId?: string; partitions?: number; replicationFactor?: number; security?: KafkaSecurity | undefined }): EventBus {
   if (options.brokers?.length) {
     return new KafkaBus({
       brokers: options.brokers,
+      security: options.security,
       logger: options.logger,
       ...(options.clientId ? { clientId: options.clientId } : {}),
       ...(options.partitions ? { partitions: options.partitions } : {}),
@@ -30,15 +34,20 @@ export function createEventBus(options: { brokers?: readonly string[] | undefine
 /** The platform's settings of every standalone service, from its environment. */
 export const standaloneEnv = {
   NODE_ENV: env.nodeEnv(),
-  HOST: env.string('0.0.0.0'),
+  /** Interface to bind. Default 127.0.0.1: a subgraph is for the gateway only; Kubernetes sets 0.0.0.0 (k8s/base/subgraph-common.env). */
+  HOST: env.string('127.0.0.1'),
   DATABASE_URL: env.postgresUrl(),
   KAFKA_BROKERS: env.brokers(),
   KAFKA_TOPIC_PARTITIONS: env.int(DEFAULT_TOPIC_PARTITIONS, 1),
   KAFKA_REPLICATION_FACTOR: env.int(3, 1),
   INTERNAL_AUTH_SECRET: env.secret(32),
+  /** Longest lifetime of a gateway request signature accepted, in seconds. Default 60 (the gateway mints 10). */
+  INTERNAL_REQUEST_MAX_TTL_SECONDS: env.int(DEFAULT_INTERNAL_REQUEST_MAX_TTL_SECONDS, 1),
   RUN_MIGRATIONS: env.bool(true),
   SEED_DEMO_DATA: env.bool(false),
   DRAIN_TIMEOUT_MS: env.int(DEFAULT_DRAIN_TIMEOUT_MS),
+  ...postgresTlsSettings.shape,
+  ...kafkaSecuritySettings.shape,
 };
 
 /**
@@ -49,37 +58,47 @@ export const standaloneEnv = {
  */
 export async function runStandalone<S extends SettingsShape, P, C extends RequestContext>(def: ServiceDefinition<S, P, C>): Promise<void> {
   const logger = createLogger(def.name);
-  const cfg = configOrExit(def.name, () => {
+  const { cfg, databaseTls, kafka } = configOrExit(def.name, () => {
     const platform = loadConfig({ ...standaloneEnv, PORT: env.port(def.defaultPort) });
+    assertNoTlsInUrl('DATABASE_URL', platform.DATABASE_URL);
     // Checked here too, so that a bad setting of the service stops it before it connects anywhere.
     if (!process.argv.includes('migrate')) parseSettings(def.settings, {}, platform.NODE_ENV);
-    return platform;
+    // TLS files are read (and checked: readable, a key that is its certificate's) before anything connects.
+    return { cfg: platform, databaseTls: postgresTls(platform), kafka: kafkaSecurity(platform) };
   });
-  if (process.argv.includes('migrate')) {
-    const ds = createDataSource({ url: cfg.DATABASE_URL, name: `${def.name}-migrate`, entities: def.entities, migrations: [PlatformOutboxInbox1700000000000, ...def.migrations] });
-    await ds.initialize();
-    const applied = await runMigrationsLocked(ds);
-    logger.info({ migrations: applied }, 'migrations applied');
-    await ds.destroy();
-    return;
+  try {
+    if (process.argv.includes('migrate')) {
+      const ds = createDataSource({ url: cfg.DATABASE_URL, ssl: databaseTls, name: `${def.name}-migrate`, entities: def.entities, migrations: [PlatformOutboxInbox1700000000000, ...def.migrations] });
+      await initializeDataSource(ds, cfg.DATABASE_URL);
+      const applied = await runMigrationsLocked(ds);
+      logger.info({ migrations: applied }, 'migrations applied');
+      await ds.destroy();
+      return;
+    }
+    const bus = createEventBus({ brokers: cfg.KAFKA_BROKERS, logger, clientId: def.name, partitions: cfg.KAFKA_TOPIC_PARTITIONS, replicationFactor: cfg.KAFKA_REPLICATION_FACTOR, security: kafka });
+    const service = await startService(def, {
+      port: cfg.PORT,
+      host: cfg.HOST,
+      databaseUrl: cfg.DATABASE_URL,
+      databaseTls,
+      bus,
+      internalAuthSecret: cfg.INTERNAL_AUTH_SECRET,
+      internalRequestMaxTtlSeconds: cfg.INTERNAL_REQUEST_MAX_TTL_SECONDS,
+      runMigrations: cfg.RUN_MIGRATIONS,
+      seed: cfg.SEED_DEMO_DATA,
+      nodeEnv: cfg.NODE_ENV,
+      drainTimeoutMs: cfg.DRAIN_TIMEOUT_MS,
+      logger,
+    });
+    onShutdown(logger, async () => {
+      await service.stop();
+      await bus.close();
+    });
+  } catch (error) {
+    // The reason is the message itself (an untrusted certificate, refused credentials…): the line an operator reads.
+    logger.fatal({ err: error }, `start-up failed: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
   }
-  const bus = createEventBus({ brokers: cfg.KAFKA_BROKERS, logger, clientId: def.name, partitions: cfg.KAFKA_TOPIC_PARTITIONS, replicationFactor: cfg.KAFKA_REPLICATION_FACTOR });
-  const service = await startService(def, {
-    port: cfg.PORT,
-    host: cfg.HOST,
-    databaseUrl: cfg.DATABASE_URL,
-    bus,
-    internalAuthSecret: cfg.INTERNAL_AUTH_SECRET,
-    runMigrations: cfg.RUN_MIGRATIONS,
-    seed: cfg.SEED_DEMO_DATA,
-    nodeEnv: cfg.NODE_ENV,
-    drainTimeoutMs: cfg.DRAIN_TIMEOUT_MS,
-    logger,
-  });
-  onShutdown(logger, async () => {
-    await service.stop();
-    await bus.close();
-  });
 }
 
 /**

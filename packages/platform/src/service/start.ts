@@ -7,24 +7,25 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap';
 import express from 'express';
-import { GraphQLError } from 'graphql';
 import type { DataSource } from 'typeorm';
 import type { SettingsShape } from '../config';
 import { parseSettings } from '../config';
 import { installAfterCommitHooks } from '../db/after-commit';
-import { createDataSource, instrumentDataSource, runMigrationsLocked } from '../db/data-source';
+import { createDataSource, initializeDataSource, instrumentDataSource, runMigrationsLocked } from '../db/data-source';
 import { PlatformOutboxInbox1700000000000 } from '../db/platform.migration';
 import { maskError } from '../errors';
 import type { Consumer } from '../events/bus';
 import { startEventConsumers, startLiveListener } from '../events/consumers';
 import { Outbox, OutboxRelay } from '../events/outbox';
-import type { Identity } from '../identity';
-import { verifyClientAddress, verifyIdentity } from '../identity';
+import { bodyDigest, GATEWAY_SIGNATURE_HEADER, verifyInternalRequest } from '../internal-request';
+import type { VerifiedRequest } from '../internal-request';
+import { DEFAULT_QUERY_LIMITS, queryLimitRules, useExecutionBounds, withLimitCode } from '../http/query-limits';
+import { SessionDenyList, subgraphDenyListMetrics } from '../revocations';
 import { serveSubscriptions } from '../live/serve';
 import { createLogger } from '../logger';
 import { collectProcessMetrics, histogram } from '../metrics';
 import { initTracingFromEnv } from '../tracing';
-import { graphqlBody, jsonErrorHandler } from '../http/graphql-body';
+import { graphqlBody, jsonErrorHandler, sendGraphqlError } from '../http/graphql-body';
 import { useGraphqlMetrics } from '../http/graphql-metrics.plugin';
 import { mountOperationalRoutes } from '../http/operational-routes';
 import type { RequestContext, RunningService, ServiceDefinition, ServiceDeps, ServiceOptions } from './definition';
@@ -43,11 +44,12 @@ export async function startService<S extends SettingsShape, P, C extends Request
   initTracingFromEnv(def.name);
   const dataSource = createDataSource({
     url: options.databaseUrl,
+    ssl: options.databaseTls,
     name: def.name,
     entities: def.entities,
     migrations: [PlatformOutboxInbox1700000000000, ...def.migrations],
   });
-  await dataSource.initialize();
+  await initializeDataSource(dataSource, options.databaseUrl);
   installAfterCommitHooks(dataSource, (err) => logger.error({ err }, 'after-commit hook failed'));
   const uninstrument = instrumentDataSource(dataSource, def.name);
   const cleanups: Array<() => Promise<void>> = [
@@ -113,6 +115,33 @@ export async function startService<S extends SettingsShape, P, C extends Request
       await Promise.all(liveConsumers.map((c) => c.stop()));
     });
 
+    // The sessions revoked by users: identities of these sessions are refused here too.
+    const revocations = new SessionDenyList({ groupPrefix: `${def.name}.revocations`, metrics: (list) => subgraphDenyListMetrics(def.name, list) });
+    let revocationsReplayed = options.followRevocations === false;
+    if (options.followRevocations !== false) {
+      // Not awaited: a consumer group join takes seconds on Kafka; readiness waits for the replay.
+      // A group of its own on each start: a reused one would resume from its offset and skip the replay.
+      const feed = revocations.follow({ bus: options.bus, logger, instanceId: `${instanceId}-${Math.random().toString(36).slice(2, 8)}` });
+      feed.then(
+        (f) => void f.replayed.then(() => (revocationsReplayed = true)),
+        (err: unknown) => logger.error({ err }, 'could not follow session revocations'),
+      );
+      cleanups.push(async () => {
+        await (await feed.catch(() => undefined))?.stop();
+      });
+    }
+    const limits = { ...DEFAULT_QUERY_LIMITS, ...options.limits };
+    const protection = queryLimitRules(limits, { blockFieldSuggestion: nodeEnv === 'production' });
+    const checkRequest = (headers: Record<string, string | string[] | undefined>, method: string, path: string, digest: string): VerifiedRequest =>
+      verifyInternalRequest(headers, {
+        secret: options.internalAuthSecret,
+        audience: def.name,
+        method,
+        path,
+        bodyDigest: digest,
+        isRevoked: (sessionId) => revocations.isRevoked(sessionId),
+        ...(options.internalRequestMaxTtlSeconds ? { maxTtlSeconds: options.internalRequestMaxTtlSeconds } : {}),
+      });
     const schema = buildSubgraphSchema({ typeDefs: def.typeDefs, resolvers: def.resolvers as GraphQLResolverMap<unknown> });
     const app = express();
     app.disable('x-powered-by');
@@ -123,34 +152,59 @@ export async function startService<S extends SettingsShape, P, C extends Request
       schema,
       csrfPrevention: true,
       includeStacktraceInErrorResponses: nodeEnv === 'development',
-      formatError: (formatted, error) => maskError(formatted, error, logger),
-      plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginInlineTraceDisabled(), useGraphqlMetrics(def.name) as never],
+      // A limit refusal keeps the code naming its limit (MAX_DEPTH_LIMIT, ...), as at the gateway.
+      formatError: (formatted, error) => maskError(withLimitCode(formatted, error, limits), error, logger),
+      // The gateway's limits, again (see http/query-limits.ts), and bounds on execution time and answer size.
+      parseOptions: { maxTokens: limits.maxTokens },
+      validationRules: protection.rules,
+      plugins: [
+        ApolloServerPluginDrainHttpServer({ httpServer }),
+        ApolloServerPluginInlineTraceDisabled(),
+        useGraphqlMetrics(def.name) as never,
+        ...(protection.plugins as never[]),
+        useExecutionBounds(limits) as never,
+      ],
       // Shutdown is ours (onShutdown -> stop()): Apollo's own SIGTERM handler would stop the server
       // and re-send the signal, which ends the process before the drain (exit 1, consumers not closed).
       stopOnTerminationSignals: false,
     });
     await apollo.start();
-    mountOperationalRoutes(app, def.name, async () => ready && (await dataSourceHealthy(dataSource)) && (await options.bus.isReady()));
+    mountOperationalRoutes(app, def.name, async () => ready && revocationsReplayed && (await dataSourceHealthy(dataSource)) && (await options.bus.isReady()));
     def.routes?.(app, parts);
+    const digests = new WeakMap<object, string>();
+    const verified = new WeakMap<object, VerifiedRequest>();
+    const EMPTY_DIGEST = bodyDigest('');
+    // Only the gateway may call, ahead of everything else: a request without its signature is refused
+    // before its body is read; the signature itself (minted for this service and this request, body
+    // included) is checked once the body is in.
+    const signaturePresent: express.RequestHandler = (req, res, next) => {
+      if (req.headers[GATEWAY_SIGNATURE_HEADER]) return next();
+      sendGraphqlError(res, req.headers.accept, 'UNAUTHENTICATED', 'This service answers only requests signed by the gateway.');
+    };
+    const signatureValid: express.RequestHandler = (req, res, next) => {
+      try {
+        verified.set(req, checkRequest(req.headers, req.method, req.originalUrl, digests.get(req) ?? EMPTY_DIGEST));
+        next();
+      } catch (error) {
+        sendGraphqlError(res, req.headers.accept, 'UNAUTHENTICATED', error instanceof Error ? error.message : 'Unauthenticated');
+      }
+    };
     app.use(
       '/graphql',
-      ...graphqlBody(),
+      signaturePresent,
+      ...graphqlBody({ limitBytes: limits.maxBodyBytes, onBody: (req, body) => digests.set(req, bodyDigest(body)) }),
+      signatureValid,
       expressMiddleware(apollo, {
         context: async ({ req }) => {
-          let identity: Identity | null;
-          try {
-            identity = verifyIdentity(req.headers, options.internalAuthSecret);
-          } catch (error) {
-            if (error instanceof GraphQLError) throw new GraphQLError(error.message, { extensions: { ...error.extensions, http: { status: 401 } } });
-            throw error;
-          }
-          const clientAddress = verifyClientAddress(req.headers, options.internalAuthSecret) ?? req.socket.remoteAddress ?? 'unknown';
-          return contextOf({ identity, deps, clientAddress });
+          const request = verified.get(req) ?? { identity: null, clientAddress: null };
+          return contextOf({ identity: request.identity, deps, clientAddress: request.clientAddress ?? req.socket.remoteAddress ?? 'unknown' });
         },
       }),
     );
     app.use(jsonErrorHandler(logger));
-    const live = def.live ? serveSubscriptions(httpServer, schema, { deps, internalAuthSecret: options.internalAuthSecret, context: contextOf, handlers: def.live(parts) }) : undefined;
+    const live = def.live
+      ? serveSubscriptions(httpServer, schema, { deps, verify: (headers, path) => checkRequest(headers, 'GET', path, EMPTY_DIGEST), context: contextOf, handlers: def.live(parts), validationRules: protection.rules, maxTokens: limits.maxTokens })
+      : undefined;
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);
       httpServer.listen(options.port, options.host ?? '127.0.0.1', () => resolve());

@@ -75,3 +75,7 @@ export type { AuditFinding } from './http-audit';
 export { auditGraphqlOverHttp } from './http-audit';
 export type { HttpSubscription, HttpSubscriptionTransport } from './subscription-clients';
 export { HTTP_SUBSCRIPTION_TRANSPORTS, MULTIPART_SUBSCRIPTION_ACCEPT, subscribeOverHttp } from './subscription-clients';
+export type { CertificateFiles, LeafOptions } from './certificates';
+export { TestCertificates } from './certificates';
+export type { AsGatewayRequest } from './as-gateway';
+export { gatewayRequest, postAsGateway, send } from './as-gateway';

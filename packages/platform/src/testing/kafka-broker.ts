@@ -25,6 +25,8 @@ const TAIL_LINES = 60;
 export interface KafkaBrokerHandle {
   /** Bootstrap servers for clients, e.g. `['127.0.0.1:9092']`. */
   readonly brokers: string[];
+  /** Bootstrap servers of the SASL_SSL listener, when `saslSsl` was given. */
+  readonly saslSslBrokers?: string[];
   /**
    * Stops the broker: SIGTERM to its whole process group, then SIGKILL if it has not exited after
    * 15 s. Resolves once the JVM has exited. Idempotent.
@@ -47,6 +49,12 @@ export interface KafkaBrokerOptions {
    * Default 120000. The one-time download of the jars has its own 15-minute limit.
    */
   startupTimeoutMs?: number;
+  /**
+   * Also open a SASL_SSL listener (TLS, SCRAM-SHA-512 and -256) on 127.0.0.1:`port`, with the key and
+   * certificate chain in `keystorePemFile` (one PEM file, unencrypted PKCS#8 key) and the SCRAM users
+   * `scramUsers` (name → password), created when the data directory is formatted: give a fresh one.
+   */
+  saslSsl?: { port: number; keystorePemFile: string; scramUsers?: Readonly<Record<string, string>> };
 }
 
 /**
@@ -78,6 +86,15 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
     KAFKA_CONTROLLER_PORT: String(controllerPort),
     KAFKA_DATA_DIR: dataDir,
     KAFKA_PARENT_PID: String(process.pid),
+    ...(options.saslSsl
+      ? {
+          KAFKA_SASL_SSL_PORT: String(options.saslSsl.port),
+          KAFKA_SSL_KEYSTORE_PEM: options.saslSsl.keystorePemFile,
+          KAFKA_SCRAM_USERS: Object.entries(options.saslSsl.scramUsers ?? {})
+            .map(([name, password]) => `${name}:${password}`)
+            .join(' '),
+        }
+      : {}),
   };
   const brokers = [`127.0.0.1:${port}`];
   const serverLog = path.join(dataDir, 'logs', 'server.log');
@@ -109,6 +126,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions = {}): Promis
 
   return {
     brokers,
+    ...(options.saslSsl ? { saslSslBrokers: [`127.0.0.1:${options.saslSsl.port}`] } : {}),
     stop: () => broker.stop(),
   };
 }

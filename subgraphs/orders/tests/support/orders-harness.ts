@@ -8,8 +8,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { ORDERS_ORDER_TOPIC, ProductCreated } from '@shop/events';
 import type { EventDefinition } from '@shop/events';
 import type { Consumer, EventEnvelope, Identity, RunningService, SettingsOverrides } from '@shop/platform';
-import { createEnvelope, createLogger, InProcessBus, signIdentity, startService } from '@shop/platform';
-import { createTestDatabase, createTestPool, eventually, uniqueName } from '@shop/platform/testing';
+import { createEnvelope, createLogger, InProcessBus, startService } from '@shop/platform';
+import { createTestDatabase, createTestPool, eventually, postAsGateway, uniqueName } from '@shop/platform/testing';
 import type { TestDatabase } from '@shop/platform/testing';
 import { Pool } from 'pg';
 import type { ordersSettings } from '../../src/config';
@@ -69,14 +69,7 @@ export async function startOrdersAlone(settings: SettingsOverrides<typeof orders
     db,
     publish,
     republish: async (envelope, topic) => bus.publish([{ topic, key: envelope.key, value: JSON.stringify(envelope) }]),
-    gql: async (query, variables, identity) => {
-      const res = await fetch(service.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...(identity ? signIdentity(identity, secret) : {}) },
-        body: JSON.stringify({ query, variables }),
-      });
-      return (await res.json()) as { data?: any; errors?: any[] };
-    },
+    gql: async (query, variables, identity) => postAsGateway(service.url, { secret, audience: 'orders', query, variables, identity }),
     createProduct: async (price, name = `Product ${randomBytes(3).toString('hex')}`) => {
       const productId = randomUUID();
       await publish(ProductCreated, productId, {
