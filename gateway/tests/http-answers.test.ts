@@ -2,6 +2,7 @@
 // and production modes: graphql-http's audit of the spec, every malformed request class answered as
 // a JSON GraphQL error with its 4xx, limits refused with the code naming the limit, and nothing of
 // the server (stack traces, paths) in any answer.
+import { signInternalRequest } from '@shop/platform';
 import type { AuditFinding } from '@shop/platform/testing';
 import { auditGraphqlOverHttp, eventually, subscribeOverHttp } from '@shop/platform/testing';
 import type { Fixture } from './subscriptions.fixture';
@@ -58,7 +59,9 @@ describe.each(['development', 'production'] as const)('HTTP answers of the gatew
 
   it('should pass the graphql-http audit with no MUST failure on the gateway and each subgraph', async () => {
     const findings: Record<string, AuditFinding[]> = {};
-    for (const [name, url] of [['gateway', fx.gateway.url], ['ticker', fx.ticker().url]] as const) findings[name] = await auditGraphqlOverHttp(url);
+    findings['gateway'] = await auditGraphqlOverHttp(fx.gateway.url);
+    // A subgraph answers only the gateway: the audit's requests are signed as the gateway signs them.
+    findings['ticker'] = await auditGraphqlOverHttp(fx.ticker().url, { asGateway: { secret: fx.internalAuthSecret, audience: 'ticker' } });
     for (const [name, found] of Object.entries(findings)) {
       expect({ name, must: found.filter((f) => f.level === 'MUST') }).toEqual({ name, must: [] });
       expect({ name, should: found.filter((f) => f.level === 'SHOULD').map((f) => f.name) }).toEqual({ name, should: ACCEPTED_SHOULD_FAILURES });
@@ -93,9 +96,12 @@ describe.each(['development', 'production'] as const)('HTTP answers of the gatew
     expectRefusal(await raw('<query/>', 'text/xml'), 415, 'UNSUPPORTED_MEDIA_TYPE');
     expectRefusal(await raw('{"query":"{ tickerVersion }"}', 'application/json; charset=latin1'), 415, 'UNSUPPORTED_MEDIA_TYPE');
     expectRefusal(await raw('{"query":"{ tickerVersion }"}'), 415, 'UNSUPPORTED_MEDIA_TYPE');
-    // The subgraphs answer the same way.
-    const direct = await send({ method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query": ' }, fx.ticker().url);
-    expectRefusal(direct, 400, 'BAD_REQUEST');
+    // The subgraphs answer the gateway's requests the same way; anyone else's first with 401, whatever the body.
+    const malformed = '{"query": ';
+    const signed = signInternalRequest({ secret: fx.internalAuthSecret, audience: 'ticker', method: 'POST', path: new URL(fx.ticker().url).pathname, body: malformed });
+    expectRefusal(await send({ method: 'POST', headers: { 'content-type': 'application/json', ...signed }, body: malformed }, fx.ticker().url), 400, 'BAD_REQUEST');
+    expectRefusal(await send({ method: 'POST', headers: { 'content-type': 'application/json' }, body: malformed }, fx.ticker().url), 401, 'UNAUTHENTICATED');
+    expectRefusal(await send({ method: 'POST', headers: { 'content-type': 'text/xml' }, body: '<query/>' }, fx.ticker().url), 401, 'UNAUTHENTICATED');
   });
 
   it('should refuse a subscription over a plain POST with 400 saying how to subscribe', async () => {
