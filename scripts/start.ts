@@ -14,6 +14,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Pool } from 'pg';
 import { assertNoTlsInUrl, assertPortFree, ConfigError, configOrExit, createEventBus, createLogger, ensureDatabase, env, kafkaSecurity, kafkaSecuritySettings, loadConfig, onShutdown, postgresTls, postgresTlsSettings, startEmbeddedPostgres, withDatabase } from '@shop/platform';
+import { edgeEnv, edgeSettings } from '@shop/gateway';
 import type { ServiceName } from './supergraph';
 import { startSupergraph } from './supergraph';
 
@@ -40,6 +41,8 @@ const { config, databaseTls, kafka } = configOrExit('npm start', () => {
     // TLS to an external Postgres or Kafka (the embedded ones are plaintext on loopback).
     ...postgresTlsSettings.shape,
     ...kafkaSecuritySettings.shape,
+    // The gateway's edge: REDIS_URL (unset: budgets in memory), RATE_LIMIT_*, PERSISTED_OPERATIONS_*.
+    ...edgeEnv,
   });
   for (const name of ['DATABASE_URL', 'USERS_DATABASE_URL', 'CATALOG_DATABASE_URL', 'INVENTORY_DATABASE_URL', 'ORDERS_DATABASE_URL', 'EVENTBUS_DATABASE_URL'] as const) {
     const url = settings[name];
@@ -113,6 +116,7 @@ async function main(): Promise<void> {
     jwtSecret: config.JWT_SECRET ?? secrets.jwt,
     seed: config.SEED_DEMO_DATA,
     nodeEnv: config.NODE_ENV,
+    gateway: edgeSettings(config),
   });
   cleanups.push(() => supergraph.stop());
   const lines = [

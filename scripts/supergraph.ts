@@ -9,7 +9,7 @@ import { catalogService } from '@shop/catalog';
 import { inventoryService } from '@shop/inventory';
 import { ordersService } from '@shop/orders';
 import { usersService } from '@shop/users';
-import type { RunningGateway } from '@shop/gateway';
+import type { GatewaySettings, RunningGateway } from '@shop/gateway';
 import { jwtVerifier, SessionRevocations, startGateway } from '@shop/gateway';
 import { attachSubscriptions } from '@shop/gateway/subscriptions';
 
@@ -42,6 +42,8 @@ export interface SupergraphOptions {
   /** Settings of the services (e.g. saga timeouts in tests); users' JWT_SECRET comes from `jwtSecret`. */
   readonly settings?: ServiceSettings;
   readonly logger?: (service: string) => Logger;
+  /** The gateway's edge: rate budgets, their Redis, the safelist, trusted proxies (default: the gateway's defaults). */
+  readonly gateway?: Pick<GatewaySettings, 'rateLimits' | 'redisUrl' | 'persistedOperations' | 'trustProxy'>;
 }
 
 export interface RunningSupergraph {
@@ -93,6 +95,7 @@ export async function startSupergraph(options: SupergraphOptions): Promise<Runni
       bus: options.bus,
       nodeEnv: options.nodeEnv ?? 'development',
       logger: loggerFor('gateway'),
+      ...options.gateway,
       // GraphQL subscriptions over graphql-ws on the gateway's port and path.
       attach: attachSubscriptions({ internalAuthSecret: options.internalAuthSecret }),
     });

@@ -9,10 +9,14 @@
  * in gateway/tests/subscriptions.resilience.test.ts: it needs a client that holds the shutdown open.
  */
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Client } from 'pg';
 import WebSocket from 'ws';
+import { jwtVerifier, startGateway } from '@shop/gateway';
 import type { PublicErrorCode } from '@shop/platform';
-import { PUBLIC_ERRORS } from '@shop/platform';
+import { createLogger, PUBLIC_ERRORS } from '@shop/platform';
 import { eventually } from '@shop/platform/testing';
 import { demoProducts, orderInput, PLACE_ORDER } from '../orders/orders-flow';
 import type { GraphQLResponse, TestShop } from '../support/harness';
@@ -41,6 +45,30 @@ async function postRaw(shop: TestShop, body: string, contentType: string): Promi
 
 /** `similar { similar { … name } }`, n levels deep. */
 const similarChain = (n: number): string => `${'similar { '.repeat(n)}name${' }'.repeat(n)}`;
+
+/**
+ * POSTs `body` to a second gateway over the shop's subgraphs that requires persisted operations
+ * (the shop's own gateway runs ad-hoc operations, as every other scenario needs).
+ */
+async function postRequiringSafelist(shop: TestShop, body: unknown): Promise<Answer> {
+  const manifest = path.join(mkdtempSync(path.join(os.tmpdir(), 'safelist-')), 'manifest.json');
+  writeFileSync(manifest, JSON.stringify({ format: 'apollo-persisted-query-manifest', version: 1, operations: [{ id: 'categories', name: 'Categories', type: 'query', body: 'query Categories { categories { name } }' }] }));
+  const gateway = await startGateway({
+    port: 0,
+    subgraphUrls: Object.fromEntries(Object.entries(shop.supergraph.services).map(([name, s]) => [name, s.url])),
+    internalAuthSecret: shop.internalAuthSecret,
+    verifier: jwtVerifier(shop.jwtSecret),
+    nodeEnv: 'test',
+    logger: createLogger('gateway', 'silent'),
+    persistedOperations: { mode: 'require', manifest },
+  });
+  try {
+    const res = await fetch(gateway.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: res.status, ...((await res.json()) as Omit<Answer, 'status'>) };
+  } finally {
+    await gateway.stop();
+  }
+}
 
 /** Sends one subscribe message over graphql-ws and answers what the gateway replied to it. */
 async function subscribeOnce(shop: TestShop, query: string): Promise<Answer> {
@@ -123,6 +151,7 @@ describe('every public error code, through the gateway', () => {
     },
     PAYLOAD_TOO_LARGE: { wholeRequest: true, run: () => post(shop, { query: '{ __typename }', variables: { padding: 'x'.repeat(1_100_000) } }) },
     UNSUPPORTED_MEDIA_TYPE: { wholeRequest: true, run: () => postRaw(shop, '{ __typename }', 'text/plain') },
+    PERSISTED_QUERY_NOT_LISTED: { wholeRequest: true, run: () => postRequiringSafelist(shop, { query: '{ categories { name } }' }) },
     PERSISTED_QUERY_NOT_FOUND: { run: () => post(shop, { extensions: { persistedQuery: { version: 1, sha256Hash: 'ab'.repeat(32) } } }) },
     INTERNAL_SERVER_ERROR: {
       run: async () => {

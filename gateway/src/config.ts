@@ -1,4 +1,55 @@
+import { z } from 'zod';
 import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_INTERNAL_REQUEST_TTL_SECONDS, env, kafkaSecuritySettings } from '@shop/platform';
+import type { GatewaySettings } from './gateway';
+import { PERSISTED_OPERATION_MODES } from './persisted-operations';
+import { DEFAULT_EXEMPT_ADDRESSES } from './rate-limits';
+
+/**
+ * The settings of the gateway's edge (rate budgets, their Redis, the safelist), read by the gateway
+ * alone (main.ts) and by `npm start` (scripts/start.ts).
+ */
+export const edgeEnv = {
+  /** redis:// (or rediss://) URL of the store the rate budgets of all replicas share. Unset: counters in this process. */
+  REDIS_URL: z.string().regex(/^rediss?:\/\/.+/, 'expected a redis:// or rediss:// URL').optional(),
+  /** Rate limiting on or off. Default true. */
+  RATE_LIMIT_ENABLED: env.bool(true),
+  /** Window of every budget, seconds. Default 60. */
+  RATE_LIMIT_WINDOW_SECONDS: env.int(60, 1),
+  /** Requests per window per anonymous client address (IPv6: per /64). Default 100. */
+  RATE_LIMIT_ANONYMOUS_REQUESTS: env.int(100, 1),
+  /** Requests per window per signed-in user. Default 600. */
+  RATE_LIMIT_USER_REQUESTS: env.int(600, 1),
+  /** Mutations per window per caller. Default 60. */
+  RATE_LIMIT_MUTATIONS: env.int(60, 1),
+  /** Cost points (the query limits' estimate, operationCost; one operation costs at most 20 000) per window per caller. Default 100000. */
+  RATE_LIMIT_COST: env.int(100_000, 1),
+  /** Comma-separated addresses/CIDRs never limited; empty for none. Default loopback (127.0.0.0/8,::1/128). */
+  RATE_LIMIT_EXEMPT_ADDRESSES: z
+    .string()
+    .default(DEFAULT_EXEMPT_ADDRESSES.join(','))
+    .transform((s) => s.split(',').map((a) => a.trim()).filter(Boolean)),
+  /** Persisted operations: off, allow or require. Default off. */
+  PERSISTED_OPERATIONS_MODE: z.enum(PERSISTED_OPERATION_MODES).default('off'),
+  /** The safelist: an Apollo persisted-query manifest file, or a directory of them. Required for allow and require. */
+  PERSISTED_OPERATIONS_MANIFEST: z.string().min(1).optional(),
+};
+
+/** The gateway settings of the edge from their parsed environment variables. */
+export function edgeSettings(cfg: z.infer<z.ZodObject<typeof edgeEnv>>): Pick<GatewaySettings, 'rateLimits' | 'redisUrl' | 'persistedOperations'> {
+  return {
+    ...(cfg.REDIS_URL ? { redisUrl: cfg.REDIS_URL } : {}),
+    rateLimits: {
+      enabled: cfg.RATE_LIMIT_ENABLED,
+      windowSeconds: cfg.RATE_LIMIT_WINDOW_SECONDS,
+      anonymousRequests: cfg.RATE_LIMIT_ANONYMOUS_REQUESTS,
+      userRequests: cfg.RATE_LIMIT_USER_REQUESTS,
+      mutations: cfg.RATE_LIMIT_MUTATIONS,
+      cost: cfg.RATE_LIMIT_COST,
+      exemptAddresses: cfg.RATE_LIMIT_EXEMPT_ADDRESSES,
+    },
+    persistedOperations: { mode: cfg.PERSISTED_OPERATIONS_MODE, ...(cfg.PERSISTED_OPERATIONS_MANIFEST ? { manifest: cfg.PERSISTED_OPERATIONS_MANIFEST } : {}) },
+  };
+}
 
 /** Settings the gateway reads from its environment. */
 export const gatewayEnv = {
@@ -26,4 +77,5 @@ export const gatewayEnv = {
   TRUST_PROXY_HOPS: env.int(0),
   /** TLS and SASL/SCRAM to Kafka (KAFKA_SECURITY_PROTOCOL, KAFKA_SSL_CA_FILE, KAFKA_SASL_USERNAME, …); default plaintext. */
   ...kafkaSecuritySettings.shape,
+  ...edgeEnv,
 };

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,7 +9,9 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { expressMiddleware } from '@as-integrations/express5';
 import type { RequestHandler } from 'express';
 import express from 'express';
-import type { EventBus, Logger, QueryLimits, SessionDenyList } from '@shop/platform';
+import { Redis } from 'ioredis';
+import proxyAddr from 'proxy-addr';
+import type { EventBus, Identity, Logger, QueryLimits, SessionDenyList } from '@shop/platform';
 import { collectProcessMetrics, createLogger, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_QUERY_LIMITS, graphqlBody, initTracingFromEnv, jsonErrorHandler, mountOperationalRoutes, queryLimitRules, useGraphqlMetrics } from '@shop/platform';
 import type { AccessTokenVerifier } from './auth';
 import { bearerToken } from './auth';
@@ -18,6 +21,15 @@ import type { GatewayContext } from './subgraph-data-source';
 import { SubgraphDataSource } from './subgraph-data-source';
 import { measuredQueryPlanCache } from './query-plan-cache';
 import { answerUnavailableAs503, formatForClient, refuseSubscriptionsOverPlainHttp, requireResolvedOperation } from './http-answers.plugin';
+import type { PersistedOperationSettings } from './persisted-operations';
+import { PersistedOperations } from './persisted-operations';
+import { admitPersistedOperations, resolvePersistedOperations } from './persisted-operations.plugin';
+import type { RateLimitSettings } from './rate-limits';
+import { RateLimits, watchStore } from './rate-limits';
+import { rateLimitOperations, rateLimitRequests } from './rate-limit.plugin';
+
+/** How long a starting gateway waits for Redis before it serves with in-memory budgets. */
+const REDIS_CONNECT_WAIT_MS = 5_000;
 
 export const SUPERGRAPH_FILE = path.resolve(__dirname, '../../schema/supergraph.graphql');
 
@@ -58,15 +70,28 @@ export interface GatewaySettings {
   readonly instanceId?: string;
   /** Express `trust proxy` (e.g. 1 behind one load balancer): which X-Forwarded-For hop is the client. Default false (the socket peer). */
   readonly trustProxy?: boolean | number | string;
+  /** Rate budgets per caller (see rate-limits.ts for each default). Default: on, with those defaults. */
+  readonly rateLimits?: RateLimitSettings;
+  /**
+   * redis:// URL of the store that the rate budgets of every replica share. Default none: counters
+   * in this process (what `npm start` needs); with several replicas, set it.
+   */
+  readonly redisUrl?: string;
+  /** The safelist of persisted operations (see persisted-operations.ts). Default mode 'off'. */
+  readonly persistedOperations?: PersistedOperationSettings;
 }
 
-/** What the `attach` hook gets from the gateway. */
+/** What the `attach` hook gets: the gateway's logger, verifier, limits, budgets, safelist and how it tells a client's address. */
 export interface AttachedContext {
   readonly logger: Logger;
   readonly verifier: AccessTokenVerifier;
   readonly limits: QueryLimits;
   /** Production mode: no field suggestions in validation errors. */
   readonly production: boolean;
+  readonly rateLimits: RateLimits;
+  readonly persistedOperations: PersistedOperations;
+  /** The client's address of a request (X-Forwarded-For only as far as `trustProxy` says), as for HTTP. */
+  readonly clientAddress: (req: http.IncomingMessage) => string | undefined;
   /** The gateway's deny list: a revoked session's subscriptions end the moment it lands there. */
   readonly revocations?: SessionDenyList;
 }
@@ -108,6 +133,34 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
   const app = express();
   app.disable('x-powered-by');
   if (settings.trustProxy !== undefined) app.set('trust proxy', settings.trustProxy);
+  // The client address exactly as Express computes req.ip (its compiled `trust proxy`), for requests
+  // that never pass through Express (WebSocket upgrades).
+  const clientAddress = (req: http.IncomingMessage): string | undefined => (req.socket.remoteAddress === undefined ? undefined : proxyAddr(req, app.get('trust proxy fn') as (addr: string, i: number) => boolean));
+  const persisted = PersistedOperations.load(settings.persistedOperations);
+  // Budgets shared by every replica through Redis when configured; ioredis reconnects by itself,
+  // and while it is away the limiter counts in memory (see rate-limits.ts).
+  const redis = settings.redisUrl ? new Redis(settings.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: 'gateway-rate-limits' }) : undefined;
+  if (redis) {
+    watchStore(redis, logger);
+    // Serve with shared counters from the first request when Redis is there; when it is not, start
+    // anyway (budgets per replica until it comes back) rather than refusing to start.
+    const connected = await Promise.race([once(redis, 'ready').then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), REDIS_CONNECT_WAIT_MS).unref())]);
+    if (!connected) logger.warn({ waitedMs: REDIS_CONNECT_WAIT_MS }, 'Redis is not reachable: rate budgets are counted per replica until it is');
+  }
+  const rateLimits = RateLimits.create(settings.rateLimits, redis);
+  // One token verification per request, shared by the rate limiter and the GraphQL context.
+  const identities = new WeakMap<http.IncomingMessage, Promise<Identity | null>>();
+  const identify = (req: http.IncomingMessage): Promise<Identity | null> => {
+    let identity = identities.get(req);
+    if (!identity) {
+      identity = (async () => {
+        const token = bearerToken(req.headers.authorization);
+        return token ? settings.verifier.verify(token) : null;
+      })();
+      identities.set(req, identity);
+    }
+    return identity;
+  };
   const httpServer = http.createServer(app);
   httpServer.keepAliveTimeout = 65_000;
   // Revoked sessions: replay users' session events before reporting ready.
@@ -134,6 +187,8 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
       useGraphqlMetrics('gateway') as never,
       requireResolvedOperation(),
       refuseSubscriptionsOverPlainHttp(),
+      admitPersistedOperations(persisted),
+      rateLimitOperations(rateLimits),
       answerUnavailableAs503(),
       ...(settings.revocations ? [settings.revocations.plugin()] : []),
     ],
@@ -148,15 +203,17 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
   app.use((req, res, next) => (graphiql(req, res) ? undefined : next()));
   mountOperationalRoutes(app, 'gateway', async () => ready && revocationsReplayed);
   // Before the query path: the attached server answers subscriptions over SSE and multipart itself.
-  const attached = settings.attach?.(httpServer, gateway, { logger, verifier: settings.verifier, limits, production, ...(settings.revocations ? { revocations: settings.revocations } : {}) });
+  const attached = settings.attach?.(httpServer, gateway, { logger, verifier: settings.verifier, limits, production, rateLimits, persistedOperations: persisted, clientAddress, ...(settings.revocations ? { revocations: settings.revocations } : {}) });
   app.use(
     '/graphql',
     ...graphqlBody({ limitBytes: limits.maxBodyBytes }),
+    // SSE and multipart subscriptions are answered here, charged once by the subscription guards.
     ...(attached?.http ? [attached.http] : []),
+    rateLimitRequests(rateLimits, identify, (req) => req.ip ?? req.socket.remoteAddress),
+    resolvePersistedOperations(persisted),
     expressMiddleware(apollo, {
       context: async ({ req }) => {
-        const token = bearerToken(req.headers.authorization);
-        const identity = token ? await settings.verifier.verify(token) : null;
+        const identity = await identify(req);
         // The client's address as this gateway sees it (never a client-sent header unless trustProxy says so), signed to subgraphs.
         return { identity, authorization: req.headers.authorization, clientAddress: req.ip ?? req.socket.remoteAddress };
       },
@@ -170,7 +227,7 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
   ready = true;
   const port = (httpServer.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}/graphql`;
-  logger.info({ url }, 'gateway ready');
+  logger.info({ url, rateLimitStore: redis ? 'redis' : 'memory', persistedOperations: persisted.mode, listed: persisted.size }, 'gateway ready');
   let stopping: Promise<void> | undefined;
   return {
     url,
@@ -183,6 +240,7 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
         await Promise.race([apollo.stop(), new Promise((r) => setTimeout(r, settings.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS).unref())]);
         httpServer.closeAllConnections();
         await revocationFeed?.stop();
+        redis?.disconnect();
         logger.info('gateway stopped');
       })()),
   };

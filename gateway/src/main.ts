@@ -2,7 +2,7 @@
 import { configOrExit, createLogger, KafkaBus, kafkaSecurity, loadConfig, onShutdown } from '@shop/platform';
 import { jwtVerifier } from './auth';
 import { SessionRevocations } from './revocations';
-import { gatewayEnv } from './config';
+import { edgeSettings, gatewayEnv } from './config';
 import { startGateway } from './gateway';
 import { attachSubscriptions } from './subscriptions';
 
@@ -25,6 +25,8 @@ async function main(): Promise<void> {
     bus,
     ...(cfg.TRUST_PROXY_HOPS > 0 ? { trustProxy: cfg.TRUST_PROXY_HOPS } : {}),
     pollSubgraphs: cfg.GATEWAY_POLL_SUBGRAPHS,
+    // Rate budgets (shared through REDIS_URL), the safelist of persisted operations.
+    ...edgeSettings(cfg),
     nodeEnv: cfg.NODE_ENV,
     drainTimeoutMs: cfg.DRAIN_TIMEOUT_MS,
     logger,

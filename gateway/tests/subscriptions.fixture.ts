@@ -44,6 +44,7 @@ const NAMES_SDL = `
 extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key"])
 type Product @key(fields: "id") { id: ID! name: String! similar: Product "Always FORBIDDEN." secretNote: String }
 type Query { product(id: ID!): Product "Always FORBIDDEN (a public error code from a subgraph)." secret: String }
+type Mutation { "Answers the product (nothing is stored): a mutation for the gateway's edge tests." touchProduct(id: ID!): Product }
 `;
 
 export interface TickPayload {
@@ -126,6 +127,7 @@ function namesService(stats: NamesStats) {
           throw forbidden('Not for you.');
         },
       },
+      Mutation: { touchProduct: (_: unknown, { id }: { id: string }) => ({ id }) },
     },
     entities: [],
     migrations: [],
@@ -151,17 +153,21 @@ export interface Fixture {
   tokenFor(options?: { userId?: string; roles?: Array<'CUSTOMER' | 'ADMIN'>; expiresInSeconds?: number; sessionId?: string }): Promise<string>;
   /** Puts a session on the gateway's deny list (as users' session-revoked events would). */
   revoke(sessionId: string): void;
+  /** Starts one more gateway (same subgraphs and secrets, subscriptions attached) with these edge settings; stopped by stop(). */
+  startGateway(edge?: EdgeSettings): Promise<RunningGateway>;
   /** Stops the ticker subgraph and starts it again on the same port after `downtimeMs`. */
   restartTicker(downtimeMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
 /**
- * Starts the fixture; `gateway` overrides gateway settings (limits, nodeEnv, which also runs the
- * subgraphs in that mode).
+ * The gateway settings a test may set: the edge (rate limits, safelist, client address), query
+ * limits, and nodeEnv (which also runs the subgraphs in that mode).
  */
-export async function startFixture(options: Partial<SubscriptionGatewayOptions> = {}, gatewaySettings: Partial<Pick<GatewaySettings, 'limits' | 'nodeEnv'>> = {}): Promise<Fixture> {
-  const nodeEnv = gatewaySettings.nodeEnv ?? 'test';
+export type EdgeSettings = Partial<Pick<GatewaySettings, 'rateLimits' | 'redisUrl' | 'persistedOperations' | 'trustProxy' | 'limits' | 'nodeEnv'>>;
+
+export async function startFixture(options: Partial<SubscriptionGatewayOptions> = {}, edge: EdgeSettings = {}): Promise<Fixture> {
+  const nodeEnv = edge.nodeEnv ?? 'test';
   const dbs: TestDatabase[] = [];
   const db = async (name: string) => {
     const d = await createTestDatabase(name);
@@ -190,25 +196,28 @@ export async function startFixture(options: Partial<SubscriptionGatewayOptions> 
   let subscriptions: SubscriptionServer | undefined;
   // The gateway's deny list, fed by the test instead of users' events.
   const revocations = new SessionRevocations();
-  const gateway = await startGateway({
-    port: 0,
-    supergraphFile,
-    subgraphUrls: { ticker: ticker.url, names: names.url },
-    internalAuthSecret,
-    verifier: jwtVerifier(jwtSecret, revocations),
-    revocations,
-    nodeEnv,
-    ...(gatewaySettings.limits ? { limits: gatewaySettings.limits } : {}),
-    logger: logger('gateway'),
-    drainTimeoutMs: 1_000,
-    attach: attachSubscriptions({
+  const gatewayWith = (settings: EdgeSettings, onStarted?: (s: SubscriptionServer) => void) =>
+    startGateway({
+      port: 0,
+      supergraphFile,
+      subgraphUrls: { ticker: ticker.url, names: names.url },
       internalAuthSecret,
-      publicRootFields: ['ticks'],
-      upstream: { retryBaseMs: 50, retryMaxMs: 500, keepAliveMs: 2_000 },
-      ...options,
-      onStarted: (s) => (subscriptions = s),
-    }),
-  });
+      verifier: jwtVerifier(jwtSecret, revocations),
+      revocations,
+      nodeEnv,
+      logger: logger('gateway'),
+      drainTimeoutMs: 1_000,
+      ...settings,
+      attach: attachSubscriptions({
+        internalAuthSecret,
+        publicRootFields: ['ticks'],
+        upstream: { retryBaseMs: 50, retryMaxMs: 500, keepAliveMs: 2_000 },
+        ...options,
+        ...(onStarted ? { onStarted } : {}),
+      }),
+    });
+  const gateway = await gatewayWith(edge, (s) => (subscriptions = s));
+  const more: RunningGateway[] = [];
   return {
     gateway,
     wsUrl: gateway.url.replace('http:', 'ws:'),
@@ -222,6 +231,11 @@ export async function startFixture(options: Partial<SubscriptionGatewayOptions> 
     revoke: (sessionId) => revocations.revoke([sessionId], Date.now() + 15 * 60_000),
     tokenFor: async ({ userId = randomUUID(), roles = ['CUSTOMER' as const], expiresInSeconds = 900, sessionId = randomUUID() } = {}) =>
       (await new AccessTokenIssuer(jwtSecret, expiresInSeconds).issue({ userId, roles, sessionId })).token,
+    startGateway: async (settings = {}) => {
+      const another = await gatewayWith(settings);
+      more.push(another);
+      return another;
+    },
     restartTicker: async (downtimeMs = 0) => {
       const port = ticker.port;
       await ticker.stop();
@@ -229,6 +243,7 @@ export async function startFixture(options: Partial<SubscriptionGatewayOptions> 
       ticker = await startService(tickerService, settings('ticker', tickerDb, port));
     },
     stop: async () => {
+      for (const g of more) await g.stop();
       await gateway.stop();
       await ticker.stop();
       await names.stop();

@@ -47,7 +47,7 @@ describe('dashboards as code', () => {
   });
 
   it('should only use bounded labels in legends (no ids, no raw operation text)', () => {
-    const allowed = new Set(['service', 'job', 'type', 'name', 'outcome', 'code', 'status', 'subgraph', 'kind', 'topic', 'consumer', 'root_field', 'currency', 'direction', 'result', 'reason']);
+    const allowed = new Set(['service', 'job', 'type', 'name', 'outcome', 'code', 'status', 'subgraph', 'kind', 'topic', 'consumer', 'root_field', 'currency', 'direction', 'result', 'reason', 'budget', 'caller', 'transport']);
     for (const { json } of dashboards) {
       for (const p of json.panels ?? []) {
         for (const t of (p as { targets?: Array<{ legendFormat?: string }> }).targets ?? []) {

@@ -25,6 +25,7 @@
  *   --keep-data              keep .data/bench-checkout-<id> (removed by default)
  *   --inline-client          run the load generator in the shop's thread (default: a worker thread)
  *   --json <file>            also write the raw report as JSON
+ *   --sql-profile            also print each phase's most frequent statements per order (by text)
  *   --log-level <level> [error]   the shop's log level
  *   --help
  */
@@ -48,7 +49,7 @@ import { runLoad } from './load';
 import { formatReport } from './report';
 import type { BenchSettings, BenchTarget, PhaseName } from './run';
 import { DEFAULT_SETTINGS, PHASES, runCheckoutBench } from './run';
-import { installSqlCounter } from './sql-counter';
+import { installSqlCounter, profileSqlTexts } from './sql-counter';
 
 const ROOT = path.resolve(__dirname, '../../..');
 
@@ -75,6 +76,7 @@ function parseOptions() {
       'keep-data': { type: 'boolean', default: false },
       'inline-client': { type: 'boolean', default: false },
       json: { type: 'string' },
+      'sql-profile': { type: 'boolean', default: false },
       'log-level': { type: 'string', default: 'error' },
     },
     strict: true,
@@ -113,6 +115,7 @@ function parseOptions() {
     keepData: values['keep-data'],
     inlineClient: values['inline-client'],
     json: values.json,
+    sqlProfile: values['sql-profile'],
     logLevel: values['log-level'],
   };
 }
@@ -178,6 +181,7 @@ async function main(): Promise<void> {
   let exitCode = 0;
   try {
     installSqlCounter();
+    if (options.sqlProfile) profileSqlTexts();
     log(`load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}; data in ${path.relative(ROOT, dataDir)}`);
     const pg = await startEmbeddedPostgres({ dataDir: path.join(dataDir, 'postgres'), port: options.pgPort });
     cleanups.push(async () => {

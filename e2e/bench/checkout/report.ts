@@ -73,6 +73,12 @@ export function formatReport(report: BenchReport, limit: readonly LimitSample[] 
       );
     }
   }
+  for (const p of phases) {
+    if (!p.sql.byStatement?.length) continue;
+    lines.push('');
+    lines.push(`statements per order created (${p.phase}, gross, --sql-profile; the most frequent ${p.sql.byStatement.length}):`);
+    for (const st of p.sql.byStatement) lines.push(`  ${st.perOrder.toFixed(2).padStart(6)}  ${st.db.padEnd(10)} ${st.text}`);
+  }
   const closed = phases.find((p) => p.phase === 'closed');
   const hot = phases.find((p) => p.phase === 'hot');
   if (closed && hot && closed.confirmedInPhasePerS > 0) {

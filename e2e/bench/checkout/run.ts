@@ -11,8 +11,8 @@ import { quantile } from './db-limit';
 import type { Ack, LoadResult, LoadSpec } from './load';
 import type { OrderState } from './shop-state';
 import { FINAL_STATUSES, ShopState } from './shop-state';
-import type { SqlCounts } from './sql-counter';
-import { sqlCounts, sqlDelta } from './sql-counter';
+import type { SqlCounts, SqlTextCounts } from './sql-counter';
+import { sqlCounts, sqlDelta, sqlTextCounts } from './sql-counter';
 
 export const SERVICES = ['users', 'catalog', 'inventory', 'orders'] as const;
 export type BenchService = (typeof SERVICES)[number];
@@ -117,6 +117,8 @@ export interface SqlReport {
   /** From each service's /metrics `db_query_duration_seconds_count` (TypeORM's queries only), per order, idle subtracted. */
   readonly metricsPerOrder: Record<string, number>;
   readonly windowS: number;
+  /** With `--sql-profile`: the most frequent statements per order created (gross), by database label and text. */
+  readonly byStatement?: ReadonlyArray<{ readonly db: string; readonly text: string; readonly perOrder: number }>;
 }
 
 export interface PhaseCorrectness {
@@ -273,6 +275,7 @@ async function runPhase(
   const loadStart = os.loadavg();
   log(`${label}: ${settings.durationS} s (load average ${formatLoad(loadStart)})`);
   const sqlBefore = sqlCounts();
+  const textsBefore = sqlTextCounts();
   const metricsBefore = await scrapeDbQueries(target);
   const t0 = Date.now();
   const load = await hooks.runLoad(spec);
@@ -283,6 +286,7 @@ async function runPhase(
   await waitQuiet(idle, 30_000);
   const windowS = (Date.now() - t0) / 1000;
   const sql = sqlDelta(sqlBefore, sqlCounts());
+  const textsAfter = sqlTextCounts();
   const metricsAfter = await scrapeDbQueries(target);
 
   const orders = await state.ordersWithPrefix(spec.keyPrefix);
@@ -330,7 +334,7 @@ async function runPhase(
     placeOrderMs: quantiles(acks.map((a) => a.latencyMs)),
     placedToConfirmedMs: quantiles(confirmed.map((o) => o.confirmedAt! - o.createdAt)),
     outcomes,
-    sql: { perOrderByDb, perOrder: net / n, perOrderGross: gross / n, txShare: gross ? tx / gross : 0, metricsPerOrder, windowS },
+    sql: { perOrderByDb, perOrder: net / n, perOrderGross: gross / n, txShare: gross ? tx / gross : 0, metricsPerOrder, windowS, ...statementProfile(textsBefore, textsAfter, dbLabels, n) },
     correctness: phaseCorrectness(acks, orders, load),
     loadAverage: { start: loadStart, end: loadEnd },
   };
@@ -441,6 +445,19 @@ function databaseLabels(target: BenchTarget): Map<string, string> {
     if (url) labels.set(decodeURIComponent(new URL(url).pathname.slice(1)), name);
   }
   return labels;
+}
+
+/** The statements of a phase by text, per order, most frequent first (empty without `--sql-profile`). */
+function statementProfile(before: SqlTextCounts, after: SqlTextCounts, dbLabels: Map<string, string>, orders: number): Pick<SqlReport, 'byStatement'> {
+  if (after.size === 0) return {};
+  const rows: Array<{ db: string; text: string; perOrder: number }> = [];
+  for (const [key, count] of after) {
+    const [db = '?', text = ''] = key.split('\t');
+    const label = dbLabels.get(db);
+    const delta = count - (before.get(key) ?? 0);
+    if (label && delta > 0) rows.push({ db: label, text, perOrder: delta / orders });
+  }
+  return { byStatement: rows.sort((a, b) => b.perOrder - a.perOrder).slice(0, 40) };
 }
 
 function byLabel(counts: SqlCounts, labels: Map<string, string>): Record<string, number> {

@@ -18,6 +18,9 @@ export interface SqlCounts {
 }
 
 const counts = new Map<string, { statements: number; tx: number }>();
+/** Statements by database and text (whitespace folded, first 160 characters), only while profiling. */
+const texts = new Map<string, number>();
+let profiling = false;
 let installed = false;
 const TX_CONTROL = /^\s*(BEGIN|START\s+TRANSACTION|COMMIT|ROLLBACK|SAVEPOINT|RELEASE\s+SAVEPOINT|END)\b/i;
 
@@ -35,9 +38,26 @@ export function installSqlCounter(): void {
       const first = args[0];
       const text = typeof first === 'string' ? first : typeof (first as { text?: unknown } | null)?.text === 'string' ? (first as { text: string }).text : '';
       if (TX_CONTROL.test(text)) entry.tx++;
+      if (profiling) {
+        const key = `${database}\t${text.replace(/\s+/g, ' ').trim().slice(0, 160)}`;
+        texts.set(key, (texts.get(key) ?? 0) + 1);
+      }
     }
     return original.apply(this, args);
   };
+}
+
+/** Also counts statements by their text (`--sql-profile`): for finding where the statements of an order go. */
+export function profileSqlTexts(): void {
+  profiling = true;
+}
+
+/** Statements by text: what {@link sqlTextCounts} returns. */
+export type SqlTextCounts = ReadonlyMap<string, number>;
+
+/** A copy of the per-text counters now (empty unless {@link profileSqlTexts} was called). */
+export function sqlTextCounts(): SqlTextCounts {
+  return new Map(texts);
 }
 
 /** A copy of the counters now. */

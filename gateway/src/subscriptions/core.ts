@@ -11,8 +11,9 @@
  * or the core itself), not in a transport: a transport only frames results and refusals and knows
  * how to {@link SessionTransport.drop | drop} its connection.
  */
+import type http from 'node:http';
 import type { ApolloGateway } from '@apollo/gateway';
-import type { DocumentNode, ExecutionArgs, ExecutionResult, FormattedExecutionResult, GraphQLError as GraphQLErrorType, GraphQLFormattedError, GraphQLSchema, ValidationRule } from 'graphql';
+import type { DocumentNode, ExecutionArgs, ExecutionResult, FormattedExecutionResult, GraphQLError as GraphQLErrorType, GraphQLFormattedError, GraphQLSchema, OperationDefinitionNode, ValidationRule } from 'graphql';
 import { getOperationAST, GraphQLError, parse, specifiedRules, validate } from 'graphql';
 import { getVariableValues } from 'graphql/execution/values';
 import { decodeJwt } from 'jose';
@@ -20,6 +21,7 @@ import type { Identity, Logger, PublicErrorSpec, QueryLimits, SessionDenyList } 
 import { badRequest, DEFAULT_QUERY_LIMITS, exceedsTokenLimit, forbidden, isPublicErrorCode, PUBLIC_ERRORS, publicError, queryLimitRules, serviceUnavailable, unauthenticated } from '@shop/platform';
 import type { AccessTokenVerifier } from '../auth';
 import { bearerToken } from '../auth';
+import type { EdgeChecks } from './admission';
 import { formatForClient } from '../http-answers.plugin';
 import { ClientStream } from './client-stream';
 import type { SubscriptionPlan } from './federated-plan';
@@ -109,10 +111,12 @@ export interface SubscriptionCoreOptions {
   readonly guards?: readonly SubscriptionGuard[];
 }
 
-/** What the gateway gives the subscription server. */
-export interface AttachContext {
+/** What the gateway gives the subscription server (with the edge checks: rate budgets, safelist). */
+export interface AttachContext extends EdgeChecks {
   readonly logger: Logger;
   readonly verifier: AccessTokenVerifier;
+  /** The client's address of an upgrade request, as the gateway computes it for HTTP (trust-proxy included). Default: the socket peer. */
+  readonly clientAddress?: (req: http.IncomingMessage) => string | undefined;
   /** The gateway's query limits (default {@link DEFAULT_QUERY_LIMITS}). */
   readonly limits?: QueryLimits;
   /** The gateway's deny list: a revoked session's subscriptions end the moment it lands there, on every transport. */
@@ -142,8 +146,11 @@ export interface ConnectionCandidate {
 export interface SubscriptionGuard {
   /** A new connection (WebSocket, SSE stream or reservation, multipart request). */
   connect?(candidate: ConnectionCandidate): Promise<GraphQLErrorType | undefined> | GraphQLErrorType | undefined;
-  /** A subscribe request of an open session, after the document was checked. */
-  subscribe?(session: ClientSession, payload: SubscribePayload): Promise<GraphQLErrorType | undefined> | GraphQLErrorType | undefined;
+  /**
+   * A subscribe request of an open session, after the document was checked: `operation` is the node
+   * the limits validated (its cost estimate is known, see operationCost; a re-parsed one's is not).
+   */
+  subscribe?(session: ClientSession, payload: SubscribePayload, operation: OperationDefinitionNode): Promise<GraphQLErrorType | undefined> | GraphQLErrorType | undefined;
 }
 
 /**
@@ -331,7 +338,7 @@ export class SubscriptionCore {
       return [publicError('INTERNAL_SERVER_ERROR', 'Internal server error')];
     }
     for (const guard of this.options.guards ?? []) {
-      const refusal = await guard.subscribe?.(session, payload);
+      const refusal = await guard.subscribe?.(session, payload, operation);
       if (refusal) return [refusal];
     }
     const context: SubscribeContext = { session, plan, query: payload.query, variables, subgraphUrl };

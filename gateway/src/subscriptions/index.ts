@@ -7,14 +7,18 @@
  * See core.ts (what every transport shares: auth, limits, slow clients, revocation, shutdown),
  * server.ts (graphql-ws, close codes), sse.ts and multipart.ts (the HTTP transports), federated-plan.ts (planning and executing the rest of
  * the plan), hub.ts (sharing and ordering), upstream.ts (subgraph connections and reconnection),
- * client-stream.ts (bounded per-client buffers) and docs/notes/subscriptions.md.
+ * client-stream.ts (bounded per-client buffers), admission.ts (the safelist and rate budgets as
+ * transport-neutral guards) and docs/notes/subscriptions.md.
  */
 import type http from 'node:http';
 import type { ApolloGateway } from '@apollo/gateway';
 import type { AttachContext } from './core';
 import type { SubscriptionGatewayOptions, SubscriptionServer } from './server';
 import { startSubscriptionServer } from './server';
+import { edgeGuards } from './admission';
 
+export type { EdgeChecks, EdgeGuard, GuardCandidate, GuardSession, GuardTransport } from './admission';
+export { edgeGuards, rateLimitGuard, safelistGuard } from './admission';
 export type { AttachContext, ClientSession, ConnectionCandidate, DropReason, SessionTransport, SubscribePayload, SubscriptionCoreOptions, SubscriptionGuard, TransportKind } from './core';
 export { DEFAULT_PUBLIC_ROOT_FIELDS, httpRefusal, SubscriptionCore } from './core';
 export { acceptsMultipartSubscriptions, DEFAULT_MULTIPART_HEARTBEAT_MS } from './multipart';
@@ -29,7 +33,8 @@ export function attachSubscriptions(
   options: SubscriptionGatewayOptions & { readonly onStarted?: (server: SubscriptionServer) => void },
 ): (server: http.Server, gateway: ApolloGateway, ctx: AttachContext) => SubscriptionServer {
   return (server, gateway, ctx) => {
-    const running = startSubscriptionServer(server, gateway, ctx, options);
+    // The gateway's edge checks (safelist, rate budgets) first, then the caller's own guards, on every transport.
+    const running = startSubscriptionServer(server, gateway, ctx, { ...options, guards: [...edgeGuards(ctx), ...(options.guards ?? [])] });
     options.onStarted?.(running);
     return running;
   };

@@ -10,7 +10,9 @@
  * Close codes a WebSocket client can see:
  *   4401 Unauthorized      the access token in connection_init has expired
  *   4403 Forbidden         the access token is malformed, invalid or revoked
- *   1013 Try Again Later   slow consumer: the client did not read its events (bounded buffer)
+ *   1013 Try Again Later   slow consumer: the client did not read its events (bounded buffer), or
+ *                          rate limited (reason `Rate limited: retry in N s`; graphql-ws clients retry
+ *                          it with back-off, where 4429 would be terminal)
  *   1001 Going Away        the gateway is shutting down (after completing every subscription)
  *   4400/4406/4408/4409/4429/4500  graphql-ws protocol errors
  */
@@ -24,6 +26,7 @@ import { WebSocketServer } from 'ws';
 import { keepAlive } from '@shop/platform';
 import type { AttachContext, ClientSession, DropReason, SubscriptionCoreOptions } from './core';
 import { SubscriptionCore } from './core';
+import { rateLimitedCloseReason } from './admission';
 import { multipartSubscriptions } from './multipart';
 import { sseSubscriptions } from './sse';
 
@@ -63,7 +66,7 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
       const entry = Object.entries(ctx.connectionParams ?? {}).find(([key]) => key.toLowerCase() === 'authorization');
       const connected = await core.connect({ kind: 'ws', drop: (reason, message) => dropSocket(socket, reason, message) }, { authorization: entry?.[1], clientAddress: ctx.extra.clientAddress });
       if ('refusal' in connected) {
-        socket.close(closeCodeOf(connected.refusal), connected.refusal.message.slice(0, 120));
+        socket.close(closeCodeOf(connected.refusal), closeReasonOf(connected.refusal));
         return false;
       }
       ctx.extra.session = connected.session;
@@ -84,7 +87,8 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
   const keepAliveMs = options.keepAliveMs ?? 12_000;
   wss.on('error', (err) => logger.error({ err }, 'subscription WebSocket server error'));
   wss.on('connection', (socket, request) => {
-    const extra: SocketExtra = { socket, clientAddress: request.socket.remoteAddress };
+    // The client's address as the gateway computes it for HTTP (trusted proxies included): rate budgets are per address.
+    const extra: SocketExtra = { socket, clientAddress: attach.clientAddress?.(request) ?? request.socket.remoteAddress };
     socket.on('error', (err) => logger.warn({ err: err.message }, 'subscription socket error'));
     const stopKeepAlive = keepAlive(socket, keepAliveMs);
     const closed = graphqlWs.opened(
@@ -137,7 +141,7 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
 /** What graphql-ws keeps per socket. */
 interface SocketExtra {
   readonly socket: WebSocket;
-  /** The socket peer (a proxy's X-Forwarded-For is not read here). */
+  /** The client's address (X-Forwarded-For only as far as the gateway's `trustProxy` says). */
   readonly clientAddress: string | undefined;
   session?: ClientSession;
 }
@@ -152,10 +156,15 @@ function closeCodeOf(refusal: GraphQLError): number {
     case 'SERVICE_UNAVAILABLE':
       return 1001; // going away: the gateway is shutting down
     case 'RATE_LIMITED':
-      return CloseCode.TooManyInitialisationRequests; // 4429
+      return 1013; // try again later: graphql-ws clients retry it with back-off (4429 is terminal)
     default:
       return CloseCode.BadRequest; // 4400
   }
+}
+
+/** The close reason of a refused connection (at most 123 bytes on the wire). */
+function closeReasonOf(refusal: GraphQLError): string {
+  return refusal.extensions['code'] === 'RATE_LIMITED' ? rateLimitedCloseReason(refusal) : refusal.message.slice(0, 120);
 }
 
 /** The WebSocket side of a drop the core asks for. */

@@ -112,5 +112,24 @@ export const gatewayDashboard: DashboardSpec = {
         width: 8,
       }),
     ]),
+    row('Edge: rate limits and safelist', [
+      timeseries('Rate-limited requests', { expr: 'sum by (budget, caller, transport) (rate(gateway_rate_limited_total[$__rate_interval]))', legend: '{{budget}} {{caller}} {{transport}}' }, {
+        description: 'Requests, connections and subscribe messages refused with RATE_LIMITED (HTTP 429), by budget (requests, mutations, cost), caller kind and transport.',
+        unit: 'reqps',
+        stacked: true,
+        width: 8,
+      }),
+      timeseries('Rate-limit store', { expr: 'min(gateway_rate_limit_store_up)', legend: 'Redis up (0: replicas count on their own)' }, {
+        description: 'Whether every gateway reaches the shared Redis of the budgets; at 0 each replica counts in memory (budgets per replica).',
+        unit: 'short',
+        width: 8,
+      }),
+      timeseries('Operations and the safelist', { expr: 'sum by (outcome) (rate(gateway_persisted_operations_total[$__rate_interval]))', legend: '{{outcome}}' }, {
+        description: 'Operations by their relation to the safelist of persisted operations: safelisted, ad_hoc (let through, allow mode) and refused (PERSISTED_QUERY_NOT_LISTED, require mode).',
+        unit: 'reqps',
+        stacked: true,
+        width: 8,
+      }),
+    ]),
   ],
 };

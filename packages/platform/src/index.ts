@@ -42,9 +42,10 @@ export type { BusMessage, Consumer, ConsumerSpec, EventBus, OutgoingMessage } fr
 export { DEAD_LETTER_HEADERS, defaultDeadLetterTopic, partitionFor, PoisonMessageError, sleep } from './events/bus';
 export type { EventEnvelope } from './events/envelope';
 export { createEnvelope, parseEnvelope, parseEventData } from './events/envelope';
-export type { EventHandler, LiveHandler } from './events/consumers';
+export type { BatchLock, EventHandler, HandlerOptions, LiveHandler } from './events/consumers';
 export { on, onLive } from './events/consumers';
-export { Outbox, OutboxRelay } from './events/outbox';
+export { Outbox, OutboxRelay, outboxInsert } from './events/outbox';
+export type { PreparedEvent } from './events/outbox';
 export type { InProcessBusOptions } from './events/in-process-bus';
 export { InProcessBus } from './events/in-process-bus';
 export type { KafkaBusOptions } from './events/kafka-bus';
@@ -75,7 +76,7 @@ export { assertPortFree, EmbeddedPostgresStartError, PortUnavailableError, start
 export { mountOperationalRoutes } from './http/operational-routes';
 export { graphqlBody, jsonErrorHandler, sendGraphqlError } from './http/graphql-body';
 export type { QueryLimits } from './http/query-limits';
-export { DEFAULT_QUERY_LIMITS, exceedsTokenLimit, queryLimitRules, useExecutionBounds, withLimitCode } from './http/query-limits';
+export { DEFAULT_QUERY_LIMITS, exceedsTokenLimit, operationCost, queryLimitRules, useExecutionBounds, withLimitCode } from './http/query-limits';
 export { operationOutcome, useGraphqlMetrics } from './http/graphql-metrics.plugin';
 export { loadSdl } from './sdl';
 export type { Logger } from './logger';

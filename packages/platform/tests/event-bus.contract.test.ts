@@ -346,6 +346,43 @@ describe.each(adapters)('event bus contract: $name', (adapter) => {
       });
     });
 
+    it('should take the locks a batch shares once, in its transaction, before any of its events, with exactly its new events', async () => {
+      await withServiceDatabase('lockbatch', async (ds) => {
+        await ds.query('CREATE TABLE log (seq serial PRIMARY KEY, what text NOT NULL, n int NOT NULL, tx bigint NOT NULL DEFAULT txid_current())');
+        const Ponged = defineEvent('test.ponged.v1', Pinged.topic, z.object({ n: z.number().int() }));
+        const envelope = (type: string, n: number, id = uniqueName('e')) => JSON.stringify({ id, type, key: 'k', occurredAt: new Date().toISOString(), source: 'test', data: { n } });
+        // Published before the consumer starts, so that it finds a backlog and takes batches; 3 twice (one event id).
+        const twice = uniqueName('e');
+        await env.bus.publish([1, 2, 3, 3, 4, 5, 6].map((n) => ({ topic: Pinged.topic, key: 'k', value: envelope(n % 2 ? Pinged.type : Ponged.type, n, n === 3 ? twice : undefined) })));
+        const handle = async (e: { data: { n: number } }, tx: { query(sql: string, params: unknown[]): Promise<unknown> }) => void (await tx.query(`INSERT INTO log (what, n) VALUES ('handle', $1)`, [e.data.n]));
+        // One function shared by both handlers: one lock call for both types.
+        const lockBatch = async (events: ReadonlyArray<{ data: unknown }>, tx: { query(sql: string, params: unknown[]): Promise<unknown> }) =>
+          void (await tx.query(`INSERT INTO log (what, n) SELECT 'lock', unnest($1::int[])`, [events.map((e) => (e.data as { n: number }).n)]));
+        const consumer = await startEventConsumers({ bus: env.bus, dataSource: ds, groupId: uniqueName('svc'), logger, handlers: [on(Pinged, handle, { lockBatch }), on(Ponged, handle, { lockBatch })] });
+        await eventually(async () => ((await ds.query(`SELECT count(*)::int AS c FROM log WHERE what = 'handle'`)) as Array<{ c: number }>)[0]?.c === 6, 30_000);
+        await new Promise((r) => setTimeout(r, 300));
+        await consumer.stop();
+        const rows = (await ds.query('SELECT seq, what, n, tx::text AS tx FROM log ORDER BY seq')) as Array<{ seq: number; what: string; n: number; tx: string }>;
+        // Each event handled once, in order.
+        expect(rows.filter((r) => r.what === 'handle').map((r) => r.n)).toEqual([1, 2, 3, 4, 5, 6]);
+        const byTx = new Map<string, typeof rows>();
+        for (const r of rows) byTx.set(r.tx, [...(byTx.get(r.tx) ?? []), r]);
+        let shared = 0;
+        for (const txRows of byTx.values()) {
+          const handled = txRows.filter((r) => r.what === 'handle');
+          const locked = txRows.filter((r) => r.what === 'lock');
+          if (handled.length < 2) {
+            expect(locked).toEqual([]); // a single event takes its own locks
+            continue;
+          }
+          shared++;
+          expect(locked.map((r) => r.n)).toEqual(handled.map((r) => r.n));
+          expect(Math.max(...locked.map((r) => r.seq))).toBeLessThan(Math.min(...handled.map((r) => r.seq)));
+        }
+        expect(shared).toBeGreaterThan(0);
+      });
+    });
+
     it('should dead-letter an event whose payload does not match its schema without retrying', async () => {
       await withServiceDatabase('poison', async (ds) => {
         const groupId = uniqueName('svc');

@@ -1,17 +1,17 @@
 import type { DataOf } from '@shop/events';
 import { LowStock, StockChanged, StockRejected, StockReserved } from '@shop/events';
 import { badUserInput, insufficientStock, notFound } from '@shop/platform';
-import type { ServiceDeps } from '@shop/platform';
+import type { PreparedEvent, ServiceDeps } from '@shop/platform';
 import type { EntityManager } from 'typeorm';
 import { MAX_STOCK, planAdjustment } from './domain/adjustment';
-import { normalizeLines, planReservation } from './domain/reservation';
+import { isProductId, normalizeLines, planReservation } from './domain/reservation';
 import type { ReservationLine } from './domain/reservation';
 import type { StockChangeReason, StockLevel, StockState } from './domain/stock-level';
 import { availableOf, crossedIntoLowStock, toPayload, toStockLevel } from './domain/stock-level';
 import type { InventoryMetrics } from './metrics';
 import { inventoryMetrics } from './metrics';
-import type { AdjustmentRow } from './persistence/entities';
-import type { StockMismatch } from './persistence/stock.repository';
+import type { AdjustmentRow, ReservationDecisionRow } from './persistence/entities';
+import type { LevelChange, StockMismatch } from './persistence/stock.repository';
 import { StockRepository } from './persistence/stock.repository';
 
 type ReservedAnswer = DataOf<typeof StockReserved>;
@@ -50,13 +50,31 @@ export class InventoryService {
 
   /**
    * Reserves every line of an order or none, and answers `inventory.stock-reserved.v1` or
-   * `inventory.stock-rejected.v1` (with each line that fell short). The stock rows are locked in
-   * product id order before anything is decided, so concurrent orders never oversell and never
-   * deadlock. An order placed a second time (another event id) gets its first answer again.
+   * `inventory.stock-rejected.v1` (with each line that fell short). One product: one conditional
+   * statement reserves it (and finds an earlier answer), one writes the rest. Several products, or
+   * one that fell short: the stock rows are locked in product id order before anything is
+   * decided, so concurrent orders never oversell and never deadlock. An order placed a second
+   * time (another event id) gets its first answer again.
    */
   async reserve(tx: EntityManager, orderId: string, items: readonly ReservationLine[]): Promise<void> {
     const end = this.metrics.reservationSeconds.startTimer();
-    const previous = await this.repo.findDecision(tx, orderId);
+    const lines = normalizeLines(items);
+    const single = lines.length === 1 && isProductId(lines[0]!.productId) ? lines[0]! : null;
+    let previous: Pick<ReservationDecisionRow, 'outcome' | 'answer'> | null;
+    if (single) {
+      const attempt = await this.repo.reserveOne(tx, orderId, single);
+      previous = attempt.previous;
+      if (attempt.after) {
+        const after = attempt.after;
+        const before = { ...after, reserved: after.reserved - single.quantity, version: after.version - 1 };
+        await this.recordReserved(tx, orderId, lines, [{ before, after }], []);
+        this.countReservation('reserved', end);
+        return;
+      }
+      // Nothing reserved: not enough, closed, unknown, or answered before. The general path decides (and words the shortage).
+    } else {
+      previous = await this.repo.findDecision(tx, orderId);
+    }
     if (previous) {
       if (previous.outcome === 'REJECTED') await this.deps.outbox.add(tx, StockRejected, orderId, previous.answer as RejectedAnswer);
       // A reservation already released or shipped is not re-announced: it no longer holds anything.
@@ -65,24 +83,36 @@ export class InventoryService {
       this.countReservation('replayed', end);
       return;
     }
-    const lines = normalizeLines(items);
     const locked = await this.repo.lockStock(tx, lines.map((l) => l.productId));
     const open = new Map(locked.filter((r) => r.closedAt === null).map((r) => [r.productId, r]));
     const plan = planReservation(lines, new Map([...open].map(([id, r]) => [id, availableOf(r)])));
     if (plan.kind === 'reject') {
       const answer: RejectedAnswer = { orderId, shortages: [...plan.shortages] };
-      await this.repo.insertDecision(tx, orderId, 'REJECTED', answer);
-      await this.deps.outbox.add(tx, StockRejected, orderId, answer);
+      await this.repo.writeSagaStep(tx, { orderId, decision: { outcome: 'REJECTED', answer }, events: [this.deps.outbox.prepare(StockRejected, orderId, answer)] });
       this.countReservation('rejected', end);
       return;
     }
-    const after = await this.repo.changeLevels(tx, plan.lines.map((l) => ({ productId: l.productId, reserved: l.quantity })));
-    for (const line of plan.lines) await this.publishChange(tx, open.get(line.productId)!, after.get(line.productId)!, 'reserved');
-    await this.repo.insertReservations(tx, orderId, plan.lines);
-    const answer: ReservedAnswer = { orderId, lines: [...plan.lines] };
-    await this.repo.insertDecision(tx, orderId, 'RESERVED', answer);
-    await this.deps.outbox.add(tx, StockReserved, orderId, answer);
+    const at = new Date();
+    const changes = plan.lines.map((l) => {
+      const before = open.get(l.productId)!;
+      return { before, after: { ...before, reserved: before.reserved + l.quantity, version: before.version + 1, updatedAt: at } };
+    });
+    await this.recordReserved(tx, orderId, plan.lines, changes, plan.lines.map((l) => ({ productId: l.productId, onHand: 0, reserved: l.quantity })), at);
     this.countReservation('reserved', end);
+  }
+
+  /** Writes a reservation that was decided (levels still to change in `levels`, or changed already): its lines, its answer and its events. */
+  private async recordReserved(
+    tx: EntityManager,
+    orderId: string,
+    lines: readonly ReservationLine[],
+    changes: ReadonlyArray<{ before: StockState; after: StockState }>,
+    levels: readonly LevelChange[],
+    at?: Date,
+  ): Promise<void> {
+    const answer: ReservedAnswer = { orderId, lines: [...lines] };
+    const events = [...changes.flatMap(({ before, after }) => this.changeEvents(before, after, 'reserved')), this.deps.outbox.prepare(StockReserved, orderId, answer)];
+    await this.repo.writeSagaStep(tx, { orderId, levels, ...(at ? { at } : {}), reserve: lines, decision: { outcome: 'RESERVED', answer }, events });
   }
 
   /** Gives back what an order holds (cancelled or rejected); an order that holds nothing changes nothing. */
@@ -100,23 +130,32 @@ export class InventoryService {
     }
   }
 
+  /**
+   * Locks the saga's stock rows of a batch of events up front, in one global order (see
+   * `StockRepository.lockForBatch`), so that the saga's handlers can share a batch's transaction.
+   */
+  async lockForBatch(tx: EntityManager, events: ReadonlyArray<{ orderId: string; items?: readonly ReservationLine[] }>): Promise<void> {
+    const productIds = events.flatMap((e) => (e.items ?? []).map((i) => i.productId));
+    const settling = events.filter((e) => !e.items || e.items.length === 0).map((e) => e.orderId);
+    await this.repo.lockForBatch(tx, productIds, settling);
+  }
+
   private async settle(tx: EntityManager, orderId: string, transition: 'released' | 'shipped'): Promise<ReservationLine[]> {
-    const held = await this.repo.lockOpenReservations(tx, orderId);
+    const held = await this.repo.lockHeld(tx, orderId);
     if (held.length === 0) {
       // Normal for a release after a rejection; a shipment without a reservation is not.
       if (transition === 'shipped') this.deps.logger.warn({ orderId }, 'order shipped without a reservation: on-hand stock left unchanged');
       this.metrics.transitions.inc({ transition, outcome: 'nothing_held' });
       return [];
     }
-    const before = new Map((await this.repo.lockStock(tx, held.map((r) => r.productId))).map((r) => [r.productId, r]));
-    const after = await this.repo.changeLevels(
-      tx,
-      held.map(({ productId, quantity }) => ({ productId, reserved: -quantity, ...(transition === 'shipped' ? { onHand: -quantity } : {}) })),
+    const at = new Date();
+    const levels = held.map(({ quantity, stock }) => ({ productId: stock.productId, reserved: -quantity, onHand: transition === 'shipped' ? -quantity : 0 }));
+    const events = held.flatMap(({ quantity, stock: before }, i) =>
+      this.changeEvents(before, { ...before, onHand: before.onHand + levels[i]!.onHand, reserved: before.reserved - quantity, version: before.version + 1, updatedAt: at }, transition),
     );
-    for (const { productId } of held) await this.publishChange(tx, before.get(productId) ?? null, after.get(productId)!, transition);
-    await this.repo.closeReservations(tx, orderId, transition === 'shipped' ? 'SHIPPED' : 'RELEASED');
+    await this.repo.writeSagaStep(tx, { orderId, levels, at, closeReservations: transition === 'shipped' ? 'SHIPPED' : 'RELEASED', events });
     this.metrics.transitions.inc({ transition, outcome: 'done' });
-    return held.map((r) => ({ productId: r.productId, quantity: r.quantity }));
+    return held.map(({ quantity, stock }) => ({ productId: stock.productId, quantity }));
   }
 
   // ------------------------------------------------------------------ admin
@@ -182,12 +221,18 @@ export class InventoryService {
 
   /** Writes `stock-changed` for a change (the row is locked), and `low-stock` when it crossed the threshold. */
   private async publishChange(tx: EntityManager, before: StockState | null, after: StockState, reason: StockChangeReason): Promise<void> {
+    await this.repo.writeEvents(tx, this.changeEvents(before, after, reason));
+  }
+
+  /** The events of a change: `stock-changed`, and `low-stock` when it crossed the threshold. */
+  private changeEvents(before: StockState | null, after: StockState, reason: StockChangeReason): PreparedEvent[] {
     const level = toPayload(toStockLevel(after));
-    await this.deps.outbox.add(tx, StockChanged, after.productId, { ...level, reason });
+    const events: PreparedEvent[] = [this.deps.outbox.prepare(StockChanged, after.productId, { ...level, reason })];
     if (before && crossedIntoLowStock(before, after)) {
-      await this.deps.outbox.add(tx, LowStock, after.productId, level);
+      events.push(this.deps.outbox.prepare(LowStock, after.productId, level));
       this.metrics.lowStockAlerts.inc();
     }
+    return events;
   }
 
   private countReservation(outcome: 'reserved' | 'rejected' | 'replayed', end: (labels: { outcome: string }) => number): void {

@@ -62,79 +62,77 @@ export class OrdersService {
       this.metrics.idempotentReplays.inc();
       return existing;
     };
-    const known = await this.repo.findByIdempotencyKey(this.deps.dataSource.manager, identity.userId, request.idempotencyKey);
-    if (known) return replay(known);
+    // One statement reads what checkout needs (a replay, a number, the products), one writes the
+    // order with everything that belongs to it: two round trips, no transaction around them.
+    const lookup = await this.repo.checkoutLookup(identity.userId, request.idempotencyKey, request.lines.map((l) => l.productId));
+    const knownOrder = async (): Promise<OrderRow> => {
+      const existing = await this.repo.findByIdempotencyKey(this.deps.dataSource.manager, identity.userId, request.idempotencyKey);
+      if (!existing) throw new Error('idempotency conflict without a row');
+      return existing;
+    };
+    if (lookup.knownOrderId || lookup.numberValue === null) return replay(await knownOrder());
 
-    const result = await this.deps.transaction(async (tx): Promise<{ order: OrderRow; created: boolean }> => {
-      const snapshots = await this.repo.findSnapshots(tx, request.lines.map((l) => l.productId));
-      const items: OrderItemRow[] = [];
-      const orderId = randomUUID();
-      let currencyCode: string | undefined;
-      request.lines.forEach((line, i) => {
-        const product = snapshots.get(line.productId);
-        if (!product || product.deleted) throw badUserInput(`input.items[${i}].productId`, `Product ${line.productId} does not exist or is no longer sold.`);
-        currencyCode ??= product.currencyCode;
-        if (product.currencyCode !== currencyCode) throw badUserInput(`input.items[${i}].productId`, 'All items of one order must be priced in the same currency.');
-        items.push({
-          orderId,
-          lineNo: i + 1,
-          productId: line.productId,
-          productName: product.name,
-          quantity: line.quantity,
-          unitPrice: product.price,
-          lineTotal: lineTotal(product.price, line.quantity),
-        });
-      });
-      const now = new Date();
-      const subtotal = sum(items.map((i) => i.lineTotal));
-      const a = request.shippingAddress;
-      const order: OrderRow = {
-        id: orderId,
-        number: orderNumber(await this.repo.nextNumberValue(tx)),
-        userId: identity.userId,
-        status: OrderStatus.Pending,
-        rejectionReason: null,
-        cancelReason: null,
-        idempotencyKey: request.idempotencyKey,
-        inputHash: request.inputHash,
-        currencyCode: currencyCode!,
-        subtotal,
-        // No shipping fees or taxes yet: the total is the subtotal.
-        total: subtotal,
-        shipLine1: a.line1,
-        shipLine2: a.line2,
-        shipCity: a.city,
-        shipPostalCode: a.postalCode,
-        shipCountry: a.country,
-        carrier: null,
-        trackingNumber: null,
-        shippedAt: null,
-        deliveredAt: null,
-        stockReservedAt: null,
-        cancellableUntil: new Date(now.getTime() + this.settings.CANCELLATION_WINDOW_MINUTES * 60_000),
-        sagaDeadline: new Date(now.getTime() + this.settings.SAGA_TIMEOUT_MS),
-        createdAt: now,
-        updatedAt: now,
-      };
-      // A concurrent twin waits here on the unique index until the first one commits, then finds it.
-      if (!(await this.repo.insertOrderIfNew(tx, order))) {
-        const existing = await this.repo.findByIdempotencyKey(tx, identity.userId, request.idempotencyKey);
-        if (!existing) throw new Error('idempotency conflict without a row');
-        return { order: existing, created: false };
-      }
-      await this.repo.insertItems(tx, items);
-      await this.repo.appendHistory(tx, orderId, OrderStatus.Pending, null, now);
-      await this.repo.insertPayment(tx, newPayment(orderId, this.paymentProviderName, subtotal, order.currencyCode, request.paymentToken, now));
-      await this.deps.outbox.add(tx, OrderPlaced, orderId, {
+    const items: OrderItemRow[] = [];
+    const orderId = randomUUID();
+    let currencyCode: string | undefined;
+    request.lines.forEach((line, i) => {
+      const product = lookup.snapshots.get(line.productId);
+      if (!product || product.deleted) throw badUserInput(`input.items[${i}].productId`, `Product ${line.productId} does not exist or is no longer sold.`);
+      currencyCode ??= product.currencyCode;
+      if (product.currencyCode !== currencyCode) throw badUserInput(`input.items[${i}].productId`, 'All items of one order must be priced in the same currency.');
+      items.push({
         orderId,
-        number: order.number,
-        userId: order.userId,
-        items: items.map((i) => ({ productId: i.productId, productName: i.productName, quantity: i.quantity, unitPrice: { amount: i.unitPrice, currencyCode: order.currencyCode } })),
-        total: { amount: order.total, currencyCode: order.currencyCode },
-        placedAt: now.toISOString(),
+        lineNo: i + 1,
+        productId: line.productId,
+        productName: product.name,
+        quantity: line.quantity,
+        unitPrice: product.price,
+        lineTotal: lineTotal(product.price, line.quantity),
       });
-      return { order, created: true };
     });
+    const now = new Date();
+    const subtotal = sum(items.map((i) => i.lineTotal));
+    const a = request.shippingAddress;
+    const order: OrderRow = {
+      id: orderId,
+      number: orderNumber(lookup.numberValue),
+      userId: identity.userId,
+      status: OrderStatus.Pending,
+      rejectionReason: null,
+      cancelReason: null,
+      idempotencyKey: request.idempotencyKey,
+      inputHash: request.inputHash,
+      currencyCode: currencyCode!,
+      subtotal,
+      // No shipping fees or taxes yet: the total is the subtotal.
+      total: subtotal,
+      shipLine1: a.line1,
+      shipLine2: a.line2,
+      shipCity: a.city,
+      shipPostalCode: a.postalCode,
+      shipCountry: a.country,
+      carrier: null,
+      trackingNumber: null,
+      shippedAt: null,
+      deliveredAt: null,
+      stockReservedAt: null,
+      cancellableUntil: new Date(now.getTime() + this.settings.CANCELLATION_WINDOW_MINUTES * 60_000),
+      sagaDeadline: new Date(now.getTime() + this.settings.SAGA_TIMEOUT_MS),
+      createdAt: now,
+      updatedAt: now,
+    };
+    const placed = this.deps.outbox.prepare(OrderPlaced, orderId, {
+      orderId,
+      number: order.number,
+      userId: order.userId,
+      items: items.map((i) => ({ productId: i.productId, productName: i.productName, quantity: i.quantity, unitPrice: { amount: i.unitPrice, currencyCode: order.currencyCode } })),
+      total: { amount: order.total, currencyCode: order.currencyCode },
+      placedAt: now.toISOString(),
+    });
+    const payment = newPayment(orderId, this.paymentProviderName, subtotal, order.currencyCode, request.paymentToken, now);
+    // A concurrent twin waits on the unique index until the first one commits, then finds it.
+    const result = (await this.repo.insertPlacedOrder(order, items, payment, [placed])) ? { order, created: true } : { order: await knownOrder(), created: false };
+    if (result.created) this.deps.wakeOutboxRelay();
     if (!result.created) return replay(result.order);
     this.metrics.placed.inc();
     return result.order;
@@ -142,30 +140,23 @@ export class OrdersService {
 
   // ------------------------------------------------------------------ the saga
 
-  /** inventory.stock-reserved.v1: the payment becomes due and the worker is woken after commit. */
+  /** inventory.stock-reserved.v1: the payment becomes due and the worker is woken after commit. One statement. */
   async onStockReserved(tx: EntityManager, event: EventEnvelope<DataOf<typeof StockReserved>>): Promise<void> {
-    const order = await this.repo.lockOrder(tx, event.data.orderId);
-    if (!order) return void this.logger.warn({ orderId: event.data.orderId }, 'stock reserved for an unknown order; ignored');
-    // Too late (cancelled, timed out): inventory releases on our cancelled/rejected event, which it
-    // handles after the order-placed event it is answering.
-    if (order.status !== OrderStatus.Pending || order.stockReservedAt) return;
-    const now = new Date();
-    await this.repo.updateOrder(tx, order.id, { stockReservedAt: now, updatedAt: now });
-    const payment = await this.repo.lockPayment(tx, order.id);
-    if (payment?.status === PaymentStatus.Created) {
-      await this.repo.updatePayment(tx, order.id, { status: PaymentStatus.Pending, nextAttemptAt: now, updatedAt: now });
-      afterCommit(tx, () => this.payments.wake());
-    }
+    // Too late (cancelled, timed out) changes nothing: inventory releases on our cancelled/rejected
+    // event, which it handles after the order-placed event it is answering.
+    const { known, paymentDue } = await this.repo.recordStockReserved(tx, event.data.orderId, new Date());
+    if (!known) return void this.logger.warn({ orderId: event.data.orderId }, 'stock reserved for an unknown order; ignored');
+    if (paymentDue) afterCommit(tx, () => this.payments.wake());
   }
 
   /** inventory.stock-rejected.v1: REJECTED (OUT_OF_STOCK); nothing was reserved, nothing charged. */
   async onStockRejected(tx: EntityManager, event: EventEnvelope<DataOf<typeof StockRejected>>): Promise<void> {
-    const order = await this.repo.lockOrder(tx, event.data.orderId);
-    if (!order) return void this.logger.warn({ orderId: event.data.orderId }, 'stock rejected for an unknown order; ignored');
+    const locked = await this.repo.lockOrderAndPayment(tx, event.data.orderId);
+    if (!locked) return void this.logger.warn({ orderId: event.data.orderId }, 'stock rejected for an unknown order; ignored');
+    const { order, payment } = locked;
     if (order.status !== OrderStatus.Pending || order.stockReservedAt) return;
     const now = new Date();
-    await this.voidPayment(tx, order.id, now);
-    await this.transitions.apply(tx, order, { to: 'REJECTED', reason: RejectionReason.OutOfStock, stockWasReserved: false }, now);
+    await this.transitions.apply(tx, order, { to: 'REJECTED', reason: RejectionReason.OutOfStock, stockWasReserved: false }, now, voidPayment(payment, now)?.patch);
   }
 
   /**
@@ -181,9 +172,11 @@ export class OrdersService {
       const n = await this.deps.transaction(async (tx) => {
         const overdue = await this.repo.lockOverdueSagas(tx, now, SWEEP_BATCH);
         for (const order of overdue) {
-          wake = (await this.voidPayment(tx, order.id, now)) || wake;
+          const payment = await this.repo.lockPayment(tx, order.id);
+          const voided = payment ? voidPayment(payment, now) : null;
+          wake = (voided?.workerNeeded ?? false) || wake;
           const reason = order.stockReservedAt ? RejectionReason.PaymentTimeout : RejectionReason.InventoryTimeout;
-          await this.transitions.apply(tx, order, { to: 'REJECTED', reason, stockWasReserved: true }, now);
+          await this.transitions.apply(tx, order, { to: 'REJECTED', reason, stockWasReserved: true }, now, voided?.patch);
           this.logger.warn({ orderId: order.id, number: order.number, reason }, 'saga timed out; order rejected and compensated');
         }
         return overdue.length;
@@ -192,26 +185,6 @@ export class OrdersService {
       total += n;
       if (n < SWEEP_BATCH) return total;
     }
-  }
-
-  /**
-   * Calls off an uncaptured payment. A charge never attempted is simply VOIDED; one that was
-   * attempted may have gone through, so the worker must find out (VOID_PENDING). Returns true
-   * when the worker has something to do.
-   */
-  private async voidPayment(tx: EntityManager, orderId: string, now: Date): Promise<boolean> {
-    const payment = await this.repo.lockPayment(tx, orderId);
-    if (!payment) return false;
-    if (payment.status === PaymentStatus.Created || (payment.status === PaymentStatus.Pending && !payment.chargeAttempted)) {
-      await this.repo.updatePayment(tx, orderId, { status: PaymentStatus.Voided, token: null, nextAttemptAt: null, updatedAt: now });
-      return false;
-    }
-    if (payment.status === PaymentStatus.Pending) {
-      // Keep the lease: a charge in flight applies its outcome (and refunds) before anyone looks it up.
-      await this.repo.updatePayment(tx, orderId, { status: PaymentStatus.VoidPending, token: null, nextAttemptAt: now, updatedAt: now });
-      return true;
-    }
-    return false;
   }
 
   // ------------------------------------------------------------------ customer and admin actions
@@ -226,8 +199,9 @@ export class OrdersService {
     if (text && text.length > MAX_REASON) throw badUserInput('reason', `The reason must be at most ${MAX_REASON} characters.`);
     const admin = isAdmin(identity);
     const { order, paymentWork } = await this.deps.transaction(async (tx) => {
-      const current = await this.repo.lockOrder(tx, id);
-      if (!current) throw notFound('Order', id);
+      const locked = await this.repo.lockOrderAndPayment(tx, id);
+      if (!locked) throw notFound('Order', id);
+      const { order: current, payment } = locked;
       if (!admin && current.userId !== identity.userId) throw forbidden('This order belongs to someone else.');
       if (current.status === OrderStatus.Shipped || current.status === OrderStatus.Delivered) throw conflict(`Order ${current.number} has already shipped and can no longer be cancelled.`);
       if (current.status === OrderStatus.Cancelled || current.status === OrderStatus.Rejected) throw conflict(`Order ${current.number} is already ${current.status}.`);
@@ -235,18 +209,11 @@ export class OrdersService {
       if (!admin && now > current.cancellableUntil) {
         throw conflict(`Order ${current.number} could be cancelled until ${current.cancellableUntil.toISOString()}; please contact support.`, { cancellableUntil: current.cancellableUntil.toISOString() });
       }
-      const payment = await this.repo.lockPayment(tx, current.id);
-      let refund = false;
-      let work = false;
-      if (payment?.status === PaymentStatus.Captured) {
-        await this.repo.updatePayment(tx, current.id, { status: PaymentStatus.RefundPending, nextAttemptAt: now, attempts: 0, updatedAt: now });
-        refund = true;
-        work = true;
-      } else {
-        work = await this.voidPayment(tx, current.id, now);
-      }
-      const updated = await this.transitions.apply(tx, current, { to: 'CANCELLED', reason: text, refunded: refund, actor: admin ? 'admin' : 'customer' }, now);
-      return { order: updated, paymentWork: work };
+      const refund = payment.status === PaymentStatus.Captured;
+      const voided = refund ? null : voidPayment(payment, now);
+      const paymentPatch: Partial<PaymentRow> | undefined = refund ? { status: PaymentStatus.RefundPending, nextAttemptAt: now, attempts: 0, updatedAt: now } : voided?.patch;
+      const updated = await this.transitions.apply(tx, current, { to: 'CANCELLED', reason: text, refunded: refund, actor: admin ? 'admin' : 'customer' }, now, paymentPatch);
+      return { order: updated, paymentWork: refund || (voided?.workerNeeded ?? false) };
     });
     // Best effort: answer with REFUNDED when the provider is quick; the worker retries otherwise.
     if (paymentWork) await this.payments.processNow(order.id).catch((err: unknown) => this.logger.warn({ err, orderId: order.id }, 'immediate refund failed; the worker retries'));
@@ -294,6 +261,22 @@ export class OrdersService {
   assertCanReadOrdersOf(identity: Identity, userId: string): void {
     if (!isAdmin(identity) && userId !== identity.userId) throw forbidden("You may only see your own orders.");
   }
+}
+
+/**
+ * Calls off an uncaptured payment: the change to write, or null when there is nothing to call
+ * off. A charge never attempted is simply VOIDED; one that was attempted may have gone through, so
+ * the worker must find out (VOID_PENDING, `workerNeeded`).
+ */
+function voidPayment(payment: PaymentRow, now: Date): { patch: Partial<PaymentRow>; workerNeeded: boolean } | null {
+  if (payment.status === PaymentStatus.Created || (payment.status === PaymentStatus.Pending && !payment.chargeAttempted)) {
+    return { patch: { status: PaymentStatus.Voided, token: null, nextAttemptAt: null, updatedAt: now }, workerNeeded: false };
+  }
+  if (payment.status === PaymentStatus.Pending) {
+    // Keep the lease: a charge in flight applies its outcome (and refunds) before anyone looks it up.
+    return { patch: { status: PaymentStatus.VoidPending, token: null, nextAttemptAt: now, updatedAt: now }, workerNeeded: true };
+  }
+  return null;
 }
 
 function newPayment(orderId: string, provider: string, amount: string, currencyCode: string, token: string, now: Date): PaymentRow {

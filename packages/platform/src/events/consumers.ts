@@ -17,16 +17,32 @@ export interface EventHandler<T = unknown> {
    * consumer's transaction crosses: a deadlock). Default true: it may share a batch's transaction.
    */
   readonly batchable: boolean;
+  /** See {@link HandlerOptions.lockBatch}. */
+  readonly lockBatch?: BatchLock;
 }
+
+/**
+ * Takes, in one global order, every lock that a batch's events will take (e.g. rows sorted by
+ * id), before any of them is handled in the batch's transaction.
+ */
+export type BatchLock = (events: ReadonlyArray<EventEnvelope<any>>, tx: EntityManager) => Promise<void>;
 
 export interface HandlerOptions {
   /** See {@link EventHandler.batchable}. Default true. */
   readonly batchable?: boolean;
+  /**
+   * Lets a handler that locks rows other partitions' events lock too share a batch's
+   * transaction: when a batch holds more than one new event whose handler has this same
+   * function, it is called once, with all of them, before any is handled. Handlers that lock the
+   * same rows must share one function (one lock order for all of them). Implies `batchable`.
+   */
+  readonly lockBatch?: BatchLock;
 }
 
 /** Binds a transactional handler to an event definition. */
 export function on<T>(event: EventDefinition<T>, handle: (event: EventEnvelope<T>, tx: EntityManager) => Promise<void>, options: HandlerOptions = {}): EventHandler<T> {
-  return { event, handle, batchable: options.batchable ?? true };
+  const batchable = options.lockBatch ? true : (options.batchable ?? true);
+  return { event, handle, batchable, ...(options.lockBatch ? { lockBatch: options.lockBatch } : {}) };
 }
 
 /** A handler for live (non-durable) listeners: no transaction, no inbox. */
@@ -90,6 +106,16 @@ export async function startEventConsumers(options: ConsumerOptions): Promise<Con
           items.map((i) => i.event.id),
         ])) as Array<{ event_id: string }>;
         const toHandle = new Set(inserted.map((r) => r.event_id));
+        // Locks shared by several new events of the batch: taken first, once, in their one order.
+        const locking = new Map<BatchLock, Array<EventEnvelope<any>>>();
+        const seen = new Set<string>();
+        for (const item of items) {
+          const lock = item.handler.lockBatch;
+          if (!lock || !toHandle.has(item.event.id) || seen.has(item.event.id)) continue;
+          seen.add(item.event.id);
+          locking.set(lock, [...(locking.get(lock) ?? []), item.event]);
+        }
+        for (const [lock, events] of locking) if (events.length > 1) await lock(events, tx);
         for (const [index, item] of items.entries()) {
           const span = spans[index]!;
           if (!toHandle.delete(item.event.id)) {

@@ -7,6 +7,12 @@ import type { ConsumerInstrumentation } from './bus-metrics';
 import { consumerGroupLabels, eventBusMetrics, instrumentConsumer } from './bus-metrics';
 import { memoize } from '../metrics';
 
+/** Messages one read of a partition takes at most. */
+const FETCH_LIMIT = 100;
+
+/** An idle partition loop writes its offset at most this long after its last write (a burst of short busy spells costs one write a second, not one each). */
+const IDLE_OFFSET_COMMIT_MS = 1_000;
+
 /** While a partition is busy, its group's offset is written at most this often (and always before it idles). */
 const OFFSET_COMMIT_INTERVAL_MS = 200;
 
@@ -120,10 +126,13 @@ export class InProcessBus implements EventBus {
     await this.ensureSchema();
     // Publishes are serialised so that ids commit in id order: a consumer that has read id N
     // never later sees a smaller id appear in its partition.
+    const touched = new Set<string>();
     const run = this.publishChain.then(async () => {
       const values: unknown[] = [];
       const rows = messages.map((m, i) => {
-        values.push(m.topic, partitionFor(m.key, this.partitions), m.key, m.value, JSON.stringify(m.headers ?? {}));
+        const partition = partitionFor(m.key, this.partitions);
+        touched.add(`${m.topic}#${partition}`);
+        values.push(m.topic, partition, m.key, m.value, JSON.stringify(m.headers ?? {}));
         const b = i * 5;
         return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}::jsonb)`;
       });
@@ -131,7 +140,9 @@ export class InProcessBus implements EventBus {
     });
     this.publishChain = run.catch(() => undefined);
     await run;
-    for (const topic of new Set(messages.map((m) => m.topic))) this.wakeUp(topic);
+    // Only the loops of the partitions that grew: waking every partition of the topic cost each
+    // of the others an empty read.
+    for (const tp of touched) this.wakeUp(tp);
   }
 
   async subscribe(spec: ConsumerSpec): Promise<Consumer> {
@@ -203,12 +214,15 @@ export class InProcessBus implements EventBus {
     await this.waitUntilFree(groupId, tp, member);
     const running = () => !member.stopping && !this.closed && member.owned.has(tp);
     // The loop reads from its own position; the group's offset follows it, written at most every
-    // OFFSET_COMMIT_INTERVAL_MS while busy, and always before idling or letting go of the partition
-    // (a crash redelivers what was handled since: the consumers' inbox makes that harmless).
+    // OFFSET_COMMIT_INTERVAL_MS while busy and IDLE_OFFSET_COMMIT_MS after its last write once idle,
+    // and always before letting go of the partition (a crash redelivers what was handled
+    // since: the consumers' inbox makes that harmless). Writes are serialised: never backwards.
     let position: string | undefined;
     let committed: string | undefined;
     let committedAt = Date.now();
-    const commit = async (): Promise<void> => {
+    let writes: Promise<void> = Promise.resolve();
+    let idleTimer: NodeJS.Timeout | undefined;
+    const write = async (): Promise<void> => {
       if (position === undefined || position === committed) return;
       const at = position;
       await this.pool.query(
@@ -219,9 +233,23 @@ export class InProcessBus implements EventBus {
       committed = at;
       committedAt = Date.now();
     };
+    const commit = (): Promise<void> => {
+      const next = writes.then(write);
+      writes = next.catch(() => undefined);
+      return next;
+    };
+    /** Before idling: at once when the last write is old enough, else once the interval is over. */
+    const commitSoon = async (): Promise<void> => {
+      const wait = IDLE_OFFSET_COMMIT_MS - (Date.now() - committedAt);
+      if (wait <= 0) return commit();
+      idleTimer ??= setTimeout(() => {
+        idleTimer = undefined;
+        void commit().catch(() => undefined);
+      }, wait);
+    };
     try {
       while (running()) {
-        const wakes = this.wakesOf(topic);
+        const wakes = this.wakesOf(tp);
         if (position === undefined) {
           const start = await this.pool
             .query<{ last_id: string }>('SELECT last_id FROM bus_offset WHERE group_id = $1 AND topic = $2 AND partition = $3', [groupId, topic, partition])
@@ -234,8 +262,8 @@ export class InProcessBus implements EventBus {
         }
         const { rows } = (await this.pool
           .query<{ id: string; key: string; value: string; headers: Record<string, string> }>(
-            'SELECT id, key, value, headers FROM bus_message WHERE topic = $1 AND partition = $2 AND id > $3 ORDER BY id LIMIT 100',
-            [topic, partition, position],
+            'SELECT id, key, value, headers FROM bus_message WHERE topic = $1 AND partition = $2 AND id > $3 ORDER BY id LIMIT $4',
+            [topic, partition, position, FETCH_LIMIT],
           )
           .catch(() => undefined)) ?? {};
         if (!rows) {
@@ -244,9 +272,9 @@ export class InProcessBus implements EventBus {
           continue;
         }
         if (rows.length === 0) {
-          await commit().catch(() => undefined);
+          await commitSoon().catch(() => undefined);
           // Woken while reading (a publish, a rebalance, a stop): look again instead of sleeping.
-          if (running() && this.wakesOf(topic) === wakes) await this.waitForWake(topic);
+          if (running() && this.wakesOf(tp) === wakes) await this.waitForWake(tp);
           continue;
         }
         const batchSize = member.spec.handleBatch ? (member.spec.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE) : 1;
@@ -264,8 +292,15 @@ export class InProcessBus implements EventBus {
           if (stopped) return;
           if (Date.now() - committedAt >= OFFSET_COMMIT_INTERVAL_MS) await commit();
         }
+        // A short read took everything there was; unless this partition was woken since it began
+        // (a publish to it, a rebalance, a stop), idle now instead of reading once more to find nothing.
+        if (rows.length < FETCH_LIMIT && running() && this.wakesOf(tp) === wakes) {
+          await commitSoon().catch(() => undefined);
+          if (running() && this.wakesOf(tp) === wakes) await this.waitForWake(tp);
+        }
       }
     } finally {
+      if (idleTimer) clearTimeout(idleTimer);
       await commit().catch(() => undefined);
     }
   }
@@ -283,9 +318,9 @@ export class InProcessBus implements EventBus {
     this.wake.emit(topic);
   }
 
-  /** A token that changes whenever `topic`'s loops are woken. */
-  private wakesOf(topic: string): string {
-    return `${this.wakes.get(topic) ?? 0}/${this.wakes.get('*') ?? 0}`;
+  /** A token that changes whenever the loop of `tp` (`topic#partition`) is woken. */
+  private wakesOf(tp: string): string {
+    return `${this.wakes.get(tp) ?? 0}/${this.wakes.get('*') ?? 0}`;
   }
 
   /** Wakes every partition loop when the log grew and nobody said so (see pollIntervalMs). */
@@ -300,17 +335,17 @@ export class InProcessBus implements EventBus {
     this.wakeUp('*');
   }
 
-  private waitForWake(topic: string): Promise<void> {
+  private waitForWake(tp: string): Promise<void> {
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
-        this.wake.off(topic, done);
+        this.wake.off(tp, done);
         this.wake.off('*', done);
         resolve();
       };
       // The growth poll wakes loops; this timer only bounds a wait that would otherwise be missed.
       const timer = setTimeout(done, 30_000);
-      this.wake.once(topic, done);
+      this.wake.once(tp, done);
       this.wake.once('*', done);
     });
   }

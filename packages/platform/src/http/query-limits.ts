@@ -16,8 +16,8 @@
  */
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
-import type { GraphQLError as GraphQLErrorType, GraphQLFormattedError, ValidationContext, ValidationRule } from 'graphql';
-import { GraphQLError, Lexer, Source, TokenKind } from 'graphql';
+import type { GraphQLError as GraphQLErrorType, GraphQLFormattedError, OperationDefinitionNode, ValidationContext, ValidationRule } from 'graphql';
+import { GraphQLError, Kind, Lexer, Source, TokenKind } from 'graphql';
 import type { QueryLimitCode } from '../errors';
 import { isPublicErrorCode, publicError } from '../errors';
 
@@ -72,7 +72,8 @@ export function queryLimitRules(limits: QueryLimits = DEFAULT_QUERY_LIMITS, opti
     maxDepth: { n: limits.maxDepth, flattenFragments: true, ...refuse('MAX_DEPTH_LIMIT', limits.maxDepth) },
     maxAliases: { n: limits.maxAliases, ...refuse('MAX_ALIASES_LIMIT', limits.maxAliases) },
     maxDirectives: { n: limits.maxDirectives, ...refuse('MAX_DIRECTIVES_LIMIT', limits.maxDirectives) },
-    costLimit: { maxCost: limits.maxCost, ...refuse('COST_ESTIMATED_TOO_EXPENSIVE', limits.maxCost) },
+    // The accepted estimate is kept by operation node (operationCost): the gateway's cost budget charges it.
+    costLimit: { maxCost: limits.maxCost, onAccept: [recordOperationCost], ...refuse('COST_ESTIMATED_TOO_EXPENSIVE', limits.maxCost) },
     // Armor's token plugin throws from parsingDidStart, which Apollo Server answers with a 500:
     // the parser's own maxTokens is used instead (Apollo Server's `parseOptions`).
     maxTokens: { enabled: false },
@@ -119,6 +120,34 @@ export function withLimitCode(formatted: GraphQLFormattedError, error: unknown, 
   const message = code === 'MAX_TOKENS_LIMIT' ? `The document has more than ${limits.maxTokens} tokens (the limit).` : formatted.message;
   const { locations: _locations, ...rest } = formatted;
   return { ...rest, message, extensions: { ...formatted.extensions, code, limit: code === 'MAX_TOKENS_LIMIT' ? limits.maxTokens : formatted.extensions?.['limit'] } };
+}
+
+/**
+ * Operation costs as graphql-armor's cost rule computed them during validation, by operation node.
+ * Validated documents are cached (Apollo Server's document store, the subscription server's own
+ * cache), and their nodes with them, so the cost is computed once per document, not per request.
+ */
+const costs = new WeakMap<OperationDefinitionNode, number>();
+
+/** How many operations of a validation's document the cost rule has reported so far. */
+const reported = new WeakMap<ValidationContext, number>();
+
+/** The cost rule's `onAccept` callback: remembers the estimate of each accepted operation. */
+function recordOperationCost(context: ValidationContext | null, accepted: { n: number }): void {
+  if (!context) return;
+  // The rule visits the operations in document order and reports once per operation.
+  const index = reported.get(context) ?? 0;
+  reported.set(context, index + 1);
+  const operation = context.getDocument().definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION)[index];
+  if (operation) costs.set(operation, accepted.n);
+}
+
+/**
+ * The cost estimate {@link queryLimitRules}' rules accepted for an operation (what `maxCost` bounds; the
+ * gateway's cost budget charges it). 1 when the rules did not see it (e.g. introspection).
+ */
+export function operationCost(operation: OperationDefinitionNode): number {
+  return Math.max(1, costs.get(operation) ?? 1);
 }
 
 /**

@@ -28,6 +28,12 @@ export interface ServiceDeps {
   readonly outbox: Outbox;
   /** Runs `fn` in one transaction, then wakes the outbox relay so its events go out at once. */
   transaction<T>(fn: (tx: EntityManager) => Promise<T>): Promise<T>;
+  /**
+   * Wakes the outbox relay: call it after a single autocommit statement (no `transaction`) wrote
+   * outbox rows (see `outboxInsert`), so that its events go out at once rather than on the relay's
+   * next poll.
+   */
+  wakeOutboxRelay(): void;
   /** Registers a live listener (every replica sees every event); stopped on shutdown. */
   listen(handlers: ReadonlyArray<LiveHandler<any>>): Promise<void>;
 }

@@ -82,6 +82,7 @@ export async function startService<S extends SettingsShape, P, C extends Request
         relay.wake();
         return result;
       },
+      wakeOutboxRelay: () => relay.wake(),
       listen: async (handlers) => {
         // A group per call (a second call must not share the first one's partitions), tracked
         // while it joins so that a stop during the join still stops it.

@@ -16,6 +16,13 @@ export function testKafkaBrokers(): string[] {
   return brokers.split(',');
 }
 
+/** The real test redis-server (set by jest's globalSetup). Never optional: shared rate limits are always tested on Redis. */
+export function testRedisUrl(): string {
+  const url = process.env['TEST_REDIS_URL'];
+  if (!url) throw new Error('TEST_REDIS_URL is not set: run the tests through `npm test` (jest globalSetup starts redis-server).');
+  return url;
+}
+
 export interface TestDatabase {
   readonly url: string;
   readonly name: string;
@@ -75,6 +82,8 @@ export type { AuditFinding } from './http-audit';
 export { auditGraphqlOverHttp } from './http-audit';
 export type { HttpSubscription, HttpSubscriptionTransport } from './subscription-clients';
 export { HTTP_SUBSCRIPTION_TRANSPORTS, MULTIPART_SUBSCRIPTION_ACCEPT, subscribeOverHttp } from './subscription-clients';
+export type { RedisServerHandle, RedisServerOptions } from './redis-server';
+export { startRedisServer } from './redis-server';
 export type { CertificateFiles, LeafOptions } from './certificates';
 export { TestCertificates } from './certificates';
 export type { AsGatewayRequest } from './as-gateway';

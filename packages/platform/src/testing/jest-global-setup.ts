@@ -2,13 +2,13 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 
 /**
- * Jest globalSetup: starts (once per run) the embedded Postgres and the real Kafka broker in a
- * child process and exports TEST_DATABASE_URL and TEST_KAFKA_BROKERS to the test workers. If they
- * are already set (an external Postgres/Kafka), nothing is started. If the infrastructure cannot
- * start, the run fails: Kafka tests are never skipped.
+ * Jest globalSetup: starts (once per run) the embedded Postgres, the real Kafka broker and a real
+ * redis-server in a child process and exports TEST_DATABASE_URL, TEST_KAFKA_BROKERS and
+ * TEST_REDIS_URL to the test workers. If all three are already set (external servers), nothing is
+ * started. If the infrastructure cannot start, the run fails: Kafka and Redis tests are never skipped.
  */
 export default async function globalSetup(): Promise<void> {
-  if (process.env['TEST_DATABASE_URL'] && process.env['TEST_KAFKA_BROKERS']) return;
+  if (process.env['TEST_DATABASE_URL'] && process.env['TEST_KAFKA_BROKERS'] && process.env['TEST_REDIS_URL']) return;
   const root = path.resolve(__dirname, '../../../..');
   const child = spawn(process.execPath, [require.resolve('tsx/cli'), path.join(__dirname, 'infra.main.ts')], {
     cwd: root,
@@ -32,7 +32,8 @@ export default async function globalSetup(): Promise<void> {
       reject(new Error(`test infrastructure exited with code ${code} before it was ready`));
     });
   });
-  const info = JSON.parse(line) as { databaseUrl: string; kafkaBrokers: string };
+  const info = JSON.parse(line) as { databaseUrl: string; kafkaBrokers: string; redisUrl: string };
   process.env['TEST_DATABASE_URL'] = info.databaseUrl;
   process.env['TEST_KAFKA_BROKERS'] = info.kafkaBrokers;
+  process.env['TEST_REDIS_URL'] = info.redisUrl;
 }

@@ -1,3 +1,5 @@
+import type { PreparedEvent } from '@shop/platform';
+import { outboxInsert } from '@shop/platform';
 import { In } from 'typeorm';
 import type { DataSource, EntityManager } from 'typeorm';
 import { isProductId } from '../domain/reservation';
@@ -24,6 +26,39 @@ export interface StockMismatch {
   readonly expectedOnHand: number;
 }
 
+/** A change of one product's levels by deltas (the caller holds the row's lock). */
+export interface LevelChange {
+  readonly productId: string;
+  readonly onHand: number;
+  readonly reserved: number;
+}
+
+/**
+ * Everything one saga step writes after its decision, in one statement (see
+ * `StockRepository.writeSagaStep`). Level changes need the rows' locks held already.
+ */
+export interface SagaStep {
+  readonly orderId: string;
+  /** Deltas of levels; each row's version + 1 and `updated_at` = `at`. */
+  readonly levels?: readonly LevelChange[];
+  readonly at?: Date;
+  /** New RESERVED lines of the order. */
+  readonly reserve?: readonly ReservationLine[];
+  /** Moves the order's RESERVED lines to this status. */
+  readonly closeReservations?: Exclude<ReservationStatus, 'RESERVED'>;
+  /** The answer recorded for the order (`reservation_decision`). */
+  readonly decision?: { readonly outcome: ReservationDecisionRow['outcome']; readonly answer: unknown };
+  readonly events: readonly PreparedEvent[];
+}
+
+/** What the one-statement reservation of a single product found (see `StockRepository.reserveOne`). */
+export interface ReserveOneResult {
+  /** The order's earlier answer: then nothing was reserved. */
+  readonly previous: Pick<ReservationDecisionRow, 'outcome' | 'answer'> | null;
+  /** The row after reserving; null when nothing was reserved (not enough, closed or unknown, or a previous answer). */
+  readonly after: StockRow | null;
+}
+
 /**
  * The inventory persistence port: single-purpose queries, raw SQL where a lock or an atomic
  * update matters. Methods taking `tx` run inside the caller's transaction.
@@ -48,6 +83,105 @@ export class StockRepository {
     if (ids.length === 0) return [];
     // Postgres locks in the order rows leave the sort, so every transaction takes its locks in this one order.
     return (await tx.query(`SELECT ${STOCK_COLUMNS} FROM stock WHERE product_id = ANY($1::uuid[]) ORDER BY product_id FOR UPDATE`, [ids])) as StockRow[];
+  }
+
+  /**
+   * Locks every stock row a batch of saga events will touch, in product id order, in one
+   * statement: the products of `productIds` and those the RESERVED lines of `orderIds` hold. Taken
+   * first in a batch's transaction, every later lock of the batch is one it already holds, so two
+   * batches (or a batch and a single event) always wait for each other in the same order: no deadlock.
+   */
+  async lockForBatch(tx: EntityManager, productIds: readonly string[], orderIds: readonly string[]): Promise<void> {
+    const ids = [...new Set(productIds.filter(isProductId).map((id) => id.toLowerCase()))];
+    if (ids.length === 0 && orderIds.length === 0) return;
+    await tx.query(
+      `SELECT product_id FROM stock WHERE product_id IN (
+         SELECT unnest($1::uuid[]) UNION SELECT product_id FROM reservation WHERE order_id = ANY($2::text[]) AND status = 'RESERVED')
+       ORDER BY product_id FOR UPDATE`,
+      [ids, orderIds],
+    );
+  }
+
+  /**
+   * Reserves `line` of one order in one statement unless the order was answered before: the
+   * conditional update `on_hand - reserved >= quantity` on an open product is the no-oversell
+   * check itself (Postgres re-checks it on the newest row version after waiting for its lock).
+   */
+  async reserveOne(tx: EntityManager, orderId: string, line: ReservationLine): Promise<ReserveOneResult> {
+    const rows = (await tx.query(
+      `WITH prev AS (SELECT outcome, answer FROM reservation_decision WHERE order_id = $1),
+            upd AS (
+              UPDATE stock SET reserved = reserved + $3, version = version + 1, updated_at = now()
+              WHERE product_id = $2 AND closed_at IS NULL AND on_hand - reserved >= $3 AND NOT EXISTS (SELECT 1 FROM prev)
+              RETURNING ${STOCK_COLUMNS})
+       SELECT (SELECT outcome FROM prev) AS "previousOutcome", (SELECT answer FROM prev) AS "previousAnswer", upd.*
+       FROM (SELECT 1) AS one LEFT JOIN upd ON true`,
+      [orderId, line.productId.toLowerCase(), line.quantity],
+    )) as Array<{ previousOutcome: ReservationDecisionRow['outcome'] | null; previousAnswer: unknown } & { [K in keyof StockRow]: StockRow[K] | null }>;
+    const r = rows[0];
+    if (!r) throw new Error('reserveOne answered no row');
+    const { previousOutcome, previousAnswer, ...stock } = r;
+    return {
+      previous: previousOutcome ? { outcome: previousOutcome, answer: previousAnswer } : null,
+      after: stock.productId === null ? null : (stock as StockRow),
+    };
+  }
+
+  /**
+   * The RESERVED lines of an order with their stock rows, both locked, in product id order (the
+   * one lock order of every writer), in one statement.
+   */
+  async lockHeld(tx: EntityManager, orderId: string): Promise<Array<{ quantity: number; stock: StockRow }>> {
+    const rows = (await tx.query(
+      `SELECT r.quantity AS "heldQuantity", ${stockColumns('s')} FROM reservation r JOIN stock s ON s.product_id = r.product_id
+       WHERE r.order_id = $1 AND r.status = 'RESERVED' ORDER BY r.product_id FOR UPDATE OF r, s`,
+      [orderId],
+    )) as Array<StockRow & { heldQuantity: number }>;
+    return rows.map(({ heldQuantity, ...stock }) => ({ quantity: heldQuantity, stock }));
+  }
+
+  /** Writes one saga step (levels, reservation lines, decision, events) in one statement. */
+  async writeSagaStep(tx: EntityManager, step: SagaStep): Promise<void> {
+    const params: unknown[] = [step.orderId];
+    const parts: string[] = [];
+    if (step.levels?.length) {
+      params.push(step.levels.map((c) => c.productId), step.levels.map((c) => c.onHand), step.levels.map((c) => c.reserved), step.at ?? new Date());
+      const n = params.length;
+      parts.push(`levels AS (
+        UPDATE stock s SET on_hand = s.on_hand + c.on_hand, reserved = s.reserved + c.reserved, version = s.version + 1, updated_at = $${n}
+        FROM unnest($${n - 3}::uuid[], $${n - 2}::int[], $${n - 1}::int[]) AS c (product_id, on_hand, reserved) WHERE s.product_id = c.product_id RETURNING 1)`);
+    }
+    if (step.reserve?.length) {
+      params.push(step.reserve.map((l) => l.productId), step.reserve.map((l) => l.quantity));
+      const n = params.length;
+      parts.push(`reserve AS (
+        INSERT INTO reservation (order_id, product_id, quantity, status)
+        SELECT $1, product_id, quantity, 'RESERVED' FROM unnest($${n - 1}::uuid[], $${n}::int[]) AS l (product_id, quantity))`);
+    }
+    if (step.closeReservations) {
+      params.push(step.closeReservations);
+      parts.push(`settle AS (UPDATE reservation SET status = $${params.length}, updated_at = now() WHERE order_id = $1 AND status = 'RESERVED')`);
+    }
+    if (step.decision) {
+      params.push(step.decision.outcome, JSON.stringify(step.decision.answer));
+      parts.push(`decision AS (INSERT INTO reservation_decision (order_id, outcome, answer) VALUES ($1, $${params.length - 1}, $${params.length}))`);
+    }
+    if (step.events.length) {
+      const outbox = outboxInsert(step.events, params.length + 1);
+      params.push(...outbox.params);
+      parts.push(`events AS (${outbox.sql})`);
+    }
+    if (parts.length === 0) return;
+    const levels = step.levels?.length ? '(SELECT count(*) FROM levels)' : '0';
+    const [row] = (await tx.query(`WITH ${parts.join(',\n')} SELECT ${levels}::int AS levels, $1::text AS order_id`, params)) as Array<{ levels: number }>;
+    if ((row?.levels ?? 0) !== (step.levels?.length ?? 0)) throw new Error(`expected ${step.levels?.length} stock rows to change, changed ${row?.levels}`);
+  }
+
+  /** Writes outbox events in one statement. */
+  async writeEvents(tx: EntityManager, events: readonly PreparedEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const outbox = outboxInsert(events, 1);
+    await tx.query(outbox.sql, outbox.params);
   }
 
   /** Opens a stock record; null when it exists already (a redelivered creation). */
@@ -97,15 +231,6 @@ export class StockRepository {
     return rows[0] ?? null;
   }
 
-  async insertReservations(tx: EntityManager, orderId: string, lines: readonly ReservationLine[]): Promise<void> {
-    if (lines.length === 0) return;
-    await tx.query(
-      `INSERT INTO reservation (order_id, product_id, quantity, status)
-       SELECT $1, product_id, quantity, 'RESERVED' FROM unnest($2::uuid[], $3::int[]) AS l (product_id, quantity)`,
-      [orderId, lines.map((l) => l.productId), lines.map((l) => l.quantity)],
-    );
-  }
-
   /** The order's RESERVED lines, locked, in product id order. */
   async lockOpenReservations(tx: EntityManager, orderId: string): Promise<ReservationRow[]> {
     return (await tx.query(
@@ -115,22 +240,12 @@ export class StockRepository {
     )) as ReservationRow[];
   }
 
-  /** Moves every RESERVED line of an order to `status`. */
-  async closeReservations(tx: EntityManager, orderId: string, status: Exclude<ReservationStatus, 'RESERVED'>): Promise<void> {
-    await tx.query(`UPDATE reservation SET status = $2, updated_at = now() WHERE order_id = $1 AND status = 'RESERVED'`, [orderId, status]);
-  }
-
   async findDecision(tx: EntityManager, orderId: string): Promise<ReservationDecisionRow | null> {
     const rows = (await tx.query(
       'SELECT order_id AS "orderId", outcome, answer, decided_at AS "decidedAt" FROM reservation_decision WHERE order_id = $1',
       [orderId],
     )) as ReservationDecisionRow[];
     return rows[0] ?? null;
-  }
-
-  /** Records the answer to an order; a concurrent second decision for the same order fails on the primary key (and is retried). */
-  async insertDecision(tx: EntityManager, orderId: string, outcome: ReservationDecisionRow['outcome'], answer: unknown): Promise<void> {
-    await tx.query('INSERT INTO reservation_decision (order_id, outcome, answer) VALUES ($1, $2, $3)', [orderId, outcome, JSON.stringify(answer)]);
   }
 
   async insertAdjustment(tx: EntityManager, row: Omit<AdjustmentRow, 'id' | 'createdAt'>): Promise<AdjustmentRow> {

@@ -14,7 +14,7 @@ import { OrderStatus, RejectionReason } from '../domain/order-status';
 import { chargeKey, PaymentStatus, refundKey } from '../domain/payment-status';
 import type { OrdersMetrics } from '../metrics';
 import type { PaymentRow } from '../persistence/entities';
-import type { OrdersRepository } from '../persistence/orders.repository';
+import type { LeasedPayment, OrdersRepository } from '../persistence/orders.repository';
 import type { OrderTransitions } from '../saga/order-transitions';
 import type { ChargeResult, PaymentProvider } from './payment-provider';
 
@@ -30,6 +30,8 @@ export interface PaymentWorkerOptions {
 export class PaymentWorker implements BackgroundJob {
   private readonly loop: PollingLoop;
   private readonly inFlight = new Set<Promise<void>>();
+  /** The payment in flight of each order (at most one: a row is leased to one caller at a time). */
+  private readonly inFlightByOrder = new Map<string, Promise<void>>();
   private readonly logger: Logger;
 
   constructor(
@@ -48,7 +50,7 @@ export class PaymentWorker implements BackgroundJob {
         const free = (this.options.maxConcurrency ?? 32) - this.inFlight.size;
         if (free <= 0) return false;
         const leased = await this.lease(free);
-        for (const p of leased) void this.track(this.process(p)).then(() => this.loop.wake());
+        for (const p of leased) void this.track(p.orderId, this.process(p)).then(() => this.loop.wake());
         return leased.length >= free;
       },
       intervalMs: this.options.intervalMs ?? 1_000,
@@ -71,7 +73,9 @@ export class PaymentWorker implements BackgroundJob {
    */
   async processNow(orderId: string): Promise<void> {
     const leased = await this.lease(1, orderId);
-    await Promise.all(leased.map((p) => this.track(this.process(p))));
+    // The loop may have leased it a moment before: then its outcome is what the caller waits for.
+    if (leased.length === 0) return this.inFlightByOrder.get(orderId);
+    await Promise.all(leased.map((p) => this.track(p.orderId, this.process(p))));
   }
 
   async stop(): Promise<void> {
@@ -79,20 +83,24 @@ export class PaymentWorker implements BackgroundJob {
     await Promise.allSettled([...this.inFlight]);
   }
 
-  private track(p: Promise<void>): Promise<void> {
+  private track(orderId: string, p: Promise<void>): Promise<void> {
     this.inFlight.add(p);
-    return p.finally(() => this.inFlight.delete(p));
+    this.inFlightByOrder.set(orderId, p);
+    return p.finally(() => {
+      this.inFlight.delete(p);
+      if (this.inFlightByOrder.get(orderId) === p) this.inFlightByOrder.delete(orderId);
+    });
   }
 
   /** Leases up to `limit` due rows: one statement, atomic on its own (no transaction around it). */
-  private async lease(limit: number, orderId?: string): Promise<PaymentRow[]> {
+  private async lease(limit: number, orderId?: string): Promise<LeasedPayment[]> {
     const now = new Date();
     const until = new Date(now.getTime() + (this.options.leaseMs ?? 30_000));
     return this.repo.leaseDuePayments(this.deps.dataSource.manager, now, until, limit, orderId);
   }
 
   /** One leased row: call the provider, then apply what it answered. Never throws. */
-  private async process(p: PaymentRow): Promise<void> {
+  private async process(p: LeasedPayment): Promise<void> {
     const operation = p.status === PaymentStatus.Pending ? 'charge' : p.status === PaymentStatus.VoidPending ? 'lookup' : 'refund';
     try {
       if (p.status === PaymentStatus.Pending) {
@@ -119,21 +127,39 @@ export class PaymentWorker implements BackgroundJob {
   }
 
   /** Applies a charge outcome. The order may have moved on meanwhile (cancelled, timed out): then an approved charge is refunded. */
-  private async applyCharge(leased: PaymentRow, result: ChargeResult): Promise<void> {
+  private async applyCharge(leased: LeasedPayment, result: ChargeResult): Promise<void> {
+    const now = new Date();
+    const settled = { token: null, lockedUntil: null, lastError: null, last4: result.last4, chargeId: result.chargeId, updatedAt: now };
+    if (leased.status === PaymentStatus.Pending) {
+      // The usual case, the order and its payment still PENDING: one conditional statement, no
+      // transaction. When either moved on meanwhile it writes nothing and the locked path decides.
+      const written =
+        result.outcome === 'approved'
+          ? await this.transitions.applyIfPending(this.deps.dataSource.manager, leased.order, { to: 'CONFIRMED' }, now, { ...settled, status: PaymentStatus.Captured, nextAttemptAt: null })
+          : await this.transitions.applyIfPending(this.deps.dataSource.manager, leased.order, { to: 'REJECTED', reason: RejectionReason.PaymentDeclined, stockWasReserved: true }, now, {
+              ...settled,
+              status: PaymentStatus.Declined,
+              declineReason: result.reason,
+              nextAttemptAt: null,
+            });
+      if (written) return this.deps.wakeOutboxRelay();
+    }
     let refundNow = false;
     await this.deps.transaction(async (tx) => {
-      const order = await this.repo.lockOrder(tx, leased.orderId);
-      const payment = await this.repo.lockPayment(tx, leased.orderId);
-      if (!order || !payment) return;
-      const now = new Date();
-      const settled = { token: null, lockedUntil: null, lastError: null, last4: result.last4, chargeId: result.chargeId, updatedAt: now };
+      const locked = await this.repo.lockOrderAndPayment(tx, leased.orderId);
+      if (!locked) return;
+      const { order, payment } = locked;
       if (payment.status === PaymentStatus.Pending && order.status === OrderStatus.Pending) {
+        // The payment's outcome and the order's transition: one statement.
         if (result.outcome === 'approved') {
-          await this.repo.updatePayment(tx, order.id, { ...settled, status: PaymentStatus.Captured, nextAttemptAt: null });
-          await this.transitions.apply(tx, order, { to: 'CONFIRMED' }, now);
+          await this.transitions.apply(tx, order, { to: 'CONFIRMED' }, now, { ...settled, status: PaymentStatus.Captured, nextAttemptAt: null });
         } else {
-          await this.repo.updatePayment(tx, order.id, { ...settled, status: PaymentStatus.Declined, declineReason: result.reason, nextAttemptAt: null });
-          await this.transitions.apply(tx, order, { to: 'REJECTED', reason: RejectionReason.PaymentDeclined, stockWasReserved: true }, now);
+          await this.transitions.apply(tx, order, { to: 'REJECTED', reason: RejectionReason.PaymentDeclined, stockWasReserved: true }, now, {
+            ...settled,
+            status: PaymentStatus.Declined,
+            declineReason: result.reason,
+            nextAttemptAt: null,
+          });
         }
       } else if (payment.status === PaymentStatus.Pending || payment.status === PaymentStatus.VoidPending) {
         // Nobody wants this charge any more: give back whatever went through.
@@ -152,11 +178,10 @@ export class PaymentWorker implements BackgroundJob {
   }
 
   /** Resolves an abandoned charge: not found → VOIDED, approved → refund it, declined → DECLINED. */
-  private async applyLookup(leased: PaymentRow, result: ChargeResult | null): Promise<void> {
+  private async applyLookup(leased: LeasedPayment, result: ChargeResult | null): Promise<void> {
     if (result) return this.applyCharge(leased, result);
     await this.deps.transaction(async (tx) => {
-      await this.repo.lockOrder(tx, leased.orderId);
-      const payment = await this.repo.lockPayment(tx, leased.orderId);
+      const payment = (await this.repo.lockOrderAndPayment(tx, leased.orderId))?.payment;
       if (payment?.status !== PaymentStatus.VoidPending) return;
       await this.repo.updatePayment(tx, leased.orderId, { status: PaymentStatus.Voided, token: null, lockedUntil: null, nextAttemptAt: null, lastError: null, updatedAt: new Date() });
     });
@@ -164,18 +189,22 @@ export class PaymentWorker implements BackgroundJob {
 
   private async applyRefund(leased: PaymentRow, refundId: string): Promise<void> {
     await this.deps.transaction(async (tx) => {
-      const order = await this.repo.lockOrder(tx, leased.orderId);
-      const payment = await this.repo.lockPayment(tx, leased.orderId);
-      if (!order || payment?.status !== PaymentStatus.RefundPending) return;
+      const locked = await this.repo.lockOrderAndPayment(tx, leased.orderId);
+      if (locked?.payment.status !== PaymentStatus.RefundPending) return;
+      const { order, payment } = locked;
       const now = new Date();
-      await this.repo.updatePayment(tx, order.id, { status: PaymentStatus.Refunded, refundId, lockedUntil: null, nextAttemptAt: null, lastError: null, updatedAt: now });
-      await this.repo.updateOrder(tx, order.id, { updatedAt: now });
-      await this.deps.outbox.add(tx, OrderRefunded, order.id, {
+      const refunded = this.deps.outbox.prepare(OrderRefunded, order.id, {
         orderId: order.id,
         number: order.number,
         userId: order.userId,
         amount: { amount: payment.amount, currencyCode: payment.currencyCode },
         refundedAt: now.toISOString(),
+      });
+      await this.repo.writeChange(tx, {
+        orderId: order.id,
+        order: { updatedAt: now },
+        payment: { status: PaymentStatus.Refunded, refundId, lockedUntil: null, nextAttemptAt: null, lastError: null, updatedAt: now },
+        events: [refunded],
       });
     });
   }

@@ -1,16 +1,17 @@
 /**
  * The one way an order changes status: check the status machine, update the row, append the
- * status history and add the matching event to the outbox, all in the caller's transaction.
+ * status history and add the matching event to the outbox (one statement), all in the caller's
+ * transaction.
  * Metrics are recorded only once that transaction has committed.
  */
 import { OrderCancelled, OrderConfirmed, OrderDelivered, OrderRejected, OrderShipped } from '@shop/events';
-import type { ServiceDeps } from '@shop/platform';
+import type { PreparedEvent, ServiceDeps } from '@shop/platform';
 import { afterCommit } from '@shop/platform';
 import type { EntityManager } from 'typeorm';
 import type { RejectionReason } from '../domain/order-status';
 import { assertTransition, OrderStatus } from '../domain/order-status';
 import type { OrdersMetrics } from '../metrics';
-import type { OrderRow } from '../persistence/entities';
+import type { OrderRow, PaymentRow } from '../persistence/entities';
 import type { OrdersRepository } from '../persistence/orders.repository';
 
 /** Where an order goes, with what each target status needs. */
@@ -21,6 +22,9 @@ export type Transition =
   | { readonly to: 'SHIPPED'; readonly carrier: string; readonly trackingNumber: string }
   | { readonly to: 'DELIVERED' };
 
+/** What a transition needs to know of its order (a full row, or what the payment worker leased with the payment). */
+export type TransitionSubject = Pick<OrderRow, 'id' | 'status' | 'number' | 'userId' | 'total' | 'currencyCode' | 'createdAt'>;
+
 export class OrderTransitions {
   constructor(
     private readonly deps: ServiceDeps,
@@ -29,10 +33,29 @@ export class OrderTransitions {
   ) {}
 
   /**
-   * Moves a locked order (`repo.lockOrder` in the same `tx`) to `t.to`. Throws InvalidTransitionError
-   * for a transition the status machine does not have. Returns the updated row.
+   * Moves a locked order (`repo.lockOrder` or `repo.lockOrderAndPayment` in the same `tx`) to
+   * `t.to`, with `payment` changed in the same statement when given (the caller locked it).
+   * Throws InvalidTransitionError for a transition the status machine does not have. Returns the
+   * updated row. One statement (two for SHIPPED, which reads the lines for its event).
    */
-  async apply(tx: EntityManager, order: OrderRow, t: Transition, now: Date = new Date()): Promise<OrderRow> {
+  async apply(tx: EntityManager, order: OrderRow, t: Transition, now: Date = new Date(), payment?: Partial<PaymentRow>): Promise<OrderRow> {
+    const patch = await this.write(tx, order, t, now, payment);
+    return { ...order, ...patch };
+  }
+
+  /**
+   * Moves a PENDING order whose payment is PENDING too to `t.to`, with `payment` changed, in one
+   * conditional statement without a lock taken before (`manager` may be outside a transaction: the
+   * statement is atomic on its own); false, changing nothing, when the order or its payment has
+   * moved on meanwhile (then the caller locks and decides).
+   */
+  async applyIfPending(manager: EntityManager, order: TransitionSubject, t: Transition, now: Date, payment: Partial<PaymentRow>): Promise<boolean> {
+    return (await this.write(manager, { ...order, status: OrderStatus.Pending }, t, now, payment, true)) !== null;
+  }
+
+  private async write(tx: EntityManager, order: TransitionSubject, t: Transition, now: Date, payment: Partial<PaymentRow> | undefined, onlyIfPending: true): Promise<Partial<OrderRow> | null>;
+  private async write(tx: EntityManager, order: TransitionSubject, t: Transition, now: Date, payment: Partial<PaymentRow> | undefined): Promise<Partial<OrderRow>>;
+  private async write(tx: EntityManager, order: TransitionSubject, t: Transition, now: Date, payment: Partial<PaymentRow> | undefined, onlyIfPending = false): Promise<Partial<OrderRow> | null> {
     assertTransition(order.status, t.to);
     const patch: Partial<OrderRow> = { status: t.to, updatedAt: now };
     let historyReason: string | null = null;
@@ -49,9 +72,16 @@ export class OrderTransitions {
     } else if (t.to === 'DELIVERED') {
       patch.deliveredAt = now;
     }
-    await this.repo.updateOrder(tx, order.id, patch);
-    await this.repo.appendHistory(tx, order.id, t.to, historyReason, now);
-    await this.publish(tx, order, t);
+    const event = await this.event(tx, order, t);
+    const written = await this.repo.writeChange(tx, {
+      orderId: order.id,
+      order: patch,
+      history: { status: t.to, reason: historyReason, at: now },
+      events: [event],
+      ...(payment ? { payment } : {}),
+      ...(onlyIfPending ? { onlyIfPending } : {}),
+    });
+    if (!written) return null;
 
     const from = order.status;
     afterCommit(tx, () => {
@@ -61,35 +91,31 @@ export class OrderTransitions {
       if (t.to === 'CANCELLED') this.metrics.cancellations.inc({ actor: t.actor, from });
       if (t.to === 'CONFIRMED') this.metrics.revenue.inc({ currency: order.currencyCode.trim() }, Number(order.total));
     });
-    return { ...order, ...patch };
+    return patch;
   }
 
-  private async publish(tx: EntityManager, order: OrderRow, t: Transition): Promise<void> {
+  /** The event of a transition, prepared for the outbox. */
+  private async event(tx: EntityManager, order: TransitionSubject, t: Transition): Promise<PreparedEvent> {
     const base = { orderId: order.id, number: order.number, userId: order.userId };
     const outbox = this.deps.outbox;
     switch (t.to) {
       case 'CONFIRMED':
-        await outbox.add(tx, OrderConfirmed, order.id, { ...base, total: { amount: order.total, currencyCode: order.currencyCode } });
-        return;
+        return outbox.prepare(OrderConfirmed, order.id, { ...base, total: { amount: order.total, currencyCode: order.currencyCode } });
       case 'REJECTED':
-        await outbox.add(tx, OrderRejected, order.id, { ...base, reason: t.reason, stockWasReserved: t.stockWasReserved });
-        return;
+        return outbox.prepare(OrderRejected, order.id, { ...base, reason: t.reason, stockWasReserved: t.stockWasReserved });
       case 'CANCELLED':
-        await outbox.add(tx, OrderCancelled, order.id, { ...base, reason: t.reason, refunded: t.refunded });
-        return;
+        return outbox.prepare(OrderCancelled, order.id, { ...base, reason: t.reason, refunded: t.refunded });
       case 'SHIPPED': {
         const items = await this.repo.findItems(tx, order.id);
-        await outbox.add(tx, OrderShipped, order.id, {
+        return outbox.prepare(OrderShipped, order.id, {
           ...base,
           items: items.map((i) => ({ productId: i.productId, quantity: i.quantity })),
           carrier: t.carrier,
           trackingNumber: t.trackingNumber,
         });
-        return;
       }
       case 'DELIVERED':
-        await outbox.add(tx, OrderDelivered, order.id, base);
-        return;
+        return outbox.prepare(OrderDelivered, order.id, base);
     }
   }
 }
