@@ -156,7 +156,9 @@ export interface SubscriptionGuard {
 /**
  * The HTTP answer of a connection or subscribe request refused before streaming (the SSE and
  * multipart transports): the registry's status of the first error's code (400 for a code without
- * one), `Retry-After` when the error says when to retry, and the errors as GraphQL JSON.
+ * one), `Retry-After` when the error says when to retry, and the errors as GraphQL JSON. A rate
+ * limit refusal also carries the contract's `RateLimit-*` headers, as over plain HTTP: the budget's
+ * size (`extensions.limit`), nothing remaining, and the seconds until it is full again.
  */
 export function httpRefusal(errors: readonly GraphQLFormattedError[]): { readonly status: number; readonly headers: Record<string, string>; readonly body: string } {
   const first = errors[0];
@@ -164,9 +166,11 @@ export function httpRefusal(errors: readonly GraphQLFormattedError[]): { readonl
   // FORBIDDEN has no status of its own in the registry (a field error answers 200); refusing a whole connection, it is 403.
   const status = code === 'FORBIDDEN' ? 403 : isPublicErrorCode(code) ? ((PUBLIC_ERRORS[code] as PublicErrorSpec).httpStatus ?? 400) : 500;
   const retryAfter = first?.extensions?.['retryAfterSeconds'];
+  const limit = first?.extensions?.['limit'];
+  const budget: Record<string, string> = code === 'RATE_LIMITED' && typeof limit === 'number' && typeof retryAfter === 'number' ? { 'ratelimit-limit': String(limit), 'ratelimit-remaining': '0', 'ratelimit-reset': String(retryAfter) } : {};
   return {
     status,
-    headers: { 'content-type': 'application/json; charset=utf-8', ...(typeof retryAfter === 'number' ? { 'retry-after': String(retryAfter) } : {}) },
+    headers: { 'content-type': 'application/json; charset=utf-8', ...(typeof retryAfter === 'number' ? { 'retry-after': String(retryAfter) } : {}), ...budget },
     body: JSON.stringify({ errors }),
   };
 }
