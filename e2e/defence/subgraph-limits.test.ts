@@ -1,7 +1,8 @@
 /**
  * A subgraph defends itself: straight at the catalog subgraph, the deep `similar` query that once
  * exhausted the heap is refused (unsigned: not answered at all; signed as the gateway would, by
- * the same query limits as the gateway: GRAPHQL_VALIDATION_FAILED, 400), a body over the limit is refused, and the service stays
+ * the same query limits as the gateway, each refusal with the code naming its limit, 400), a body over the limit is refused
+ * (413 PAYLOAD_TOO_LARGE), and the service stays
  * healthy and answers the next request. Health and metrics stay open.
  */
 import { randomUUID } from 'node:crypto';
@@ -45,13 +46,14 @@ describe('a subgraph called directly', () => {
     const deep = await asGateway(deepSimilar(40), { id });
     expect(deep.status).toBe(400);
     expect(deep.data).toBeUndefined();
-    expect(errorCode(deep as never)).toBe('GRAPHQL_VALIDATION_FAILED');
-    // The limits of the gateway's configuration: depth (12) and cost (20 000) both refuse it.
+    // The limits of the gateway's configuration: depth (12) and cost (20 000) both refuse it, each with its code.
+    expect(deep.errors?.map((e) => [e.extensions?.['code'], e.extensions?.['limit']])).toEqual(expect.arrayContaining([['MAX_DEPTH_LIMIT', 12], ['COST_ESTIMATED_TOO_EXPENSIVE', 20_000]]));
     expect(deep.errors?.map((e) => e.message)).toEqual(expect.arrayContaining([expect.stringMatching(/depth limit of 12 exceeded/i), expect.stringMatching(/cost limit of 20000 exceeded/i)]));
     // Through the gateway, the same limits, the same answer.
     const viaGateway = await shop.gql(deepSimilar(40), { id });
     expect(viaGateway.status).toBe(400);
     expect(viaGateway.errors?.map((e) => e.message)).toEqual(deep.errors?.map((e) => e.message));
+    expect(viaGateway.errors?.map((e) => e.extensions?.['code'])).toEqual(deep.errors?.map((e) => e.extensions?.['code']));
 
     // The service is healthy and answers the next request.
     expect((await fetch(catalog.replace(/\/graphql$/, '/health/ready'))).status).toBe(200);
@@ -77,11 +79,14 @@ describe('a subgraph called directly', () => {
 
   it('should refuse too many aliases and a body over 1 MiB', async () => {
     const aliases = await asGateway(`{ ${Array.from({ length: 40 }, (_, i) => `a${i}: products(first: 1) { totalCount }`).join(' ')} }`);
-    expect(errorCode(aliases as never)).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(aliases.status).toBe(400);
+    expect(errorCode(aliases as never)).toBe('MAX_ALIASES_LIMIT');
+    expect(aliases.errors?.[0]?.extensions?.['limit']).toBe(30);
     expect(aliases.errors?.[0]?.message).toMatch(/aliases/i);
     const big = await asGateway('query($pad: String) { products(first: 1) { totalCount } }', { pad: 'x'.repeat(1_100_000) });
     expect(big.status).toBe(413);
-    expect(errorCode(big as never)).toBe('BAD_REQUEST');
+    expect(errorCode(big as never)).toBe('PAYLOAD_TOO_LARGE');
+    expect(big.errors?.[0]?.extensions?.['limit']).toBe(1024 * 1024);
     expect((await asGateway('{ products(first: 1) { totalCount } }')).errors).toBeUndefined();
   });
 });

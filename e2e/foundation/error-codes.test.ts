@@ -37,6 +37,15 @@ async function post(shop: TestShop, body: unknown, headers: Record<string, strin
   return { status: res.status, ...((await res.json()) as Omit<Answer, 'status'>) };
 }
 
+/** POSTs a body as it is (not JSON-encoded) with the given content type. */
+async function postRaw(shop: TestShop, body: string, contentType: string): Promise<Answer> {
+  const res = await fetch(shop.url, { method: 'POST', headers: { 'content-type': contentType }, body });
+  return { status: res.status, ...((await res.json()) as Omit<Answer, 'status'>) };
+}
+
+/** `similar { similar { … name } }`, n levels deep. */
+const similarChain = (n: number): string => `${'similar { '.repeat(n)}name${' }'.repeat(n)}`;
+
 /**
  * POSTs `body` to a second gateway over the shop's subgraphs that requires persisted operations
  * (the shop's own gateway runs ad-hoc operations, as every other scenario needs).
@@ -132,6 +141,16 @@ describe('every public error code, through the gateway', () => {
     GRAPHQL_VALIDATION_FAILED: { wholeRequest: true, run: () => post(shop, { query: '{ noSuchField }' }) },
     BAD_REQUEST: { wholeRequest: true, run: () => post(shop, { variables: {} }) },
     OPERATION_RESOLUTION_FAILURE: { wholeRequest: true, run: () => post(shop, { query: 'query A { __typename } query B { __typename }' }) },
+    MAX_TOKENS_LIMIT: { wholeRequest: true, run: () => post(shop, { query: `{ ${Array.from({ length: 1000 }, (_, i) => `a${i}: product(id: "x") { id }`).join(' ')} }` }) },
+    MAX_DEPTH_LIMIT: { wholeRequest: true, run: () => post(shop, { query: `{ product(id: "x") { ${similarChain(12)} } }` }) },
+    MAX_ALIASES_LIMIT: { wholeRequest: true, run: () => post(shop, { query: `{ ${Array.from({ length: 31 }, (_, i) => `a${i}: product(id: "x") { id }`).join(' ')} }` }) },
+    MAX_DIRECTIVES_LIMIT: { wholeRequest: true, run: () => post(shop, { query: `{ product(id: "x") { ${'__typename @include(if: true) '.repeat(31)}} }` }) },
+    COST_ESTIMATED_TOO_EXPENSIVE: {
+      wholeRequest: true,
+      run: () => post(shop, { query: `{ ${Array.from({ length: 20 }, (_, i) => `a${i}: products(first: 100) { edges { node { ${similarChain(8)} } } }`).join(' ')} }` }),
+    },
+    PAYLOAD_TOO_LARGE: { wholeRequest: true, run: () => post(shop, { query: '{ __typename }', variables: { padding: 'x'.repeat(1_100_000) } }) },
+    UNSUPPORTED_MEDIA_TYPE: { wholeRequest: true, run: () => postRaw(shop, '{ __typename }', 'text/plain') },
     PERSISTED_QUERY_NOT_LISTED: { wholeRequest: true, run: () => postRequiringSafelist(shop, { query: '{ categories { name } }' }) },
     PERSISTED_QUERY_NOT_FOUND: { run: () => post(shop, { extensions: { persistedQuery: { version: 1, sha256Hash: 'ab'.repeat(32) } } }) },
     INTERNAL_SERVER_ERROR: {

@@ -7,11 +7,12 @@ import { ApolloGateway, IntrospectAndCompose } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
+import type { RequestHandler } from 'express';
 import express from 'express';
 import { Redis } from 'ioredis';
 import proxyAddr from 'proxy-addr';
-import type { EventBus, Identity, Logger, SessionDenyList } from '@shop/platform';
-import { collectProcessMetrics, createLogger, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_QUERY_LIMITS, initTracingFromEnv, maskError, mountOperationalRoutes, queryArmor, useGraphqlMetrics } from '@shop/platform';
+import type { EventBus, Identity, Logger, QueryLimits, SessionDenyList } from '@shop/platform';
+import { collectProcessMetrics, createLogger, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_QUERY_LIMITS, graphqlBody, initTracingFromEnv, jsonErrorHandler, mountOperationalRoutes, queryLimitRules, useGraphqlMetrics } from '@shop/platform';
 import type { AccessTokenVerifier } from './auth';
 import { bearerToken } from './auth';
 import { createGraphiqlHandler } from './graphiql/graphiql';
@@ -19,7 +20,7 @@ import type { SessionRevocations } from './revocations';
 import type { GatewayContext } from './subgraph-data-source';
 import { SubgraphDataSource } from './subgraph-data-source';
 import { measuredQueryPlanCache } from './query-plan-cache';
-import { answerUnavailableAs503, requireResolvedOperation } from './http-answers.plugin';
+import { answerUnavailableAs503, formatForClient, refuseSubscriptionsOverPlainHttp, requireResolvedOperation } from './http-answers.plugin';
 import type { PersistedOperationSettings } from './persisted-operations';
 import { PersistedOperations } from './persisted-operations';
 import { admitPersistedOperations, resolvePersistedOperations } from './persisted-operations.plugin';
@@ -49,8 +50,13 @@ export interface GatewaySettings {
   readonly pollSubgraphs?: boolean;
   readonly logger?: Logger;
   readonly nodeEnv?: 'development' | 'production' | 'test';
-  /** Attaches more protocol handlers (the graphql-ws server) to the HTTP server. */
-  readonly attach?: (server: http.Server, gateway: ApolloGateway, ctx: AttachedContext) => { dispose(): Promise<void> };
+  /**
+   * Attaches more protocol handlers to the HTTP server (the subscription server: graphql-ws on the
+   * upgrade, and `http`, SSE and multipart on POST/GET /graphql before the query path).
+   */
+  readonly attach?: (server: http.Server, gateway: ApolloGateway, ctx: AttachedContext) => { dispose(): Promise<void>; readonly http?: RequestHandler };
+  /** Query limits (depth, aliases, directives, tokens, cost), the same for every transport. Default {@link DEFAULT_QUERY_LIMITS}. */
+  readonly limits?: Partial<QueryLimits>;
   /** Time to drain in-flight requests on stop. Default 10 s. */
   readonly drainTimeoutMs?: number;
   /** The deny list the verifier consults; with `bus`, it follows users' session events (see revocations.ts). */
@@ -75,10 +81,13 @@ export interface GatewaySettings {
   readonly persistedOperations?: PersistedOperationSettings;
 }
 
-/** What the `attach` hook gets: the gateway's logger, verifier, budgets, safelist and how it tells a client's address. */
+/** What the `attach` hook gets: the gateway's logger, verifier, limits, budgets, safelist and how it tells a client's address. */
 export interface AttachedContext {
   readonly logger: Logger;
   readonly verifier: AccessTokenVerifier;
+  readonly limits: QueryLimits;
+  /** Production mode: no field suggestions in validation errors. */
+  readonly production: boolean;
   readonly rateLimits: RateLimits;
   readonly persistedOperations: PersistedOperations;
   /** The client's address of a request (X-Forwarded-For only as far as `trustProxy` says), as for HTTP. */
@@ -158,18 +167,32 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
   const revocationFeed = settings.revocations && settings.bus ? await settings.revocations.follow({ bus: settings.bus, logger, ...(settings.instanceId ? { instanceId: settings.instanceId } : {}) }) : undefined;
   let revocationsReplayed = !revocationFeed;
   void revocationFeed?.replayed.then(() => (revocationsReplayed = true));
-  // Query limits against abusive operations: depth, aliases, directives, tokens, cost. The same
-  // configuration holds at every subgraph (platform http/query-limits.ts).
-  const protection = queryArmor(DEFAULT_QUERY_LIMITS, { blockFieldSuggestion: settings.nodeEnv === 'production' });
+  // Query limits against abusive operations: depth, aliases, directives, tokens, cost; each refusal
+  // answers 400 with the code of its limit. The same configuration holds at every subgraph
+  // (platform http/query-limits.ts).
+  const limits: QueryLimits = { ...DEFAULT_QUERY_LIMITS, ...settings.limits };
+  const production = settings.nodeEnv === 'production';
+  const protection = queryLimitRules(limits, { blockFieldSuggestion: production });
   const apollo = new ApolloServer<GatewayContext>({
     allowBatchedHttpRequests: false,
     gateway,
     csrfPrevention: true,
     introspection: true,
     includeStacktraceInErrorResponses: false,
-    formatError: (formatted, error) => maskError(formatted, error, logger),
-    plugins: [...(protection.plugins as never[]), ApolloServerPluginDrainHttpServer({ httpServer }), useGraphqlMetrics('gateway') as never, requireResolvedOperation(), admitPersistedOperations(persisted), rateLimitOperations(rateLimits), answerUnavailableAs503(), ...(settings.revocations ? [settings.revocations.plugin()] : [])],
-    validationRules: [...protection.validationRules],
+    parseOptions: { maxTokens: limits.maxTokens },
+    formatError: formatForClient(limits, logger),
+    plugins: [
+      ...protection.plugins,
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      useGraphqlMetrics('gateway') as never,
+      requireResolvedOperation(),
+      refuseSubscriptionsOverPlainHttp(),
+      admitPersistedOperations(persisted),
+      rateLimitOperations(rateLimits),
+      answerUnavailableAs503(),
+      ...(settings.revocations ? [settings.revocations.plugin()] : []),
+    ],
+    validationRules: protection.rules,
     // Shutdown is ours (main.ts onShutdown -> stop()): Apollo's own SIGTERM handler would stop the
     // server and re-send the signal, which ends the process before the drain (exit 1).
     stopOnTerminationSignals: false,
@@ -179,10 +202,14 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
   const graphiql = createGraphiqlHandler({ endpointPath: '/graphql' });
   app.use((req, res, next) => (graphiql(req, res) ? undefined : next()));
   mountOperationalRoutes(app, 'gateway', async () => ready && revocationsReplayed);
+  // Before the query path: the attached server answers subscriptions over SSE and multipart itself.
+  const attached = settings.attach?.(httpServer, gateway, { logger, verifier: settings.verifier, limits, production, rateLimits, persistedOperations: persisted, clientAddress, ...(settings.revocations ? { revocations: settings.revocations } : {}) });
   app.use(
     '/graphql',
+    ...graphqlBody({ limitBytes: limits.maxBodyBytes }),
+    // SSE and multipart subscriptions are answered here, charged once by the subscription guards.
+    ...(attached?.http ? [attached.http] : []),
     rateLimitRequests(rateLimits, identify, (req) => req.ip ?? req.socket.remoteAddress),
-    express.json({ limit: DEFAULT_QUERY_LIMITS.maxBodyBytes }),
     resolvePersistedOperations(persisted),
     expressMiddleware(apollo, {
       context: async ({ req }) => {
@@ -192,7 +219,7 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
       },
     }),
   );
-  const attached = settings.attach?.(httpServer, gateway, { logger, verifier: settings.verifier, rateLimits, persistedOperations: persisted, clientAddress, ...(settings.revocations ? { revocations: settings.revocations } : {}) });
+  app.use(jsonErrorHandler(logger));
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(settings.port, settings.host ?? '127.0.0.1', () => resolve());

@@ -181,7 +181,7 @@ export class RateLimits {
 /** RATE_LIMITED for a refused verdict: `extensions.retryAfterSeconds`, HTTP 429 when it refuses the whole request. */
 export function rateLimitedError(verdict: Verdict, requestLevel = true) {
   const what = verdict.budget === 'requests' ? 'requests' : verdict.budget === 'mutations' ? 'mutations' : 'expensive operations (by cost)';
-  return publicError('RATE_LIMITED', `Too many ${what}; retry in ${verdict.resetSeconds} s.`, { requestLevel, extensions: { retryAfterSeconds: verdict.resetSeconds, budget: verdict.budget } });
+  return publicError('RATE_LIMITED', `Too many ${what}; retry in ${verdict.resetSeconds} s.`, { requestLevel, extensions: { retryAfterSeconds: verdict.resetSeconds, budget: verdict.budget, limit: verdict.limit } });
 }
 
 /** The `RateLimit-*` headers of a verdict (names fixed by the contract), with `Retry-After` on a refusal. */

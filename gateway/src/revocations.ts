@@ -2,7 +2,7 @@
  * The gateway's deny list of revoked sessions: the platform's `SessionDenyList` (which follows
  * users' session events; every subgraph keeps one of its own too), plus what makes a revocation
  * visible on this replica before the revoking mutation answers. Its subscriptions end the live
- * streams of a session the moment it lands on the list (`onRevoked`, subscriptions/hub.ts).
+ * streams of a session the moment it lands on the list (`onRevoked`, subscriptions/core.ts).
  *
  * The bus is fast but asynchronous, and a client that signs out and immediately reuses its token
  * must be refused. So the replica that carries a revoking mutation makes it visible before it

@@ -133,6 +133,24 @@ describe('rate limits at the gateway', () => {
     expect(cheap.every((a) => a.status === 200)).toBe(true);
   });
 
+  it('should refuse an SSE subscription of a client past its budget with 429, Retry-After and the RateLimit headers', async () => {
+    const gateway = await fixture.startGateway({ trustProxy: 1, rateLimits: budgets({ anonymousRequests: 3 }) });
+    const from = '203.0.113.95';
+    const spent = await untilRefused(() => post(gateway, CHEAP, { from }), 10);
+    expect(spent.at(-1)?.status).toBe(429);
+    const res = await fetch(gateway.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'x-forwarded-for': from },
+      body: JSON.stringify({ query: 'subscription { ticks(productIds: ["1"]) { seq } }' }),
+    });
+    const body = (await res.json()) as Answer['body'];
+    expect(res.status).toBe(429);
+    expect(body.errors?.[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', budget: 'requests' });
+    const retryAfter = Number(res.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect({ limit: res.headers.get('ratelimit-limit'), remaining: res.headers.get('ratelimit-remaining'), reset: Number(res.headers.get('ratelimit-reset')) }).toEqual({ limit: '3', remaining: '0', reset: retryAfter });
+  });
+
   it('should count WebSocket connections and subscribe messages against the same budget as HTTP', async () => {
     const gateway = await fixture.startGateway({ trustProxy: 1, rateLimits: budgets({ anonymousRequests: 4 }) });
     const from = '203.0.113.90';

@@ -18,7 +18,7 @@ import { Pool } from 'pg';
 import WebSocket from 'ws';
 import { defineEvent } from '@shop/events';
 import type { LiveEvent, RequestContext, RunningService } from '@shop/platform';
-import { AccessTokenIssuer, createLogger, defineService, InProcessBus, LivePubSub, NO_SETTINGS, onLive, requireUser, startService } from '@shop/platform';
+import { AccessTokenIssuer, createLogger, defineService, forbidden, InProcessBus, LivePubSub, NO_SETTINGS, onLive, requireUser, startService } from '@shop/platform';
 import { createTestDatabase } from '@shop/platform/testing';
 import type { TestDatabase } from '@shop/platform/testing';
 import { z } from 'zod';
@@ -42,8 +42,8 @@ type Subscription {
 
 const NAMES_SDL = `
 extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key"])
-type Product @key(fields: "id") { id: ID! name: String! }
-type Query { product(id: ID!): Product }
+type Product @key(fields: "id") { id: ID! name: String! similar: Product "Always FORBIDDEN." secretNote: String }
+type Query { product(id: ID!): Product "Always FORBIDDEN (a public error code from a subgraph)." secret: String }
 type Mutation { "Answers the product (nothing is stored): a mutation for the gateway's edge tests." touchProduct(id: ID!): Product }
 `;
 
@@ -112,12 +112,21 @@ function namesService(stats: NamesStats) {
           stats.representations++;
           return { id: ref.id };
         },
+        similar: (p: { id: string }) => ({ id: `${p.id}+` }),
+        secretNote: () => {
+          throw forbidden('Not for you.');
+        },
         name: (p: { id: string }) => {
           if (p.id === 'broken') throw new Error('names store unavailable for this product');
           return `Product ${p.id}`;
         },
       },
-      Query: { product: (_: unknown, { id }: { id: string }) => ({ id }) },
+      Query: {
+        product: (_: unknown, { id }: { id: string }) => ({ id }),
+        secret: () => {
+          throw forbidden('Not for you.');
+        },
+      },
       Mutation: { touchProduct: (_: unknown, { id }: { id: string }) => ({ id }) },
     },
     entities: [],
@@ -151,10 +160,14 @@ export interface Fixture {
   stop(): Promise<void>;
 }
 
-/** The gateway settings of the edge (rate limits, safelist, client address) a test may set. */
-export type EdgeSettings = Partial<Pick<GatewaySettings, 'rateLimits' | 'redisUrl' | 'persistedOperations' | 'trustProxy'>>;
+/**
+ * The gateway settings a test may set: the edge (rate limits, safelist, client address), query
+ * limits, and nodeEnv (which also runs the subgraphs in that mode).
+ */
+export type EdgeSettings = Partial<Pick<GatewaySettings, 'rateLimits' | 'redisUrl' | 'persistedOperations' | 'trustProxy' | 'limits' | 'nodeEnv'>>;
 
 export async function startFixture(options: Partial<SubscriptionGatewayOptions> = {}, edge: EdgeSettings = {}): Promise<Fixture> {
+  const nodeEnv = edge.nodeEnv ?? 'test';
   const dbs: TestDatabase[] = [];
   const db = async (name: string) => {
     const d = await createTestDatabase(name);
@@ -168,7 +181,7 @@ export async function startFixture(options: Partial<SubscriptionGatewayOptions> 
   const logger = (name: string) => createLogger(name, process.env['LOG_LEVEL'] ?? 'silent');
   const stats: NamesStats = { entityCalls: 0, representations: 0 };
   const tickerDb = await db('subs_ticker');
-  const settings = (name: string, databaseUrl: string, port = 0) => ({ port, databaseUrl, bus, internalAuthSecret, nodeEnv: 'test' as const, logger: logger(name), drainTimeoutMs: 1_000 });
+  const settings = (name: string, databaseUrl: string, port = 0) => ({ port, databaseUrl, bus, internalAuthSecret, nodeEnv, logger: logger(name), drainTimeoutMs: 1_000 });
   let ticker = await startService(tickerService, settings('ticker', tickerDb));
   const names = await startService(namesService(stats), settings('names', await db('subs_names')));
 
@@ -191,7 +204,7 @@ export async function startFixture(options: Partial<SubscriptionGatewayOptions> 
       internalAuthSecret,
       verifier: jwtVerifier(jwtSecret, revocations),
       revocations,
-      nodeEnv: 'test',
+      nodeEnv,
       logger: logger('gateway'),
       drainTimeoutMs: 1_000,
       ...settings,

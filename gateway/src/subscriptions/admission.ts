@@ -6,7 +6,7 @@
  * A guard is `{ connect, subscribe }` answering a GraphQL error to refuse (RATE_LIMITED with
  * `extensions.retryAfterSeconds`, PERSISTED_QUERY_NOT_LISTED) or nothing to let through: the shape of
  * the transport-neutral subscription core's guard seam (graphql-ws, SSE, multipart), so the same
- * checks plug into every transport. The graphql-ws server here runs {@link edgeGuards} itself.
+ * checks plug into every transport: attachSubscriptions (index.ts) gives the core {@link edgeGuards}.
  */
 import type { GraphQLError, OperationDefinitionNode } from 'graphql';
 import type { Identity } from '@shop/platform';
@@ -94,22 +94,4 @@ export function edgeGuards(edge: EdgeChecks): EdgeGuard[] {
 /** The close reason of a WebSocket refused by its budget (close 1013 Try Again Later, which graphql-ws clients retry). */
 export function rateLimitedCloseReason(refusal: GraphQLError): string {
   return `Rate limited: retry in ${String(refusal.extensions['retryAfterSeconds'])} s`;
-}
-
-/** Runs the connection checks of `guards` in order; answers the first refusal. */
-export async function guardConnect(guards: readonly EdgeGuard[], candidate: GuardCandidate): Promise<GraphQLError | undefined> {
-  for (const guard of guards) {
-    const refusal = await guard.connect?.(candidate);
-    if (refusal) return refusal;
-  }
-  return undefined;
-}
-
-/** Runs the subscribe checks of `guards` in order; answers the first refusal. */
-export async function guardSubscribe(guards: readonly EdgeGuard[], session: GuardSession, payload: { readonly query: string }, operation: OperationDefinitionNode): Promise<GraphQLError | undefined> {
-  for (const guard of guards) {
-    const refusal = await guard.subscribe?.(session, payload, operation);
-    if (refusal) return refusal;
-  }
-  return undefined;
 }

@@ -10,15 +10,13 @@
  * Events are executed concurrently (up to `maxConcurrentEvents` per group) but handed to clients
  * strictly in the order they came from the subgraph. Nothing here ever waits for a client.
  *
- * Revocation: the hub follows the gateway's deny list; the moment a session lands on it (logout,
- * password reset, roles reduced, refresh-token reuse), every client stream of that session is cut
- * (undelivered events dropped, then one UNAUTHENTICATED error, then `complete`), whatever
- * transport carries it (graphql-ws, SSE, multipart: they all attach here).
+ * Revocation is the subscription core's (core.ts): it cuts every client stream of a revoked
+ * session, whatever transport carries it.
  */
 import type { ExecutionResult, FormattedExecutionResult } from 'graphql';
 import { GraphQLError } from 'graphql';
-import type { Identity, Logger, SessionDenyList } from '@shop/platform';
-import { serviceUnavailable, unauthenticated } from '@shop/platform';
+import type { Identity, Logger } from '@shop/platform';
+import { serviceUnavailable } from '@shop/platform';
 import type { ClientStream } from './client-stream';
 import type { SubscriptionPlan } from './federated-plan';
 import { executeEvent, primaryVariables } from './federated-plan';
@@ -31,8 +29,6 @@ export interface HubOptions {
   readonly publicRootFields: ReadonlySet<string>;
   /** Events of one group executed at the same time (still delivered in order). Default 8. */
   readonly maxConcurrentEvents?: number;
-  /** The deny list whose revocations end the streams of the revoked sessions at once. */
-  readonly revocations?: SessionDenyList;
 }
 
 /** One client subscription to attach. */
@@ -49,31 +45,11 @@ export interface ClientSubscription {
 
 export class SubscriptionHub {
   private readonly upstreams = new Map<string, SharedUpstream>();
-  /** Client streams by the session they were opened with. */
-  private readonly sessions = new Map<string, Set<ClientStream>>();
-  private readonly stopFollowing: () => void;
 
   constructor(
     private readonly connections: UpstreamConnections,
     private readonly options: HubOptions,
-  ) {
-    this.stopFollowing = options.revocations?.onRevoked((ids) => this.endSessions(ids)) ?? (() => undefined);
-  }
-
-  /** Cuts every client stream of these sessions (see the module comment). */
-  endSessions(sessionIds: readonly string[]): void {
-    let ended = 0;
-    for (const id of sessionIds) {
-      const streams = this.sessions.get(id);
-      if (!streams) continue;
-      this.sessions.delete(id);
-      for (const stream of streams) {
-        stream.cut({ errors: [sessionEnded()] });
-        ended++;
-      }
-    }
-    if (ended) this.options.logger.info({ subscriptions: ended }, 'ended the subscriptions of a revoked session');
-  }
+  ) {}
 
   /** Upstream subscriptions currently open. */
   get upstreamCount(): number {
@@ -82,19 +58,7 @@ export class SubscriptionHub {
 
   /** Attaches a client subscription, opening (or joining) its upstream subscription. */
   attach(client: ClientSubscription): void {
-    const { plan, identity, stream } = client;
-    if (identity) {
-      // Revoked between the transport's check and now: end it before it opens anything.
-      if (this.options.revocations?.isRevoked(identity.sessionId)) return stream.cut({ errors: [sessionEnded()] });
-      const streams = this.sessions.get(identity.sessionId) ?? new Set<ClientStream>();
-      streams.add(stream);
-      this.sessions.set(identity.sessionId, streams);
-      void stream.finished.then(() => {
-        const current = this.sessions.get(identity.sessionId);
-        if (!current?.delete(stream) || current.size) return;
-        this.sessions.delete(identity.sessionId);
-      });
-    }
+    const { plan } = client;
     const isPublic = this.options.publicRootFields.has(plan.rootField);
     const upstreamIdentity = isPublic ? null : client.identity;
     const variables = primaryVariables(plan, client.variables);
@@ -111,9 +75,8 @@ export class SubscriptionHub {
     upstream.join(client);
   }
 
-  /** Ends every upstream subscription (shutdown; clients must have been ended first) and stops following revocations. */
+  /** Ends every upstream subscription (shutdown; clients must have been ended first). */
   closeAll(): void {
-    this.stopFollowing();
     for (const upstream of [...this.upstreams.values()]) upstream.close();
   }
 }
@@ -253,11 +216,6 @@ class DeliveryGroup {
       this.waiting.shift()?.();
     }
   }
-}
-
-/** The error a revoked session's subscriptions end with. */
-export function sessionEnded(): GraphQLError {
-  return unauthenticated('Your session has ended (signed out or revoked); sign in again and resubscribe.');
 }
 
 function upstreamError(error: unknown, subgraph: string, logger: Logger): ExecutionResult {

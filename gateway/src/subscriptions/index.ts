@@ -1,23 +1,29 @@
 /**
- * Federated GraphQL subscriptions through the gateway over graphql-ws (stock @apollo/gateway refuses
- * them). Wire it with the gateway's `attach` hook:
+ * Federated GraphQL subscriptions through the gateway (stock @apollo/gateway refuses them) over
+ * graphql-ws, SSE (graphql-sse) and multipart HTTP, all on /graphql. Wire it with the gateway's `attach` hook:
  *
  *   startGateway({ ..., attach: attachSubscriptions({ internalAuthSecret }) })
  *
- * See server.ts (endpoint, auth, close codes), federated-plan.ts (planning and executing the rest of
+ * See core.ts (what every transport shares: auth, limits, slow clients, revocation, shutdown),
+ * server.ts (graphql-ws, close codes), sse.ts and multipart.ts (the HTTP transports), federated-plan.ts (planning and executing the rest of
  * the plan), hub.ts (sharing and ordering), upstream.ts (subgraph connections and reconnection),
  * client-stream.ts (bounded per-client buffers), admission.ts (the safelist and rate budgets as
  * transport-neutral guards) and docs/notes/subscriptions.md.
  */
 import type http from 'node:http';
 import type { ApolloGateway } from '@apollo/gateway';
-import type { AttachContext, SubscriptionGatewayOptions, SubscriptionServer } from './server';
+import type { AttachContext } from './core';
+import type { SubscriptionGatewayOptions, SubscriptionServer } from './server';
 import { startSubscriptionServer } from './server';
+import { edgeGuards } from './admission';
 
-export type { AttachContext, SubscriptionGatewayOptions, SubscriptionServer } from './server';
-export { DEFAULT_PUBLIC_ROOT_FIELDS, startSubscriptionServer } from './server';
 export type { EdgeChecks, EdgeGuard, GuardCandidate, GuardSession, GuardTransport } from './admission';
 export { edgeGuards, rateLimitGuard, safelistGuard } from './admission';
+export type { AttachContext, ClientSession, ConnectionCandidate, DropReason, SessionTransport, SubscribePayload, SubscriptionCoreOptions, SubscriptionGuard, TransportKind } from './core';
+export { DEFAULT_PUBLIC_ROOT_FIELDS, httpRefusal, SubscriptionCore } from './core';
+export { acceptsMultipartSubscriptions, DEFAULT_MULTIPART_HEARTBEAT_MS } from './multipart';
+export type { SubscriptionGatewayOptions, SubscriptionServer } from './server';
+export { startSubscriptionServer } from './server';
 
 /**
  * The gateway `attach` hook that serves subscriptions on the gateway's port and path. `onStarted`
@@ -25,9 +31,10 @@ export { edgeGuards, rateLimitGuard, safelistGuard } from './admission';
  */
 export function attachSubscriptions(
   options: SubscriptionGatewayOptions & { readonly onStarted?: (server: SubscriptionServer) => void },
-): (server: http.Server, gateway: ApolloGateway, ctx: AttachContext) => { dispose(): Promise<void> } {
+): (server: http.Server, gateway: ApolloGateway, ctx: AttachContext) => SubscriptionServer {
   return (server, gateway, ctx) => {
-    const running = startSubscriptionServer(server, gateway, ctx, options);
+    // The gateway's edge checks (safelist, rate budgets) first, then the caller's own guards, on every transport.
+    const running = startSubscriptionServer(server, gateway, ctx, { ...options, guards: [...edgeGuards(ctx), ...(options.guards ?? [])] });
     options.onStarted?.(running);
     return running;
   };

@@ -37,12 +37,22 @@ export const PUBLIC_ERRORS = {
   GRAPHQL_VALIDATION_FAILED: { httpStatus: 400, retryable: false, meaning: 'the document does not fit the schema' },
   BAD_REQUEST: { httpStatus: 400, retryable: false, meaning: 'the request is malformed (no query, wrong transport, too many subscriptions)' },
   OPERATION_RESOLUTION_FAILURE: { httpStatus: 400, retryable: false, meaning: 'the document has several operations and no operationName picks one' },
+  MAX_TOKENS_LIMIT: { httpStatus: 400, retryable: false, meaning: 'the document has more tokens than the server parses (extensions.limit)' },
+  MAX_DEPTH_LIMIT: { httpStatus: 400, retryable: false, meaning: 'the operation nests fields deeper than the limit (extensions.limit)' },
+  MAX_ALIASES_LIMIT: { httpStatus: 400, retryable: false, meaning: 'the operation has more aliases than the limit (extensions.limit)' },
+  MAX_DIRECTIVES_LIMIT: { httpStatus: 400, retryable: false, meaning: 'the operation has more directives than the limit (extensions.limit)' },
+  COST_ESTIMATED_TOO_EXPENSIVE: { httpStatus: 400, retryable: false, meaning: "the operation's estimated cost is above the limit (extensions.limit)" },
+  PAYLOAD_TOO_LARGE: { httpStatus: 413, retryable: false, meaning: 'the request body is larger than the server accepts (extensions.limit, in bytes)' },
+  UNSUPPORTED_MEDIA_TYPE: { httpStatus: 415, retryable: false, meaning: 'the request body is not JSON (send Content-Type: application/json, UTF-8)' },
   PERSISTED_QUERY_NOT_LISTED: { httpStatus: 400, retryable: false, meaning: 'the gateway requires persisted operations and this one is not on its safelist' },
   PERSISTED_QUERY_NOT_FOUND: { retryable: false, meaning: 'an automatic persisted query hash the server does not know yet: send the query with it' },
   INTERNAL_SERVER_ERROR: { httpStatus: 500, retryable: false, meaning: 'anything unexpected (logged on the server; no details go out)' },
 } as const satisfies Record<string, PublicErrorSpec>;
 
 export type PublicErrorCode = keyof typeof PUBLIC_ERRORS;
+
+/** The codes of a query limit refusal (graphql-armor's limits and the parser's token limit), each naming its limit. */
+export type QueryLimitCode = Extract<PublicErrorCode, 'MAX_TOKENS_LIMIT' | 'MAX_DEPTH_LIMIT' | 'MAX_ALIASES_LIMIT' | 'MAX_DIRECTIVES_LIMIT' | 'COST_ESTIMATED_TOO_EXPENSIVE'>;
 
 /** True for a code of the registry. */
 export function isPublicErrorCode(code: unknown): code is PublicErrorCode {

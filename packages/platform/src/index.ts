@@ -14,7 +14,7 @@ export type { KafkaSecurity, KafkaSecuritySettings, PostgresTlsSettings, ScramLo
 export { assertNoTlsInUrl, explainTlsFailure, kafkaSecurity, kafkaSecuritySettings, postgresTls, postgresTlsSettings, probeTls, TlsVerificationError } from './tls';
 
 // Errors a client may see.
-export type { PublicErrorCode, PublicErrorOptions, PublicErrorSpec } from './errors';
+export type { PublicErrorCode, PublicErrorOptions, PublicErrorSpec, QueryLimitCode } from './errors';
 export { badRequest, badUserInput, conflict, forbidden, insufficientStock, INTERNAL_ERROR, isClientErrorCode, isPublicErrorCode, maskError, notFound, PUBLIC_ERRORS, publicError, rateLimited, serviceUnavailable, unauthenticated } from './errors';
 
 // Identity between the gateway and the subgraphs; access tokens.
@@ -73,9 +73,10 @@ export type { EmbeddedPostgresHandle, EmbeddedPostgresOptions } from './db/embed
 export { assertPortFree, EmbeddedPostgresStartError, PortUnavailableError, startEmbeddedPostgres } from './db/embedded-postgres';
 
 // HTTP, GraphQL, logs, metrics and traces.
-export type { QueryLimits } from './http/query-limits';
-export { DEFAULT_QUERY_LIMITS, operationCost, queryArmor, useExecutionBounds } from './http/query-limits';
 export { mountOperationalRoutes } from './http/operational-routes';
+export { graphqlBody, jsonErrorHandler, sendGraphqlError } from './http/graphql-body';
+export type { QueryLimits } from './http/query-limits';
+export { DEFAULT_QUERY_LIMITS, exceedsTokenLimit, operationCost, queryLimitRules, useExecutionBounds, withLimitCode } from './http/query-limits';
 export { operationOutcome, useGraphqlMetrics } from './http/graphql-metrics.plugin';
 export { loadSdl } from './sdl';
 export type { Logger } from './logger';

@@ -1,7 +1,7 @@
 import { ApolloServer } from '@apollo/server';
 import type { GraphQLFieldConfigMap } from 'graphql';
 import { GraphQLID, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLSchema } from 'graphql';
-import { DEFAULT_QUERY_LIMITS, queryArmor, useExecutionBounds } from '../src';
+import { DEFAULT_QUERY_LIMITS, queryLimitRules, useExecutionBounds, withLimitCode } from '../src';
 
 const Node: GraphQLObjectType = new GraphQLObjectType({
   name: 'Node',
@@ -13,14 +13,16 @@ const Node: GraphQLObjectType = new GraphQLObjectType({
 });
 const schema = new GraphQLSchema({ query: new GraphQLObjectType({ name: 'Query', fields: { node: { type: Node, resolve: () => ({ id: 'root' }) } } }) });
 
-/** A server over a schema whose `node.children` fans out ten-fold per level and `slow` takes 30 ms per level, with the shared limits. */
+/** A server over a schema whose `node.children` fans out ten-fold per level and `slow` takes 30 ms per level, with the shared limits wired as a subgraph wires them. */
 function server(limits: Partial<typeof DEFAULT_QUERY_LIMITS>) {
   const all = { ...DEFAULT_QUERY_LIMITS, ...limits };
-  const armor = queryArmor(all);
+  const protection = queryLimitRules(all);
   return new ApolloServer({
     schema,
-    validationRules: armor.validationRules,
-    plugins: [...armor.plugins, useExecutionBounds(all)],
+    parseOptions: { maxTokens: all.maxTokens },
+    formatError: (formatted, error) => withLimitCode(formatted, error, all),
+    validationRules: protection.rules,
+    plugins: [...protection.plugins, useExecutionBounds(all)],
   });
 }
 
@@ -61,7 +63,8 @@ describe('execution bounds of one operation', () => {
     const s = server({});
     await s.start();
     const deep = await run(s, slowChain(40));
-    expect(deep.errors?.map((e) => e.extensions?.['code'])).toEqual(expect.arrayContaining(['GRAPHQL_VALIDATION_FAILED']));
+    expect(deep.errors?.map((e) => e.extensions?.['code'])).toEqual(expect.arrayContaining(['MAX_DEPTH_LIMIT']));
+    expect(deep.errors?.find((e) => e.extensions?.['code'] === 'MAX_DEPTH_LIMIT')?.extensions?.['limit']).toBe(12);
     expect(deep.errors?.map((e) => e.message)).toEqual(expect.arrayContaining([expect.stringMatching(/depth limit of 12 exceeded/)]));
     expect(deep.data).toBeUndefined();
     await s.stop();

@@ -31,6 +31,7 @@ import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { badRequest, maskError, publicError, serviceUnavailable, unauthenticated } from '../errors';
+import { DEFAULT_QUERY_LIMITS, exceedsTokenLimit } from '../http/query-limits';
 import type { LiveHandler } from '../events/consumers';
 import type { Identity } from '../identity';
 import type { VerifiedRequest } from '../internal-request';
@@ -48,7 +49,7 @@ export interface SubscriptionServingOptions {
   readonly verify: (headers: Record<string, string>, path: string) => VerifiedRequest;
   /** More validation rules (the query limits). Default none. */
   readonly validationRules?: readonly ValidationRule[];
-  /** Most tokens in a subscription document. Default 5 000. */
+  /** Most tokens in a subscription document. Default the {@link DEFAULT_QUERY_LIMITS} value (beyond it: MAX_TOKENS_LIMIT). */
   readonly maxTokens?: number;
   /**
    * Builds the context of the subscribe call and of EACH event (the service's own `context`, so
@@ -111,9 +112,11 @@ export function serveSubscriptions(server: http.Server, schema: GraphQLSchema, o
           return [unauthenticated('Your session has expired.')];
         }
         if (!payload.query) return [badRequest('A subscribe message needs a query.')];
+        const maxTokens = options.maxTokens ?? DEFAULT_QUERY_LIMITS.maxTokens;
         try {
-          parse(payload.query, { maxTokens: options.maxTokens ?? 5_000 });
+          parse(payload.query, { maxTokens });
         } catch (error) {
+          if (exceedsTokenLimit(payload.query, maxTokens)) return [publicError('MAX_TOKENS_LIMIT', `The document has more than ${maxTokens} tokens (the limit).`, { extensions: { limit: maxTokens } })];
           return [publicError('GRAPHQL_PARSE_FAILED', error instanceof Error ? error.message : 'Syntax error')];
         }
         return undefined;

@@ -17,14 +17,15 @@ import { maskError } from '../errors';
 import type { Consumer } from '../events/bus';
 import { startEventConsumers, startLiveListener } from '../events/consumers';
 import { Outbox, OutboxRelay } from '../events/outbox';
-import { bodyDigest, verifyInternalRequest } from '../internal-request';
+import { bodyDigest, GATEWAY_SIGNATURE_HEADER, verifyInternalRequest } from '../internal-request';
 import type { VerifiedRequest } from '../internal-request';
-import { DEFAULT_QUERY_LIMITS, queryArmor, useExecutionBounds } from '../http/query-limits';
+import { DEFAULT_QUERY_LIMITS, queryLimitRules, useExecutionBounds, withLimitCode } from '../http/query-limits';
 import { SessionDenyList, subgraphDenyListMetrics } from '../revocations';
 import { serveSubscriptions } from '../live/serve';
 import { createLogger } from '../logger';
 import { collectProcessMetrics, histogram } from '../metrics';
 import { initTracingFromEnv } from '../tracing';
+import { graphqlBody, jsonErrorHandler, sendGraphqlError } from '../http/graphql-body';
 import { useGraphqlMetrics } from '../http/graphql-metrics.plugin';
 import { mountOperationalRoutes } from '../http/operational-routes';
 import type { RequestContext, RunningService, ServiceDefinition, ServiceDeps, ServiceOptions } from './definition';
@@ -131,7 +132,7 @@ export async function startService<S extends SettingsShape, P, C extends Request
       });
     }
     const limits = { ...DEFAULT_QUERY_LIMITS, ...options.limits };
-    const armor = queryArmor(limits, { blockFieldSuggestion: nodeEnv === 'production' });
+    const protection = queryLimitRules(limits, { blockFieldSuggestion: nodeEnv === 'production' });
     const checkRequest = (headers: Record<string, string | string[] | undefined>, method: string, path: string, digest: string): VerifiedRequest =>
       verifyInternalRequest(headers, {
         secret: options.internalAuthSecret,
@@ -152,14 +153,16 @@ export async function startService<S extends SettingsShape, P, C extends Request
       schema,
       csrfPrevention: true,
       includeStacktraceInErrorResponses: nodeEnv === 'development',
-      formatError: (formatted, error) => maskError(formatted, error, logger),
+      // A limit refusal keeps the code naming its limit (MAX_DEPTH_LIMIT, ...), as at the gateway.
+      formatError: (formatted, error) => maskError(withLimitCode(formatted, error, limits), error, logger),
       // The gateway's limits, again (see http/query-limits.ts), and bounds on execution time and answer size.
-      validationRules: armor.validationRules,
+      parseOptions: { maxTokens: limits.maxTokens },
+      validationRules: protection.rules,
       plugins: [
         ApolloServerPluginDrainHttpServer({ httpServer }),
         ApolloServerPluginInlineTraceDisabled(),
         useGraphqlMetrics(def.name) as never,
-        ...(armor.plugins as never[]),
+        ...(protection.plugins as never[]),
         useExecutionBounds(limits) as never,
       ],
       // Shutdown is ours (onShutdown -> stop()): Apollo's own SIGTERM handler would stop the server
@@ -172,18 +175,26 @@ export async function startService<S extends SettingsShape, P, C extends Request
     const digests = new WeakMap<object, string>();
     const verified = new WeakMap<object, VerifiedRequest>();
     const EMPTY_DIGEST = bodyDigest('');
+    // Only the gateway may call, ahead of everything else: a request without its signature is refused
+    // before its body is read; the signature itself (minted for this service and this request, body
+    // included) is checked once the body is in.
+    const signaturePresent: express.RequestHandler = (req, res, next) => {
+      if (req.headers[GATEWAY_SIGNATURE_HEADER]) return next();
+      sendGraphqlError(res, req.headers.accept, 'UNAUTHENTICATED', 'This service answers only requests signed by the gateway.');
+    };
+    const signatureValid: express.RequestHandler = (req, res, next) => {
+      try {
+        verified.set(req, checkRequest(req.headers, req.method, req.originalUrl, digests.get(req) ?? EMPTY_DIGEST));
+        next();
+      } catch (error) {
+        sendGraphqlError(res, req.headers.accept, 'UNAUTHENTICATED', error instanceof Error ? error.message : 'Unauthenticated');
+      }
+    };
     app.use(
       '/graphql',
-      express.json({ limit: limits.maxBodyBytes, verify: (req, _res, buf) => void digests.set(req, bodyDigest(buf)) }),
-      // Only the gateway may call: every request carries its signature, minted for this service and this request.
-      (req, res, next) => {
-        try {
-          verified.set(req, checkRequest(req.headers, req.method, req.originalUrl, digests.get(req) ?? EMPTY_DIGEST));
-          next();
-        } catch (error) {
-          res.status(401).json({ errors: [{ message: error instanceof Error ? error.message : 'Unauthenticated', extensions: { code: 'UNAUTHENTICATED' } }] });
-        }
-      },
+      signaturePresent,
+      ...graphqlBody({ limitBytes: limits.maxBodyBytes, onBody: (req, body) => digests.set(req, bodyDigest(body)) }),
+      signatureValid,
       expressMiddleware(apollo, {
         context: async ({ req }) => {
           const request = verified.get(req) ?? { identity: null, clientAddress: null };
@@ -191,14 +202,9 @@ export async function startService<S extends SettingsShape, P, C extends Request
         },
       }),
     );
-    // A body over the limit (or not JSON) is the client's mistake, answered as GraphQL errors are.
-    app.use('/graphql', (error: { status?: number; type?: string; message?: string }, _req: express.Request, res: express.Response, next: express.NextFunction) => {
-      if (res.headersSent || typeof error?.status !== 'number' || error.status < 400 || error.status >= 500) return next(error);
-      const message = error.type === 'entity.too.large' ? `The request body is larger than ${limits.maxBodyBytes} bytes.` : 'The request body is not valid JSON.';
-      res.status(error.status).json({ errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] });
-    });
+    app.use(jsonErrorHandler(logger));
     const live = def.live
-      ? serveSubscriptions(httpServer, schema, { deps, verify: (headers, path) => checkRequest(headers, 'GET', path, EMPTY_DIGEST), context: contextOf, handlers: def.live(parts), validationRules: armor.validationRules, maxTokens: limits.maxTokens })
+      ? serveSubscriptions(httpServer, schema, { deps, verify: (headers, path) => checkRequest(headers, 'GET', path, EMPTY_DIGEST), context: contextOf, handlers: def.live(parts), validationRules: protection.rules, maxTokens: limits.maxTokens })
       : undefined;
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);

@@ -78,6 +78,10 @@ export function uniqueName(prefix: string): string {
 }
 export type { KafkaBrokerHandle, KafkaBrokerOptions } from './kafka-broker';
 export { startKafkaBroker } from './kafka-broker';
+export type { AuditFinding } from './http-audit';
+export { auditGraphqlOverHttp } from './http-audit';
+export type { HttpSubscription, HttpSubscriptionTransport } from './subscription-clients';
+export { HTTP_SUBSCRIPTION_TRANSPORTS, MULTIPART_SUBSCRIPTION_ACCEPT, subscribeOverHttp } from './subscription-clients';
 export type { RedisServerHandle, RedisServerOptions } from './redis-server';
 export { startRedisServer } from './redis-server';
 export type { CertificateFiles, LeafOptions } from './certificates';

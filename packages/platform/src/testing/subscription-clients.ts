@@ -1,0 +1,75 @@
+/**
+ * Test clients of the gateway's subscription transports over HTTP, as real clients speak them:
+ * graphql-sse's client (distinct or single connection) and a multipart reader (meros, as Apollo
+ * Client's own parser does) sending Apollo Client's Accept header.
+ */
+import { createClient } from 'graphql-sse';
+import { meros } from 'meros/browser';
+
+/** The HTTP subscription transports of the gateway. */
+export type HttpSubscriptionTransport = 'sse-distinct' | 'sse-single' | 'multipart';
+export const HTTP_SUBSCRIPTION_TRANSPORTS: readonly HttpSubscriptionTransport[] = ['sse-distinct', 'sse-single', 'multipart'];
+
+/** Apollo Client's Accept header for a subscription. */
+export const MULTIPART_SUBSCRIPTION_ACCEPT = 'multipart/mixed;boundary="graphql";subscriptionSpec="1.0",application/json';
+
+/** What one client saw of one subscription. */
+export interface HttpSubscription<T = any> {
+  readonly events: Array<{ data?: T | null; errors?: Array<{ message: string; extensions?: Record<string, any> }> }>;
+  /** Multipart heartbeats received (`{}` parts). */
+  heartbeats: number;
+  completed: boolean;
+  /** A transport failure (HTTP status, network error), if any. */
+  error: unknown;
+  /** Ends the subscription and its connection. */
+  close(): Promise<void>;
+}
+
+/** Subscribes over one HTTP transport; `token` goes in `Authorization: Bearer …`. */
+export function subscribeOverHttp<T = any>(transport: HttpSubscriptionTransport, url: string, query: string, variables: Record<string, unknown> = {}, token?: string): HttpSubscription<T> {
+  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+  const sub: HttpSubscription<T> = { events: [], heartbeats: 0, completed: false, error: undefined, close: async () => undefined };
+  if (transport === 'multipart') {
+    const abort = new AbortController();
+    const done = (async () => {
+      const res = await fetch(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/json', accept: MULTIPART_SUBSCRIPTION_ACCEPT }, body: JSON.stringify({ query, variables }), signal: abort.signal });
+      const parts = await meros<Record<string, any>>(res);
+      if (!(Symbol.asyncIterator in parts)) {
+        // Not multipart: a refusal as JSON (what Apollo Client reports as an error).
+        sub.error = { status: res.status, body: await res.json() };
+        return;
+      }
+      for await (const part of parts) {
+        const body = part.body;
+        if (!part.json || Object.keys(body).length === 0) {
+          sub.heartbeats++;
+          continue;
+        }
+        if (body['payload']) sub.events.push(body['payload']);
+        if (body['errors']) sub.error = body['errors'];
+      }
+      sub.completed = true;
+    })().catch((error: unknown) => {
+      if (!abort.signal.aborted) sub.error = error;
+    });
+    sub.close = async () => {
+      abort.abort();
+      await done;
+    };
+    return sub;
+  }
+  const client = createClient({ url, headers, singleConnection: transport === 'sse-single', retryAttempts: 0 });
+  const unsubscribe = client.subscribe<T>(
+    { query, variables },
+    {
+      next: (value) => void sub.events.push(value as HttpSubscription<T>['events'][number]),
+      error: (error) => void (sub.error = error),
+      complete: () => void (sub.completed = true),
+    },
+  );
+  sub.close = async () => {
+    unsubscribe();
+    client.dispose();
+  };
+  return sub;
+}
