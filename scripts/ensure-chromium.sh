@@ -17,21 +17,8 @@ fail() {
   exit 1
 }
 
-command -v apt-get >/dev/null 2>&1 || fail "apt-get not found; install Debian's 'chromium' package by hand so that $CHROMIUM exists"
-
-SUDO=()
-if [[ "$(id -u)" != 0 ]]; then
-  command -v sudo >/dev/null 2>&1 || fail "not root and sudo is unavailable; cannot apt-get install chromium"
-  SUDO=(sudo)
-fi
-
-echo "ensure-chromium: $CHROMIUM missing; installing Debian's chromium package"
-export DEBIAN_FRONTEND=noninteractive
-# Another apt/dpkg run may hold the lock briefly; wait for it rather than failing at once.
-APT_OPTS=(-o DPkg::Lock::Timeout=300 -o Acquire::Retries=3)
-"${SUDO[@]}" apt-get "${APT_OPTS[@]}" update || fail "apt-get update failed"
-"${SUDO[@]}" apt-get "${APT_OPTS[@]}" install -y --no-install-recommends chromium fonts-liberation \
-  || fail "apt-get install chromium failed"
+source "$(dirname "$0")/lib/apt.sh"
+apt_install ensure-chromium chromium fonts-liberation
 
 [[ -x "$CHROMIUM" ]] || fail "chromium package installed but $CHROMIUM is still missing"
 echo "ensure-chromium: installed $("$CHROMIUM" --version 2>/dev/null || echo "$CHROMIUM")"

@@ -17,26 +17,8 @@ if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "ensure-observability-tools: missing ${missing[*]} and apt-get is not available; install Prometheus and Alertmanager (promtool, amtool) by hand" >&2
-  exit 1
-fi
-
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
-    echo "ensure-observability-tools: missing ${missing[*]}; run as root or install sudo" >&2
-    exit 1
-  fi
-fi
-
-echo "installing ${missing[*]} (apt-get)"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
-# --no-install-recommends: the packages recommend node exporters and web assets we do not need.
-# The Debian packages also enable system services; on a machine without systemd (CI containers)
-# policy-rc.d keeps them from starting, and the tests run their own instances on free ports anyway.
-$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+source "$(dirname "$0")/lib/apt.sh"
+apt_install ensure-observability-tools "${missing[@]}"
 
 for bin in prometheus promtool prometheus-alertmanager amtool; do
   if ! command -v "$bin" >/dev/null 2>&1; then

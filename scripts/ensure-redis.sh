@@ -18,21 +18,8 @@ fail() {
   exit 1
 }
 
-command -v apt-get >/dev/null 2>&1 || fail "apt-get not found; install Debian's 'redis-server' package by hand so that $REDIS_SERVER exists"
-
-SUDO=()
-if [[ "$(id -u)" != 0 ]]; then
-  command -v sudo >/dev/null 2>&1 || fail "not root and sudo is unavailable; cannot apt-get install redis-server"
-  SUDO=(sudo)
-fi
-
-echo "ensure-redis: $REDIS_SERVER missing; installing Debian's redis-server package"
-export DEBIAN_FRONTEND=noninteractive
-# Another apt/dpkg run may hold the lock briefly; wait for it rather than failing at once.
-APT_OPTS=(-o DPkg::Lock::Timeout=300 -o Acquire::Retries=3)
-"${SUDO[@]}" apt-get "${APT_OPTS[@]}" update || fail "apt-get update failed"
-"${SUDO[@]}" apt-get "${APT_OPTS[@]}" install -y --no-install-recommends redis-server \
-  || fail "apt-get install redis-server failed"
+source "$(dirname "$0")/lib/apt.sh"
+apt_install ensure-redis redis-server
 
 [[ -x "$REDIS_SERVER" ]] || fail "redis-server package installed but $REDIS_SERVER is still missing"
 echo "ensure-redis: installed $("$REDIS_SERVER" --version 2>/dev/null || echo "$REDIS_SERVER")"
