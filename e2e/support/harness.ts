@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
 import type { EventBus } from '@shop/platform';
 import { AccessTokenIssuer, createLogger, InProcessBus, KafkaBus } from '@shop/platform';
-import { createTestDatabase, testKafkaBrokers } from '@shop/platform/testing';
+import { createTestDatabase, eventually, testKafkaBrokers } from '@shop/platform/testing';
 import type { TestDatabase } from '@shop/platform/testing';
 import type { RunningSupergraph, ServiceName, ServiceSettings, SupergraphOptions } from '@shop/supergraph';
 import { startSupergraph } from '@shop/supergraph';
@@ -66,6 +66,10 @@ export async function startTestShop(options: { bus?: BusKind; seed?: boolean; se
     logger,
   });
   const url = supergraph.gateway.url;
+  // A subgraph reports ready once it has replayed the session revocations (in the background after
+  // start): a test begins with every service ready, as a load balancer would send it traffic.
+  const readyUrls = [url, ...Object.values(supergraph.services).map((s) => s.url)].map((u) => u.replace(/\/graphql$/, '/health/ready'));
+  await eventually(async () => (await Promise.all(readyUrls.map(async (u) => (await fetch(u)).status === 200))).every(Boolean), 60_000, 50);
   return {
     supergraph,
     bus,
