@@ -284,7 +284,13 @@ export class KafkaBus implements EventBus {
           .catch(() => undefined)
           .then(() => this.runConsumer(spec, topics, entry, metrics))
           .then(({ running }) => running)
-          .catch(replace);
+          .catch((error: unknown) => {
+            // The replacement could not start (the broker still away): drop it and try again later.
+            const failed = entry.consumer;
+            if (failed && failed !== consumer) void failed.disconnect().catch(() => undefined);
+            entry.consumer = consumer;
+            replace(error);
+          });
       }, REPLACE_CONSUMER_AFTER_MS);
       timer.unref();
     };
