@@ -40,7 +40,7 @@ interface Setting {
  * name here is no longer one of the service's settings.
  */
 const REQUIRED_IN_PRODUCTION: Readonly<Record<string, readonly string[]>> = {
-  // subgraphs/users/src/security/pii-cipher.ts: the published development key is refused in production.
+  // packages/platform/src/pii-cipher.ts: the published development key is refused in production.
   users: ['PII_ENCRYPTION_KEYS'],
 };
 

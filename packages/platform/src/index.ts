@@ -8,6 +8,7 @@ export { startService } from './service/start';
 export { createEventBus, onShutdown, runStandalone, standaloneEnv } from './service/standalone';
 export type { NodeEnv, SettingsOf, SettingsOverrides, SettingsShape, SettingsSpec } from './config';
 export { ConfigError, configOrExit, defineSettings, env, loadConfig, NO_SETTINGS, parseSettings } from './config';
+export { DEVELOPMENT_PII_KEYS, PiiCipher, piiKeysSetting } from './pii-cipher';
 
 // TLS to Postgres and Kafka: settings and the client options they give.
 export type { KafkaSecurity, KafkaSecuritySettings, PostgresTlsSettings, ScramLogin, TlsClientOptions } from './tls';

@@ -4,14 +4,8 @@
  * `{ LOGIN_MAX_FAILURES: 3 }`), which win over the environment (so `SMTP_HOST=… npm start` works).
  */
 import type { NodeEnv, SettingsOf } from '@shop/platform';
-import { ConfigError, defineSettings, env } from '@shop/platform';
+import { ConfigError, defineSettings, env, piiKeysSetting } from '@shop/platform';
 import { z } from 'zod';
-
-/** `keyId:base64(32 bytes)` entries, comma-separated; the first one encrypts, all of them decrypt. */
-const piiKeys = () =>
-  z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/=_-]{43,44}(,[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/=_-]{43,44})*$/, 'expected keyId:base64(32 bytes)[,keyId:base64(32 bytes)…]');
 
 const usersShape = {
   /** HS256 key of the access tokens (shared with the gateway, which verifies them). Required, ≥ 32 characters. */
@@ -29,7 +23,7 @@ const usersShape = {
    * `keyId:base64(32 bytes)[,…]`: the first encrypts, every listed key decrypts (rotation).
    * Optional outside production, where a published development key is used (never in production).
    */
-  PII_ENCRYPTION_KEYS: piiKeys().optional(),
+  PII_ENCRYPTION_KEYS: piiKeysSetting().optional(),
   /** SMTP server; without it, mails stay queued (production) or go to the development mailbox. */
   SMTP_HOST: z.string().min(1).optional(),
   /** SMTP port. Default 587. */

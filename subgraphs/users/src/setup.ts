@@ -12,7 +12,7 @@ import type { Mailer } from './mail/mailer';
 import { SmtpMailer } from './mail/smtp-mailer';
 import { usersMetrics } from './metrics';
 import { UsersStore } from './persistence/unit-of-work';
-import { DEVELOPMENT_PII_KEYS, PiiCipher } from './security/pii-cipher';
+import { DEVELOPMENT_PII_KEYS, PiiCipher } from '@shop/platform';
 import { RateLimits } from './security/rate-limits';
 import { AccessTokenIssuer } from './security/tokens';
 import { UsersService } from './users.service';

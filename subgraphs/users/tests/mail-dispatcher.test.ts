@@ -7,7 +7,7 @@ import { MailDispatcher } from '../src/mail/mail-dispatcher';
 import type { MailMessage, Mailer } from '../src/mail/mailer';
 import { UsersInit1700000002000 } from '../src/persistence/migrations/1700000002000-users-init';
 import { OutgoingMailRepository } from '../src/persistence/outgoing-mail.repository';
-import { PiiCipher } from '../src/security/pii-cipher';
+import { PiiCipher } from '@shop/platform';
 
 const cipher = new PiiCipher(`test:${randomBytes(32).toString('base64')}`);
 const logger = createLogger('users', 'silent');

@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import type { BackgroundJob, Logger } from '@shop/platform';
 import { PollingLoop } from '@shop/platform';
 import { OutgoingMailRepository } from '../persistence/outgoing-mail.repository';
-import type { PiiCipher } from '../security/pii-cipher';
+import type { PiiCipher } from '@shop/platform';
 import { usersMetrics } from '../metrics';
 import type { Mailer } from './mailer';
 

@@ -2,7 +2,7 @@
  * Row <-> domain mapping, including the encryption of personal data. The associated data of each
  * envelope names its table, column and row, so a ciphertext moved elsewhere does not decrypt.
  */
-import type { PiiCipher } from '../security/pii-cipher';
+import type { PiiCipher } from '@shop/platform';
 import type { Address, User } from '../domain/user';
 import type { AddressRow, UserRow } from './entities';
 

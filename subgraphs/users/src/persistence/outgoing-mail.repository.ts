@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { MailMessage } from '../mail/mailer';
-import type { PiiCipher } from '../security/pii-cipher';
+import type { PiiCipher } from '@shop/platform';
 import type { Db } from './sql';
 import { row, rows } from './sql';
 

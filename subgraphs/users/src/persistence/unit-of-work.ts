@@ -3,7 +3,7 @@ import type { EventDefinition } from '@shop/events';
 import type { ServiceDeps } from '@shop/platform';
 import { afterCommit } from '@shop/platform';
 import type { MailMessage } from '../mail/mailer';
-import type { PiiCipher } from '../security/pii-cipher';
+import type { PiiCipher } from '@shop/platform';
 import { OutgoingMailRepository } from './outgoing-mail.repository';
 import { PasswordResetsRepository } from './password-resets.repository';
 import { SessionsRepository } from './sessions.repository';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { In } from 'typeorm';
 import type { AddressDraft } from '../domain/validation';
 import type { Address, Credentials, Role, User } from '../domain/user';
-import type { PiiCipher } from '../security/pii-cipher';
+import type { PiiCipher } from '@shop/platform';
 import { AddressEntity, UserEntity } from './entities';
 import { addressRowFromSql, piiContext, toAddress, toUser, userRowFromSql } from './mappers';
 import type { Db } from './sql';

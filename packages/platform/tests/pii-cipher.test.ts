@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ConfigError } from '@shop/platform';
-import { DEVELOPMENT_PII_KEYS, PiiCipher } from '../src/security/pii-cipher';
+import { DEVELOPMENT_PII_KEYS, PiiCipher } from '../src/pii-cipher';
 
 const key = (id: string) => `${id}:${randomBytes(32).toString('base64')}`;
 

@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { ConfigError } from '@shop/platform';
+import { z } from 'zod';
+import { ConfigError } from './config';
 
 /**
  * The published development key (id `dev`): used only outside production when
@@ -7,6 +8,12 @@ import { ConfigError } from '@shop/platform';
  * it is effectively plaintext to whoever reads this file. Production refuses to start with it.
  */
 export const DEVELOPMENT_PII_KEYS = 'dev:ZGV2ZWxvcG1lbnQtb25seS1waWkta2V5LWNoYW5nZSE';
+
+/** The setting holding the keys (PII_ENCRYPTION_KEYS): `keyId:base64(32 bytes)[,…]`, the first key encrypts. */
+export const piiKeysSetting = () =>
+  z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/=_-]{43,44}(,[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/=_-]{43,44})*$/, 'expected keyId:base64(32 bytes)[,keyId:base64(32 bytes)…]');
 
 const VERSION = 'v1';
 const NONCE_BYTES = 12;
