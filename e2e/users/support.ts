@@ -74,3 +74,45 @@ export function failure(res: GraphQLResponse<unknown>): { code?: string; field?:
   const e = res.errors?.[0]?.extensions ?? {};
   return { code: e['code'], field: e['field'] };
 }
+
+export const VERIFY_EMAIL = 'mutation Verify($token: String!) { verifyEmail(token: $token) }';
+export const RESEND_VERIFICATION = 'mutation { resendEmailVerification }';
+export const PREFERENCES = 'mutation Prefs($input: NotificationPreferencesInput!) { updateNotificationPreferences(input: $input) { orderUpdates backInStock marketing } }';
+export const NOTIFY_ME = 'mutation NotifyMe($productId: ID!) { notifyMeWhenInStock(productId: $productId) }';
+export const DELETE_ACCOUNT = 'mutation Delete($password: String!) { deleteMyAccount(password: $password) }';
+
+/** The verification token of a welcome or verification mail. */
+export function verificationTokenOf(mail: Mail): string {
+  const token = /Verification token: (ev_[A-Za-z0-9_-]+)/.exec(mail.text)?.[1];
+  if (!token) throw new Error(`no verification token in mail: ${mail.text}`);
+  return token;
+}
+
+/** A text message of the development SMS outbox. */
+export interface Sms {
+  id: number;
+  to: string;
+  text: string;
+  template: string;
+  sentAt: string;
+}
+
+/** The development SMS outbox of the users service (newest first), optionally for one number. */
+export async function smsOutbox(shop: TestShop, to?: string): Promise<Sms[]> {
+  const url = new URL(shop.supergraph.services.users.url.replace(/\/graphql$/, '/dev/sms-outbox'));
+  if (to) url.searchParams.set('to', to);
+  url.searchParams.set('limit', '1000');
+  const res = await fetch(url);
+  if (res.status !== 200) throw new Error(`GET /dev/sms-outbox answered ${res.status}`);
+  return ((await res.json()) as { messages: Sms[] }).messages;
+}
+
+/** Waits for a text message to `to` whose template is `template`. */
+export function waitForSms(shop: TestShop, to: string, template: string, timeoutMs = 15_000): Promise<Sms> {
+  return eventually(async () => (await smsOutbox(shop, to)).find((m) => m.template === template), timeoutMs, 100);
+}
+
+/** A unique E.164 phone number (+1 555 01xx xxxx: reserved for fiction). */
+export function newPhone(): string {
+  return `+1555${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}`;
+}

@@ -8,7 +8,19 @@ export const USERS_USER_TOPIC = 'users.user';
 /** Session events, keyed by user id (in order per user). The gateway's revocation list follows it. */
 export const USERS_SESSION_TOPIC = 'users.session';
 
+/**
+ * @deprecated no longer published (it carried e-mail and username into the event log, which
+ * outlives an account's erasure): see UserRegisteredV2. Kept so that old logs still parse.
+ */
 export const UserRegistered = defineEvent('users.user-registered.v1', USERS_USER_TOPIC, z.object({ userId: id, email: z.string(), username: z.string(), createdAt: timestamp }));
+/** A new account. Ids only: a consumer that needs contact data asks the users service. */
+export const UserRegisteredV2 = defineEvent('users.user-registered.v2', USERS_USER_TOPIC, z.object({ userId: id, createdAt: timestamp }));
+/**
+ * An account was erased (deleteMyAccount): every service deletes or anonymises what it holds
+ * about `userId` (orders' shipping copies, catalog's review authorship), keeping what accounting
+ * needs without the person. Cannot be undone.
+ */
+export const AccountErased = defineEvent('users.account-erased.v1', USERS_USER_TOPIC, z.object({ userId: id, erasedAt: timestamp }));
 export const UserUpdated = defineEvent(
   'users.user-updated.v1',
   USERS_USER_TOPIC,
@@ -21,7 +33,7 @@ export const UserUpdated = defineEvent(
 );
 
 /** Why sessions were revoked (bounded: also a metric label). */
-export const SESSION_REVOCATION_REASONS = ['logout', 'password-reset', 'refresh-token-reuse', 'roles-reduced'] as const;
+export const SESSION_REVOCATION_REASONS = ['logout', 'password-reset', 'refresh-token-reuse', 'roles-reduced', 'account-erased'] as const;
 export type SessionRevocationReason = (typeof SESSION_REVOCATION_REASONS)[number];
 
 /**

@@ -38,6 +38,23 @@ const usersShape = {
   PUBLIC_APP_URL: env.url().default('http://localhost:4000'),
   /** How often the mail dispatcher looks for due mails (retries, other replicas' mails) when nothing woke it. Default 5000 ms. */
   MAIL_POLL_INTERVAL_MS: env.int(5_000, 10),
+  /** Lifetime of an e-mail verification token. Default 172800 s (48 h). */
+  EMAIL_VERIFICATION_TTL_SECONDS: env.int(48 * 3600, 60),
+  /** resendEmailVerification calls per account per hour. Default 3. */
+  EMAIL_VERIFICATIONS_PER_HOUR: env.int(3, 1),
+  /** Twilio account SID; with TWILIO_AUTH_TOKEN and TWILIO_FROM, text messages go through Twilio. Otherwise they stay queued (production) or go to the development SMS outbox. */
+  TWILIO_ACCOUNT_SID: z.string().min(1).optional(),
+  TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
+  /** Sender: a Twilio number (E.164) or a Messaging Service SID (MG…). */
+  TWILIO_FROM: z.string().min(1).optional(),
+  /** Twilio's API base URL. Default https://api.twilio.com. */
+  TWILIO_API_URL: env.url().default('https://api.twilio.com'),
+  /** Notifications the dispatcher tries before dead-lettering one. Default 8. */
+  NOTIFICATION_MAX_ATTEMPTS: env.int(8, 1),
+  /** Delay before a notification's first retry, doubled each time up to 15 min. Default 5000 ms. */
+  NOTIFICATION_RETRY_BASE_MS: env.int(5_000, 10),
+  /** Back-in-stock requests turned into notifications per transaction. Default 200. */
+  STOCK_NOTIFICATION_BATCH_SIZE: env.int(200, 1),
   /** Failed login attempts per account and client address before a pause. Default 5. */
   LOGIN_MAX_FAILURES: env.int(5, 1),
   /** Failed login attempts per account, from any address, before a pause. Default 20. */
@@ -56,11 +73,22 @@ const usersShape = {
   ADMIN_PASSWORD: z.string().min(10, 'must be at least 10 characters').optional(),
 };
 
-/** Rules that depend on the environment: production needs its own PII keys. */
+/** Rules across settings: Twilio's three settings go together; production needs its own PII keys. */
 function checkUsersSettings(settings: SettingsOf<typeof usersShape>, nodeEnv: NodeEnv): void {
+  if (![0, 3].includes(twilioSettingsSet(settings))) throw new ConfigError('Invalid configuration: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM go together (some are missing)');
   if (nodeEnv !== 'production') return;
   if (!settings.PII_ENCRYPTION_KEYS) throw new ConfigError('Invalid configuration: PII_ENCRYPTION_KEYS: required in production (it is not set)');
   if (/^dev:/.test(settings.PII_ENCRYPTION_KEYS)) throw new ConfigError('Invalid configuration: PII_ENCRYPTION_KEYS: the development key must not be used in production');
+}
+
+/** How many of the three Twilio settings are set (0 or 3 are valid). */
+function twilioSettingsSet(settings: SettingsOf<typeof usersShape>): number {
+  return [settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, settings.TWILIO_FROM].filter(Boolean).length;
+}
+
+/** True when text messages go through Twilio (every TWILIO_* setting is there). */
+export function twilioConfigured(settings: UsersSettings): boolean {
+  return twilioSettingsSet(settings) === 3;
 }
 
 export const usersSettings = defineSettings(usersShape, checkUsersSettings);

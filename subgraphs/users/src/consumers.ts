@@ -1,23 +1,50 @@
 /**
  * Every event the users service reacts to, in one place. Each handler runs in the consumer's
- * transaction with its inbox row; the mail it queues has a dedupe key per order and kind, so
- * neither a redelivered event nor a republished one sends a mail twice.
+ * transaction with its inbox row; the notification it queues has a dedupe key per order, kind,
+ * channel and recipient, so neither a redelivered event nor a republished one notifies twice.
+ *
+ * - orders.order-*.v1: placed, confirmed, rejected (with the reason), shipped (with tracking),
+ *   delivered, cancelled, refunded: the owner (or a guest order's contact) is notified on their
+ *   orderUpdates channels.
+ * - inventory.stock-changed.v1: available stock going from 0 to above 0 triggers the product's
+ *   back-in-stock requests (the batcher sends them).
  */
-import { OrderCancelled, OrderConfirmed, OrderShipped } from '@shop/events';
+import { OrderCancelled, OrderConfirmed, OrderDelivered, OrderPlaced, OrderRefunded, OrderRejected, OrderShipped, StockChanged } from '@shop/events';
 import type { EventHandler } from '@shop/platform';
 import { on } from '@shop/platform';
 import type { UsersParts } from './setup';
 
-export function usersConsumers({ service, store }: UsersParts): ReadonlyArray<EventHandler<any>> {
+export function usersConsumers({ notifications, store }: UsersParts): ReadonlyArray<EventHandler<any>> {
   return [
-    on(OrderConfirmed, async ({ data }, tx) => {
-      await service.queueOrderMail(store.bind(tx), data.userId, data.orderId, 'order-confirmed', (name) => ({ name, orderNumber: data.number, total: data.total }));
+    on(OrderPlaced, async ({ data }, tx) => {
+      await notifications.notifyOrder(store.bind(tx), data, { template: 'order-placed', data: (name) => ({ name, orderNumber: data.number, total: data.total }) });
     }),
-    on(OrderCancelled, async ({ data }, tx) => {
-      await service.queueOrderMail(store.bind(tx), data.userId, data.orderId, 'order-cancelled', (name) => ({ name, orderNumber: data.number, reason: data.reason, refunded: data.refunded }));
+    on(OrderConfirmed, async ({ data }, tx) => {
+      await notifications.notifyOrder(store.bind(tx), data, { template: 'order-confirmed', data: (name) => ({ name, orderNumber: data.number, total: data.total }) });
+    }),
+    on(OrderRejected, async ({ data }, tx) => {
+      await notifications.notifyOrder(store.bind(tx), data, { template: 'order-rejected', data: (name) => ({ name, orderNumber: data.number, reason: data.reason }) });
     }),
     on(OrderShipped, async ({ data }, tx) => {
-      await service.queueOrderMail(store.bind(tx), data.userId, data.orderId, 'order-shipped', (name) => ({ name, orderNumber: data.number, carrier: data.carrier, trackingNumber: data.trackingNumber }));
+      await notifications.notifyOrder(store.bind(tx), data, {
+        template: 'order-shipped',
+        data: (name) => ({ name, orderNumber: data.number, carrier: data.carrier, trackingNumber: data.trackingNumber }),
+      });
+    }),
+    on(OrderDelivered, async ({ data }, tx) => {
+      await notifications.notifyOrder(store.bind(tx), data, { template: 'order-delivered', data: (name) => ({ name, orderNumber: data.number }) });
+    }),
+    on(OrderCancelled, async ({ data }, tx) => {
+      await notifications.notifyOrder(store.bind(tx), data, {
+        template: 'order-cancelled',
+        data: (name) => ({ name, orderNumber: data.number, reason: data.reason, refunded: data.refunded }),
+      });
+    }),
+    on(OrderRefunded, async ({ data }, tx) => {
+      await notifications.notifyOrder(store.bind(tx), data, { template: 'order-refunded', data: (name) => ({ name, orderNumber: data.number, amount: data.amount }) });
+    }),
+    on(StockChanged, async ({ data }, tx) => {
+      await notifications.onStockLevel(store.bind(tx), data.productId, data.available, data.version);
     }),
   ];
 }

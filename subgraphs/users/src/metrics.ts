@@ -15,10 +15,19 @@ export function usersMetrics() {
     sessionsRevoked: counter({ name: 'users_sessions_revoked_total', help: 'Sessions revoked, by reason.', labelNames: ['reason'] }),
     /** stage: requested | completed | invalid_token. */
     passwordResets: counter({ name: 'users_password_resets_total', help: 'Password reset requests and completions.', labelNames: ['stage'] }),
-    /** outcome: sent | retry | failed. */
-    mails: counter({ name: 'users_mails_total', help: 'Mails handed to the transport, by template and outcome.', labelNames: ['template', 'outcome'] }),
-    mailSendSeconds: histogram({ name: 'users_mail_send_duration_seconds', help: 'Time for the mail transport to accept one mail.' }),
-    /** limit: login | register | password_reset. */
+    /**
+     * channel: EMAIL | SMS; category: account | orderUpdates | backInStock | marketing;
+     * outcome: sent | failed (an attempt refused, retried later) | dead_lettered (given up).
+     */
+    notifications: counter({ name: 'users_notifications_total', help: 'Notification delivery attempts, by channel, category and outcome.', labelNames: ['channel', 'category', 'outcome'] }),
+    /** channel: EMAIL | SMS. */
+    notificationSendSeconds: histogram({ name: 'users_notification_send_duration_seconds', help: 'Time for a transport to accept one notification.', labelNames: ['channel'] }),
+    /** Back-in-stock requests by stage: requested | triggered | notified. */
+    stockNotifications: counter({ name: 'users_stock_notifications_total', help: 'Back-in-stock requests, by stage.', labelNames: ['stage'] }),
+    /** stage: requested | verified | invalid_token. */
+    emailVerifications: counter({ name: 'users_email_verifications_total', help: 'E-mail verification mails requested and tokens redeemed.', labelNames: ['stage'] }),
+    accountsErased: counter({ name: 'users_accounts_erased_total', help: 'Accounts erased with deleteMyAccount.' }),
+    /** limit: login | register | password_reset | email_verification. */
     rateLimited: counter({ name: 'users_rate_limited_total', help: 'Requests refused with RATE_LIMITED, by limit.', labelNames: ['limit'] }),
   };
 }

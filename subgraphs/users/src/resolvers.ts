@@ -1,8 +1,10 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap';
-import { forbidden, requireAdmin, requireUser } from '@shop/platform';
+import { badUserInput, forbidden, requireAdmin, requireUser } from '@shop/platform';
 import type { UsersContext } from './context';
 import { canSeePrivate } from './context';
 import type { Address, Role, User } from './domain/user';
+import type { PreferencesInput } from './notifications/notifications.service';
+import type { AccountErasureRecord } from './persistence/erasures.repository';
 import type { AddressInput, AuthResult, RegisterInput, UpdateProfileInput } from './users.service';
 
 /** Prime the loader and mark the account as the caller's own, so the payload's `user` shows its private fields. */
@@ -27,6 +29,11 @@ export const resolvers: GraphQLResolverMap<UsersContext> = {
       requireAdmin(ctx);
       return ctx.loaders.user.load(id);
     },
+    accountErasures: (_: unknown, { first }: { first: number }, ctx: UsersContext) => {
+      requireAdmin(ctx);
+      if (!Number.isInteger(first) || first < 0 || first > 100) throw badUserInput('first', 'first must be between 0 and 100.');
+      return ctx.users.accountErasures(first);
+    },
   },
   Mutation: {
     register: async (_: unknown, { input }: { input: RegisterInput }, ctx: UsersContext) => own(ctx, await ctx.users.register(input, ctx.clientAddress)),
@@ -38,6 +45,15 @@ export const resolvers: GraphQLResolverMap<UsersContext> = {
     updateProfile: (_: unknown, { input }: { input: UpdateProfileInput }, ctx: UsersContext) => ctx.users.updateProfile(requireUser(ctx), input),
     addAddress: (_: unknown, { input }: { input: AddressInput }, ctx: UsersContext) => ctx.users.addAddress(requireUser(ctx), input),
     setUserRoles: (_: unknown, args: { id: string; roles: Role[] }, ctx: UsersContext) => ctx.users.setUserRoles(requireAdmin(ctx), args.id, args.roles),
+    verifyEmail: (_: unknown, args: { token: string }, ctx: UsersContext) => ctx.users.verifyEmail(args.token),
+    resendEmailVerification: (_: unknown, __: unknown, ctx: UsersContext) => ctx.users.resendEmailVerification(requireUser(ctx)),
+    updateNotificationPreferences: (_: unknown, { input }: { input: PreferencesInput }, ctx: UsersContext) => ctx.notifications.updatePreferences(requireUser(ctx), input),
+    notifyMeWhenInStock: (_: unknown, args: { productId: string }, ctx: UsersContext) => ctx.notifications.notifyMeWhenInStock(requireUser(ctx), args.productId),
+    cancelStockNotification: (_: unknown, args: { productId: string }, ctx: UsersContext) => ctx.notifications.cancelStockNotification(requireUser(ctx), args.productId),
+    deleteMyAccount: (_: unknown, args: { password: string }, ctx: UsersContext) => ctx.users.deleteMyAccount(requireUser(ctx), args.password),
+  },
+  AccountErasure: {
+    erasedAt: (e: AccountErasureRecord) => e.requestedAt.toISOString(),
   },
   AuthPayload: {
     expiresAt: (p: AuthResult) => p.expiresAt.toISOString(),
@@ -51,6 +67,12 @@ export const resolvers: GraphQLResolverMap<UsersContext> = {
     lastName: privateField('lastName'),
     phone: privateField('phone'),
     roles: privateField('roles'),
+    emailVerified: privateField('emailVerified'),
+    notificationPreferences: privateField('notificationPreferences'),
+    stockNotifications: async (u: User, _: unknown, ctx: UsersContext): Promise<Array<{ id: string }>> => {
+      if (!ctx.ownAccounts.has(u.id)) throw forbidden('Only the account owner can see their stock notifications.');
+      return (await ctx.loaders.stockNotifications.load(u.id)).map((id) => ({ id }));
+    },
     addresses: (u: User, _: unknown, ctx: UsersContext): Promise<Address[]> => {
       if (!canSeePrivate(ctx, u)) throw forbidden('Only the account owner or an administrator can see addresses.');
       return ctx.loaders.addresses.load(u.id);

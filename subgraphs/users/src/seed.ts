@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { UserRegistered } from '@shop/events';
+import { UserRegisteredV2 } from '@shop/events';
 import { DuplicateAccountError } from './persistence/users.repository';
 import { hashPassword } from './security/password';
 import type { UsersParts } from './setup';
@@ -18,7 +18,7 @@ export async function seedAdmin({ settings, store }: UsersParts): Promise<void> 
   try {
     await store.run(async (uow) => {
       const user = await uow.users.insert({ email, username: 'admin', passwordHash, firstName: null, lastName: null, phone: null, roles: ['CUSTOMER', 'ADMIN'] });
-      await uow.publish(UserRegistered, user.id, { userId: user.id, email, username: user.username, createdAt: user.createdAt.toISOString() });
+      await uow.publish(UserRegisteredV2, user.id, { userId: user.id, createdAt: user.createdAt.toISOString() });
     });
   } catch (error) {
     if (error instanceof DuplicateAccountError) return; // another replica seeded at the same moment

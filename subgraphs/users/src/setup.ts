@@ -6,11 +6,17 @@
 import type { BackgroundJob, ServiceDeps } from '@shop/platform';
 import { every } from '@shop/platform';
 import type { UsersSettings } from './config';
+import { twilioConfigured } from './config';
 import { DevMailbox } from './mail/dev-mailbox';
-import { MailDispatcher } from './mail/mail-dispatcher';
 import type { Mailer } from './mail/mailer';
 import { SmtpMailer } from './mail/smtp-mailer';
 import { usersMetrics } from './metrics';
+import { DevSmsOutbox } from './notifications/dev-sms-outbox';
+import { NotificationDispatcher } from './notifications/dispatcher';
+import { NotificationsService } from './notifications/notifications.service';
+import type { GuestContactLookup } from './notifications/notifier';
+import type { SmsSender } from './notifications/sms';
+import { TwilioSms } from './notifications/twilio-sms';
 import { UsersStore } from './persistence/unit-of-work';
 import { DEVELOPMENT_PII_KEYS, PiiCipher } from '@shop/platform';
 import { RateLimits } from './security/rate-limits';
@@ -23,14 +29,23 @@ export interface UsersParts {
   readonly cipher: PiiCipher;
   readonly store: UsersStore;
   readonly service: UsersService;
+  readonly notifications: NotificationsService;
   /** The development mailbox; null in production. */
   readonly devMailbox: DevMailbox | null;
+  /** The development SMS outbox; null in production. */
+  readonly devSmsOutbox: DevSmsOutbox | null;
   /** Null when mails cannot be sent (production without SMTP_HOST: they stay queued). */
   readonly mailer: Mailer | null;
-  readonly dispatcher: MailDispatcher | null;
+  /** Null when text messages cannot be sent (production without TWILIO_*: they stay queued). */
+  readonly sms: SmsSender | null;
+  readonly dispatcher: NotificationDispatcher | null;
 }
 
-export function setupUsers(deps: ServiceDeps, settings: UsersSettings): UsersParts {
+/**
+ * Builds the users parts. `guestContacts` is the lookup of guest orders' contacts (the orders
+ * service over a signed internal request); without it guest orders notify nobody.
+ */
+export function setupUsers(deps: ServiceDeps, settings: UsersSettings, guestContacts: GuestContactLookup | null = null): UsersParts {
   const production = deps.nodeEnv === 'production';
   if (!settings.PII_ENCRYPTION_KEYS) deps.logger.warn('PII_ENCRYPTION_KEYS is not set: personal data is encrypted with the published DEVELOPMENT key (never do this in production)');
   const cipher = new PiiCipher(settings.PII_ENCRYPTION_KEYS ?? DEVELOPMENT_PII_KEYS);
@@ -39,9 +54,29 @@ export function setupUsers(deps: ServiceDeps, settings: UsersSettings): UsersPar
   const smtp = settings.SMTP_HOST
     ? new SmtpMailer({ host: settings.SMTP_HOST, port: settings.SMTP_PORT, secure: settings.SMTP_SECURE, user: settings.SMTP_USER, password: settings.SMTP_PASSWORD, from: settings.MAIL_FROM })
     : null;
-  const mailer = smtp ? (devMailbox ? devMailbox.tee(smtp) : smtp) : (devMailbox?.asMailer() ?? null);
+  const mailer = smtp ? (devMailbox ? devMailbox.tee(smtp) : smtp) : (devMailbox?.asTransport() ?? null);
   if (!mailer) deps.logger.warn('SMTP_HOST is not set: mails stay queued in outgoing_mail until an SMTP server is configured');
-  const dispatcher = mailer ? new MailDispatcher({ dataSource: deps.dataSource, mailer, cipher, logger: deps.logger, pollIntervalMs: settings.MAIL_POLL_INTERVAL_MS }) : null;
+
+  const devSmsOutbox = production ? null : new DevSmsOutbox();
+  const twilio = twilioConfigured(settings)
+    ? new TwilioSms({ accountSid: settings.TWILIO_ACCOUNT_SID!, authToken: settings.TWILIO_AUTH_TOKEN!, from: settings.TWILIO_FROM!, baseUrl: settings.TWILIO_API_URL })
+    : null;
+  const sms = twilio ? (devSmsOutbox ? devSmsOutbox.tee(twilio) : twilio) : (devSmsOutbox?.asTransport() ?? null);
+  if (!sms) deps.logger.warn('TWILIO_* is not set: text messages stay queued in outgoing_mail until a provider is configured');
+
+  const dispatcher =
+    mailer || sms
+      ? new NotificationDispatcher({
+          dataSource: deps.dataSource,
+          mailer,
+          sms,
+          cipher,
+          logger: deps.logger,
+          pollIntervalMs: settings.MAIL_POLL_INTERVAL_MS,
+          maxAttempts: settings.NOTIFICATION_MAX_ATTEMPTS,
+          retryBaseMs: settings.NOTIFICATION_RETRY_BASE_MS,
+        })
+      : null;
 
   const metrics = usersMetrics();
   const store = new UsersStore(deps, cipher, () => dispatcher?.wake());
@@ -53,22 +88,50 @@ export function setupUsers(deps: ServiceDeps, settings: UsersSettings): UsersPar
     metrics,
     logger: deps.logger,
   });
-  return { deps, settings, cipher, store, service, devMailbox, mailer, dispatcher };
+  const notifications = new NotificationsService({ store, settings, metrics, logger: deps.logger, guestContacts });
+  return { deps, settings, cipher, store, service, notifications, devMailbox, devSmsOutbox, mailer, sms, dispatcher };
 }
 
-/** The service's background jobs: the mail dispatcher and an hourly clean-up of expired rows. */
+/** The service's background jobs: the notification dispatcher, the back-in-stock batcher, the names backfill and an hourly clean-up. */
 export function usersBackground(parts: UsersParts): BackgroundJob[] {
   const jobs: BackgroundJob[] = [];
   if (parts.dispatcher) {
     const dispatcher = parts.dispatcher.start();
-    const mailer = parts.mailer;
-    jobs.push({ stop: async () => { await dispatcher.stop(); await mailer?.close(); } });
+    const { mailer, sms } = parts;
+    jobs.push({
+      stop: async () => {
+        await dispatcher.stop();
+        await mailer?.close();
+        await sms?.close();
+      },
+    });
   }
+  jobs.push(parts.notifications.start());
+  jobs.push(encryptLegacyNames(parts));
   jobs.push(housekeeping(parts));
   return jobs;
 }
 
-/** Deletes expired sessions, refresh and reset tokens, old mails and rate-limit counters, hourly. */
+/** Encrypts names stored in plaintext before issue 20 (in batches, at start, until none is left). */
+function encryptLegacyNames({ deps, store }: UsersParts): BackgroundJob {
+  let stopped = false;
+  const done = (async () => {
+    let total = 0;
+    for (let n = -1; n !== 0 && !stopped; ) {
+      n = await store.run((uow) => uow.users.encryptLegacyNames(500));
+      total += n;
+    }
+    if (total > 0) deps.logger.info({ rows: total }, 'encrypted names stored in plaintext');
+  })().catch((error: unknown) => deps.logger.error({ err: error }, 'could not encrypt names stored in plaintext; will try at the next start'));
+  return {
+    stop: async () => {
+      stopped = true;
+      await done;
+    },
+  };
+}
+
+/** Deletes expired sessions, refresh, reset and verification tokens, old notifications and rate-limit counters, hourly. */
 function housekeeping({ deps, store }: UsersParts, intervalMs = 3600_000): BackgroundJob {
   return every('users-housekeeping', intervalMs, async () => {
     const n = await store.purgeExpired();

@@ -4,7 +4,7 @@
  * transaction with its events and mails (see UnitOfWork).
  */
 import { randomUUID } from 'node:crypto';
-import { SessionRevoked, sessionRevocationCause, UserRegistered, UserUpdated } from '@shop/events';
+import { AccountErased, SessionRevoked, sessionRevocationCause, UserRegisteredV2, UserUpdated } from '@shop/events';
 import type { SessionRevocationReason } from '@shop/events';
 import type { Identity, Logger } from '@shop/platform';
 import { badUserInput, conflict, notFound, unauthenticated } from '@shop/platform';
@@ -21,10 +21,12 @@ import {
   validateAddress,
   validatePassword,
 } from './domain/validation';
-import type { TemplateData } from './mail/templates';
+import type { TemplateData, VerificationData } from './mail/templates';
 import { render } from './mail/templates';
 import type { MailTemplate } from './mail/mailer';
+import { displayName } from './notifications/notifier';
 import type { UsersMetrics } from './metrics';
+import type { AccountErasureRecord } from './persistence/erasures.repository';
 import type { UnitOfWork, UsersStore } from './persistence/unit-of-work';
 import { DuplicateAccountError } from './persistence/users.repository';
 import type { ProfilePatch } from './persistence/users.repository';
@@ -112,8 +114,10 @@ export class UsersService {
     try {
       created = await store.run(async (uow) => {
         const user = await uow.users.insert({ ...draft, passwordHash });
-        await uow.publish(UserRegistered, user.id, { userId: user.id, email: user.email, username: user.username, createdAt: user.createdAt.toISOString() });
-        await this.queueMail(uow, `welcome:${user.id}`, user, 'welcome', { name: displayName(user), username: user.username, appUrl: this.deps.settings.PUBLIC_APP_URL });
+        // Ids only: the event log outlives an erasure (see AccountErased).
+        await uow.publish(UserRegisteredV2, user.id, { userId: user.id, createdAt: user.createdAt.toISOString() });
+        const verification = await this.newVerification(uow, user.id);
+        await this.queueMail(uow, `welcome:${user.id}`, user, 'welcome', { name: displayName(user), username: user.username, appUrl: this.deps.settings.PUBLIC_APP_URL, ...verification });
         const session = await this.openSession(uow, user.id);
         return { user, ...session };
       });
@@ -342,24 +346,94 @@ export class UsersService {
     });
   }
 
-  /** Queues an order mail for the order's owner; unknown users (e.g. deleted) are skipped. */
-  async queueOrderMail<T extends 'order-confirmed' | 'order-cancelled' | 'order-shipped'>(
-    uow: UnitOfWork,
-    userId: string,
-    orderId: string,
-    template: T,
-    data: (name: string) => TemplateData[T],
-  ): Promise<boolean> {
-    const [user] = await uow.users.findByIds([userId]);
-    if (!user) {
-      this.deps.logger.debug({ orderId, template }, 'order mail skipped: unknown user');
-      return false;
-    }
-    return this.queueMail(uow, `${template}:${orderId}`, user, template, data(displayName(user)));
+  /**
+   * Verifies the account's e-mail address with a token from a verification mail: once, before
+   * it expires (EMAIL_VERIFICATION_TTL_SECONDS, default 48 h); a used, replaced, expired or unknown
+   * token answers BAD_USER_INPUT (field `token`). Needs no sign-in: the token is the proof.
+   */
+  async verifyEmail(token: string): Promise<true> {
+    const { metrics, store } = this.deps;
+    if (!token) throw badUserInput('token', 'Verification token is required.');
+    const done = await store.run(async (uow) => {
+      const record = await uow.emailVerifications.findForUpdate(tokenHash(token));
+      if (!record || record.usedAt || record.expiresAt <= new Date()) return false;
+      await uow.emailVerifications.useAllOfUser(record.userId);
+      const roles = await uow.users.markEmailVerified(record.userId);
+      if (roles) await uow.publish(UserUpdated, record.userId, { userId: record.userId, roles: [...roles], changed: ['emailVerified'] });
+      return true;
+    });
+    metrics.emailVerifications.inc({ stage: done ? 'verified' : 'invalid_token' });
+    if (!done) throw badUserInput('token', 'This verification token is invalid, used or expired. Please ask for a new one.');
+    return true;
   }
 
+  /**
+   * Mails a new verification token (earlier ones stop working); EMAIL_VERIFICATIONS_PER_HOUR per
+   * account (default 3), then RATE_LIMITED. True without a mail when the address is already verified.
+   */
+  async resendEmailVerification(identity: Identity): Promise<true> {
+    const { limits, metrics, store } = this.deps;
+    const [user] = await store.reads.findByIds([identity.userId]);
+    if (!user) throw notFound('User', identity.userId);
+    if (user.emailVerified) return true;
+    await limits.consumeVerificationRequest(user.id);
+    await store.run(async (uow) => {
+      const verification = await this.newVerification(uow, user.id);
+      await this.queueMail(uow, `email-verification:${verification.id}`, user, 'email-verification', { name: displayName(user), ...verification });
+    });
+    metrics.emailVerifications.inc({ stage: 'requested' });
+    return true;
+  }
+
+  /**
+   * Erases the caller's account for good, after checking the password (UNAUTHENTICATED when
+   * wrong): every session is revoked at once, the row and everything hanging from it (addresses,
+   * tokens, back-in-stock requests) deleted, queued notifications wiped, an audit row without
+   * personal data written, and `users.account-erased.v1` published so that every other service
+   * erases its copies (orders: shipping copies; catalog: review authorship).
+   */
+  async deleteMyAccount(identity: Identity, password: string): Promise<true> {
+    const { metrics, store } = this.deps;
+    if (!password) throw badUserInput('password', 'Password is required.');
+    const [user] = await store.reads.findByIds([identity.userId]);
+    const credentials = user ? await store.reads.findCredentialsByEmail(user.email) : null;
+    if (!credentials || !(await verifyPassword(credentials.passwordHash, password))) throw unauthenticated('Wrong password.');
+    const erased = await store.run(async (uow) => {
+      const locked = await uow.users.lock(identity.userId);
+      if (!locked || locked.passwordHash !== credentials.passwordHash) return false; // erased or password changed meanwhile
+      const sessionIds = await uow.sessions.revokeAllOfUser(locked.id, 'account-erased');
+      // Also the caller's own session when this service did not issue it (a token minted elsewhere with the shared key).
+      const all = sessionIds.includes(identity.sessionId) ? sessionIds : [...sessionIds, identity.sessionId];
+      await this.announceRevocation(uow, locked.id, all, 'account-erased', undefined, identity.exp * 1000);
+      await uow.outgoing.wipeFor(locked.id);
+      await uow.users.erase(locked.id);
+      await uow.erasures.record(locked.id, all.length);
+      await uow.publish(AccountErased, locked.id, { userId: locked.id, erasedAt: new Date().toISOString() });
+      return true;
+    });
+    if (!erased) throw unauthenticated('Wrong password.');
+    metrics.accountsErased.inc();
+    return true;
+  }
+
+  /** ADMIN: the audit of erased accounts, newest first. */
+  accountErasures(limit: number): Promise<AccountErasureRecord[]> {
+    return this.deps.store.erasureReads.list(limit);
+  }
+
+  /** A new verification token for `userId` (earlier ones stop working), as the mail shows it. */
+  private async newVerification(uow: UnitOfWork, userId: string): Promise<VerificationData & { id: string }> {
+    const { settings } = this.deps;
+    const token = opaqueToken('ev');
+    const id = await uow.emailVerifications.create(userId, tokenHash(token), new Date(Date.now() + settings.EMAIL_VERIFICATION_TTL_SECONDS * 1000));
+    const verifyUrl = new URL('/verify-email', settings.PUBLIC_APP_URL);
+    verifyUrl.searchParams.set('token', token);
+    return { id, token, verifyUrl: verifyUrl.toString(), expiresInHours: Math.round(settings.EMAIL_VERIFICATION_TTL_SECONDS / 3600) };
+  }
+
+  /** Queues an account mail; the key carries the account id (erasure finds the row by it). */
   private async queueMail<T extends MailTemplate>(uow: UnitOfWork, key: string, to: User, template: T, data: TemplateData[T]): Promise<boolean> {
-    return uow.queueMail(key, { to: to.email, template, ...render(template, data) });
+    return uow.queueMail(key.endsWith(to.id) ? key : `${key}:${to.id}`, { to: to.email, template, ...render(template, data) });
   }
 
   /** A new session with its first refresh token (the access token is signed after commit). */
@@ -402,11 +476,6 @@ export class UsersService {
       ? conflict('An account with this e-mail address already exists.', { field: 'input.email' })
       : conflict('This username is taken; please choose another one.', { field: 'input.username' });
   }
-}
-
-/** How mails greet a user: first name, else username. */
-export function displayName(user: Pick<User, 'firstName' | 'username'>): string {
-  return user.firstName ?? user.username;
 }
 
 function sameRoles(a: readonly Role[], b: readonly Role[]): boolean {

@@ -3,9 +3,10 @@ import type { DataSource } from 'typeorm';
 import { createDataSource, createLogger, PlatformOutboxInbox1700000000000 } from '@shop/platform';
 import { createTestDatabase, eventually } from '@shop/platform/testing';
 import type { TestDatabase } from '@shop/platform/testing';
-import { MailDispatcher } from '../src/mail/mail-dispatcher';
+import { NotificationDispatcher as MailDispatcher } from '../src/notifications/dispatcher';
 import type { MailMessage, Mailer } from '../src/mail/mailer';
 import { UsersInit1700000002000 } from '../src/persistence/migrations/1700000002000-users-init';
+import { AccountsNotifications1700000400000 } from '../src/persistence/migrations/1700000400000-accounts-notifications';
 import { OutgoingMailRepository } from '../src/persistence/outgoing-mail.repository';
 import { PiiCipher } from '@shop/platform';
 
@@ -43,7 +44,7 @@ describe('the mail outbox and its dispatcher', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('users_mail');
-    ds = createDataSource({ url: db.url, name: 'users-mail-test', entities: [], migrations: [PlatformOutboxInbox1700000000000, UsersInit1700000002000] });
+    ds = createDataSource({ url: db.url, name: 'users-mail-test', entities: [], migrations: [PlatformOutboxInbox1700000000000, UsersInit1700000002000, AccountsNotifications1700000400000] });
     await ds.initialize();
     await ds.runMigrations();
   });

@@ -1,4 +1,5 @@
 import type { Role } from '@shop/platform';
+import type { NotificationPreferences } from './notifications';
 
 export type { Role };
 
@@ -16,6 +17,9 @@ export interface User {
   /** E.164, e.g. +14155550100. */
   readonly phone: string | null;
   readonly roles: readonly Role[];
+  /** True once the owner redeemed a verification token mailed to `email`. */
+  readonly emailVerified: boolean;
+  readonly notificationPreferences: NotificationPreferences;
   readonly createdAt: Date;
 }
 

@@ -1,7 +1,26 @@
 /** The mail port: what the users domain needs from an e-mail transport. */
 
-/** Which mail a message is (bounded: also a metric label). */
-export type MailTemplate = 'welcome' | 'password-reset' | 'password-changed' | 'order-confirmed' | 'order-cancelled' | 'order-shipped';
+/** Every notification template, whatever its channel (bounded). */
+export const NOTIFICATION_TEMPLATES = [
+  'welcome',
+  'email-verification',
+  'password-reset',
+  'password-changed',
+  'order-placed',
+  'order-confirmed',
+  'order-rejected',
+  'order-shipped',
+  'order-delivered',
+  'order-cancelled',
+  'order-refunded',
+  'back-in-stock',
+] as const;
+
+/** Which notification a message is (bounded). */
+export type NotificationTemplate = (typeof NOTIFICATION_TEMPLATES)[number];
+
+/** Which mail a message is (every template has a mail). */
+export type MailTemplate = NotificationTemplate;
 
 /** A rendered mail, ready to send. */
 export interface MailMessage {

@@ -3,6 +3,7 @@
  * template ever contains a password or an access/refresh token (the reset token is the one
  * secret a mail carries, by design, and it is single-use and short-lived).
  */
+import type { OrderRejectionReason } from '@shop/events';
 import type { MailTemplate } from './mailer';
 
 export interface RenderedMail {
@@ -13,12 +14,37 @@ export interface RenderedMail {
 
 /** The data of each template. */
 export interface TemplateData {
-  welcome: { name: string; username: string; appUrl: string };
+  welcome: { name: string; username: string; appUrl: string } & VerificationData;
+  'email-verification': { name: string } & VerificationData;
   'password-reset': { name: string; resetUrl: string; token: string; expiresInMinutes: number };
   'password-changed': { name: string; appUrl: string };
   'order-confirmed': { name: string; orderNumber: string; total: { amount: string; currencyCode: string } };
   'order-cancelled': { name: string; orderNumber: string; reason: string | null; refunded: boolean };
   'order-shipped': { name: string; orderNumber: string; carrier: string; trackingNumber: string };
+  'order-placed': { name: string; orderNumber: string; total: { amount: string; currencyCode: string } };
+  'order-rejected': { name: string; orderNumber: string; reason: OrderRejectionReason };
+  'order-delivered': { name: string; orderNumber: string };
+  'order-refunded': { name: string; orderNumber: string; amount: { amount: string; currencyCode: string } };
+  'back-in-stock': { name: string; productUrl: string };
+}
+
+/** What a mail that carries an e-mail verification token needs. */
+export interface VerificationData {
+  readonly token: string;
+  readonly verifyUrl: string;
+  readonly expiresInHours: number;
+}
+
+/** The words a customer reads for each rejection reason. */
+export const REJECTION_TEXT: { readonly [R in OrderRejectionReason]: string } = {
+  OUT_OF_STOCK: 'some items are out of stock',
+  PAYMENT_DECLINED: 'the payment was declined',
+  INVENTORY_TIMEOUT: 'we could not confirm stock in time',
+  PAYMENT_TIMEOUT: 'the payment could not be confirmed in time',
+};
+
+function verificationLines(d: VerificationData): string[] {
+  return [`Please confirm your e-mail address: the link below works once, for ${d.expiresInHours} hours.`, `Verification token: ${d.token}`];
 }
 
 export function escapeHtml(value: string): string {
@@ -39,7 +65,8 @@ function mail(subject: string, paragraphs: string[], link?: { href: string; labe
 
 const renderers: { [T in MailTemplate]: (data: TemplateData[T]) => RenderedMail } = {
   welcome: (d) =>
-    mail('Welcome to the Shop', [`Hello ${d.name},`, `your account "${d.username}" is ready. Happy shopping!`], { href: d.appUrl, label: 'Visit the shop' }),
+    mail('Welcome to the Shop', [`Hello ${d.name},`, `your account "${d.username}" is ready. Happy shopping!`, ...verificationLines(d)], { href: d.verifyUrl, label: 'Confirm your e-mail address' }),
+  'email-verification': (d) => mail('Confirm your e-mail address', [`Hello ${d.name},`, ...verificationLines(d)], { href: d.verifyUrl, label: 'Confirm your e-mail address' }),
   'password-reset': (d) =>
     mail(
       'Reset your Shop password',
@@ -67,7 +94,34 @@ const renderers: { [T in MailTemplate]: (data: TemplateData[T]) => RenderedMail 
     ]),
   'order-shipped': (d) =>
     mail(`Order ${d.orderNumber} shipped`, [`Hello ${d.name},`, `your order ${d.orderNumber} is on its way with ${d.carrier}.`, `Tracking number: ${d.trackingNumber}`]),
+  'order-placed': (d) =>
+    mail(`Order ${d.orderNumber} received`, [`Hello ${d.name},`, `we received your order ${d.orderNumber} (total ${d.total.amount} ${d.total.currencyCode}) and are confirming stock and payment.`]),
+  'order-rejected': (d) =>
+    mail(`Order ${d.orderNumber} could not be completed`, [`Hello ${d.name},`, `your order ${d.orderNumber} could not be completed: ${REJECTION_TEXT[d.reason]}.`, 'You have not been charged.']),
+  'order-delivered': (d) => mail(`Order ${d.orderNumber} delivered`, [`Hello ${d.name},`, `your order ${d.orderNumber} has been delivered. Enjoy!`]),
+  'order-refunded': (d) =>
+    mail(`Order ${d.orderNumber} refunded`, [`Hello ${d.name},`, `we refunded ${d.amount.amount} ${d.amount.currencyCode} for your order ${d.orderNumber}.`]),
+  'back-in-stock': (d) => mail('Back in stock', [`Hello ${d.name},`, 'a product you asked about is back in stock.'], { href: d.productUrl, label: 'See the product' }),
 };
+
+/** Templates that may go by SMS (account mails carry links and tokens: e-mail only). */
+export type SmsTemplate = Exclude<MailTemplate, 'welcome' | 'email-verification' | 'password-reset' | 'password-changed'>;
+
+const smsRenderers: { [T in SmsTemplate]: (data: TemplateData[T]) => string } = {
+  'order-placed': (d) => `Shop: we received order ${d.orderNumber} (${d.total.amount} ${d.total.currencyCode}).`,
+  'order-confirmed': (d) => `Shop: order ${d.orderNumber} is confirmed (${d.total.amount} ${d.total.currencyCode}).`,
+  'order-rejected': (d) => `Shop: order ${d.orderNumber} could not be completed: ${REJECTION_TEXT[d.reason]}. You have not been charged.`,
+  'order-shipped': (d) => `Shop: order ${d.orderNumber} shipped with ${d.carrier}, tracking ${d.trackingNumber}.`,
+  'order-delivered': (d) => `Shop: order ${d.orderNumber} was delivered.`,
+  'order-cancelled': (d) => `Shop: order ${d.orderNumber} was cancelled${d.reason ? ` (${d.reason})` : ''}.${d.refunded ? ' Your payment is being refunded.' : ''}`,
+  'order-refunded': (d) => `Shop: ${d.amount.amount} ${d.amount.currencyCode} refunded for order ${d.orderNumber}.`,
+  'back-in-stock': (d) => `Shop: a product you asked about is back in stock: ${d.productUrl}`,
+};
+
+/** The text of a template's SMS. */
+export function renderSms<T extends SmsTemplate>(template: T, data: TemplateData[T]): string {
+  return smsRenderers[template](data);
+}
 
 export function render<T extends MailTemplate>(template: T, data: TemplateData[T]): RenderedMail {
   return renderers[template](data);

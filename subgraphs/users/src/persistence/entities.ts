@@ -1,16 +1,21 @@
 import { EntitySchema } from 'typeorm';
 import type { Role } from '../domain/user';
 
-/** A row of `app_user`. `phoneEnc` is an AES-256-GCM envelope (see PiiCipher). */
+/** A row of `app_user`. Every `…Enc` column is an AES-256-GCM envelope (see PiiCipher). */
 export interface UserRow {
   id: string;
   email: string;
   username: string;
   passwordHash: string;
+  /** Plaintext names of rows written before names were encrypted; cleared by the backfill at start. */
   firstName: string | null;
   lastName: string | null;
+  firstNameEnc: string | null;
+  lastNameEnc: string | null;
   phoneEnc: string | null;
   roles: Role[];
+  emailVerifiedAt: Date | null;
+  notificationPrefs: unknown;
   passwordChangedAt: Date;
   createdAt: Date;
   updatedAt: Date;
@@ -26,8 +31,12 @@ export const UserEntity = new EntitySchema<UserRow>({
     passwordHash: { type: 'text', name: 'password_hash' },
     firstName: { type: 'text', name: 'first_name', nullable: true },
     lastName: { type: 'text', name: 'last_name', nullable: true },
+    firstNameEnc: { type: 'text', name: 'first_name_enc', nullable: true },
+    lastNameEnc: { type: 'text', name: 'last_name_enc', nullable: true },
     phoneEnc: { type: 'text', name: 'phone_enc', nullable: true },
     roles: { type: 'text', array: true },
+    emailVerifiedAt: { type: 'timestamptz', name: 'email_verified_at', nullable: true },
+    notificationPrefs: { type: 'jsonb', name: 'notification_prefs' },
     passwordChangedAt: { type: 'timestamptz', name: 'password_changed_at' },
     createdAt: { type: 'timestamptz', name: 'created_at' },
     updatedAt: { type: 'timestamptz', name: 'updated_at' },

@@ -3,11 +3,14 @@
  * envelope names its table, column and row, so a ciphertext moved elsewhere does not decrypt.
  */
 import type { PiiCipher } from '@shop/platform';
+import { parsePreferences } from '../domain/notifications';
 import type { Address, User } from '../domain/user';
 import type { AddressRow, UserRow } from './entities';
 
 export const piiContext = {
   phone: (userId: string) => `app_user.phone:${userId}`,
+  firstName: (userId: string) => `app_user.first_name:${userId}`,
+  lastName: (userId: string) => `app_user.last_name:${userId}`,
   address: (column: 'line1' | 'line2' | 'city' | 'postal_code', addressId: string) => `address.${column}:${addressId}`,
 };
 
@@ -16,10 +19,12 @@ export function toUser(row: UserRow, cipher: PiiCipher): User {
     id: row.id,
     email: row.email,
     username: row.username,
-    firstName: row.firstName,
-    lastName: row.lastName,
+    firstName: cipher.decryptNullable(row.firstNameEnc, piiContext.firstName(row.id)) ?? row.firstName,
+    lastName: cipher.decryptNullable(row.lastNameEnc, piiContext.lastName(row.id)) ?? row.lastName,
     phone: cipher.decryptNullable(row.phoneEnc, piiContext.phone(row.id)),
     roles: row.roles,
+    emailVerified: row.emailVerifiedAt !== null,
+    notificationPreferences: parsePreferences(row.notificationPrefs),
     createdAt: row.createdAt,
   };
 }
@@ -47,8 +52,12 @@ export function userRowFromSql(r: Record<string, unknown>): UserRow {
     passwordHash: r['password_hash'] as string,
     firstName: (r['first_name'] as string | null) ?? null,
     lastName: (r['last_name'] as string | null) ?? null,
+    firstNameEnc: (r['first_name_enc'] as string | null) ?? null,
+    lastNameEnc: (r['last_name_enc'] as string | null) ?? null,
     phoneEnc: (r['phone_enc'] as string | null) ?? null,
     roles: r['roles'] as UserRow['roles'],
+    emailVerifiedAt: (r['email_verified_at'] as Date | null) ?? null,
+    notificationPrefs: r['notification_prefs'],
     passwordChangedAt: r['password_changed_at'] as Date,
     createdAt: r['created_at'] as Date,
     updatedAt: r['updated_at'] as Date,

@@ -4,8 +4,11 @@ import type { ServiceDeps } from '@shop/platform';
 import { afterCommit } from '@shop/platform';
 import type { MailMessage } from '../mail/mailer';
 import type { PiiCipher } from '@shop/platform';
+import type { QueuedNotification } from './outgoing-mail.repository';
+import { ErasuresRepository } from './erasures.repository';
 import { OutgoingMailRepository } from './outgoing-mail.repository';
-import { PasswordResetsRepository } from './password-resets.repository';
+import { EmailVerificationsRepository, PasswordResetsRepository } from './password-resets.repository';
+import { StockNotificationsRepository } from './stock-notifications.repository';
 import { SessionsRepository } from './sessions.repository';
 import { UsersRepository } from './users.repository';
 
@@ -17,8 +20,17 @@ export interface UnitOfWork {
   readonly users: UsersRepository;
   readonly sessions: SessionsRepository;
   readonly passwordResets: PasswordResetsRepository;
-  /** Queues a mail (see OutgoingMailRepository.enqueue); sent after commit. */
+  readonly emailVerifications: EmailVerificationsRepository;
+  readonly stockNotifications: StockNotificationsRepository;
+  readonly erasures: ErasuresRepository;
+  /** The notification outbox itself (erasure wipes it). */
+  readonly outgoing: OutgoingMailRepository;
+  /** Queues an account mail (see OutgoingMailRepository.enqueue); sent after commit. */
   queueMail(dedupeKey: string, message: Omit<MailMessage, 'messageId'>): Promise<boolean>;
+  /** Queues notifications of any channel (see `plan` in notifications/notifier.ts); sent after commit. Answers how many were new. */
+  queueNotifications(list: readonly QueuedNotification[]): Promise<number>;
+  /** Runs `fn` once this unit's transaction has committed (at once when there is none). */
+  afterCommit(fn: () => void): void;
   /** Adds an event to the outbox, published after commit. */
   publish<T>(event: EventDefinition<T>, key: string, data: NoInfer<T>): Promise<void>;
 }
@@ -41,12 +53,23 @@ export class UsersStore {
     return new PasswordResetsRepository(this.deps.dataSource);
   }
 
+  /** Erasure audit reads outside a transaction. */
+  get erasureReads(): ErasuresRepository {
+    return new ErasuresRepository(this.deps.dataSource);
+  }
+
+  /** Back-in-stock reads outside a transaction. */
+  get stockNotificationReads(): StockNotificationsRepository {
+    return new StockNotificationsRepository(this.deps.dataSource);
+  }
+
   /** Deletes rows that can never be used again (expired sessions and tokens, old mails, spent rate-limit counters). */
   async purgeExpired(): Promise<number> {
     const ds = this.deps.dataSource;
     const counts = await Promise.all([
       new SessionsRepository(ds).purgeExpired(),
       new PasswordResetsRepository(ds).purgeExpired(),
+      new EmailVerificationsRepository(ds).purgeExpired(),
       new OutgoingMailRepository(ds, this.cipher).purgeOld(),
     ]);
     await ds.query('DELETE FROM rate_limit WHERE expire < $1', [Date.now()]);
@@ -73,11 +96,21 @@ export class UsersStore {
       users: new UsersRepository(tx, this.cipher),
       sessions: new SessionsRepository(tx),
       passwordResets: new PasswordResetsRepository(tx),
+      emailVerifications: new EmailVerificationsRepository(tx),
+      stockNotifications: new StockNotificationsRepository(tx),
+      erasures: new ErasuresRepository(tx),
+      outgoing: mails,
       queueMail: async (key, message) => {
         const queued = await mails.enqueue(key, message);
         if (queued) mailQueued();
         return queued;
       },
+      queueNotifications: async (list) => {
+        const queued = await mails.enqueueMany(list);
+        if (queued > 0) mailQueued();
+        return queued;
+      },
+      afterCommit: (fn) => afterCommit(tx, fn),
       publish: async (event, key, data) => void (await this.deps.outbox.add(tx, event, key, data)),
     };
   }

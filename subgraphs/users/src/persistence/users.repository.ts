@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { In } from 'typeorm';
 import type { AddressDraft } from '../domain/validation';
+import type { NotificationPreferences } from '../domain/notifications';
 import type { Address, Credentials, Role, User } from '../domain/user';
 import type { PiiCipher } from '@shop/platform';
 import { AddressEntity, UserEntity } from './entities';
@@ -89,9 +90,18 @@ export class UsersRepository {
     try {
       const r = await row<Record<string, unknown>>(
         this.db,
-        `INSERT INTO app_user (id, email, username, password_hash, first_name, last_name, phone_enc, roles)
+        `INSERT INTO app_user (id, email, username, password_hash, first_name_enc, last_name_enc, phone_enc, roles)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
-        [id, user.email, user.username, user.passwordHash, user.firstName, user.lastName, this.cipher.encryptNullable(user.phone, piiContext.phone(id)), user.roles ?? ['CUSTOMER']],
+        [
+          id,
+          user.email,
+          user.username,
+          user.passwordHash,
+          this.cipher.encryptNullable(user.firstName, piiContext.firstName(id)),
+          this.cipher.encryptNullable(user.lastName, piiContext.lastName(id)),
+          this.cipher.encryptNullable(user.phone, piiContext.phone(id)),
+          user.roles ?? ['CUSTOMER'],
+        ],
       );
       return toUser(userRowFromSql(r!), this.cipher);
     } catch (error) {
@@ -129,8 +139,10 @@ export class UsersRepository {
       params.push(value);
       sets.push(`${column} = $${params.length}`);
     };
-    if (patch.firstName !== undefined) set('first_name', patch.firstName);
-    if (patch.lastName !== undefined) set('last_name', patch.lastName);
+    if (patch.firstName !== undefined) set('first_name_enc', this.cipher.encryptNullable(patch.firstName, piiContext.firstName(userId)));
+    if (patch.lastName !== undefined) set('last_name_enc', this.cipher.encryptNullable(patch.lastName, piiContext.lastName(userId)));
+    if (patch.firstName !== undefined) sets.push('first_name = NULL');
+    if (patch.lastName !== undefined) sets.push('last_name = NULL');
     if (patch.phone !== undefined) set('phone_enc', this.cipher.encryptNullable(patch.phone, piiContext.phone(userId)));
     sets.push('updated_at = now()');
     const r = await row<Record<string, unknown>>(this.db, `UPDATE app_user SET ${sets.join(', ')} WHERE id = $1 RETURNING *`, params);
@@ -176,6 +188,46 @@ export class UsersRepository {
     );
     await rows(this.db, 'UPDATE app_user SET updated_at = now() WHERE id = $1', [userId]);
     return toAddress(addressRowFromSql(r!), this.cipher);
+  }
+
+  async setPreferences(userId: string, preferences: NotificationPreferences): Promise<User> {
+    const r = await row<Record<string, unknown>>(this.db, 'UPDATE app_user SET notification_prefs = $2, updated_at = now() WHERE id = $1 RETURNING *', [userId, JSON.stringify(preferences)]);
+    return toUser(userRowFromSql(r!), this.cipher);
+  }
+
+  /** Marks the e-mail address verified (kept when it already was); answers the account's roles, null when it is gone. */
+  async markEmailVerified(userId: string): Promise<Role[] | null> {
+    const r = await row<{ roles: Role[] }>(this.db, 'UPDATE app_user SET email_verified_at = coalesce(email_verified_at, now()), updated_at = now() WHERE id = $1 RETURNING roles', [userId]);
+    return r?.roles ?? null;
+  }
+
+  /**
+   * Encrypts the names of rows written before names were encrypted (plaintext columns), up to
+   * `limit` rows, and clears the plaintext. Answers how many rows it changed.
+   */
+  async encryptLegacyNames(limit: number): Promise<number> {
+    const legacy = await rows<{ id: string; first_name: string | null; last_name: string | null }>(
+      this.db,
+      'SELECT id, first_name, last_name FROM app_user WHERE first_name IS NOT NULL OR last_name IS NOT NULL LIMIT $1 FOR UPDATE SKIP LOCKED',
+      [limit],
+    );
+    for (const u of legacy) {
+      await rows(
+        this.db,
+        `UPDATE app_user SET first_name_enc = coalesce(first_name_enc, $2), last_name_enc = coalesce(last_name_enc, $3), first_name = NULL, last_name = NULL WHERE id = $1`,
+        [u.id, this.cipher.encryptNullable(u.first_name, piiContext.firstName(u.id)), this.cipher.encryptNullable(u.last_name, piiContext.lastName(u.id))],
+      );
+    }
+    return legacy.length;
+  }
+
+  /**
+   * Erases an account: the row and everything that cascades from it (addresses, sessions,
+   * tokens, verification and stock requests). Answers false when it did not exist.
+   */
+  async erase(userId: string): Promise<boolean> {
+    const deleted = await rows<{ id: string }>(this.db, 'DELETE FROM app_user WHERE id = $1 RETURNING id', [userId]);
+    return deleted.length > 0;
   }
 
   async anyAdmin(): Promise<boolean> {

@@ -25,6 +25,7 @@ export class RateLimits {
   private readonly resetRequestsByAccount: RateLimiterPostgres;
   private readonly resetRequestsByAddress: RateLimiterPostgres;
   private readonly resetFailuresByAddress: RateLimiterPostgres;
+  private readonly verificationsByAccount: RateLimiterPostgres;
 
   constructor(
     dataSource: DataSource,
@@ -50,6 +51,12 @@ export class RateLimits {
     this.resetRequestsByAccount = limiter('reset_request_account', settings.PASSWORD_RESETS_PER_HOUR, 3600);
     this.resetRequestsByAddress = limiter('reset_request_address', settings.PASSWORD_RESETS_PER_HOUR * 4, 3600);
     this.resetFailuresByAddress = limiter('reset_fail_address', settings.LOGIN_MAX_FAILURES_PER_ADDRESS, window);
+    this.verificationsByAccount = limiter('verification_account', settings.EMAIL_VERIFICATIONS_PER_HOUR, 3600);
+  }
+
+  /** resendEmailVerification: EMAIL_VERIFICATIONS_PER_HOUR per account (default 3). */
+  async consumeVerificationRequest(userId: string): Promise<void> {
+    await this.consume(this.verificationsByAccount, hashKey('account', userId), 'email_verification');
   }
 
   /** Throws RATE_LIMITED when a login from `address` to `account` (a normalised e-mail) must wait. */

@@ -3,8 +3,8 @@ import { createHash, randomBytes } from 'node:crypto';
 export { AccessTokenIssuer } from '@shop/platform';
 export type { IssuedAccessToken } from '@shop/platform';
 
-/** A high-entropy opaque token (refresh, password reset): 256 random bits, base64url, with a readable prefix. */
-export function opaqueToken(prefix: 'rt' | 'pr'): string {
+/** A high-entropy opaque token (refresh, password reset, e-mail verification): 256 random bits, base64url, with a readable prefix. */
+export function opaqueToken(prefix: 'rt' | 'pr' | 'ev'): string {
   return `${prefix}_${randomBytes(32).toString('base64url')}`;
 }
 
