@@ -52,6 +52,7 @@ export interface Mail {
 export async function mailbox(shop: TestShop, to?: string): Promise<Mail[]> {
   const url = new URL(shop.supergraph.services.users.url.replace(/\/graphql$/, '/dev/mailbox'));
   if (to) url.searchParams.set('to', to);
+  url.searchParams.set('limit', '1000');
   const res = await fetch(url);
   if (res.status !== 200) throw new Error(`GET /dev/mailbox answered ${res.status}`);
   return ((await res.json()) as { messages: Mail[] }).messages;
