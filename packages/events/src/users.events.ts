@@ -21,6 +21,18 @@ export const UserRegisteredV2 = defineEvent('users.user-registered.v2', USERS_US
  * needs without the person. Cannot be undone.
  */
 export const AccountErased = defineEvent('users.account-erased.v1', USERS_USER_TOPIC, z.object({ userId: id, erasedAt: timestamp }));
+
+/**
+ * What a service writes instead of an erased user's id where content stays (catalog's reviews):
+ * `deleted-user:<random uuid>`, a different one per row, so the rows of one person cannot be
+ * linked again. The users subgraph resolves such an id to the "deleted user" placeholder.
+ */
+export const ERASED_USER_ID_PREFIX = 'deleted-user:';
+
+/** True for an id written in place of an erased user's. */
+export function isErasedUserId(userId: string): boolean {
+  return userId.startsWith(ERASED_USER_ID_PREFIX);
+}
 export const UserUpdated = defineEvent(
   'users.user-updated.v1',
   USERS_USER_TOPIC,

@@ -1,12 +1,13 @@
 /**
  * Everything the catalog reacts to, in one place: topic -> handler.
  *
+ * - users.account-erased.v1: reviews of an erased account get an anonymous author.
  * - inventory.stock-changed.v1 (topic inventory.stock, keyed by product id): keeps the read model
  *   of availability that `products(filter: { inStock })` filters on. Events carry inventory's
  *   per-product version; an event older than what is stored is ignored (redelivery, reordering
  *   across a rebalance), so the model only moves forward.
  */
-import { StockChanged } from '@shop/events';
+import { AccountErased, ERASED_USER_ID_PREFIX, StockChanged } from '@shop/events';
 import { on } from '@shop/platform';
 import type { EventHandler } from '@shop/platform';
 import { isUuid } from './persistence/catalog.repository';
@@ -22,6 +23,11 @@ export function catalogConsumers({ deps, repo }: CatalogParts): ReadonlyArray<Ev
       }
       const applied = await repo.in(tx).applyStockLevel(productId, Math.max(0, available), version);
       if (!applied) deps.logger.debug({ eventId: event.id, productId, version }, 'stale stock event ignored');
+    }),
+    // users.account-erased.v1 (issue 20): the reviews stay (ratings, comments), their author becomes
+    // a "deleted user" with a fresh id per review, so nothing links them to the person or each other.
+    on(AccountErased, async (event, tx) => {
+      await tx.query(`UPDATE review SET author_id = $2 || gen_random_uuid() WHERE author_id = $1`, [event.data.userId, ERASED_USER_ID_PREFIX]);
     }),
   ];
 }

@@ -4,7 +4,7 @@
  * which win over the environment (so `FULFILMENT_SIMULATOR=true npm start` works).
  */
 import type { SettingsOf } from '@shop/platform';
-import { ConfigError, defineSettings, env } from '@shop/platform';
+import { ConfigError, defineSettings, env, piiKeysSetting } from '@shop/platform';
 import { z } from 'zod';
 
 /** A non-negative decimal number (minutes may be fractional, e.g. 0.5). */
@@ -43,6 +43,8 @@ const ordersShape = {
   FULFILMENT_SHIP_AFTER_MS: env.int(10_000),
   /** Simulator: time from shipping to delivery. Default 20000 ms. */
   FULFILMENT_DELIVER_AFTER_MS: env.int(20_000),
+  /** AES-256-GCM keys of orders' personal data (shipping copies), as users' PII_ENCRYPTION_KEYS; outside production a published development key is used without it. */
+  PII_ENCRYPTION_KEYS: piiKeysSetting().optional(),
 };
 
 export const ordersSettings = defineSettings(ordersShape, (settings) => {

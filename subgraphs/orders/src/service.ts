@@ -8,13 +8,14 @@ import { FulfilmentSimulator } from './fulfilment/fulfilment-simulator';
 import { sagaBacklogGauges } from './metrics';
 import { ORDERS_ENTITIES } from './persistence/entities';
 import { OrdersInit1700000004000 } from './persistence/migrations/1700000004000-orders-init';
+import { OrdersCustomerErasure1700000400001 } from './persistence/migrations/1700000400001-orders-customer-erasure';
 import { resolvers } from './resolvers';
 import type { OrdersOptions, OrdersParts } from './setup';
 import { setupOrders } from './setup';
 import { ordersLive, subscriptionResolvers } from './subscriptions';
 
 /** The orders service's background jobs: the payment worker, the saga timeout sweeper, the saga backlog gauges and, when on, the fulfilment simulator. */
-function ordersBackground({ deps, settings, payments, service, repo, transitions }: OrdersParts): BackgroundJob[] {
+function ordersBackground({ deps, settings, payments, service, repo, transitions, privacy }: OrdersParts): BackgroundJob[] {
   payments.start();
   const jobs: BackgroundJob[] = [payments, every('saga-timeout', settings.SAGA_SWEEP_INTERVAL_MS, () => service.expireOverdueSagas(), deps.logger), sagaBacklogGauges(() => repo.pendingBacklog())];
   if (settings.FULFILMENT_SIMULATOR) {
@@ -22,6 +23,7 @@ function ordersBackground({ deps, settings, payments, service, repo, transitions
     jobs.push(every('fulfilment-simulator', 1_000, () => simulator.tick(), deps.logger));
     deps.logger.info({ shipAfterMs: settings.FULFILMENT_SHIP_AFTER_MS, deliverAfterMs: settings.FULFILMENT_DELIVER_AFTER_MS }, 'fulfilment simulator on');
   }
+  jobs.push(privacy.legacyJob(deps.dataSource, deps.logger));
   return jobs;
 }
 
@@ -36,7 +38,7 @@ export function createOrdersService(options: OrdersOptions = {}) {
     typeDefs: loadSdl(path.join(__dirname, 'schema.graphql')),
     resolvers: { ...resolvers, Subscription: subscriptionResolvers },
     entities: ORDERS_ENTITIES,
-    migrations: [OrdersInit1700000004000],
+    migrations: [OrdersInit1700000004000, OrdersCustomerErasure1700000400001],
     settings: ordersSettings,
     setup: (deps, settings) => setupOrders(deps, settings, options),
     context: createContext,

@@ -4,7 +4,7 @@
  * service and shared by the context, the consumers, the live feed and the background jobs.
  */
 import type { ServiceDeps } from '@shop/platform';
-import { LivePubSub } from '@shop/platform';
+import { DEVELOPMENT_PII_KEYS, LivePubSub, PiiCipher } from '@shop/platform';
 import type { OrdersSettings } from './config';
 import { ordersMetrics } from './metrics';
 import type { OrdersMetrics } from './metrics';
@@ -16,6 +16,7 @@ import { SandboxPaymentProvider } from './payments/sandbox-payment-provider';
 import { StripePaymentProvider } from './payments/stripe-payment-provider';
 import { OrdersRepository } from './persistence/orders.repository';
 import { OrderTransitions } from './saga/order-transitions';
+import { ShippingPrivacy } from './privacy/shipping-privacy';
 import type { OrderStatus } from './domain/order-status';
 
 /** What the orders live pub/sub carries for one change of an order. */
@@ -41,6 +42,8 @@ export interface OrdersParts {
   readonly provider: ResilientPaymentProvider;
   readonly metrics: OrdersMetrics;
   readonly live: LivePubSub<OrdersTopics>;
+  /** Encryption and erasure of the shipping copies (issue 20). */
+  readonly privacy: ShippingPrivacy;
 }
 
 export interface OrdersOptions {
@@ -70,11 +73,13 @@ export function setupOrders(deps: ServiceDeps, settings: OrdersSettings, options
       deps.logger.warn({ open }, open ? 'payment provider circuit opened' : 'payment provider circuit closed');
     },
   });
-  const repo = new OrdersRepository(deps.dataSource);
+  if (!settings.PII_ENCRYPTION_KEYS) deps.logger.warn('orders: PII_ENCRYPTION_KEYS is not set: shipping copies are encrypted with the published DEVELOPMENT key (never do this in production)');
+  const privacy = new ShippingPrivacy(new PiiCipher(settings.PII_ENCRYPTION_KEYS ?? DEVELOPMENT_PII_KEYS));
+  const repo = new OrdersRepository(deps.dataSource, privacy);
   const transitions = new OrderTransitions(deps, repo, metrics);
   // A lease outlasts one provider call with all its retries (and their backoff), plus a margin.
   const leaseMs = settings.PAYMENT_TIMEOUT_MS * (settings.PAYMENT_MAX_RETRIES + 1) + 2_000 * settings.PAYMENT_MAX_RETRIES + 5_000;
   const payments = new PaymentWorker(deps, repo, provider, transitions, metrics, { intervalMs: settings.PAYMENT_WORKER_INTERVAL_MS, leaseMs });
   const service = new OrdersService(deps, repo, transitions, payments, provider.name, settings, metrics);
-  return { deps, settings, repo, service, transitions, payments, provider, metrics, live: new LivePubSub<OrdersTopics>() };
+  return { deps, settings, repo, service, transitions, payments, provider, metrics, live: new LivePubSub<OrdersTopics>(), privacy };
 }

@@ -1,8 +1,10 @@
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap';
+import { isErasedUserId } from '@shop/events';
 import { badUserInput, forbidden, requireAdmin, requireUser } from '@shop/platform';
 import type { UsersContext } from './context';
 import { canSeePrivate } from './context';
 import type { Address, Role, User } from './domain/user';
+import { deletedUser } from './domain/user';
 import type { PreferencesInput } from './notifications/notifications.service';
 import type { AccountErasureRecord } from './persistence/erasures.repository';
 import type { AddressInput, AuthResult, RegisterInput, UpdateProfileInput } from './users.service';
@@ -59,7 +61,8 @@ export const resolvers: GraphQLResolverMap<UsersContext> = {
     expiresAt: (p: AuthResult) => p.expiresAt.toISOString(),
   },
   User: {
-    __resolveReference: (ref: { id: string }, ctx: UsersContext) => ctx.loaders.user.load(ref.id),
+    // Reviews of erased accounts name an anonymous id: they show the "deleted user" placeholder.
+    __resolveReference: (ref: { id: string }, ctx: UsersContext) => (isErasedUserId(ref.id) ? deletedUser(ref.id) : ctx.loaders.user.load(ref.id)),
     // Public: id, username, createdAt (what a review shows about its author). The rest is private.
     createdAt: (u: User) => u.createdAt.toISOString(),
     email: privateField('email'),

@@ -11,6 +11,7 @@ import { isUuid } from '../domain/checkout';
 import type { OrderStatus } from '../domain/order-status';
 import type { OrderItemRow, OrderRow, PaymentRow, ProductSnapshotRow, StatusChangeRow } from './entities';
 import { OrderEntity, OrderItemEntity, PaymentEntity, StatusChangeEntity } from './entities';
+import type { ShippingPrivacy } from '../privacy/shipping-privacy';
 
 /** A position in a newest-first list of orders. */
 export interface OrderCursor {
@@ -77,7 +78,11 @@ function groupBy<T>(ids: readonly string[], rows: readonly T[], keyOf: (row: T) 
 }
 
 export class OrdersRepository {
-  constructor(private readonly ds: DataSource) {}
+  constructor(
+    private readonly ds: DataSource,
+    /** Encrypts the shipping copy on insert (issue 20; read back through `ShippingPrivacy.open`). */
+    private readonly privacy: ShippingPrivacy,
+  ) {}
 
   // ------------------------------------------------------------------ reads (batched)
 
@@ -181,7 +186,7 @@ export class OrdersRepository {
   async insertPlacedOrder(order: OrderRow, items: readonly OrderItemRow[], payment: PaymentRow, events: readonly PreparedEvent[]): Promise<boolean> {
     const params: unknown[] = [
       order.id, order.number, order.userId, order.status, order.idempotencyKey, order.inputHash, order.currencyCode, order.subtotal, order.total,
-      order.shipLine1, order.shipLine2, order.shipCity, order.shipPostalCode, order.shipCountry, order.cancellableUntil, order.sagaDeadline, order.createdAt,
+      ...this.privacy.seal(order), order.shipCountry, order.cancellableUntil, order.sagaDeadline, order.createdAt,
       items.map((i) => i.lineNo), items.map((i) => i.productId), items.map((i) => i.productName), items.map((i) => i.quantity), items.map((i) => i.unitPrice), items.map((i) => i.lineTotal),
       payment.provider, payment.status, payment.amount, payment.currencyCode, payment.token,
     ];

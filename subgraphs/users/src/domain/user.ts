@@ -1,5 +1,6 @@
 import type { Role } from '@shop/platform';
 import type { NotificationPreferences } from './notifications';
+import { DEFAULT_PREFERENCES } from './notifications';
 
 export type { Role };
 
@@ -21,6 +22,14 @@ export interface User {
   readonly emailVerified: boolean;
   readonly notificationPreferences: NotificationPreferences;
   readonly createdAt: Date;
+}
+
+/** Username every erased account shows where its content stays (reviews). */
+export const DELETED_USERNAME = 'deleted user';
+
+/** The placeholder for an erased account's id (see ERASED_USER_ID_PREFIX): public fields only mean something. */
+export function deletedUser(id: string): User {
+  return { id, email: '', username: DELETED_USERNAME, firstName: null, lastName: null, phone: null, roles: [], emailVerified: false, notificationPreferences: DEFAULT_PREFERENCES, createdAt: new Date(0) };
 }
 
 /** A saved address of a user (decrypted). */

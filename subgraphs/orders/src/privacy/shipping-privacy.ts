@@ -1,0 +1,102 @@
+/**
+ * Personal data in orders (issue 20): the shipping copy of each order (`ship_line1`, `ship_line2`,
+ * `ship_city`, `ship_postal_code`) is stored as AES-256-GCM envelopes (the platform's PiiCipher,
+ * associated data = column and order id), and erased when its customer deletes their account
+ * (`users.account-erased.v1`). The country stays (tax and accounting need it, it names no one),
+ * so do the amounts, lines and history; free-text cancellation reasons go (customers write names
+ * in them). Rows written before encryption are encrypted by a job at start.
+ */
+import type { DataSource, EntityManager } from 'typeorm';
+import type { BackgroundJob, Logger, PiiCipher } from '@shop/platform';
+import type { OrderRow } from '../persistence/entities';
+
+/** The shipping columns that name a person or a place they live, in storage order. */
+const COLUMNS = ['line1', 'line2', 'city', 'postal_code'] as const;
+type Column = (typeof COLUMNS)[number];
+
+/** What an erased shipping copy shows (the columns are NOT NULL). */
+export const ERASED = '';
+
+/** The address as the API shows it. */
+export interface ShippingAddress {
+  readonly line1: string;
+  readonly line2: string | null;
+  readonly city: string;
+  readonly postalCode: string;
+  readonly country: string;
+}
+
+export class ShippingPrivacy {
+  constructor(private readonly cipher: PiiCipher) {}
+
+  /** The stored (encrypted) values of an order's shipping copy, in the order line1, line2, city, postal code. */
+  seal(order: Pick<OrderRow, 'id' | 'shipLine1' | 'shipLine2' | 'shipCity' | 'shipPostalCode'>): [string, string | null, string, string] {
+    return [
+      this.cipher.encrypt(order.shipLine1, context('line1', order.id)),
+      this.cipher.encryptNullable(order.shipLine2, context('line2', order.id)),
+      this.cipher.encrypt(order.shipCity, context('city', order.id)),
+      this.cipher.encrypt(order.shipPostalCode, context('postal_code', order.id)),
+    ];
+  }
+
+  /** The decrypted shipping address of a stored order (an erased copy shows empty strings). */
+  open(order: OrderRow): ShippingAddress {
+    const read = (value: string, column: Column) => (isEnvelope(value) ? this.cipher.decrypt(value, context(column, order.id)) : value);
+    return {
+      line1: read(order.shipLine1, 'line1'),
+      line2: order.shipLine2 === null ? null : read(order.shipLine2, 'line2'),
+      city: read(order.shipCity, 'city'),
+      postalCode: read(order.shipPostalCode, 'postal_code'),
+      country: order.shipCountry,
+    };
+  }
+
+  /** Erases the personal data of every order of `userId` (in the consumer's transaction); answers how many orders. */
+  async eraseCustomer(tx: EntityManager, userId: string): Promise<number> {
+    const [rows] = (await tx.query(
+      `UPDATE orders SET ship_line1 = $2, ship_line2 = NULL, ship_city = $2, ship_postal_code = $2, cancel_reason = NULL, customer_erased_at = now(), updated_at = now()
+       WHERE user_id = $1 AND customer_erased_at IS NULL RETURNING id`,
+      [userId, ERASED],
+    )) as [Array<{ id: string }>, number];
+    await tx.query("UPDATE order_status_change SET reason = NULL WHERE order_id IN (SELECT id FROM orders WHERE user_id = $1) AND status = 'CANCELLED'", [userId]);
+    return rows.length;
+  }
+
+  /** Encrypts shipping copies stored in plaintext (before issue 20), `limit` per call; answers how many. */
+  async encryptLegacy(ds: DataSource, limit = 500): Promise<number> {
+    return ds.transaction(async (tx) => {
+      const legacy = (await tx.query(
+        `SELECT id, ship_line1 AS "shipLine1", ship_line2 AS "shipLine2", ship_city AS "shipCity", ship_postal_code AS "shipPostalCode" FROM orders
+         WHERE ship_line1 <> $2 AND ship_line1 NOT LIKE 'v1:%' LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        [limit, ERASED],
+      )) as Array<Pick<OrderRow, 'id' | 'shipLine1' | 'shipLine2' | 'shipCity' | 'shipPostalCode'>>;
+      for (const o of legacy) await tx.query('UPDATE orders SET ship_line1 = $2, ship_line2 = $3, ship_city = $4, ship_postal_code = $5 WHERE id = $1', [o.id, ...this.seal(o)]);
+      return legacy.length;
+    });
+  }
+
+  /** The start-up job that encrypts every legacy shipping copy, in batches. */
+  legacyJob(ds: DataSource, logger: Logger): BackgroundJob {
+    let stopped = false;
+    const done = (async () => {
+      let total = 0;
+      for (let n = -1; n !== 0 && !stopped; total += n) n = await this.encryptLegacy(ds);
+      if (total > 0) logger.info({ orders: total }, 'encrypted shipping copies stored in plaintext');
+    })().catch((error: unknown) => logger.error({ err: error }, 'could not encrypt plaintext shipping copies; will try at the next start'));
+    return {
+      stop: async () => {
+        stopped = true;
+        await done;
+      },
+    };
+  }
+}
+
+function context(column: Column, orderId: string): string {
+  return `orders.ship_${column}:${orderId}`;
+}
+
+/** True for a PiiCipher envelope (`v1:<keyId>:…`); false for legacy plaintext and erased copies. */
+function isEnvelope(value: string): boolean {
+  return value.startsWith('v1:');
+}
