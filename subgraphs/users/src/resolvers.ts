@@ -52,7 +52,7 @@ export const resolvers: GraphQLResolverMap<UsersContext> = {
     updateNotificationPreferences: (_: unknown, { input }: { input: PreferencesInput }, ctx: UsersContext) => ctx.notifications.updatePreferences(requireUser(ctx), input),
     notifyMeWhenInStock: (_: unknown, args: { productId: string }, ctx: UsersContext) => ctx.notifications.notifyMeWhenInStock(requireUser(ctx), args.productId),
     cancelStockNotification: (_: unknown, args: { productId: string }, ctx: UsersContext) => ctx.notifications.cancelStockNotification(requireUser(ctx), args.productId),
-    deleteMyAccount: (_: unknown, args: { password: string }, ctx: UsersContext) => ctx.users.deleteMyAccount(requireUser(ctx), args.password),
+    deleteMyAccount: (_: unknown, args: { password: string }, ctx: UsersContext) => ctx.users.deleteMyAccount(requireUser(ctx), args.password, ctx.clientAddress),
   },
   AccountErasure: {
     erasedAt: (e: AccountErasureRecord) => e.requestedAt.toISOString(),

@@ -392,12 +392,18 @@ export class UsersService {
    * personal data written, and `users.account-erased.v1` published so that every other service
    * erases its copies (orders: shipping copies; catalog: review authorship).
    */
-  async deleteMyAccount(identity: Identity, password: string): Promise<true> {
-    const { metrics, store } = this.deps;
+  async deleteMyAccount(identity: Identity, password: string, clientAddress: string): Promise<true> {
+    const { limits, metrics, store } = this.deps;
     if (!password) throw badUserInput('password', 'Password is required.');
     const [user] = await store.reads.findByIds([identity.userId]);
-    const credentials = user ? await store.reads.findCredentialsByEmail(user.email) : null;
-    if (!credentials || !(await verifyPassword(credentials.passwordHash, password))) throw unauthenticated('Wrong password.');
+    if (!user) throw unauthenticated('Wrong password.');
+    // Wrong passwords count like failed logins: a stolen access token cannot guess the password here.
+    await limits.checkLogin(user.email, clientAddress);
+    const credentials = await store.reads.findCredentialsByEmail(user.email);
+    if (!credentials || !(await verifyPassword(credentials.passwordHash, password))) {
+      await limits.recordLoginFailure(user.email, clientAddress);
+      throw unauthenticated('Wrong password.');
+    }
     const erased = await store.run(async (uow) => {
       const locked = await uow.users.lock(identity.userId);
       if (!locked || locked.passwordHash !== credentials.passwordHash) return false; // erased or password changed meanwhile

@@ -18,6 +18,7 @@ export type PreferenceCategory = (typeof PREFERENCE_CATEGORIES)[number];
  * password reset, password changed) are not optional: they always go by e-mail.
  */
 export type NotificationCategory = PreferenceCategory | 'account';
+export const NOTIFICATION_CATEGORIES: readonly NotificationCategory[] = [...PREFERENCE_CATEGORIES, 'account'];
 
 export type NotificationPreferences = { readonly [C in PreferenceCategory]: readonly NotificationChannel[] };
 

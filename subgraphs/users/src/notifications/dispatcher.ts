@@ -3,6 +3,7 @@ import type { BackgroundJob, Logger } from '@shop/platform';
 import { PollingLoop } from '@shop/platform';
 import type { PiiCipher } from '@shop/platform';
 import type { NotificationChannel } from '../domain/notifications';
+import { NOTIFICATION_CATEGORIES, NOTIFICATION_CHANNELS } from '../domain/notifications';
 import type { Mailer } from '../mail/mailer';
 import { usersMetrics } from '../metrics';
 import type { DueNotification } from '../persistence/outgoing-mail.repository';
@@ -43,6 +44,9 @@ export class NotificationDispatcher implements BackgroundJob {
 
   constructor(private readonly options: NotificationDispatcherOptions) {
     this.channels = [...(options.mailer ? (['EMAIL'] as const) : []), ...(options.sms ? (['SMS'] as const) : [])];
+    // Every series from 0 (bounded: 2 channels × 4 categories × 3 outcomes), so a rate shows 0, not "no data".
+    for (const channel of NOTIFICATION_CHANNELS)
+      for (const category of NOTIFICATION_CATEGORIES) for (const outcome of ['sent', 'failed', 'dead_lettered']) this.metrics.notifications.inc({ channel, category, outcome }, 0);
     this.loop = new PollingLoop({
       tick: async () => void (await this.flush()),
       intervalMs: options.pollIntervalMs ?? 1_000,

@@ -102,7 +102,7 @@ export class OutgoingMailRepository {
    * The rows stay, without personal data, until the retention purge.
    */
   async wipeFor(userId: string): Promise<void> {
-    await rows(this.db, `UPDATE outgoing_mail SET payload_enc = NULL, status = CASE WHEN status = 'pending' THEN 'failed' ELSE status END, last_error = CASE WHEN status = 'pending' THEN 'account erased' ELSE last_error END WHERE dedupe_key LIKE '%' || $1 || '%'`, [userId]);
+    await rows(this.db, `UPDATE outgoing_mail SET payload_enc = NULL, status = CASE WHEN status = 'pending' THEN 'failed' ELSE status END, last_error = 'account erased' WHERE dedupe_key LIKE '%' || $1 || '%'`, [userId]);
   }
 }
 
