@@ -81,7 +81,8 @@ describe('back-in-stock notifications', () => {
     expect(perRecipient.size).toBe(WAITERS);
     expect([...perRecipient.values()].every((n) => n === 1)).toBe(true);
     expect(delivered[0]!.text).toContain(`/products/${product.id}`);
-    expect((await waitForSms(shop, phone, 'back-in-stock')).text).toContain(`/products/${product.id}`);
+    expect(delivered[0]!.subject).toBe('Brass lamp is back in stock');
+    expect((await waitForSms(shop, phone, 'back-in-stock')).text).toBe(`Shop: "Brass lamp" is back in stock: http://localhost:4000/products/${product.id}`);
     await eventually(async () => (await mailbox(shop, lin.input.email.toLowerCase())).some((m) => m.template === 'back-in-stock'));
     expect((await shop.gql(MY_REQUESTS, {}, lin.auth.accessToken)).data.me.stockNotifications).toEqual([]);
 

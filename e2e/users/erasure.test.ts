@@ -57,7 +57,7 @@ describe('deleteMyAccount', () => {
     expect(placed.errors).toBeUndefined();
     const order = placed.data.placeOrder;
     expect((await shop.gql(ADD_REVIEW, { id: product!.id }, auth.accessToken)).errors).toBeUndefined();
-    await waitForMail(shop, email, 'order-confirmed');
+    await waitForMail(shop, email, 'order-confirmed', 45_000);
 
     // At rest, before anything is erased: names, phone and addresses are ciphertext everywhere.
     const personal = [person.firstName, person.lastName, person.phone, address.line1, address.city, address.postalCode];

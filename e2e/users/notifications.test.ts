@@ -99,8 +99,8 @@ describe('accounts and notifications', () => {
       }),
     );
     for (const a of accounts) {
-      if (a.orderUpdates.includes('EMAIL')) expect((await waitForMail(shop, a.email, 'order-confirmed')).subject).toBe(`Order ${a.number} confirmed`);
-      if (a.orderUpdates.includes('SMS')) expect((await waitForSms(shop, a.phone, 'order-confirmed')).text).toContain(`order ${a.number} is confirmed`);
+      if (a.orderUpdates.includes('EMAIL')) expect((await waitForMail(shop, a.email, 'order-confirmed', 45_000)).subject).toBe(`Order ${a.number} confirmed`);
+      if (a.orderUpdates.includes('SMS')) expect((await waitForSms(shop, a.phone, 'order-confirmed', 45_000)).text).toContain(`order ${a.number} is confirmed`);
       // Both channels of one notification are queued in one statement: the outbox shows exactly the chosen ones.
       const queued = await db.query("SELECT DISTINCT channel FROM outgoing_mail WHERE template = 'order-confirmed' AND dedupe_key LIKE '%' || $1 ORDER BY channel", [a.userId]);
       expect(queued.rows.map((r) => r.channel)).toEqual([...a.orderUpdates].sort());
@@ -111,7 +111,7 @@ describe('accounts and notifications', () => {
     expect((await mailbox(shop, smsOnly.email)).map((m) => m.template)).toEqual(['welcome']);
     // Placed came before confirmed, on the same channel.
     expect((await smsOutbox(shop, smsOnly.phone)).map((m) => m.template).sort()).toEqual(['order-confirmed', 'order-placed']);
-  });
+  }, 120_000);
 
   it('should tell the customer why an order was rejected', async () => {
     const [product] = await demoProducts(shop, 1);
@@ -121,11 +121,11 @@ describe('accounts and notifications', () => {
     const placed = await shop.gql(PLACE_ORDER, { input: orderInput([{ productId: product!.id, quantity: 1 }], { token: 'tok_chargeDeclined' }) }, auth.accessToken);
     expect(placed.errors).toBeUndefined();
     const number = placed.data.placeOrder.number as string;
-    const mail = await waitForMail(shop, input.email.toLowerCase(), 'order-rejected');
+    const mail = await waitForMail(shop, input.email.toLowerCase(), 'order-rejected', 45_000);
     expect(mail.subject).toBe(`Order ${number} could not be completed`);
     expect(mail.text).toContain('the payment was declined');
-    expect((await waitForSms(shop, phone, 'order-rejected')).text).toContain('the payment was declined');
-  });
+    expect((await waitForSms(shop, phone, 'order-rejected', 45_000)).text).toContain('the payment was declined');
+  }, 120_000);
 
   it('should refuse bad preference input and anonymous callers with the contract codes', async () => {
     expect(failure(await shop.gql(PREFERENCES, { input: { marketing: ['EMAIL'] } }))).toMatchObject({ code: 'UNAUTHENTICATED' });

@@ -8,8 +8,9 @@
  *   orderUpdates channels.
  * - inventory.stock-changed.v1: available stock going from 0 to above 0 triggers the product's
  *   back-in-stock requests (the batcher sends them).
+ * - catalog.product-created/updated.v1: product names, for the back-in-stock messages.
  */
-import { OrderCancelled, OrderConfirmed, OrderDelivered, OrderPlaced, OrderRefunded, OrderRejected, OrderShipped, StockChanged } from '@shop/events';
+import { OrderCancelled, OrderConfirmed, OrderDelivered, OrderPlaced, OrderRefunded, OrderRejected, OrderShipped, ProductCreated, ProductUpdated, StockChanged } from '@shop/events';
 import type { EventHandler } from '@shop/platform';
 import { on } from '@shop/platform';
 import type { UsersParts } from './setup';
@@ -46,5 +47,7 @@ export function usersConsumers({ notifications, store }: UsersParts): ReadonlyAr
     on(StockChanged, async ({ data }, tx) => {
       await notifications.onStockLevel(store.bind(tx), data.productId, data.available, data.version);
     }),
+    on(ProductCreated, async ({ data }, tx) => store.bind(tx).stockNotifications.saveProductName(data.productId, data.name, data.slug)),
+    on(ProductUpdated, async ({ data }, tx) => store.bind(tx).stockNotifications.saveProductName(data.productId, data.name, data.slug)),
   ];
 }

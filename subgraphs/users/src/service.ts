@@ -6,6 +6,7 @@ import { createContext } from './context';
 import { AddressEntity, UserEntity } from './persistence/entities';
 import { UsersInit1700000002000 } from './persistence/migrations/1700000002000-users-init';
 import { AccountsNotifications1700000400000 } from './persistence/migrations/1700000400000-accounts-notifications';
+import { UsersProductNames1700000400002 } from './persistence/migrations/1700000400002-users-product-names';
 import { resolvers } from './resolvers';
 import { usersRoutes } from './routes';
 import { seedAdmin } from './seed';
@@ -18,7 +19,7 @@ export const usersService = defineService({
   typeDefs: loadSdl(path.join(__dirname, 'schema.graphql')),
   resolvers,
   entities: [UserEntity, AddressEntity],
-  migrations: [UsersInit1700000002000, AccountsNotifications1700000400000],
+  migrations: [UsersInit1700000002000, AccountsNotifications1700000400000, UsersProductNames1700000400002],
   settings: usersSettings,
   setup: setupUsers,
   context: createContext,

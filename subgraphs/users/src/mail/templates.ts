@@ -25,7 +25,7 @@ export interface TemplateData {
   'order-rejected': { name: string; orderNumber: string; reason: OrderRejectionReason };
   'order-delivered': { name: string; orderNumber: string };
   'order-refunded': { name: string; orderNumber: string; amount: { amount: string; currencyCode: string } };
-  'back-in-stock': { name: string; productUrl: string };
+  'back-in-stock': { name: string; productName: string | null; productUrl: string };
 }
 
 /** What a mail that carries an e-mail verification token needs. */
@@ -101,7 +101,11 @@ const renderers: { [T in MailTemplate]: (data: TemplateData[T]) => RenderedMail 
   'order-delivered': (d) => mail(`Order ${d.orderNumber} delivered`, [`Hello ${d.name},`, `your order ${d.orderNumber} has been delivered. Enjoy!`]),
   'order-refunded': (d) =>
     mail(`Order ${d.orderNumber} refunded`, [`Hello ${d.name},`, `we refunded ${d.amount.amount} ${d.amount.currencyCode} for your order ${d.orderNumber}.`]),
-  'back-in-stock': (d) => mail('Back in stock', [`Hello ${d.name},`, 'a product you asked about is back in stock.'], { href: d.productUrl, label: 'See the product' }),
+  'back-in-stock': (d) =>
+    mail(d.productName ? `${d.productName} is back in stock` : 'Back in stock', [`Hello ${d.name},`, `${d.productName ? `"${d.productName}"` : 'a product you asked about'} is back in stock.`], {
+      href: d.productUrl,
+      label: 'See the product',
+    }),
 };
 
 /** Templates that may go by SMS (account mails carry links and tokens: e-mail only). */
@@ -115,7 +119,7 @@ const smsRenderers: { [T in SmsTemplate]: (data: TemplateData[T]) => string } = 
   'order-delivered': (d) => `Shop: order ${d.orderNumber} was delivered.`,
   'order-cancelled': (d) => `Shop: order ${d.orderNumber} was cancelled${d.reason ? ` (${d.reason})` : ''}.${d.refunded ? ' Your payment is being refunded.' : ''}`,
   'order-refunded': (d) => `Shop: ${d.amount.amount} ${d.amount.currencyCode} refunded for order ${d.orderNumber}.`,
-  'back-in-stock': (d) => `Shop: a product you asked about is back in stock: ${d.productUrl}`,
+  'back-in-stock': (d) => `Shop: ${d.productName ? `"${d.productName}"` : 'a product you asked about'} is back in stock: ${d.productUrl}`,
 };
 
 /** The text of a template's SMS. */

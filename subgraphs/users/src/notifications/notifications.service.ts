@@ -105,9 +105,10 @@ export class NotificationsService {
         const claimed = await uow.stockNotifications.claimTriggered(size);
         if (claimed.length === 0) return 0;
         const users = await uow.users.findByIds(claimed.map((r) => r.userId));
+        const names = await uow.stockNotifications.productNames(claimed.map((r) => r.productId));
         const rows = claimed.flatMap((r, i) => {
           const user = users[i];
-          return user ? plan(userRecipient(user), this.backInStock(r.productId, r.createdAt)) : [];
+          return user ? plan(userRecipient(user), this.backInStock(r.productId, names.get(r.productId) ?? null, r.createdAt)) : [];
         });
         await uow.queueNotifications(rows);
         await uow.stockNotifications.markNotified(claimed);
@@ -147,9 +148,9 @@ export class NotificationsService {
     return contact ? guestRecipient(contact) : null;
   }
 
-  private backInStock(productId: string, requestedAt: Date): Notification<'back-in-stock'> {
+  private backInStock(productId: string, productName: string | null, requestedAt: Date): Notification<'back-in-stock'> {
     const productUrl = new URL(`/products/${productId}`, this.deps.settings.PUBLIC_APP_URL).toString();
-    return { category: 'backInStock', template: 'back-in-stock', key: `back-in-stock:${productId}:${requestedAt.getTime()}`, data: (name) => ({ name, productUrl }) };
+    return { category: 'backInStock', template: 'back-in-stock', key: `back-in-stock:${productId}:${requestedAt.getTime()}`, data: (name) => ({ name, productName, productUrl }) };
   }
 
   /** The batcher, as a background job (it also runs at start, for requests triggered before a crash). */

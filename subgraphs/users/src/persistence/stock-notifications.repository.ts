@@ -76,6 +76,17 @@ export class StockNotificationsRepository {
     return r.length;
   }
 
+  /** Keeps a product's name (catalog.product events, in order per product). */
+  async saveProductName(productId: string, name: string, slug: string): Promise<void> {
+    await rows(this.db, 'INSERT INTO product_name (product_id, name, slug) VALUES ($1, $2, $3) ON CONFLICT (product_id) DO UPDATE SET name = EXCLUDED.name, slug = EXCLUDED.slug', [productId, name, slug]);
+  }
+
+  /** Names of the products known, by id. */
+  async productNames(productIds: readonly string[]): Promise<Map<string, string>> {
+    const found = await rows<{ product_id: string; name: string }>(this.db, 'SELECT product_id, name FROM product_name WHERE product_id = ANY ($1::uuid[])', [[...new Set(productIds)]]);
+    return new Map(found.map((r) => [r.product_id, r.name]));
+  }
+
   /** Locks up to `limit` triggered requests (`SKIP LOCKED`: replicas share the work). Call inside a transaction. */
   async claimTriggered(limit: number): Promise<TriggeredRequest[]> {
     const found = await rows<{ user_id: string; product_id: string; created_at: Date }>(
