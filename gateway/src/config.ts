@@ -32,10 +32,12 @@ export const edgeEnv = {
   PERSISTED_OPERATIONS_MODE: z.enum(PERSISTED_OPERATION_MODES).default('off'),
   /** The safelist: an Apollo persisted-query manifest file, or a directory of them. Required for allow and require. */
   PERSISTED_OPERATIONS_MANIFEST: z.string().min(1).optional(),
+  /** Request coalescing: identical concurrent anonymous queries share one execution. Default true. */
+  GATEWAY_COALESCING: env.bool(true),
 };
 
 /** The gateway settings of the edge from their parsed environment variables. */
-export function edgeSettings(cfg: z.infer<z.ZodObject<typeof edgeEnv>>): Pick<GatewaySettings, 'rateLimits' | 'redisUrl' | 'persistedOperations'> {
+export function edgeSettings(cfg: z.infer<z.ZodObject<typeof edgeEnv>>): Pick<GatewaySettings, 'rateLimits' | 'redisUrl' | 'persistedOperations' | 'coalescing'> {
   return {
     ...(cfg.REDIS_URL ? { redisUrl: cfg.REDIS_URL } : {}),
     rateLimits: {
@@ -48,6 +50,7 @@ export function edgeSettings(cfg: z.infer<z.ZodObject<typeof edgeEnv>>): Pick<Ga
       exemptAddresses: cfg.RATE_LIMIT_EXEMPT_ADDRESSES,
     },
     persistedOperations: { mode: cfg.PERSISTED_OPERATIONS_MODE, ...(cfg.PERSISTED_OPERATIONS_MANIFEST ? { manifest: cfg.PERSISTED_OPERATIONS_MANIFEST } : {}) },
+    coalescing: { enabled: cfg.GATEWAY_COALESCING },
   };
 }
 

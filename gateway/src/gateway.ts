@@ -27,6 +27,8 @@ import { admitPersistedOperations, resolvePersistedOperations } from './persiste
 import type { RateLimitSettings } from './rate-limits';
 import { RateLimits, watchStore } from './rate-limits';
 import { rateLimitOperations, rateLimitRequests } from './rate-limit.plugin';
+import type { CoalescingSettings } from './coalescing';
+import { coalescingGateway } from './coalescing';
 
 /** How long a starting gateway waits for Redis before it serves with in-memory budgets. */
 const REDIS_CONNECT_WAIT_MS = 5_000;
@@ -79,6 +81,8 @@ export interface GatewaySettings {
   readonly redisUrl?: string;
   /** The safelist of persisted operations (see persisted-operations.ts). Default mode 'off'. */
   readonly persistedOperations?: PersistedOperationSettings;
+  /** Identical concurrent anonymous queries share one execution (coalescing.ts). Default on. */
+  readonly coalescing?: CoalescingSettings;
 }
 
 /** What the `attach` hook gets: the gateway's logger, verifier, limits, budgets, safelist and how it tells a client's address. */
@@ -175,7 +179,7 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
   const protection = queryLimitRules(limits, { blockFieldSuggestion: production });
   const apollo = new ApolloServer<GatewayContext>({
     allowBatchedHttpRequests: false,
-    gateway,
+    gateway: coalescingGateway(gateway, settings.coalescing),
     csrfPrevention: true,
     introspection: true,
     includeStacktraceInErrorResponses: false,
