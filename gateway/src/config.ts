@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_INTERNAL_REQUEST_TTL_SECONDS, env, kafkaSecuritySettings } from '@shop/platform';
 import type { GatewaySettings } from './gateway';
@@ -72,6 +73,12 @@ export const gatewayEnv = {
   INTERNAL_REQUEST_TTL_SECONDS: env.int(DEFAULT_INTERNAL_REQUEST_TTL_SECONDS, 1),
   GATEWAY_POLL_SUBGRAPHS: env.bool(false),
   DRAIN_TIMEOUT_MS: env.int(DEFAULT_DRAIN_TIMEOUT_MS),
+  /**
+   * Gateway worker processes sharing the port (cluster.ts), one per core by default
+   * (os.availableParallelism()); 1 runs the gateway in this process. Kubernetes sets 1 (one worker
+   * per pod, docs/notes/k8s.md).
+   */
+  GATEWAY_WORKERS: env.int(os.availableParallelism(), 1),
   /** Interface to bind. Default 127.0.0.1; Kubernetes sets 0.0.0.0 (k8s/base/gateway/config.env). */
   HOST: env.string('127.0.0.1'),
   /** Kafka brokers: the gateway follows users' session events to refuse revoked sessions. Required. */
