@@ -55,7 +55,11 @@ async function main(): Promise<void> {
     await gateway.stop();
     await bus.close();
   });
-  if (worker) reportWorkerReady(gateway.url);
+  if (worker) {
+    // The primary gone (killed): nothing accepts on the shared port any more; stop as on SIGTERM.
+    process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+    reportWorkerReady(gateway.url);
+  }
 }
 
 main().catch((error: unknown) => {
