@@ -8,6 +8,7 @@ import { GATEWAY_KINDS, GATEWAY_LABELS } from './gateway/gateways';
 import { formatReport } from './gateway/report';
 import type { BenchReport } from './gateway/run';
 import { DEFAULT_SETTINGS, runGatewayBench } from './gateway/run';
+import { COALESCING } from './gateway/scenarios';
 import { stubSubgraph } from './gateway/stub-subgraphs';
 import { subgraphSdls } from './gateway/workload';
 
@@ -59,5 +60,23 @@ describe('gateway benchmark, smoke', () => {
       ),
     ) as { data: { _entities: unknown[] } };
     expect(entities.data._entities).toEqual([b, a]);
+  });
+});
+
+describe('gateway benchmark, smoke of the anonymous scenario and of our workers', () => {
+  let report: BenchReport;
+
+  beforeAll(async () => {
+    report = await runGatewayBench({ ...DEFAULT_SETTINGS, scenario: COALESCING, gateways: ['ours', 'ours-workers'], rounds: 1, warmupS: 0.2, durationS: 0.5, connections: 4, basePort: 0, pin: false });
+  }, 300_000);
+
+  it('should answer the full listing anonymously, the same from ours coalescing and from our workers, with the CPU of every worker', () => {
+    for (const g of report.gateways) {
+      expect({ gateway: g.gateway, failed: g.failed, problem: g.bodyProblem, equal: g.bodyEqualsFirst, errors: g.samples.map((w) => w.errors) }).toEqual({ gateway: g.gateway, failed: undefined, problem: null, equal: true, errors: [{}] });
+      expect(g.samples[0]!.cpuMsPerRequest).toBeGreaterThan(0);
+      // Coalescing can only merge subgraph requests, never add any.
+      expect(g.samples[0]!.subgraphRequestsPerRequest).toBeLessThanOrEqual(4.5);
+    }
+    expect(formatReport(report, 'smoke')).toContain(GATEWAY_LABELS['ours-workers']);
   });
 });

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_INTERNAL_REQUEST_TTL_SECONDS, env, kafkaSecuritySettings } from '@shop/platform';
 import type { GatewaySettings } from './gateway';
@@ -32,10 +33,12 @@ export const edgeEnv = {
   PERSISTED_OPERATIONS_MODE: z.enum(PERSISTED_OPERATION_MODES).default('off'),
   /** The safelist: an Apollo persisted-query manifest file, or a directory of them. Required for allow and require. */
   PERSISTED_OPERATIONS_MANIFEST: z.string().min(1).optional(),
+  /** Request coalescing: identical concurrent anonymous queries share one execution. Default true. */
+  GATEWAY_COALESCING: env.bool(true),
 };
 
 /** The gateway settings of the edge from their parsed environment variables. */
-export function edgeSettings(cfg: z.infer<z.ZodObject<typeof edgeEnv>>): Pick<GatewaySettings, 'rateLimits' | 'redisUrl' | 'persistedOperations'> {
+export function edgeSettings(cfg: z.infer<z.ZodObject<typeof edgeEnv>>): Pick<GatewaySettings, 'rateLimits' | 'redisUrl' | 'persistedOperations' | 'coalescing'> {
   return {
     ...(cfg.REDIS_URL ? { redisUrl: cfg.REDIS_URL } : {}),
     rateLimits: {
@@ -48,6 +51,7 @@ export function edgeSettings(cfg: z.infer<z.ZodObject<typeof edgeEnv>>): Pick<Ga
       exemptAddresses: cfg.RATE_LIMIT_EXEMPT_ADDRESSES,
     },
     persistedOperations: { mode: cfg.PERSISTED_OPERATIONS_MODE, ...(cfg.PERSISTED_OPERATIONS_MANIFEST ? { manifest: cfg.PERSISTED_OPERATIONS_MANIFEST } : {}) },
+    coalescing: { enabled: cfg.GATEWAY_COALESCING },
   };
 }
 
@@ -69,6 +73,12 @@ export const gatewayEnv = {
   INTERNAL_REQUEST_TTL_SECONDS: env.int(DEFAULT_INTERNAL_REQUEST_TTL_SECONDS, 1),
   GATEWAY_POLL_SUBGRAPHS: env.bool(false),
   DRAIN_TIMEOUT_MS: env.int(DEFAULT_DRAIN_TIMEOUT_MS),
+  /**
+   * Gateway worker processes sharing the port (cluster.ts), one per core by default
+   * (os.availableParallelism()); 1 runs the gateway in this process. Kubernetes sets 1 (one worker
+   * per pod, docs/notes/k8s.md).
+   */
+  GATEWAY_WORKERS: env.int(os.availableParallelism(), 1),
   /** Interface to bind. Default 127.0.0.1; Kubernetes sets 0.0.0.0 (k8s/base/gateway/config.env). */
   HOST: env.string('127.0.0.1'),
   /** Kafka brokers: the gateway follows users' session events to refuse revoked sessions. Required. */

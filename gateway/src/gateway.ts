@@ -27,6 +27,9 @@ import { admitPersistedOperations, resolvePersistedOperations } from './persiste
 import type { RateLimitSettings } from './rate-limits';
 import { RateLimits, watchStore } from './rate-limits';
 import { rateLimitOperations, rateLimitRequests } from './rate-limit.plugin';
+import type { CoalescingSettings } from './coalescing';
+import { coalescingGateway } from './coalescing';
+import { isGatewayWorker } from './cluster';
 
 /** How long a starting gateway waits for Redis before it serves with in-memory budgets. */
 const REDIS_CONNECT_WAIT_MS = 5_000;
@@ -79,6 +82,10 @@ export interface GatewaySettings {
   readonly redisUrl?: string;
   /** The safelist of persisted operations (see persisted-operations.ts). Default mode 'off'. */
   readonly persistedOperations?: PersistedOperationSettings;
+  /** Identical concurrent anonymous queries share one execution (coalescing.ts). Default on. */
+  readonly coalescing?: CoalescingSettings;
+  /** Answers GET /metrics instead of this process's registry (a cluster worker: every worker's sum, cluster.ts). */
+  readonly metricsHandler?: RequestHandler;
 }
 
 /** What the `attach` hook gets: the gateway's logger, verifier, limits, budgets, safelist and how it tells a client's address. */
@@ -147,7 +154,8 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
     const connected = await Promise.race([once(redis, 'ready').then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), REDIS_CONNECT_WAIT_MS).unref())]);
     if (!connected) logger.warn({ waitedMs: REDIS_CONNECT_WAIT_MS }, 'Redis is not reachable: rate budgets are counted per replica until it is');
   }
-  const rateLimits = RateLimits.create(settings.rateLimits, redis);
+  // In a gateway cluster without Redis, the workers share the primary's counters (cluster.ts).
+  const rateLimits = RateLimits.create(settings.rateLimits, redis, { cluster: isGatewayWorker() });
   // One token verification per request, shared by the rate limiter and the GraphQL context.
   const identities = new WeakMap<http.IncomingMessage, Promise<Identity | null>>();
   const identify = (req: http.IncomingMessage): Promise<Identity | null> => {
@@ -175,7 +183,7 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
   const protection = queryLimitRules(limits, { blockFieldSuggestion: production });
   const apollo = new ApolloServer<GatewayContext>({
     allowBatchedHttpRequests: false,
-    gateway,
+    gateway: coalescingGateway(gateway, settings.coalescing),
     csrfPrevention: true,
     introspection: true,
     includeStacktraceInErrorResponses: false,
@@ -201,6 +209,7 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
   let ready = false;
   const graphiql = createGraphiqlHandler({ endpointPath: '/graphql' });
   app.use((req, res, next) => (graphiql(req, res) ? undefined : next()));
+  if (settings.metricsHandler) app.get('/metrics', settings.metricsHandler);
   mountOperationalRoutes(app, 'gateway', async () => ready && revocationsReplayed);
   // Before the query path: the attached server answers subscriptions over SSE and multipart itself.
   const attached = settings.attach?.(httpServer, gateway, { logger, verifier: settings.verifier, limits, production, rateLimits, persistedOperations: persisted, clientAddress, ...(settings.revocations ? { revocations: settings.revocations } : {}) });

@@ -1,6 +1,13 @@
-/** Runs the gateway alone (Kubernetes). Every setting comes from the environment (see config.ts). */
+/**
+ * Runs the gateway alone (Kubernetes, or a machine of its own). Every setting comes from the
+ * environment (see config.ts). With GATEWAY_WORKERS > 1 (default: one per core) this process is
+ * the cluster's primary and forks that many workers running this file, each a whole gateway on the
+ * same port (cluster.ts); with 1, the gateway runs in this process.
+ */
+import cluster from 'node:cluster';
 import { configOrExit, createLogger, KafkaBus, kafkaSecurity, loadConfig, onShutdown } from '@shop/platform';
 import { jwtVerifier } from './auth';
+import { clusterMetricsHandler, isGatewayWorker, reportWorkerReady, shareWorkerMetrics, startGatewayCluster } from './cluster';
 import { SessionRevocations } from './revocations';
 import { edgeSettings, gatewayEnv } from './config';
 import { startGateway } from './gateway';
@@ -12,6 +19,15 @@ async function main(): Promise<void> {
     const settings = loadConfig(gatewayEnv);
     return { cfg: settings, security: kafkaSecurity(settings) };
   });
+  if (cluster.isPrimary && cfg.GATEWAY_WORKERS > 1) {
+    const workers = await startGatewayCluster({ workers: cfg.GATEWAY_WORKERS, logger, stopTimeoutMs: cfg.DRAIN_TIMEOUT_MS + 5_000 });
+    onShutdown(logger, () => workers.stop());
+    logger.info({ url: workers.url, workers: cfg.GATEWAY_WORKERS, pids: workers.pids() }, 'gateway cluster ready');
+    return;
+  }
+  const worker = isGatewayWorker();
+  if (worker) shareWorkerMetrics();
+  // Each worker follows the session events itself (its own consumer group): see cluster.ts.
   const bus = new KafkaBus({ brokers: cfg.KAFKA_BROKERS, logger, clientId: 'gateway', security });
   const revocations = new SessionRevocations();
   const gateway = await startGateway({
@@ -25,18 +41,25 @@ async function main(): Promise<void> {
     bus,
     ...(cfg.TRUST_PROXY_HOPS > 0 ? { trustProxy: cfg.TRUST_PROXY_HOPS } : {}),
     pollSubgraphs: cfg.GATEWAY_POLL_SUBGRAPHS,
-    // Rate budgets (shared through REDIS_URL), the safelist of persisted operations.
+    // Rate budgets (shared through REDIS_URL, else by the cluster's primary), the safelist of persisted operations, coalescing.
     ...edgeSettings(cfg),
     nodeEnv: cfg.NODE_ENV,
     drainTimeoutMs: cfg.DRAIN_TIMEOUT_MS,
     logger,
     // GraphQL subscriptions over graphql-ws on the same port and path.
     attach: attachSubscriptions({ internalAuthSecret: cfg.INTERNAL_AUTH_SECRET, internalRequestTtlSeconds: cfg.INTERNAL_REQUEST_TTL_SECONDS }),
+    // One /metrics for the whole cluster: the sum over the workers.
+    ...(worker ? { metricsHandler: clusterMetricsHandler() } : {}),
   });
   onShutdown(logger, async () => {
     await gateway.stop();
     await bus.close();
   });
+  if (worker) {
+    // The primary gone (killed): nothing accepts on the shared port any more; stop as on SIGTERM.
+    process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+    reportWorkerReady(gateway.url);
+  }
 }
 
 main().catch((error: unknown) => {

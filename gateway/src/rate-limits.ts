@@ -15,16 +15,22 @@
  * this process. If Redis fails, each replica falls back to its own in-memory counters
  * (rate-limiter-flexible's insurance limiter): budgets stay enforced, per replica, instead of
  * refusing every request or letting every request through; `gateway_rate_limit_store_up` shows it.
+ * Without Redis in a gateway cluster (cluster.ts), the counters live in the cluster's primary
+ * (RateLimiterCluster over IPC), so the workers share one budget; should the primary not answer
+ * in time, a worker counts on its own meanwhile.
  */
 import { createHash } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
 import type { OperationDefinitionNode } from 'graphql';
 import type { Redis } from 'ioredis';
 import ipaddr from 'ipaddr.js';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterCluster, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Identity, Logger } from '@shop/platform';
 import { counter, gauge, operationCost, publicError } from '@shop/platform';
+
+/** How long a cluster worker waits for the primary's counters before it counts on its own. */
+const CLUSTER_TIMEOUT_MS = 1_000;
 
 /** The budgets a request can be refused by. */
 export const BUDGETS = ['requests', 'mutations', 'cost'] as const;
@@ -87,18 +93,25 @@ for (const budget of BUDGETS) for (const caller of ['anonymous', 'user'] as cons
 /** The rate budgets of one gateway process (see the module comment). */
 export class RateLimits {
   private readonly limiters: Record<BudgetName | 'anonymousRequests', RateLimiterAbstract>;
+  /** Per-process counters used while the cluster's primary does not answer (cluster mode only). */
+  private readonly insurance = new Map<RateLimiterAbstract, RateLimiterAbstract>();
   private readonly exempt = new BlockList();
 
   private constructor(
     readonly settings: Required<RateLimitSettings>,
     redis: Redis | undefined,
+    inCluster: boolean,
   ) {
     const window = settings.windowSeconds;
     const build = (name: string, points: number): RateLimiterAbstract => {
       const keyPrefix = `${settings.keyPrefix}:${name}`;
       const memory = new RateLimiterMemory({ keyPrefix, points, duration: window });
       // rejectIfRedisNotReady: while Redis is away, answer from the insurance at once instead of queueing.
-      return redis ? new RateLimiterRedis({ storeClient: redis, keyPrefix, points, duration: window, rejectIfRedisNotReady: true, insuranceLimiter: memory }) : memory;
+      if (redis) return new RateLimiterRedis({ storeClient: redis, keyPrefix, points, duration: window, rejectIfRedisNotReady: true, insuranceLimiter: memory });
+      if (!inCluster) return memory;
+      const shared = new RateLimiterCluster({ keyPrefix, points, duration: window, timeoutMs: CLUSTER_TIMEOUT_MS });
+      this.insurance.set(shared, memory);
+      return shared;
     };
     this.limiters = {
       anonymousRequests: build('anon', settings.anonymousRequests),
@@ -113,7 +126,7 @@ export class RateLimits {
    * Builds the budgets; with `redis`, counters are shared through it (the caller owns the client and
    * closes it). Throws on an exempt range that is not an address or CIDR.
    */
-  static create(settings: RateLimitSettings = {}, redis?: Redis): RateLimits {
+  static create(settings: RateLimitSettings = {}, redis?: Redis, options: { readonly cluster?: boolean } = {}): RateLimits {
     return new RateLimits(
       {
         enabled: settings.enabled ?? true,
@@ -126,6 +139,7 @@ export class RateLimits {
         keyPrefix: settings.keyPrefix ?? 'shop:gateway:rl',
       },
       redis,
+      options.cluster ?? false,
     );
   }
 
@@ -147,7 +161,7 @@ export class RateLimits {
     const key = hashKey(caller);
     const limit = limiter.points;
     try {
-      const res = await limiter.consume(key, Math.ceil(points));
+      const res = await this.consume(limiter, key, Math.ceil(points));
       return { allowed: true, budget, limit, remaining: res.remainingPoints, resetSeconds: Math.ceil(res.msBeforeNext / 1000) };
     } catch (rejection) {
       // Only refusals reach here: store errors go to the insurance limiter.
@@ -170,6 +184,18 @@ export class RateLimits {
       first ??= verdict;
     }
     return first;
+  }
+
+  /** Consumes from `limiter`; in a cluster, from this process's own counters when the primary does not answer. */
+  private async consume(limiter: RateLimiterAbstract, key: string, points: number): Promise<RateLimiterRes> {
+    const insurance = this.insurance.get(limiter);
+    if (!insurance) return limiter.consume(key, points);
+    try {
+      return await limiter.consume(key, points);
+    } catch (error) {
+      if (error instanceof RateLimiterRes) throw error;
+      return insurance.consume(key, points);
+    }
   }
 
   private isExempt(address: string): boolean {

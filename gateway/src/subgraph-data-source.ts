@@ -1,5 +1,6 @@
 import { RemoteGraphQLDataSource } from '@apollo/gateway';
 import type { GraphQLDataSourceProcessOptions } from '@apollo/gateway';
+import type { GatewayGraphQLRequest, GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import { STATUS_CODES } from 'node:http';
 import type { Fetcher, FetcherHeaders, FetcherResponse } from '@apollo/utils.fetcher';
 import { Agent } from 'undici';
@@ -27,10 +28,10 @@ const agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000,
  * subgraph URL that redirects is a misconfiguration, answered as the non-2xx it is).
  */
 export const keepAliveFetcher: Fetcher = async (url, init) => {
-  const target = new URL(url);
+  const target = parsedUrl(url);
   const response = await agent.request({
     origin: target.origin,
-    path: `${target.pathname}${target.search}`,
+    path: target.path,
     method: (init?.method ?? 'GET') as Dispatcher.HttpMethod,
     headers: init?.headers,
     body: init?.body ?? null,
@@ -38,6 +39,19 @@ export const keepAliveFetcher: Fetcher = async (url, init) => {
   });
   return new SubgraphResponse(url, response.statusCode, new ResponseHeaders(response.headers), response.body.text());
 };
+
+/** Subgraph URLs parsed once (a gateway calls a handful of them, millions of times). */
+const parsedUrls = new Map<string, { readonly origin: string; readonly path: string }>();
+function parsedUrl(url: string): { readonly origin: string; readonly path: string } {
+  let parsed = parsedUrls.get(url);
+  if (!parsed) {
+    const target = new URL(url);
+    parsed = { origin: target.origin, path: `${target.pathname}${target.search}` };
+    if (parsedUrls.size >= 1_000) parsedUrls.clear();
+    parsedUrls.set(url, parsed);
+  }
+  return parsed;
+}
 
 /** A subgraph's response as @apollo/gateway reads it; the body is read once, eagerly, and shared by clones. */
 class SubgraphResponse implements FetcherResponse {
@@ -145,13 +159,13 @@ export interface SigningOptions {
 function signingFetcher(subgraph: string, signing: SigningOptions): Fetcher {
   return ((url: string, init?: Parameters<Fetcher>[1]) => {
     const headers = { ...(init?.headers as Record<string, string> | undefined) };
-    const target = new URL(url);
+    const target = parsedUrl(url);
     const identityHeader = headers[IDENTITY_HEADER];
     const signed = signInternalRequest({
       secret: signing.internalSecret,
       audience: subgraph,
       method: init?.method ?? 'POST',
-      path: `${target.pathname}${target.search}`,
+      path: target.path,
       body: typeof init?.body === 'string' ? init.body : '',
       identity: identityHeader ? (JSON.parse(Buffer.from(identityHeader, 'base64url').toString('utf8')) as Identity) : null,
       clientAddress: headers[CLIENT_ADDRESS_HEADER],
@@ -173,6 +187,33 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext &
     signing: SigningOptions | string,
   ) {
     super({ url, fetcher: signingFetcher(subgraph, typeof signing === 'string' ? { internalSecret: signing } : signing) });
+    // @apollo/gateway's sendRequest (private in its types) is replaced by leanSendRequest below.
+    (this as unknown as { sendRequest: unknown }).sendRequest = this.leanSendRequest;
+  }
+
+  /**
+   * @apollo/gateway's `sendRequest` without the node-fetch `Request` it builds for every call only
+   * to hand it to `parseBody` and `didEncounterError`, which never read it here (URL parsing,
+   * header copies: 4-5 % of the gateway's CPU in the benchmark's profile). Same steps otherwise:
+   * the body without `http`, a non-2xx as `errorFromResponse`, a non-object body refused.
+   */
+  private async leanSendRequest(request: GatewayGraphQLRequest, context: GatewayContext & Record<string, unknown>): Promise<GatewayGraphQLResponse> {
+    const { http, ...requestWithoutHttp } = request;
+    if (!http) throw new Error("Internal error: Only 'http' requests are supported.");
+    const init = { method: http.method, headers: Object.fromEntries(http.headers), body: JSON.stringify(requestWithoutHttp) };
+    // What the hooks get for the request: its URL, method and headers (never read by ours).
+    const described = { url: http.url, method: http.method, headers: init.headers } as never;
+    let response: FetcherResponse | undefined;
+    try {
+      response = await this.fetcher(http.url, init);
+      if (!response.ok) throw await this.errorFromResponse(response);
+      const body: unknown = await this.parseBody(response, described, context);
+      if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new Error(`Expected JSON response body, but received: ${String(body)}`);
+      return { ...(body as GatewayGraphQLResponse), http: response } as GatewayGraphQLResponse;
+    } catch (error) {
+      this.didEncounterError(error as Error, described, response as never, context, request as never);
+      throw error;
+    }
   }
 
   override willSendRequest(options: GraphQLDataSourceProcessOptions<GatewayContext & Record<string, unknown>>): void {

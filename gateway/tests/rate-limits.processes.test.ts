@@ -72,6 +72,8 @@ describe('rate limits shared by gateway processes', () => {
       TRUST_PROXY_HOPS: '1',
       RATE_LIMIT_EXEMPT_ADDRESSES: '',
       RATE_LIMIT_ANONYMOUS_REQUESTS: '6',
+      // Two replicas of one worker each, as Kubernetes runs them (workers: e2e/foundation/gateway-cluster.test.ts).
+      GATEWAY_WORKERS: '1',
     };
     gateways.push(...(await Promise.all([startGatewayProcess(env), startGatewayProcess(env)])));
   }, 120_000);

@@ -51,6 +51,8 @@ it('should drain and exit 0 on SIGTERM, within the grace period the manifests gi
       KAFKA_BROKERS: testKafkaBrokers().join(','),
       INTERNAL_AUTH_SECRET: secret,
       JWT_SECRET: secret,
+      // As the ConfigMap sets it (k8s/base/gateway/config.env): one worker per pod.
+      GATEWAY_WORKERS: '1',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

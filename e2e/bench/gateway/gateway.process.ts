@@ -1,18 +1,45 @@
 /**
  * Child process: one gateway of the benchmark (argv: a JSON GatewayStartOptions). Answers "ready"
- * with its URL; "profile-start" / "profile-stop" (with `file`) record a V8 CPU profile of the
- * measured window alone (the profiler `--cpu-prof` uses, through the inspector, so that module
- * loading and warm-up stay out of it).
+ * with its URL (and, for `ours-workers`, the workers' pids: its CPU is theirs too);
+ * "profile-start" / "profile-stop" (with `file`) record a V8 CPU profile of the measured window
+ * alone (the profiler `--cpu-prof` uses, through the inspector, so that module loading and warm-up
+ * stay out of it).
+ *
+ * `ours-workers`: this process is the cluster's primary (gateway/src/cluster.ts, as main.ts runs
+ * it), forking one worker per core that runs this file again and starts ours on the same port.
  */
+import cluster from 'node:cluster';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import type { GatewayStartOptions } from './gateways';
+import os from 'node:os';
+import type { GatewayStartOptions, StartedGateway } from './gateways';
 import { startBenchGateway } from './gateways';
 import { serveMessages } from './processes';
 
 async function main(): Promise<void> {
   const options = JSON.parse(process.argv[2] ?? '{}') as GatewayStartOptions;
+  if (options.kind === 'ours-workers') {
+    const { isGatewayWorker, reportWorkerReady, startGatewayCluster } = await import('@shop/gateway/cluster');
+    const { createLogger } = await import('@shop/platform');
+    if (isGatewayWorker()) {
+      const gateway = await startBenchGateway(options);
+      process.once('SIGTERM', () => void gateway.stop().then(() => process.exit(0)));
+      reportWorkerReady(gateway.url);
+      return;
+    }
+    if (cluster.isPrimary) {
+      const workers = await startGatewayCluster({ workers: Number(process.env['BENCH_GATEWAY_WORKERS'] ?? os.availableParallelism()), logger: createLogger('gateway', 'warn'), stopTimeoutMs: 10_000, args: process.argv.slice(2) });
+      serve({ url: workers.url, stop: () => workers.stop() });
+      process.send?.({ type: 'ready', url: workers.url, pids: workers.pids() });
+      return;
+    }
+  }
   const gateway = await startBenchGateway(options);
+  serve(gateway);
+  process.send?.({ type: 'ready', url: gateway.url });
+}
+
+function serve(gateway: StartedGateway): void {
   let session: Session | undefined;
   serveMessages({
     'profile-start': async () => {
@@ -35,7 +62,6 @@ async function main(): Promise<void> {
       setImmediate(() => process.exit(0));
     },
   });
-  process.send?.({ type: 'ready', url: gateway.url });
 }
 
 main().catch((error: unknown) => {

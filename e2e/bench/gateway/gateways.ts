@@ -18,13 +18,23 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 
 export const GATEWAY_KINDS = ['ours', 'apollo', 'hive-js', 'hive-rust', 'hive-rust-nodedupe'] as const;
+/**
+ * More of ours, for the other scenarios (scenarios.ts): `ours-nocoalesce` with request coalescing
+ * off; `ours-workers` as a cluster of one worker per core (gateway/src/cluster.ts, as main.ts runs
+ * it with GATEWAY_WORKERS), not pinned.
+ */
+export const MORE_KINDS = ['ours-nocoalesce', 'ours-workers'] as const;
 /** Every kind: also `ours-baseline`, ours as of another commit (`--baseline <rev>`), for before/after figures of a change. */
-export type GatewayKind = (typeof GATEWAY_KINDS)[number] | 'ours-baseline';
+export type GatewayKind = (typeof GATEWAY_KINDS)[number] | (typeof MORE_KINDS)[number] | 'ours-baseline';
+/** Whether a kind is our gateway (it verifies access tokens: the load generator signs real ones). */
+export const isOurs = (kind: GatewayKind): boolean => kind.startsWith('ours');
 
 /** What each kind is, for the table. */
 export const GATEWAY_LABELS: Readonly<Record<GatewayKind, string>> = {
   ours: 'ours (@shop/gateway)',
   'ours-baseline': 'ours, baseline commit',
+  'ours-nocoalesce': 'ours, coalescing off',
+  'ours-workers': 'ours, one worker per core',
   apollo: 'vanilla @apollo/gateway',
   'hive-js': 'Hive Gateway, JS planner',
   'hive-rust': 'Hive Gateway, Rust runtime',
@@ -54,6 +64,8 @@ export async function startBenchGateway(o: GatewayStartOptions): Promise<Started
   switch (o.kind) {
     case 'ours':
     case 'ours-baseline':
+    case 'ours-nocoalesce':
+    case 'ours-workers':
       return startOurs(o);
     case 'apollo':
       return startVanillaApollo(o);
@@ -80,6 +92,7 @@ async function startOurs(o: GatewayStartOptions): Promise<StartedGateway> {
     nodeEnv: 'production',
     logger: createLogger('gateway', process.env['LOG_LEVEL'] ?? 'warn'),
     attach: attachSubscriptions({ internalAuthSecret: o.secret }),
+    coalescing: { enabled: o.kind !== 'ours-nocoalesce' },
   });
   return { url: gateway.url, stop: () => gateway.stop() };
 }

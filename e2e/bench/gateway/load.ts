@@ -1,6 +1,6 @@
 /**
  * The benchmark's load generator: a closed loop of `connections` clients over undici (one
- * keep-alive connection each), every request the same body with a unique `Authorization`. A
+ * keep-alive connection each), every request the same body with a unique `Authorization` (or none: anonymous). A
  * warm-up, then a measured window of fixed length; requests still in flight at its end are
  * awaited and counted. Every response body is compared with the first one (string equality:
  * cheap), so a gateway that answers differently once in a thousand is caught.
@@ -41,11 +41,12 @@ export async function runLoad(spec: LoadSpec, onMeasuring: () => void = () => un
   const latencies: number[] = [];
   const once = async (): Promise<void> => {
     const t0 = performance.now();
+    const auth = authorization();
     try {
       const res = await pool.request({
         path: url.pathname,
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json', authorization: authorization() },
+        headers: { 'content-type': 'application/json', accept: 'application/json', ...(auth === undefined ? {} : { authorization: auth }) },
         body: BENCH_BODY,
       });
       const text = await res.body.text();

@@ -7,8 +7,13 @@
  * stubs and the load generator on the other; rounds interleaved; bodies compared. Prints one table
  * (run.ts, report.ts). Loopback only; ports 4470-4489 by default (--base-port 0: free ports).
  *
+ * Scenarios (scenarios.ts), one table each: uncached (ours and its peers, a unique Authorization
+ * per request), coalescing (anonymous identical requests: ours with and without coalescing, Hive's
+ * Rust runtime with and without deduplication), workers (ours on one core vs one worker per core).
+ *
  * Options (defaults in brackets):
- *   --gateways <list> [ours,apollo,hive-js,hive-rust,hive-rust-nodedupe]
+ *   --scenario <list> [uncached,coalescing,workers]
+ *   --gateways <list> [the scenario's]
  *   --rounds <n> [3]  --duration <s> [15]  --warmup <s> [5]  --connections <n> [16]
  *   --base-port <port> [4470]  --host <address> [127.0.0.1]
  *   --no-pin                  do not pin with taskset  --gateway-cpu <n> [0]  --load-cpu <n> [1]
@@ -21,18 +26,22 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { GatewayKind } from './gateways';
-import { GATEWAY_KINDS } from './gateways';
+import { GATEWAY_KINDS, MORE_KINDS } from './gateways';
 import { formatProfile, summariseProfile } from './profile';
 import { formatReport } from './report';
 import type { BenchSettings } from './run';
 import { DEFAULT_SETTINGS, runGatewayBench } from './run';
+import type { Scenario } from './scenarios';
+import { DEFAULT_SCENARIOS, SCENARIOS } from './scenarios';
 
 const HELP = `npm run bench:gateway -- [options]
 
 Compares our gateway with vanilla @apollo/gateway and Hive Gateway (JS planner; Rust runtime with
-and without upstream deduplication) on four stub subgraphs, uncached, one core per gateway.
+and without upstream deduplication) on four stub subgraphs, one core per gateway, in scenarios:
+${Object.values(SCENARIOS).map((sc) => `  ${sc.name.padEnd(12)} ${sc.gateways.join(', ')}`).join('\n')}
 
-  --gateways <list>     comma-separated, ours first [${DEFAULT_SETTINGS.gateways.join(',')}]
+  --scenario <list>     comma-separated, one table each [${DEFAULT_SCENARIOS.join(',')}]
+  --gateways <list>     comma-separated, ours first [each scenario's]
   --rounds <n>          rounds, each runs every gateway once, interleaved [${DEFAULT_SETTINGS.rounds}]
   --duration <s>        measured seconds per gateway and round [${DEFAULT_SETTINGS.durationS}]
   --warmup <s>          unmeasured seconds before each window [${DEFAULT_SETTINGS.warmupS}]
@@ -50,10 +59,13 @@ and without upstream deduplication) on four stub subgraphs, uncached, one core p
   --help                this text
 `;
 
-function parseOptions(argv: readonly string[]): BenchSettings & { json?: string | undefined } {
+type Options = Omit<BenchSettings, 'scenario' | 'gateways'> & { readonly scenarios: readonly Scenario[]; readonly gateways?: readonly GatewayKind[] | undefined; readonly json?: string | undefined };
+
+function parseOptions(argv: readonly string[]): Options {
   const { values } = parseArgs({
     args: [...argv],
     options: {
+      scenario: { type: 'string' },
       gateways: { type: 'string' },
       rounds: { type: 'string' },
       duration: { type: 'string' },
@@ -81,9 +93,16 @@ function parseOptions(argv: readonly string[]): BenchSettings & { json?: string 
     if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number ≥ ${min}, got "${raw}"`);
     return n;
   };
-  const gateways = (values.gateways?.split(',').map((g) => g.trim()).filter(Boolean) ?? [...DEFAULT_SETTINGS.gateways]) as GatewayKind[];
-  for (const g of gateways) if (!(GATEWAY_KINDS as readonly string[]).includes(g)) throw new Error(`--gateways: unknown gateway "${g}" (known: ${GATEWAY_KINDS.join(', ')})`);
+  const known: readonly string[] = [...GATEWAY_KINDS, ...MORE_KINDS];
+  const gateways = values.gateways?.split(',').map((g) => g.trim()).filter(Boolean) as GatewayKind[] | undefined;
+  for (const g of gateways ?? []) if (!known.includes(g)) throw new Error(`--gateways: unknown gateway "${g}" (known: ${known.join(', ')})`);
+  const scenarios = (values.scenario?.split(',').map((x) => x.trim()).filter(Boolean) ?? [...DEFAULT_SCENARIOS]).map((name) => {
+    const scenario = SCENARIOS[name];
+    if (!scenario) throw new Error(`--scenario: unknown scenario "${name}" (known: ${Object.keys(SCENARIOS).join(', ')})`);
+    return scenario;
+  });
   return {
+    scenarios,
     gateways,
     rounds: number('rounds', values.rounds, DEFAULT_SETTINGS.rounds, 1),
     durationS: number('duration', values.duration, DEFAULT_SETTINGS.durationS, 0.1),
@@ -109,16 +128,23 @@ async function main(): Promise<void> {
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${HELP}`);
     process.exit(2);
   }
-  if (settings.profileDir) mkdirSync(settings.profileDir, { recursive: true });
-  const report = await runGatewayBench(settings, (line) => process.stderr.write(`${line}\n`));
-  process.stdout.write(`${formatReport(report, `npm run bench:gateway -- ${argv.join(' ')}`.trim())}\n`);
-  if (settings.profileDir) {
-    const profiles = readdirSync(settings.profileDir).filter((f) => /^ours-round-\d+\.cpuprofile$/.test(f)).map((f) => path.join(settings.profileDir!, f));
-    const ours = report.gateways.find((g) => g.gateway === 'ours');
-    const requests = ours?.samples.reduce((n, w) => n + w.requests, 0) ?? 0;
-    if (profiles.length) process.stdout.write(`\n${formatProfile(summariseProfile(profiles), requests)}\n`);
+  const { scenarios, gateways, json, ...common } = settings;
+  const reports = [];
+  for (const scenario of scenarios) {
+    // Each scenario's profiles in a directory of its own.
+    const profileDir = common.profileDir && scenarios.length > 1 ? path.join(common.profileDir, scenario.name) : common.profileDir;
+    if (profileDir) mkdirSync(profileDir, { recursive: true });
+    const report = await runGatewayBench({ ...common, profileDir, scenario, gateways: gateways ?? scenario.gateways }, (line) => process.stderr.write(`${scenario.name}: ${line}\n`));
+    reports.push(report);
+    process.stdout.write(`${formatReport(report, `npm run bench:gateway -- ${argv.join(' ')}`.trim())}\n\n`);
+    if (profileDir) {
+      const profiles = readdirSync(profileDir).filter((f) => /^ours-round-\d+\.cpuprofile$/.test(f)).map((f) => path.join(profileDir, f));
+      const ours = report.gateways.find((g) => g.gateway === 'ours');
+      const requests = ours?.samples.reduce((n, w) => n + w.requests, 0) ?? 0;
+      if (profiles.length) process.stdout.write(`${formatProfile(summariseProfile(profiles), requests)}\n\n`);
+    }
   }
-  if (settings.json) writeFileSync(settings.json, JSON.stringify(report, null, 2));
+  if (json) writeFileSync(json, JSON.stringify(reports, null, 2));
 }
 
 main().catch((error: unknown) => {

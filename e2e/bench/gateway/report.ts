@@ -19,16 +19,16 @@ const loadAverage = (l: readonly number[]): string => l.map((x) => x.toFixed(2))
 export function formatReport(report: BenchReport, command: string): string {
   const s = report.settings;
   const lines: string[] = [];
-  lines.push(`Gateway benchmark: 20 products with stock, 3 reviews each with author and the author's order count (4 subgraphs), uncached, unique Authorization per request`);
+  lines.push(s.scenario.title);
   lines.push(
     `${s.rounds} rounds × ${s.durationS} s (warm-up ${s.warmupS} s), ${s.connections} connections, ${report.cpus} CPUs, ` +
-      (report.pinned ? `gateways pinned to CPU ${s.gatewayCpu}, stubs + load generator to CPU ${s.loadCpu}` : 'NOT pinned (taskset unavailable or one CPU)') +
+      (report.pinned ? `gateways pinned to CPU ${s.gatewayCpu}${s.gateways.includes('ours-workers') ? ' (but ours-workers: every CPU)' : ''}, stubs + load generator to CPU ${s.loadCpu}` : 'NOT pinned (taskset unavailable or one CPU)') +
       `, Node ${report.node}, started ${report.startedAt}`,
   );
   lines.push(`command: ${command}`);
   lines.push(`load average (1/5/15 min): start ${loadAverage(report.loadAverage.start)}, end ${loadAverage(report.loadAverage.end)}`);
   lines.push('');
-  const ours = report.gateways.find((g) => g.gateway === 'ours' && g.samples.length);
+  const ours = report.gateways.find((g) => g.gateway === s.gateways[0] && g.samples.length);
   const oursRps = ours ? medianOf(ours, (w) => w.rps) : NaN;
   const oursCpu = ours ? medianOf(ours, (w) => w.cpuMsPerRequest) : NaN;
   const header = ['gateway', 'req/s median (min–max)', 'p50 / p95 / p99 ms', 'CPU ms/req', 'subgraph req/req', 'req/s ÷ ours', 'CPU ÷ ours', 'body', 'load core', 'errors'];
@@ -58,7 +58,7 @@ export function formatReport(report: BenchReport, command: string): string {
   const widths = header.map((_, i) => Math.max(...rows.map((r) => (r.length === 2 && i > 0 ? 0 : (r[i] ?? '').length))));
   for (const r of rows) lines.push((r.length === 2 ? `${r[0]!.padEnd(widths[0]!)}  ${r[1]!}` : r.map((c, i) => c.padEnd(widths[i]!)).join('  ')).trimEnd());
   lines.push('');
-  lines.push('medians over the rounds; CPU = the gateway process (user + system, all threads) over the measured window ÷ requests; body: the same JSON as the first gateway\'s (parsed and printed again, key order kept)');
+  lines.push('medians over the rounds; CPU = the gateway process and its workers (user + system, all threads) over the measured window ÷ requests; body: the same JSON as the first gateway\'s (parsed and printed again, key order kept)');
   lines.push('(every response of a window is also compared with that window\'s first: a difference counts as an error); load core: CPU used by the stubs and the load generator (100 % would mean the figures are theirs)');
   const bad = report.gateways.flatMap((g) => g.samples.filter((w) => Object.keys(w.errors).length).map((w) => `${g.gateway} round ${w.round + 1}: ${Object.entries(w.errors).map(([k, v]) => `${k} ${v}`).join(', ')}`));
   if (bad.length) lines.push(`errors: ${bad.join('; ')}`);

@@ -15,14 +15,18 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import type { GatewayKind, GatewayStartOptions } from './gateways';
-import { GATEWAY_KINDS } from './gateways';
+import { isOurs } from './gateways';
 import type { LoadResult, LoadSpec } from './load';
 import type { Child, Message } from './processes';
 import { canPin, processCpuMs, startChild } from './processes';
+import type { Scenario } from './scenarios';
+import { UNCACHED } from './scenarios';
 import { answerProblem, benchSupergraph } from './workload';
 
 export interface BenchSettings {
-  /** Gateways to compare, `ours` first (the ratios are to ours). Default every kind. */
+  /** What is measured: the title, how requests are authorized (scenarios.ts). Default the uncached listing. */
+  readonly scenario: Scenario;
+  /** Gateways to compare, `ours` first (the ratios are to ours). Default the scenario's. */
   readonly gateways: readonly GatewayKind[];
   /** Rounds; each runs every gateway once. Default 3. */
   readonly rounds: number;
@@ -50,7 +54,8 @@ export interface BenchSettings {
 }
 
 export const DEFAULT_SETTINGS: BenchSettings = {
-  gateways: GATEWAY_KINDS,
+  scenario: UNCACHED,
+  gateways: UNCACHED.gateways,
   rounds: 3,
   warmupS: 5,
   durationS: 15,
@@ -105,6 +110,8 @@ interface RunningGatewayChild {
   readonly kind: GatewayKind;
   readonly child: Child;
   readonly url: string;
+  /** Every process whose CPU is the gateway's: the child, and its workers if it has any. */
+  readonly pids: readonly number[];
 }
 
 /** Runs the benchmark; `log` receives progress lines (stderr in the command). */
@@ -113,6 +120,8 @@ export async function runGatewayBench(settings: BenchSettings, log: (line: strin
   const loadStart = os.loadavg();
   const pinned = settings.pin && canPin() && os.availableParallelism() >= 2;
   const cpuOf = (role: 'gateway' | 'load'): number | undefined => (pinned ? (role === 'gateway' ? settings.gatewayCpu : settings.loadCpu) : undefined);
+  // One worker per core runs on every core: not pinned.
+  const gatewayCpu = (kind: GatewayKind): number | undefined => (kind === 'ours-workers' ? undefined : cpuOf('gateway'));
   const port = (offset: number): number => (settings.basePort === 0 ? 0 : settings.basePort + offset);
   const secret = randomBytes(32).toString('hex');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'gateway-bench-'));
@@ -131,10 +140,11 @@ export async function runGatewayBench(settings: BenchSettings, log: (line: strin
       kinds.map(async (kind, i): Promise<RunningGatewayChild | undefined> => {
         const options: GatewayStartOptions = { kind, port: port(5 + i), host: settings.host, supergraphFile, subgraphUrls, secret, baselineDir };
         try {
-          const { child, ready } = await startChild(kind, 'gateway.process.ts', [JSON.stringify(options)], { cpu: cpuOf('gateway'), env: { NODE_ENV: 'production' } });
+          const { child, ready } = await startChild(kind, 'gateway.process.ts', [JSON.stringify(options)], { cpu: gatewayCpu(kind), env: { NODE_ENV: 'production' } });
           children.push(child);
-          log(`${kind}: ${String(ready['url'])} (pid ${child.pid})`);
-          return { kind, child, url: ready['url'] as string };
+          const pids = [child.pid, ...((ready['pids'] as number[] | undefined) ?? [])];
+          log(`${kind}: ${String(ready['url'])} (pid ${pids.join(', ')})`);
+          return { kind, child, url: ready['url'] as string, pids };
         } catch (error) {
           failed.set(kind, error instanceof Error ? error.message.split('\n')[0]! : String(error));
           log(`${kind}: could not start: ${failed.get(kind)!}`);
@@ -210,7 +220,7 @@ async function measureWindow(g: RunningGatewayChild, stubs: Child, load: Child, 
     connections: settings.connections,
     warmupS: settings.warmupS,
     durationS: settings.durationS,
-    authorization: g.kind === 'ours' || g.kind === 'ours-baseline' ? 'jwt' : 'opaque',
+    authorization: settings.scenario.authorization === 'anonymous' ? 'none' : isOurs(g.kind) ? 'jwt' : 'opaque',
     secret,
   };
   const loadCpu = (): number => processCpuMs(load.pid) + processCpuMs(stubs.pid);
@@ -223,11 +233,12 @@ async function measureWindow(g: RunningGatewayChild, stubs: Child, load: Child, 
   const profile = settings.profileDir && g.kind === 'ours' ? path.join(settings.profileDir, `ours-round-${round + 1}.cpuprofile`) : undefined;
   if (profile) await g.child.ask({ type: 'profile-start' }, 'profile-start:done');
   const t0 = performance.now();
-  const cpu0 = processCpuMs(g.child.pid);
+  const gatewayCpuMs = (): number => g.pids.reduce((sum, pid) => sum + processCpuMs(pid), 0);
+  const cpu0 = gatewayCpuMs();
   const load0 = loadCpu();
   const sub0 = await counts();
   const { result } = await done;
-  const cpu1 = processCpuMs(g.child.pid);
+  const cpu1 = gatewayCpuMs();
   if (profile) await g.child.ask({ type: 'profile-stop', file: profile }, 'profile-stop:done');
   const load1 = loadCpu();
   const sub1 = await counts();

@@ -70,16 +70,17 @@ export function answerProblem(body: string): string | null {
 }
 
 /** How a load generator makes each request's `Authorization`. */
-export type AuthorizationKind = 'jwt' | 'opaque';
+export type AuthorizationKind = 'jwt' | 'opaque' | 'none';
 
 /**
  * Makes a unique `Authorization` per request. `jwt`: a valid HS256 access token of the users
  * service (issuer, audience, subject, roles, a fresh session id, 1 h lifetime), signed with
  * `secret`, so that our gateway verifies it and signs the identity to its subgraphs; `opaque`: a
- * unique bearer string (gateways without our auth ignore it). Signing here rather than with
+ * unique bearer string (gateways without our auth ignore it); `none`: no header (anonymous). Signing here rather than with
  * AccessTokenIssuer (jose) keeps the load generator cheap: one HMAC per request, synchronous.
  */
-export function authorizationMaker(kind: AuthorizationKind, secret: string): () => string {
+export function authorizationMaker(kind: AuthorizationKind, secret: string): () => string | undefined {
+  if (kind === 'none') return () => undefined;
   let n = 0;
   const nonce = process.pid.toString(36);
   if (kind === 'opaque') return () => `Bearer bench-${nonce}-${(n++).toString(36)}`;

@@ -1,0 +1,55 @@
+/**
+ * The benchmark's scenarios: which gateways one table compares, and how the load generator
+ * authorizes its requests. Each scenario is one interleaved run and one table; `--scenario a,b`
+ * runs several, one after the other. A scenario of its own (e.g. the entity cache on) is a file
+ * exporting a {@link Scenario} plus its line in {@link SCENARIOS} (and its gateway kinds in
+ * gateways.ts when it needs new ones).
+ */
+import type { GatewayKind } from './gateways';
+import { GATEWAY_KINDS } from './gateways';
+
+export interface Scenario {
+  readonly name: string;
+  /** What the table measures (its first line). */
+  readonly title: string;
+  /** The gateways compared, ours first (the ratios are to the first). */
+  readonly gateways: readonly GatewayKind[];
+  /**
+   * `unique`: a unique Authorization per request (a valid access token for ours, an opaque one for
+   * the others), so nothing can be shared between requests; `anonymous`: no Authorization at all,
+   * every request the same (what coalescing and deduplication can merge).
+   */
+  readonly authorization: 'unique' | 'anonymous';
+}
+
+const LISTING = "20 products with stock, 3 reviews each with author and the author's order count (4 subgraphs)";
+
+export const UNCACHED: Scenario = {
+  name: 'uncached',
+  title: `Gateway benchmark: ${LISTING}, uncached, unique Authorization per request`,
+  gateways: GATEWAY_KINDS,
+  authorization: 'unique',
+};
+
+export const COALESCING: Scenario = {
+  name: 'coalescing',
+  title: `Gateway benchmark: ${LISTING}, anonymous identical requests (coalescing, deduplication), one core each`,
+  gateways: ['ours', 'ours-nocoalesce', 'hive-rust', 'hive-rust-nodedupe'],
+  authorization: 'anonymous',
+};
+
+export const WORKERS: Scenario = {
+  name: 'workers',
+  title: `Gateway benchmark: ${LISTING}, uncached, unique Authorization per request; ours on one core vs one worker per core (both cores, shared with the stubs and the load generator)`,
+  gateways: ['ours', 'ours-workers'],
+  authorization: 'unique',
+};
+
+export const SCENARIOS: Readonly<Record<string, Scenario>> = {
+  uncached: UNCACHED,
+  coalescing: COALESCING,
+  workers: WORKERS,
+};
+
+/** `npm run bench:gateway` without --scenario. */
+export const DEFAULT_SCENARIOS: readonly string[] = ['uncached', 'coalescing', 'workers'];

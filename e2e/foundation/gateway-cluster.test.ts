@@ -1,0 +1,194 @@
+/**
+ * The standalone gateway (gateway/src/main.ts, configured only through its environment) with two
+ * workers sharing its port, in front of a real shop's subgraphs. Every request below opens a
+ * connection of its own, so that the primary hands them to the workers in turn: the anonymous
+ * budget is one for the whole gateway (the primary's counters, no Redis), /metrics is the sum over
+ * the workers, a stock subscription works on each worker, and a session revoked by users' event on
+ * Kafka is refused by every worker. Then SIGTERM stops the primary and every worker.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import http from 'node:http';
+import path from 'node:path';
+import { SessionRevoked } from '@shop/events';
+import { createEnvelope, createLogger, KafkaBus } from '@shop/platform';
+import { eventually, testKafkaBrokers } from '@shop/platform/testing';
+import type { DemoProduct } from '../orders/orders-flow';
+import { demoProducts } from '../orders/orders-flow';
+import { ADJUST, metricsOf, sample, watch } from '../subscriptions/support';
+import type { TestShop } from '../support/harness';
+import { startTestShop } from '../support/harness';
+
+const MAIN = path.resolve(__dirname, '../../gateway/src/main.ts');
+const STOCK_CHANGED = 'subscription($ids: [ID!]!) { stockChanged(productIds: $ids) { productId available } }';
+
+interface ClusterProcess {
+  readonly url: string;
+  readonly pids: number[];
+  readonly child: ChildProcess;
+  stop(): Promise<number | null>;
+}
+
+/** Starts main.ts with `env`; resolves once the primary logged 'gateway cluster ready'. */
+function startCluster(env: Record<string, string>): Promise<ClusterProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const stop = () =>
+    new Promise<number | null>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        resolve(code);
+      });
+      child.kill('SIGTERM');
+    });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      void stop();
+      reject(new Error(`gateway cluster not ready within 120 s; output:\n${output.slice(-4_000)}`));
+    }, 120_000);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      for (const line of output.split('\n')) {
+        if (!line.includes('gateway cluster ready')) continue;
+        const { url, pids } = JSON.parse(line) as { url: string; pids: number[] };
+        clearTimeout(timer);
+        output = '';
+        return resolve({ url, pids, child, stop });
+      }
+    });
+    child.stderr?.on('data', (chunk: Buffer) => void (output += chunk.toString()));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`gateway cluster exited with ${code} before it was ready; output:\n${output.slice(-4_000)}`));
+    });
+  });
+}
+
+/** One request on a connection of its own (no keep-alive pool), so that consecutive requests reach different workers. */
+function freshRequest(url: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
+  return new Promise((resolve, reject) => {
+    const body = init.body === undefined ? undefined : JSON.stringify(init.body);
+    const req = http.request(url, { method: init.method ?? (body ? 'POST' : 'GET'), agent: false, headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...init.headers } }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('the gateway with two workers sharing its port', () => {
+  let shop: TestShop;
+  let cluster: ClusterProcess;
+  let products: DemoProduct[];
+
+  beforeAll(async () => {
+    shop = await startTestShop({ seed: true });
+    products = await demoProducts(shop);
+    const url = (name: 'users' | 'catalog' | 'inventory' | 'orders') => shop.supergraph.services[name].url;
+    cluster = await startCluster({
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'info',
+      GATEWAY_WORKERS: '2',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      USERS_URL: url('users'),
+      CATALOG_URL: url('catalog'),
+      INVENTORY_URL: url('inventory'),
+      ORDERS_URL: url('orders'),
+      JWT_SECRET: shop.jwtSecret,
+      INTERNAL_AUTH_SECRET: shop.internalAuthSecret,
+      KAFKA_BROKERS: testKafkaBrokers().join(','),
+      // Budgets per client address from X-Forwarded-For, loopback not exempt, no Redis: the primary counts.
+      TRUST_PROXY_HOPS: '1',
+      RATE_LIMIT_EXEMPT_ADDRESSES: '',
+      RATE_LIMIT_ANONYMOUS_REQUESTS: '6',
+    });
+  }, 180_000);
+  afterAll(async () => {
+    await cluster?.stop();
+    await shop?.stop();
+  });
+
+  it('should run two workers', () => {
+    expect(cluster.pids).toHaveLength(2);
+    expect(new Set(cluster.pids).size).toBe(2);
+  });
+
+  it('should enforce one anonymous budget across the workers, and count the refusals of both in one /metrics', async () => {
+    const from = `198.18.${randomBytes(1)[0]}.${randomBytes(1)[0]}`;
+    const answers: Array<{ status: number; remaining: string | undefined }> = [];
+    for (let i = 0; i < 10; i++) {
+      const res = await freshRequest(cluster.url, { body: { query: '{ __typename }' }, headers: { 'x-forwarded-for': from } });
+      answers.push({ status: res.status, remaining: res.headers['ratelimit-remaining'] as string | undefined });
+    }
+    // Per-worker counters would allow 6 on each worker (12 in all).
+    expect(answers).toEqual([
+      ...[5, 4, 3, 2, 1, 0].map((n) => ({ status: 200, remaining: String(n) })),
+      ...Array.from({ length: 4 }, () => ({ status: 429, remaining: '0' })),
+    ]);
+    // Whichever worker answers the scrape, it reports the four refusals of both.
+    for (let i = 0; i < 2; i++) {
+      const metrics = await freshRequest(cluster.url.replace(/\/graphql$/, '/metrics'));
+      expect(metrics.status).toBe(200);
+      expect(sample(metrics.text, 'gateway_rate_limited_total', { budget: 'requests', caller: 'anonymous', transport: 'http' })).toBe(4);
+    }
+  });
+
+  it('should deliver a stock subscription on each worker', async () => {
+    const p = products[0]!;
+    const token = await shop.tokenFor({});
+    const admin = await shop.tokenFor({ roles: ['CUSTOMER', 'ADMIN'] });
+    const viaCluster = { ...shop, url: cluster.url };
+    // Two WebSocket connections: one per worker.
+    const subs = [watch(viaCluster, STOCK_CHANGED, { ids: [p.id] }, token), watch(viaCluster, STOCK_CHANGED, { ids: [p.id] }, token)];
+    try {
+      await eventually(async () => sample(await metricsOf(shop, 'inventory'), 'subgraph_subscriptions_active', { service: 'inventory', field: 'stockChanged' }) === 2, 20_000);
+      const adjusted = await freshRequest(cluster.url, { body: { query: ADJUST, variables: { id: p.id, delta: 3 } }, headers: { authorization: `Bearer ${admin}` } });
+      expect(JSON.parse(adjusted.text)).toEqual({ data: { adjustInventory: { available: p.available + 3 } } });
+      await eventually(() => subs.every((s) => s.events.length === 1), 20_000);
+      for (const s of subs) expect(s.events).toEqual([{ data: { stockChanged: { productId: p.id, available: p.available + 3 } } }]);
+    } finally {
+      await Promise.all(subs.map((s) => s.close()));
+    }
+  });
+
+  it("should refuse a session on every worker once users' revocation event is on Kafka", async () => {
+    const sessionId = randomUUID();
+    const userId = randomUUID();
+    const token = await shop.tokenFor({ userId, sessionId });
+    const ask = async () => {
+      const answers = [];
+      for (let i = 0; i < 6; i++) answers.push(await freshRequest(cluster.url, { body: { query: '{ __typename }' }, headers: { authorization: `Bearer ${token}` } }));
+      return answers.map((a) => (JSON.parse(a.text) as { errors?: Array<{ extensions?: { code?: string } }> }).errors?.[0]?.extensions?.code ?? 'OK');
+    };
+    expect(await ask()).toEqual(Array.from({ length: 6 }, () => 'OK'));
+    const bus = new KafkaBus({ brokers: testKafkaBrokers(), logger: createLogger('bus', 'silent'), clientId: 'cluster-test' });
+    try {
+      const data = { userId, sessionIds: [sessionId], reason: 'logout' as const, revokedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 15 * 60_000).toISOString() };
+      await bus.publish([{ topic: SessionRevoked.topic, key: userId, value: JSON.stringify(createEnvelope('users', SessionRevoked, userId, data)) }]);
+      // Six requests on six connections: both workers, each following the topic on its own.
+      await eventually(async () => (await ask()).every((code) => code === 'UNAUTHENTICATED'), 30_000, 200);
+    } finally {
+      await bus.close();
+    }
+  });
+
+  it('should stop every worker on SIGTERM to the primary', async () => {
+    const code = await cluster.stop();
+    expect(code).toBe(0);
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await eventually(() => cluster.pids.every((pid) => !alive(pid)), 10_000);
+  });
+});
