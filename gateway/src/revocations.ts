@@ -6,7 +6,8 @@
  *
  * The bus is fast but asynchronous, and a client that signs out and immediately reuses its token
  * must be refused. So the replica that carries a revoking mutation makes it visible before it
- * answers: after `logout` it adds the caller's session at once; after `resetPassword` (and a
+ * answers: after `logout` it adds the caller's session at once; after `deleteMyAccount` that one at
+ * once and waits for the erasure's revocation event; after `resetPassword` (and a
  * refresh-token reuse) it waits, up to `syncTimeoutMs`, until the event whose `cause` is the
  * digest of the token the client presented has reached its list. Other replicas learn within the
  * bus latency (milliseconds).
@@ -14,7 +15,7 @@
 import type { ApolloServerPlugin, GraphQLRequestContextWillSendResponse } from '@apollo/server';
 import type { FieldNode, FragmentDefinitionNode, SelectionSetNode } from 'graphql';
 import { Kind } from 'graphql';
-import { sessionRevocationCause } from '@shop/events';
+import { accountErasureCause, sessionRevocationCause } from '@shop/events';
 import { gatewayDenyListMetrics, SessionDenyList } from '@shop/platform';
 import type { RevocationList } from './auth';
 import type { GatewayContext } from './subgraph-data-source';
@@ -44,6 +45,10 @@ export class SessionRevocations extends SessionDenyList implements RevocationLis
             const value = data?.[key];
             if (field.name.value === 'logout' && value === true && rc.contextValue.identity) {
               this.revoke([rc.contextValue.identity.sessionId], rc.contextValue.identity.exp * 1000, 'response');
+            } else if (field.name.value === 'deleteMyAccount' && value === true && rc.contextValue.identity) {
+              // The caller's token at once; the user's other sessions once the event has landed.
+              this.revoke([rc.contextValue.identity.sessionId], rc.contextValue.identity.exp * 1000, 'response');
+              waits.push(this.waitForCause(sessionRevocationCause(accountErasureCause(rc.contextValue.identity.userId))));
             } else if (field.name.value === 'resetPassword' && value === true) {
               const token = argument(rc, field, 'token');
               if (token) waits.push(this.waitForCause(sessionRevocationCause(token)));

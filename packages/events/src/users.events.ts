@@ -72,6 +72,11 @@ export const SessionRevoked = defineEvent(
   }),
 );
 
+/** What `sessionRevocationCause` digests for the revocations of an account's erasure. */
+export function accountErasureCause(userId: string): string {
+  return `account-erased:${userId}`;
+}
+
 /**
  * The `cause` of a SessionRevoked event caused by presenting `token` (a password reset token or a
  * reused refresh token): users computes it when revoking, the gateway when it saw the mutation.

@@ -4,7 +4,7 @@
  * transaction with its events and mails (see UnitOfWork).
  */
 import { randomUUID } from 'node:crypto';
-import { AccountErased, SessionRevoked, sessionRevocationCause, UserRegisteredV2, UserUpdated } from '@shop/events';
+import { accountErasureCause, AccountErased, SessionRevoked, sessionRevocationCause, UserRegisteredV2, UserUpdated } from '@shop/events';
 import type { SessionRevocationReason } from '@shop/events';
 import type { Identity, Logger } from '@shop/platform';
 import { badUserInput, conflict, notFound, unauthenticated } from '@shop/platform';
@@ -410,7 +410,8 @@ export class UsersService {
       const sessionIds = await uow.sessions.revokeAllOfUser(locked.id, 'account-erased');
       // Also the caller's own session when this service did not issue it (a token minted elsewhere with the shared key).
       const all = sessionIds.includes(identity.sessionId) ? sessionIds : [...sessionIds, identity.sessionId];
-      await this.announceRevocation(uow, locked.id, all, 'account-erased', undefined, identity.exp * 1000);
+      // The cause lets the gateway carrying this mutation wait until every session is on its deny list.
+      await this.announceRevocation(uow, locked.id, all, 'account-erased', sessionRevocationCause(accountErasureCause(locked.id)), identity.exp * 1000);
       await uow.outgoing.wipeFor(locked.id);
       await uow.users.erase(locked.id);
       await uow.erasures.record(locked.id, all.length);
