@@ -4,7 +4,9 @@
  * service and shared by the context, the consumers, the live feed and the background jobs.
  */
 import type { ServiceDeps } from '@shop/platform';
-import { LivePubSub } from '@shop/platform';
+import { DEVELOPMENT_PII_KEYS, LivePubSub, PiiCipher } from '@shop/platform';
+import { CartService } from './carts/cart.service';
+import { CartsRepository } from './persistence/carts.repository';
 import type { OrdersSettings } from './config';
 import { ordersMetrics } from './metrics';
 import type { OrdersMetrics } from './metrics';
@@ -41,6 +43,8 @@ export interface OrdersParts {
   readonly provider: ResilientPaymentProvider;
   readonly metrics: OrdersMetrics;
   readonly live: LivePubSub<OrdersTopics>;
+  /** Issue 18: carts, pricing, checkout, guest orders. */
+  readonly carts: CartService;
 }
 
 export interface OrdersOptions {
@@ -76,5 +80,8 @@ export function setupOrders(deps: ServiceDeps, settings: OrdersSettings, options
   const leaseMs = settings.PAYMENT_TIMEOUT_MS * (settings.PAYMENT_MAX_RETRIES + 1) + 2_000 * settings.PAYMENT_MAX_RETRIES + 5_000;
   const payments = new PaymentWorker(deps, repo, provider, transitions, metrics, { intervalMs: settings.PAYMENT_WORKER_INTERVAL_MS, leaseMs });
   const service = new OrdersService(deps, repo, transitions, payments, provider.name, settings, metrics);
-  return { deps, settings, repo, service, transitions, payments, provider, metrics, live: new LivePubSub<OrdersTopics>() };
+  // Guests' e-mail addresses are encrypted at rest (the development key outside production only).
+  const cipher = new PiiCipher(settings.PII_ENCRYPTION_KEYS ?? DEVELOPMENT_PII_KEYS);
+  const carts = new CartService(deps, new CartsRepository(), repo, service, settings, metrics, cipher);
+  return { deps, settings, repo, service, transitions, payments, provider, metrics, live: new LivePubSub<OrdersTopics>(), carts };
 }
