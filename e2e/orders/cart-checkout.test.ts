@@ -10,6 +10,7 @@ import { eventually } from '@shop/platform/testing';
 import type { TestShop } from '../support/harness';
 import { startTestShop } from '../support/harness';
 import { metricsOf, sample, watch } from '../subscriptions/support';
+import { registerAccount, waitForMail } from '../users/support';
 import { waitForStatus } from './orders-flow';
 import type { Catalogue } from './cart-support';
 import { ADD, address, APPLY, CART, catalogue, CHECKOUT, CREATE_CART, guestContact, MERGE, ok, ORDER_BREAKDOWN, refusal, SHIP, UPDATE_LINE, untilOrdersKnow } from './cart-support';
@@ -162,9 +163,15 @@ describe('checkout', () => {
     expect(rows[0].email_encrypted).not.toContain('example.com');
     expect(rows[0].guest_token_hash).not.toBe(contact.body.token);
 
-    const token: string = contact.body.token;
+    // The confirmation mail (sent by users, recipient and link asked of orders) carries the breakdown and the link with the token.
+    const mail = await waitForMail(shop, 'guest.buyer@example.com', 'order-confirmed', 30_000);
+    expect(mail.text).toContain(order.number);
+    for (const line of ['Subtotal: 36.00 USD', 'Discount: -5.00 USD', 'Shipping: 4.99 USD', 'Tax: 2.97 USD', 'Total: 38.96 USD']) expect(mail.text).toContain(line);
+    const token = decodeURIComponent(/token=([^\s]+)/.exec(mail.text)![1]!);
+    expect(token).toBe(contact.body.token);
     const seen = ok(await shop.gql(`query($t: String!) { guestOrder(token: $t) { ${ORDER_BREAKDOWN} } }`, { t: token }), 'guestOrder');
     expect(seen.id).toBe(order.id);
+    expect(ok(await shop.gql('query($t: String!) { guestOrder(token: $t) { email isGuest } }', { t: token }), 'guestOrder')).toEqual({ email: 'guest.buyer@example.com', isGuest: true });
     expect(ok(await shop.gql('query($t: String!) { guestOrder(token: $t) { id } }', { t: `${token}x` }), 'guestOrder')).toBeNull();
     // Another customer's token for this order does not exist; the order is not readable by id as a stranger.
     expect(refusal(await shop.gql('query($id: ID!) { order(id: $id) { id } }', { id: order.id }, customer)).code).toBe('FORBIDDEN');
@@ -248,6 +255,21 @@ describe('checkout', () => {
     expect(await count()).toBe(10);
     await waitForStatus(shop, declined.id, 'REJECTED', other, 30_000);
     await eventually(async () => ((await count()) === 9) || null, 10_000, 100);
+  });
+});
+
+describe('order mails', () => {
+  it("should show the breakdown in an account's confirmation mail and its e-mail on the order", async () => {
+    const p = await cat.product('8.00', 50);
+    const { input, auth } = await registerAccount(shop);
+    ok(await shop.gql(ADD, { productId: p, quantity: 2 }, auth.accessToken), 'addToCart');
+    ok(await shop.gql(SHIP, { address: address('DE'), methodId: methods['EU Post'] }, auth.accessToken), 'setCartShipping');
+    const order = ok(await shop.gql(CHECKOUT, { input: { payment: { token: 'tok_visa' }, idempotencyKey: randomUUID() } }, auth.accessToken), 'checkout');
+    // 16.00 + 6.50 = 22.50, tax 19 % = 4.275 → 4.28 (half up).
+    expect(order).toMatchObject({ subtotal: { amount: '16.00' }, shipping: { amount: '6.50' }, tax: { amount: '4.28' }, total: { amount: '26.78' } });
+    const mail = await waitForMail(shop, input.email.toLowerCase(), 'order-confirmed', 30_000);
+    for (const line of ['Subtotal: 16.00 USD', 'Discount: -0.00 USD', 'Shipping: 6.50 USD', 'Tax: 4.28 USD', 'Total: 26.78 USD']) expect(mail.text).toContain(line);
+    expect(ok(await shop.gql('query($id: ID!) { order(id: $id) { email isGuest } }', { id: order.id }, auth.accessToken), 'order')).toEqual({ email: input.email.toLowerCase(), isGuest: false });
   });
 });
 

@@ -13,6 +13,7 @@ import { SmtpMailer } from './mail/smtp-mailer';
 import { usersMetrics } from './metrics';
 import { UsersStore } from './persistence/unit-of-work';
 import { DEVELOPMENT_PII_KEYS, PiiCipher } from '@shop/platform';
+import { GuestContacts } from './mail/guest-orders';
 import { RateLimits } from './security/rate-limits';
 import { AccessTokenIssuer } from './security/tokens';
 import { UsersService } from './users.service';
@@ -28,6 +29,8 @@ export interface UsersParts {
   /** Null when mails cannot be sent (production without SMTP_HOST: they stay queued). */
   readonly mailer: Mailer | null;
   readonly dispatcher: MailDispatcher | null;
+  /** Guest orders' recipients, asked of orders (issue 18; configured by the supergraph once orders is up). */
+  readonly guestContacts: GuestContacts;
 }
 
 export function setupUsers(deps: ServiceDeps, settings: UsersSettings): UsersParts {
@@ -53,7 +56,7 @@ export function setupUsers(deps: ServiceDeps, settings: UsersSettings): UsersPar
     metrics,
     logger: deps.logger,
   });
-  return { deps, settings, cipher, store, service, devMailbox, mailer, dispatcher };
+  return { deps, settings, cipher, store, service, devMailbox, mailer, dispatcher, guestContacts: new GuestContacts() };
 }
 
 /** The service's background jobs: the mail dispatcher and an hourly clean-up of expired rows. */
