@@ -244,6 +244,9 @@ describe('checkout', () => {
     expect(await count()).toBe(10);
     const { rows } = await db.query('SELECT count(*)::int AS n FROM coupon_redemption r JOIN coupon c ON c.id = r.coupon_id WHERE c.code = $1 AND r.released_at IS NULL', [limited.code]);
     expect(rows[0].n).toBe(10);
+    const metrics = await metricsOf(shop, 'orders');
+    expect(sample(metrics, 'orders_coupon_redemptions_total')).toBeGreaterThanOrEqual(10);
+    expect(sample(metrics, 'orders_checkouts_started_total', { guest: 'false' }) - sample(metrics, 'orders_checkouts_completed_total', { guest: 'false' })).toBeGreaterThanOrEqual(40);
 
     // One of the refused customers: cancel someone's order → the coupon is free again → a declined card → REJECTED → back again.
     const first = placed[0]!.data.checkout;

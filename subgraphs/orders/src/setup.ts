@@ -62,6 +62,13 @@ function configuredProvider(settings: OrdersSettings): PaymentProvider {
 export function setupOrders(deps: ServiceDeps, settings: OrdersSettings, options: OrdersOptions = {}): OrdersParts {
   const metrics = ordersMetrics();
   metrics.circuitOpen.set(0);
+  // Every series of the checkout panels exists from the start (0, bounded labels).
+  for (const kind of ['guest', 'user']) metrics.cartsCreated.inc({ kind }, 0);
+  for (const guest of ['true', 'false']) {
+    metrics.checkoutsStarted.inc({ guest }, 0);
+    metrics.checkoutsCompleted.inc({ guest }, 0);
+  }
+  metrics.checkoutValue.inc({ currency: 'USD' }, 0);
   const inner = options.paymentProvider?.(settings) ?? configuredProvider(settings);
   const provider = new ResilientPaymentProvider(inner, {
     timeoutMs: settings.PAYMENT_TIMEOUT_MS,
