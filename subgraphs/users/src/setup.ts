@@ -56,7 +56,11 @@ export function setupUsers(deps: ServiceDeps, settings: UsersSettings): UsersPar
     metrics,
     logger: deps.logger,
   });
-  return { deps, settings, cipher, store, service, devMailbox, mailer, dispatcher, guestContacts: new GuestContacts() };
+  const guestContacts = new GuestContacts();
+  // Standalone (k8s): orders' URL from the settings, the secret the runner reads (INTERNAL_AUTH_SECRET).
+  const secret = process.env['INTERNAL_AUTH_SECRET'];
+  if (settings.ORDERS_INTERNAL_URL && secret) guestContacts.useOrders(settings.ORDERS_INTERNAL_URL, secret);
+  return { deps, settings, cipher, store, service, devMailbox, mailer, dispatcher, guestContacts };
 }
 
 /** The service's background jobs: the mail dispatcher and an hourly clean-up of expired rows. */
