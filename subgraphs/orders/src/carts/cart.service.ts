@@ -31,7 +31,7 @@ const SWEEP_BATCH = 500;
 /** A cart with everything its fields show, priced now. */
 export interface CartView {
   readonly cart: CartRow;
-  readonly lines: ReadonlyArray<{ readonly id: string; readonly productId: string; readonly quantity: number; readonly unitPriceMinor: bigint; readonly lineTotalMinor: bigint }>;
+  readonly lines: ReadonlyArray<{ readonly id: string; readonly productId: string; readonly productName: string | null; readonly quantity: number; readonly unitPriceMinor: bigint; readonly lineTotalMinor: bigint }>;
   readonly breakdown: Breakdown;
   readonly shippingMethod: ShippingMethodRow | null;
   readonly availableShippingMethods: readonly ShippingMethodRow[];
@@ -184,7 +184,10 @@ export class CartService {
     const productOf = new Map(lines.map((l) => [l.id, l]));
     return {
       cart,
-      lines: breakdown.lines.map((l) => ({ ...l, productId: productOf.get(l.id)!.productId, quantity: productOf.get(l.id)!.quantity })),
+      lines: breakdown.lines.map((l) => {
+        const line = productOf.get(l.id)!;
+        return { ...l, productId: line.productId, productName: line.product?.name ?? null, quantity: line.quantity };
+      }),
       breakdown,
       shippingMethod: method && shipsTo(method, cart.shipCountry, breakdown.currencyCode) ? method : null,
       availableShippingMethods: methods.filter((x) => shipsTo(x, cart.shipCountry, breakdown.currencyCode)),
@@ -385,12 +388,11 @@ export class CartService {
         if (!(await this.carts.redeem(tx, c.id, orderId, customerKey, now))) throw conflict(`Coupon ${c.code} has just been used up; remove it to check out.`, { field: 'input.cartId', couponCode: c.code });
         events.push(this.deps.outbox.prepare(CouponRedeemed, c.id, { couponId: c.id, code: c.code, orderId, discount: { amount: formatMinor(couponShare(c, b)), currencyCode: b.currencyCode }, redeemedAt: now.toISOString() }));
       }
-      const lines = await this.carts.lines(tx, cart.id);
       const items: OrderItemRow[] = v.lines.map((l, i) => ({
         orderId,
         lineNo: i + 1,
         productId: l.productId,
-        productName: lines.find((x) => x.id === l.id)!.product!.name,
+        productName: l.productName!,
         quantity: l.quantity,
         unitPrice: formatMinor(l.unitPriceMinor),
         lineTotal: formatMinor(l.lineTotalMinor),
