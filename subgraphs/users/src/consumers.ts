@@ -14,6 +14,7 @@ import type { UsersParts } from './setup';
 
 /** Queues a guest order's confirmation to the address orders answers for it (once per order: the dedupe key). */
 async function queueGuestConfirmation({ store, guestContacts, deps }: UsersParts, tx: EntityManager, data: DataOf<typeof OrderConfirmed>): Promise<void> {
+  if (!guestContacts.configured) return void deps.logger.warn({ orderId: data.orderId }, 'guest order confirmation not sent: ORDERS_INTERNAL_URL is not set');
   const contact = await guestContacts.lookup(data.orderId);
   if (!contact) return void deps.logger.warn({ orderId: data.orderId }, 'guest order unknown to orders; no confirmation mail');
   const rendered = render('order-confirmed', { name: 'customer', orderNumber: data.number, total: data.total, breakdown: breakdownLines(data.breakdown), guestLink: contact.link });
