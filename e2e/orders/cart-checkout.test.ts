@@ -159,6 +159,8 @@ describe('checkout', () => {
     expect(contact.body).toMatchObject({ email: 'guest.buyer@example.com', number: order.number });
     expect(contact.body.link).toContain(encodeURIComponent(contact.body.token));
     expect((await fetch(`${new URL(shop.supergraph.services.orders.url).origin}/internal/guest-contact/${order.id}`)).status).toBe(401);
+    expect((await guestContact(shop, order.id, 'users')).status).toBe(401);
+    expect((await guestContact(shop, randomUUID())).status).toBe(404);
     const { rows } = await db.query('SELECT email_encrypted, guest_token_hash FROM orders WHERE id = $1', [order.id]);
     expect(rows[0].email_encrypted).not.toContain('example.com');
     expect(rows[0].guest_token_hash).not.toBe(contact.body.token);

@@ -80,10 +80,10 @@ export async function untilOrdersKnow(shop: TestShop, productId: string, want: {
 }
 
 /** What orders answers users for a guest order (the signed internal route). */
-export async function guestContact(shop: TestShop, orderId: string): Promise<{ status: number; body: any }> {
+export async function guestContact(shop: TestShop, orderId: string, audience = 'orders'): Promise<{ status: number; body: any }> {
   const url = new URL(shop.supergraph.services.orders.url);
   const path = `/internal/guest-contact/${orderId}`;
-  const headers = signInternalRequest({ secret: shop.internalAuthSecret, audience: 'orders', method: 'GET', path, body: '' });
+  const headers = signInternalRequest({ secret: shop.internalAuthSecret, audience, method: 'GET', path, body: '' });
   const res = await fetch(`${url.origin}${path}`, { headers });
   return { status: res.status, body: await res.json() };
 }
