@@ -84,6 +84,9 @@ export async function startSupergraph(options: SupergraphOptions): Promise<Runni
       (services as Record<ServiceName, RunningService<unknown>>)[name] = running;
       ports[name] = running.port;
     }
+    // Users asks orders for guest orders' recipients (issue 18), signed like the gateway.
+    const linkGuestContacts = () => services.users.parts.guestContacts.useOrders(services.orders.url, options.internalAuthSecret);
+    linkGuestContacts();
     // The deny list of revoked sessions: the verifier consults it, users' session events feed it.
     const revocations = new SessionRevocations();
     const gateway = await startGateway({
@@ -105,6 +108,7 @@ export async function startSupergraph(options: SupergraphOptions): Promise<Runni
       stopService: async (name) => services[name].stop(),
       startService: async (name) => {
         (services as Record<ServiceName, RunningService<unknown>>)[name] = await boot(name, ports[name]);
+        if (name === 'users') linkGuestContacts();
       },
       restart: async (name, downtimeMs = 0) => {
         await api.stopService(name);

@@ -42,7 +42,12 @@ interface Setting {
 const REQUIRED_IN_PRODUCTION: Readonly<Record<string, readonly string[]>> = {
   // packages/platform/src/pii-cipher.ts: the published development key is refused in production.
   users: ['PII_ENCRYPTION_KEYS'],
+  // orders' config.ts (issue 18): guest e-mails and guest order tokens.
+  orders: ['PII_ENCRYPTION_KEYS', 'GUEST_ORDER_TOKEN_SECRET'],
 };
+
+/** Services a subgraph answers besides the gateway, on signed internal routes: users asks orders for guest order recipients (issue 18). */
+const INTERNAL_CALLERS: Readonly<Record<string, readonly string[]>> = { orders: ['users'] };
 
 /** Set by Kubernetes itself (the pod name); read by the code but never in a manifest. */
 const SET_BY_KUBERNETES = new Set(['HOSTNAME']);
@@ -474,7 +479,7 @@ describe.each([...built.keys()])('overlay %s', (overlay) => {
     expect(problems).toEqual([]);
   });
 
-  it('should let only the gateway (and Prometheus) reach a subgraph, and only the services that use Kafka reach it', () => {
+  it('should let only the gateway (and Prometheus, and the internal callers) reach a subgraph, and only the services that use Kafka reach it', () => {
     const problems: string[] = [];
     const isPrometheus = (p: NetworkPolicyPeer): boolean => p.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] === 'monitoring' && p.podSelector?.matchLabels?.['app.kubernetes.io/name'] === 'prometheus';
     const gatewayPods = deploymentOf(objects, 'gateway').spec.template.metadata.labels;
@@ -486,7 +491,8 @@ describe.each([...built.keys()])('overlay %s', (overlay) => {
         for (const peer of rule.from ?? []) {
           if (isPrometheus(peer)) continue;
           const admitted = deployments.filter((d) => !peer.namespaceSelector && selects(peer.podSelector, d.spec.template.metadata.labels)).map((d) => d.metadata.name);
-          if (peer.namespaceSelector || peer.ipBlock || admitted.join() !== 'gateway') problems.push(`${s.name}: policy ${rule.policy} admits ${describePeer(peer)}`);
+          const allowed = ['gateway', ...(INTERNAL_CALLERS[s.name] ?? [])];
+          if (peer.namespaceSelector || peer.ipBlock || admitted.length !== 1 || !allowed.includes(admitted[0]!)) problems.push(`${s.name}: policy ${rule.policy} admits ${describePeer(peer)}`);
         }
       }
       if (!rules.some((r) => (r.from ?? []).some((p) => !p.namespaceSelector && selects(p.podSelector, gatewayPods)))) problems.push(`${s.name}: the gateway cannot reach it`);

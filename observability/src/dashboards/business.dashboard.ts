@@ -36,6 +36,31 @@ export const businessDashboard: DashboardSpec = {
         width: 12,
       }),
     ]),
+    // Issue 18 (carts and checkout): conversion, average order value, coupon redemptions, carts.
+    row('Carts and checkout', [
+      timeseries('Checkout conversion', { expr: 'sum(rate(orders_checkouts_completed_total[$__rate_interval])) / sum(rate(orders_checkouts_started_total[$__rate_interval]))', legend: 'completed / started' }, {
+        description: 'Share of checkout calls with valid input that created an order (refusals: cart problems, used-up coupons, missing address or method).',
+        unit: 'percentunit',
+        min: 0,
+        max: 1,
+        width: 6,
+      }),
+      timeseries('Average order value', { expr: 'sum by (currency) (rate(orders_checkout_value_total[$__rate_interval])) / ignoring(currency) group_left sum(rate(orders_checkouts_completed_total[$__rate_interval]))', legend: '{{currency}}' }, {
+        description: 'Total of orders created by checkout divided by their number (major units).',
+        unit: 'short',
+        width: 6,
+      }),
+      timeseries('Carts created per minute', { expr: 'sum by (kind) (rate(orders_carts_created_total[$__rate_interval])) * 60', legend: '{{kind}}' }, {
+        description: 'Guest carts (createCart) and the implicit carts of signed-in users; expired carts are orders_carts_expired_total.',
+        unit: 'short',
+        width: 6,
+      }),
+      timeseries('Coupon redemptions per minute', { expr: 'sum(rate(orders_coupon_redemptions_total[$__rate_interval])) * 60', legend: 'redeemed' }, {
+        description: 'Coupon redemptions taken at checkout (a rejected or cancelled order gives its redemption back).',
+        unit: 'short',
+        width: 6,
+      }),
+    ]),
     row('Payments and customers', [
       timeseries(
         'Payment success rate',

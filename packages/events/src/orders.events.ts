@@ -8,10 +8,24 @@ export const ORDERS_ORDER_TOPIC = 'orders.order';
 const item = z.object({ productId: id, productName: z.string(), quantity: z.number().int().positive(), unitPrice: money });
 const base = { orderId: id, number: z.string(), userId: id };
 
+/**
+ * Issue 18 (additive, optional: older events have neither): the amounts an order was placed with
+ * (total = subtotal - discount + shipping + tax), and `guest: true` for a guest checkout, whose
+ * `userId` is then `guest:<cart id>` (no account; users asks orders for the recipient over the
+ * signed internal route, never through an event: events carry no personal data).
+ */
+/** Whether an order event's `userId` is a guest checkout's (`guest:<cart id>`): its recipient comes from orders. */
+export function isGuestOwner(userId: string): boolean {
+  return userId.startsWith('guest:');
+}
+
+export const orderBreakdown = z.object({ subtotal: money, discount: money, shipping: money, tax: money, total: money });
+const pricing = { breakdown: orderBreakdown.optional(), guest: z.boolean().optional() };
+
 /** An order was accepted (PENDING): inventory reserves every line or none and answers on inventory.reservation. */
-export const OrderPlaced = defineEvent('orders.order-placed.v1', ORDERS_ORDER_TOPIC, z.object({ ...base, items: z.array(item), total: money, placedAt: timestamp }));
+export const OrderPlaced = defineEvent('orders.order-placed.v1', ORDERS_ORDER_TOPIC, z.object({ ...base, items: z.array(item), total: money, placedAt: timestamp, ...pricing }));
 /** Stock reserved and payment captured. */
-export const OrderConfirmed = defineEvent('orders.order-confirmed.v1', ORDERS_ORDER_TOPIC, z.object({ ...base, total: money }));
+export const OrderConfirmed = defineEvent('orders.order-confirmed.v1', ORDERS_ORDER_TOPIC, z.object({ ...base, total: money, ...pricing }));
 /** Why the saga rejected an order. */
 export const ORDER_REJECTION_REASONS = ['OUT_OF_STOCK', 'PAYMENT_DECLINED', 'INVENTORY_TIMEOUT', 'PAYMENT_TIMEOUT'] as const;
 export type OrderRejectionReason = (typeof ORDER_REJECTION_REASONS)[number];
@@ -32,3 +46,14 @@ export const OrderShipped = defineEvent('orders.order-shipped.v1', ORDERS_ORDER_
 export const OrderDelivered = defineEvent('orders.order-delivered.v1', ORDERS_ORDER_TOPIC, z.object({ ...base }));
 /** The refund of a cancelled order's payment went through at the provider (after orders.order-cancelled.v1). */
 export const OrderRefunded = defineEvent('orders.order-refunded.v1', ORDERS_ORDER_TOPIC, z.object({ ...base, amount: money, refundedAt: timestamp }));
+
+/** Coupon facts, keyed by coupon id (issue 18; analytics). */
+export const ORDERS_COUPON_TOPIC = 'orders.coupon';
+/** A checkout took one redemption of a coupon (written with the order; given back if the order is rejected or cancelled). */
+export const CouponRedeemed = defineEvent('orders.coupon-redeemed.v1', ORDERS_COUPON_TOPIC, z.object({ couponId: id, code: z.string(), orderId: id, discount: money, redeemedAt: timestamp }));
+/** Cart facts, keyed by cart id (issue 18; analytics: conversion, abandonment). No personal data. */
+export const ORDERS_CART_TOPIC = 'orders.cart';
+/** A cart became an order. */
+export const CartCheckedOut = defineEvent('orders.cart-checked-out.v1', ORDERS_CART_TOPIC, z.object({ cartId: id, orderId: id, guest: z.boolean(), itemCount: z.number().int(), total: money, at: timestamp }));
+/** An inactive cart expired and was removed by the sweep. */
+export const CartExpired = defineEvent('orders.cart-expired.v1', ORDERS_CART_TOPIC, z.object({ cartId: id, at: timestamp }));

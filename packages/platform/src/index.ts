@@ -2,7 +2,7 @@
 // Test helpers are in @shop/platform/testing; nothing else is reachable from outside the package.
 
 // A service: its definition, settings, start-up and standalone runner.
-export type { BackgroundJob, PartsOf, RequestContext, RunningService, ServiceDefinition, ServiceDeps, ServiceOptions, SettingsShapeOf } from './service/definition';
+export type { BackgroundJob, InternalRoutes, PartsOf, RequestContext, RunningService, ServiceDefinition, ServiceDeps, ServiceOptions, SettingsShapeOf } from './service/definition';
 export { DEFAULT_DRAIN_TIMEOUT_MS, defineService } from './service/definition';
 export { startService } from './service/start';
 export { createEventBus, onShutdown, runStandalone, standaloneEnv } from './service/standalone';

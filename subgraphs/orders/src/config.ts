@@ -4,6 +4,7 @@
  * which win over the environment (so `FULFILMENT_SIMULATOR=true npm start` works).
  */
 import type { SettingsOf } from '@shop/platform';
+import type { NodeEnv } from '@shop/platform';
 import { ConfigError, defineSettings, env, piiKeysSetting } from '@shop/platform';
 import { z } from 'zod';
 
@@ -43,13 +44,31 @@ const ordersShape = {
   FULFILMENT_SHIP_AFTER_MS: env.int(10_000),
   /** Simulator: time from shipping to delivery. Default 20000 ms. */
   FULFILMENT_DELIVER_AFTER_MS: env.int(20_000),
-  /** AES-256-GCM keys of orders' personal data (shipping copies), as users' PII_ENCRYPTION_KEYS; outside production a published development key is used without it. */
+  /** Days without activity after which a cart expires (fractions allowed). Default 7. */
+  CART_TTL_DAYS: z.coerce.number().positive().finite().default(7),
+  /** How often the sweep removes expired carts. Default 60000 ms. */
+  CART_SWEEP_INTERVAL_MS: env.int(60_000, 10),
+  /** Keys encrypting orders' personal data at rest (shipping copies, guests' e-mail addresses; `keyId:base64(32 bytes)[,…]`, the first encrypts), as users' PII_ENCRYPTION_KEYS; required in production. */
   PII_ENCRYPTION_KEYS: piiKeysSetting().optional(),
+  /** Secret (≥ 32 characters) the guest order tokens are derived from (HMAC of the order id); required in production. */
+  GUEST_ORDER_TOKEN_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** Where guest order links point (the storefront); the token is appended. */
+  GUEST_ORDER_LINK_BASE: env.url().default('http://localhost:4000/orders/guest?token='),
 };
 
-export const ordersSettings = defineSettings(ordersShape, (settings) => {
+/** The published development secret of guest order tokens (refused in production). */
+export const DEVELOPMENT_GUEST_TOKEN_SECRET = 'development-only-guest-order-token-secret';
+
+export const ordersSettings = defineSettings(ordersShape, (settings, nodeEnv: NodeEnv) => {
   if (settings.PAYMENT_PROVIDER === 'stripe' && !settings.STRIPE_API_KEY) {
     throw new ConfigError('Invalid configuration: STRIPE_API_KEY: required when PAYMENT_PROVIDER=stripe (it is not set)');
+  }
+  if (nodeEnv !== 'production') return;
+  // The same rule as users': production needs its own PII keys (and its own token secret).
+  if (!settings.PII_ENCRYPTION_KEYS) throw new ConfigError('Invalid configuration: PII_ENCRYPTION_KEYS: required in production (it is not set)');
+  if (/^dev:/.test(settings.PII_ENCRYPTION_KEYS)) throw new ConfigError('Invalid configuration: PII_ENCRYPTION_KEYS: the development key must not be used in production');
+  if (!settings.GUEST_ORDER_TOKEN_SECRET || settings.GUEST_ORDER_TOKEN_SECRET === DEVELOPMENT_GUEST_TOKEN_SECRET) {
+    throw new ConfigError('Invalid configuration: GUEST_ORDER_TOKEN_SECRET: required in production (it is not set)');
   }
 });
 export type OrdersSettings = SettingsOf<typeof ordersShape>;

@@ -44,6 +44,17 @@ export function ordersMetrics() {
       help: 'Cancelled orders by who cancelled (customer, admin) and the status they were in (PENDING, CONFIRMED).',
       labelNames: ['actor', 'from'],
     }),
+    // Issue 18: carts and checkout (conversion = completed / started; average order value = value / completed).
+    cartsCreated: counter({ name: 'orders_carts_created_total', help: 'Carts created, by kind (guest: createCart; user: the implicit cart of a signed-in user).', labelNames: ['kind'] }),
+    cartsExpired: counter({ name: 'orders_carts_expired_total', help: 'Carts removed by the expiry sweep after CART_TTL_DAYS without activity.' }),
+    checkoutsStarted: counter({ name: 'orders_checkouts_started_total', help: 'checkout calls with valid input, by guest (true, false).', labelNames: ['guest'] }),
+    checkoutsCompleted: counter({ name: 'orders_checkouts_completed_total', help: 'Orders created by checkout (replays not counted), by guest (true, false).', labelNames: ['guest'] }),
+    checkoutValue: counter({
+      name: 'orders_checkout_value_total',
+      help: 'Sum of the totals of orders created by checkout, by currency, in the major unit (a float for dashboards only).',
+      labelNames: ['currency'],
+    }),
+    couponRedemptions: counter({ name: 'orders_coupon_redemptions_total', help: 'Coupon redemptions taken at checkout (given back ones are not subtracted).' }),
   };
 }
 export type OrdersMetrics = ReturnType<typeof ordersMetrics>;

@@ -7,11 +7,11 @@ import { randomUUID } from 'node:crypto';
 import type { StockRejected, StockReserved } from '@shop/events';
 import { OrderPlaced } from '@shop/events';
 import type { DataOf } from '@shop/events';
-import type { EventEnvelope, Identity, Logger, ServiceDeps } from '@shop/platform';
+import type { EventEnvelope, Identity, Logger, PreparedEvent, ServiceDeps } from '@shop/platform';
 import { afterCommit, badUserInput, conflict, forbidden, isAdmin, notFound, requireAdmin } from '@shop/platform';
 import type { EntityManager } from 'typeorm';
 import type { OrdersSettings } from './config';
-import type { PlaceOrderInput } from './domain/checkout';
+import type { PlaceOrderInput, ShippingAddress } from './domain/checkout';
 import { parseCheckout } from './domain/checkout';
 import { lineTotal, sum } from './domain/money';
 import { orderNumber } from './domain/order-number';
@@ -23,7 +23,23 @@ import type { OrderItemRow, OrderRow, PaymentRow } from './persistence/entities'
 import type { OrdersRepository } from './persistence/orders.repository';
 import type { OrderTransitions } from './saga/order-transitions';
 
-/** The payload type of an event definition. */
+/** What a placement needs (see `OrdersService.newPlacement`). */
+export interface Placement {
+  readonly orderId: string;
+  readonly numberValue: string;
+  /** The user's id, or `guest:<cart id>` for a guest checkout (the idempotency scope). */
+  readonly ownerId: string;
+  readonly idempotencyKey: string;
+  readonly inputHash: string;
+  readonly currencyCode: string;
+  readonly items: readonly OrderItemRow[];
+  readonly address: ShippingAddress;
+  readonly paymentToken: string;
+  readonly amounts: Pick<OrderRow, 'subtotal' | 'discount' | 'shipping' | 'tax' | 'total'>;
+  readonly couponCodes?: string[];
+  readonly shippingMethod?: { readonly id: string; readonly name: string } | null;
+  readonly guest?: { readonly guest: true; readonly emailEncrypted: string; readonly tokenHash: string } | null;
+}
 
 /** Longest accepted cancellation reason. */
 const MAX_REASON = 500;
@@ -90,22 +106,44 @@ export class OrdersService {
         lineTotal: lineTotal(product.price, line.quantity),
       });
     });
-    const now = new Date();
     const subtotal = sum(items.map((i) => i.lineTotal));
-    const a = request.shippingAddress;
+    const { order, payment, placed } = this.newPlacement({
+      orderId, numberValue: lookup.numberValue, ownerId: identity.userId, idempotencyKey: request.idempotencyKey, inputHash: request.inputHash,
+      currencyCode: currencyCode!, items, address: request.shippingAddress, paymentToken: request.paymentToken,
+      // placeOrder has no shipping fees, taxes or coupons: the total is the subtotal.
+      amounts: { subtotal, discount: '0.00', shipping: '0.00', tax: '0.00', total: subtotal },
+    });
+    // A concurrent twin waits on the unique index until the first one commits, then finds it.
+    const result = (await this.repo.insertPlacedOrder(order, items, payment, [placed])) ? { order, created: true } : { order: await knownOrder(), created: false };
+    if (!result.created) return replay(result.order);
+    this.placedCommitted();
+    return result.order;
+  }
+
+  /**
+   * The one placement both `placeOrder` and `checkout` write: the PENDING order with its frozen
+   * amounts, its payment row (CREATED, holding the token) and `orders.order-placed.v1`.
+   */
+  newPlacement(p: Placement): { order: OrderRow; payment: PaymentRow; placed: PreparedEvent } {
+    const now = new Date();
+    const a = p.address;
     const order: OrderRow = {
-      id: orderId,
-      number: orderNumber(lookup.numberValue),
-      userId: identity.userId,
+      id: p.orderId,
+      number: orderNumber(p.numberValue),
+      userId: p.ownerId,
       status: OrderStatus.Pending,
       rejectionReason: null,
       cancelReason: null,
-      idempotencyKey: request.idempotencyKey,
-      inputHash: request.inputHash,
-      currencyCode: currencyCode!,
-      subtotal,
-      // No shipping fees or taxes yet: the total is the subtotal.
-      total: subtotal,
+      idempotencyKey: p.idempotencyKey,
+      inputHash: p.inputHash,
+      currencyCode: p.currencyCode,
+      ...p.amounts,
+      couponCodes: p.couponCodes ?? [],
+      shippingMethodId: p.shippingMethod?.id ?? null,
+      shippingMethodName: p.shippingMethod?.name ?? null,
+      guest: p.guest?.guest ?? false,
+      emailEncrypted: p.guest?.emailEncrypted ?? null,
+      guestTokenHash: p.guest?.tokenHash ?? null,
       shipLine1: a.line1,
       shipLine2: a.line2,
       shipCity: a.city,
@@ -121,21 +159,24 @@ export class OrdersService {
       createdAt: now,
       updatedAt: now,
     };
-    const placed = this.deps.outbox.prepare(OrderPlaced, orderId, {
-      orderId,
+    const m = (amount: string) => ({ amount, currencyCode: order.currencyCode });
+    const placed = this.deps.outbox.prepare(OrderPlaced, order.id, {
+      orderId: order.id,
       number: order.number,
       userId: order.userId,
-      items: items.map((i) => ({ productId: i.productId, productName: i.productName, quantity: i.quantity, unitPrice: { amount: i.unitPrice, currencyCode: order.currencyCode } })),
-      total: { amount: order.total, currencyCode: order.currencyCode },
+      items: p.items.map((i) => ({ productId: i.productId, productName: i.productName, quantity: i.quantity, unitPrice: m(i.unitPrice) })),
+      total: m(order.total),
       placedAt: now.toISOString(),
+      breakdown: { subtotal: m(order.subtotal), discount: m(order.discount), shipping: m(order.shipping), tax: m(order.tax), total: m(order.total) },
+      guest: order.guest,
     });
-    const payment = newPayment(orderId, this.paymentProviderName, subtotal, order.currencyCode, request.paymentToken, now);
-    // A concurrent twin waits on the unique index until the first one commits, then finds it.
-    const result = (await this.repo.insertPlacedOrder(order, items, payment, [placed])) ? { order, created: true } : { order: await knownOrder(), created: false };
-    if (result.created) this.deps.wakeOutboxRelay();
-    if (!result.created) return replay(result.order);
+    return { order, payment: newPayment(order.id, this.paymentProviderName, order.total, order.currencyCode, p.paymentToken, now), placed };
+  }
+
+  /** After a placement committed: the relay is woken and the metrics counted. */
+  placedCommitted(): void {
+    this.deps.wakeOutboxRelay();
     this.metrics.placed.inc();
-    return result.order;
   }
 
   // ------------------------------------------------------------------ the saga

@@ -1,6 +1,7 @@
 /** Thin resolvers: argument shapes, authentication, then the service, the loaders or a mapping. */
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap';
 import { badUserInput, requireAdmin, requireUser } from '@shop/platform';
+import { orderPricingResolvers } from './carts/resolvers';
 import type { OrdersContext } from './context';
 import type { PlaceOrderInput } from './domain/checkout';
 import { isUuid } from './domain/checkout';
@@ -81,12 +82,16 @@ export const resolvers: GraphQLResolverMap<OrdersContext> = {
     },
   },
   Order: {
-    __resolveReference: async (ref: { id: string }, ctx: OrdersContext) => {
-      const identity = requireUser(ctx);
+    __resolveReference: async (ref: { id: string; user?: { email?: string | null } | null }, ctx: OrdersContext) => {
       const order = await ctx.loaders.order.load(ref.id);
-      if (order) ctx.orders.service.assertCanRead(identity, order);
-      return order;
+      // A guest order reaches an entity fetch only through the root field that checked its token
+      // (guestOrder, guestOrderUpdated, cancelGuestOrder): the plan's next step is anonymous too.
+      if (order && !(order.guest && !ctx.identity)) ctx.orders.service.assertCanRead(requireUser(ctx), order);
+      else if (!order) requireUser(ctx);
+      // `user { email }` comes along when the gateway resolves Order.email (@requires).
+      return order && 'user' in ref ? { ...order, requiredUser: ref.user } : order;
     },
+    ...orderPricingResolvers,
     statusHistory: (o: OrderRow, _: unknown, ctx: OrdersContext) =>
       ctx.loaders.history.load(o.id).then((rows) => rows.map((h: StatusChangeRow) => ({ status: h.status, at: h.at.toISOString(), reason: h.reason }))),
     items: (o: OrderRow, _: unknown, ctx: OrdersContext) => ctx.loaders.items.load(o.id).then((rows) => rows.map((i): ItemWithCurrency => ({ ...i, currencyCode: o.currencyCode }))),

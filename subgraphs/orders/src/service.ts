@@ -8,16 +8,27 @@ import { FulfilmentSimulator } from './fulfilment/fulfilment-simulator';
 import { sagaBacklogGauges } from './metrics';
 import { ORDERS_ENTITIES } from './persistence/entities';
 import { OrdersInit1700000004000 } from './persistence/migrations/1700000004000-orders-init';
+import { CartsPricing1700000300000 } from './persistence/migrations/1700000300000-carts-pricing';
 import { OrdersCustomerErasure1700000400001 } from './persistence/migrations/1700000400001-orders-customer-erasure';
+import { cartResolvers } from './carts/resolvers';
 import { resolvers } from './resolvers';
+import { ordersRoutes } from './routes';
+import { seedOrders } from './seed';
 import type { OrdersOptions, OrdersParts } from './setup';
 import { setupOrders } from './setup';
 import { ordersLive, subscriptionResolvers } from './subscriptions';
 
+/** Merges resolver maps type by type (Query, Mutation, Order… of several files). */
+function mergeResolvers(...maps: Array<Record<string, object>>): Record<string, any> {
+  const merged: Record<string, Record<string, unknown>> = {};
+  for (const map of maps) for (const [type, fields] of Object.entries(map)) merged[type] = { ...merged[type], ...(fields as Record<string, unknown>) };
+  return merged;
+}
+
 /** The orders service's background jobs: the payment worker, the saga timeout sweeper, the saga backlog gauges and, when on, the fulfilment simulator. */
-function ordersBackground({ deps, settings, payments, service, repo, transitions, privacy }: OrdersParts): BackgroundJob[] {
+function ordersBackground({ deps, settings, payments, service, repo, transitions, privacy, carts }: OrdersParts): BackgroundJob[] {
   payments.start();
-  const jobs: BackgroundJob[] = [payments, every('saga-timeout', settings.SAGA_SWEEP_INTERVAL_MS, () => service.expireOverdueSagas(), deps.logger), sagaBacklogGauges(() => repo.pendingBacklog())];
+  const jobs: BackgroundJob[] = [payments, every('saga-timeout', settings.SAGA_SWEEP_INTERVAL_MS, () => service.expireOverdueSagas(), deps.logger), sagaBacklogGauges(() => repo.pendingBacklog()), every('cart-expiry', settings.CART_SWEEP_INTERVAL_MS, () => carts.expireCarts(), deps.logger)];
   if (settings.FULFILMENT_SIMULATOR) {
     const simulator = new FulfilmentSimulator(deps, repo, transitions, settings.FULFILMENT_SHIP_AFTER_MS, settings.FULFILMENT_DELIVER_AFTER_MS);
     jobs.push(every('fulfilment-simulator', 1_000, () => simulator.tick(), deps.logger));
@@ -36,15 +47,17 @@ export function createOrdersService(options: OrdersOptions = {}) {
     name: 'orders',
     defaultPort: 4004,
     typeDefs: loadSdl(path.join(__dirname, 'schema.graphql')),
-    resolvers: { ...resolvers, Subscription: subscriptionResolvers },
+    resolvers: mergeResolvers(resolvers, cartResolvers, { Subscription: subscriptionResolvers }),
     entities: ORDERS_ENTITIES,
-    migrations: [OrdersInit1700000004000, OrdersCustomerErasure1700000400001],
+    migrations: [OrdersInit1700000004000, CartsPricing1700000300000, OrdersCustomerErasure1700000400001],
     settings: ordersSettings,
     setup: (deps, settings) => setupOrders(deps, settings, options),
     context: createContext,
     consumers: ordersConsumers,
     live: ordersLive,
     background: ordersBackground,
+    routes: ordersRoutes,
+    seed: seedOrders,
   });
 }
 

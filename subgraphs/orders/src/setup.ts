@@ -5,6 +5,8 @@
  */
 import type { ServiceDeps } from '@shop/platform';
 import { DEVELOPMENT_PII_KEYS, LivePubSub, PiiCipher } from '@shop/platform';
+import { CartService } from './carts/cart.service';
+import { CartsRepository } from './persistence/carts.repository';
 import type { OrdersSettings } from './config';
 import { ordersMetrics } from './metrics';
 import type { OrdersMetrics } from './metrics';
@@ -44,6 +46,8 @@ export interface OrdersParts {
   readonly live: LivePubSub<OrdersTopics>;
   /** Encryption and erasure of the shipping copies (issue 20). */
   readonly privacy: ShippingPrivacy;
+  /** Issue 18: carts, pricing, checkout, guest orders. */
+  readonly carts: CartService;
 }
 
 export interface OrdersOptions {
@@ -61,6 +65,13 @@ function configuredProvider(settings: OrdersSettings): PaymentProvider {
 export function setupOrders(deps: ServiceDeps, settings: OrdersSettings, options: OrdersOptions = {}): OrdersParts {
   const metrics = ordersMetrics();
   metrics.circuitOpen.set(0);
+  // Every series of the checkout panels exists from the start (0, bounded labels).
+  for (const kind of ['guest', 'user']) metrics.cartsCreated.inc({ kind }, 0);
+  for (const guest of ['true', 'false']) {
+    metrics.checkoutsStarted.inc({ guest }, 0);
+    metrics.checkoutsCompleted.inc({ guest }, 0);
+  }
+  metrics.checkoutValue.inc({ currency: 'USD' }, 0);
   const inner = options.paymentProvider?.(settings) ?? configuredProvider(settings);
   const provider = new ResilientPaymentProvider(inner, {
     timeoutMs: settings.PAYMENT_TIMEOUT_MS,
@@ -73,13 +84,16 @@ export function setupOrders(deps: ServiceDeps, settings: OrdersSettings, options
       deps.logger.warn({ open }, open ? 'payment provider circuit opened' : 'payment provider circuit closed');
     },
   });
-  if (!settings.PII_ENCRYPTION_KEYS) deps.logger.warn('orders: PII_ENCRYPTION_KEYS is not set: shipping copies are encrypted with the published DEVELOPMENT key (never do this in production)');
-  const privacy = new ShippingPrivacy(new PiiCipher(settings.PII_ENCRYPTION_KEYS ?? DEVELOPMENT_PII_KEYS));
+  if (!settings.PII_ENCRYPTION_KEYS) deps.logger.warn('orders: PII_ENCRYPTION_KEYS is not set: shipping copies and guest e-mails are encrypted with the published DEVELOPMENT key (never do this in production)');
+  // Personal data at rest (shipping copies, guests' e-mail addresses); the development key outside production only.
+  const cipher = new PiiCipher(settings.PII_ENCRYPTION_KEYS ?? DEVELOPMENT_PII_KEYS);
+  const privacy = new ShippingPrivacy(cipher);
   const repo = new OrdersRepository(deps.dataSource, privacy);
   const transitions = new OrderTransitions(deps, repo, metrics);
   // A lease outlasts one provider call with all its retries (and their backoff), plus a margin.
   const leaseMs = settings.PAYMENT_TIMEOUT_MS * (settings.PAYMENT_MAX_RETRIES + 1) + 2_000 * settings.PAYMENT_MAX_RETRIES + 5_000;
   const payments = new PaymentWorker(deps, repo, provider, transitions, metrics, { intervalMs: settings.PAYMENT_WORKER_INTERVAL_MS, leaseMs });
   const service = new OrdersService(deps, repo, transitions, payments, provider.name, settings, metrics);
-  return { deps, settings, repo, service, transitions, payments, provider, metrics, live: new LivePubSub<OrdersTopics>(), privacy };
+  const carts = new CartService(deps, new CartsRepository(), repo, service, settings, metrics, cipher);
+  return { deps, settings, repo, service, transitions, payments, provider, metrics, live: new LivePubSub<OrdersTopics>(), privacy, carts };
 }

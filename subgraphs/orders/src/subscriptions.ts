@@ -63,6 +63,14 @@ export const subscriptionResolvers = {
     },
     resolve: resolveChange,
   },
+  guestOrderUpdated: {
+    subscribe: async (_: unknown, args: { token: string }, ctx: OrdersContext) => {
+      const order = await ctx.orders.carts.guestOrder(args.token);
+      if (!order) throw badUserInput('token', 'This link is not valid (or no longer).');
+      return ctx.orders.live.subscribe('order-changed', { filter: (c) => c.orderId === order.id });
+    },
+    resolve: resolveChange,
+  },
 };
 
 /** The service's `live` hook: the order events feed its pub/sub. */

@@ -1,6 +1,6 @@
 import { StockReserved } from '@shop/events';
 import type { SettingsOverrides } from '@shop/platform';
-import { ConfigError, parseSettings } from '@shop/platform';
+import { ConfigError, DEVELOPMENT_PII_KEYS, parseSettings } from '@shop/platform';
 import { eventually } from '@shop/platform/testing';
 import { ordersSettings } from '../src/config';
 import type { OrdersHarness } from './support/orders-harness';
@@ -22,6 +22,22 @@ describe('the orders settings', () => {
     expect(() => parseOrdersSettings({}, { CANCELLATION_WINDOW_MINUTES: '-1' })).toThrow(ConfigError);
     expect(() => parseOrdersSettings({}, { PAYMENT_PROVIDER: 'paypal' })).toThrow(/^Invalid configuration: PAYMENT_PROVIDER: .*"paypal"/);
     expect(() => parseOrdersSettings({ FULFILMENT_SIMULATOR: 'maybe' }, {})).toThrow(/FULFILMENT_SIMULATOR/);
+  });
+});
+
+describe('the orders settings in production (issue 18)', () => {
+  const production = (environment: NodeJS.ProcessEnv) => parseSettings(ordersSettings, {}, 'production', environment);
+  const keys = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
+  const secret = 'a-production-guest-order-token-secret-0123456789';
+
+  it('should refuse to start without PII keys, with the development key, or without a guest token secret', () => {
+    expect(() => production({ GUEST_ORDER_TOKEN_SECRET: secret })).toThrow(/^Invalid configuration: PII_ENCRYPTION_KEYS: required in production/);
+    expect(() => production({ PII_ENCRYPTION_KEYS: DEVELOPMENT_PII_KEYS, GUEST_ORDER_TOKEN_SECRET: secret })).toThrow(/PII_ENCRYPTION_KEYS: the development key/);
+    expect(() => production({ PII_ENCRYPTION_KEYS: keys })).toThrow(/GUEST_ORDER_TOKEN_SECRET: required in production/);
+    expect(() => production({ PII_ENCRYPTION_KEYS: keys, GUEST_ORDER_TOKEN_SECRET: 'short' })).toThrow(/GUEST_ORDER_TOKEN_SECRET/);
+    expect(production({ PII_ENCRYPTION_KEYS: keys, GUEST_ORDER_TOKEN_SECRET: secret })).toMatchObject({ CART_TTL_DAYS: 7, PII_ENCRYPTION_KEYS: keys });
+    // Outside production the development defaults apply.
+    expect(parseOrdersSettings({}, {}).PII_ENCRYPTION_KEYS).toBeUndefined();
   });
 });
 

@@ -36,6 +36,8 @@ const usersShape = {
   MAIL_FROM: env.string('Shop <no-reply@shop.local>'),
   /** Public URL of the shop's web app, for links in mails. Default http://localhost:4000. */
   PUBLIC_APP_URL: env.url().default('http://localhost:4000'),
+  /** Standalone: the orders service's base URL, asked for guest orders' recipients over a signed request (issue 18; the embedded supergraph sets it itself). */
+  ORDERS_INTERNAL_URL: env.url().optional(),
   /** How often the mail dispatcher looks for due mails (retries, other replicas' mails) when nothing woke it. Default 5000 ms. */
   MAIL_POLL_INTERVAL_MS: env.int(5_000, 10),
   /** Lifetime of an e-mail verification token. Default 172800 s (48 h). */

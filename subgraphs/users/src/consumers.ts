@@ -13,6 +13,7 @@
 import { OrderCancelled, OrderConfirmed, OrderDelivered, OrderPlaced, OrderRefunded, OrderRejected, OrderShipped, ProductCreated, ProductUpdated, StockChanged } from '@shop/events';
 import type { EventHandler } from '@shop/platform';
 import { on } from '@shop/platform';
+import { breakdownLines } from './mail/guest-orders';
 import type { UsersParts } from './setup';
 
 export function usersConsumers({ notifications, store }: UsersParts): ReadonlyArray<EventHandler<any>> {
@@ -21,7 +22,11 @@ export function usersConsumers({ notifications, store }: UsersParts): ReadonlyAr
       await notifications.notifyOrder(store.bind(tx), data, { template: 'order-placed', data: (name) => ({ name, orderNumber: data.number, total: data.total }) });
     }),
     on(OrderConfirmed, async ({ data }, tx) => {
-      await notifications.notifyOrder(store.bind(tx), data, { template: 'order-confirmed', data: (name) => ({ name, orderNumber: data.number, total: data.total }) });
+      // The price breakdown (issue 18), and for a guest the link with its order's token (from orders).
+      await notifications.notifyOrder(store.bind(tx), data, {
+        template: 'order-confirmed',
+        data: (name, recipient) => ({ name, orderNumber: data.number, total: data.total, breakdown: breakdownLines(data.breakdown), ...(recipient.orderLink ? { guestLink: recipient.orderLink } : {}) }),
+      });
     }),
     on(OrderRejected, async ({ data }, tx) => {
       await notifications.notifyOrder(store.bind(tx), data, { template: 'order-rejected', data: (name) => ({ name, orderNumber: data.number, reason: data.reason }) });

@@ -14,11 +14,11 @@ import { usersMetrics } from './metrics';
 import { DevSmsOutbox } from './notifications/dev-sms-outbox';
 import { NotificationDispatcher } from './notifications/dispatcher';
 import { NotificationsService } from './notifications/notifications.service';
-import type { GuestContactLookup } from './notifications/notifier';
 import type { SmsSender } from './notifications/sms';
 import { TwilioSms } from './notifications/twilio-sms';
 import { UsersStore } from './persistence/unit-of-work';
 import { DEVELOPMENT_PII_KEYS, PiiCipher } from '@shop/platform';
+import { GuestContacts } from './mail/guest-orders';
 import { RateLimits } from './security/rate-limits';
 import { AccessTokenIssuer } from './security/tokens';
 import { UsersService } from './users.service';
@@ -39,13 +39,15 @@ export interface UsersParts {
   /** Null when text messages cannot be sent (production without TWILIO_*: they stay queued). */
   readonly sms: SmsSender | null;
   readonly dispatcher: NotificationDispatcher | null;
+  /** Guest orders' recipients, asked of orders (issue 18; configured by the supergraph once orders is up). */
+  readonly guestContacts: GuestContacts;
 }
 
 /**
- * Builds the users parts. `guestContacts` is the lookup of guest orders' contacts (the orders
- * service over a signed internal request); without it guest orders notify nobody.
+ * Builds the users parts. Guest orders' contacts come from the orders service over a signed
+ * internal request (`guestContacts`); until it is configured, guest orders notify nobody.
  */
-export function setupUsers(deps: ServiceDeps, settings: UsersSettings, guestContacts: GuestContactLookup | null = null): UsersParts {
+export function setupUsers(deps: ServiceDeps, settings: UsersSettings): UsersParts {
   const production = deps.nodeEnv === 'production';
   if (!settings.PII_ENCRYPTION_KEYS) deps.logger.warn('PII_ENCRYPTION_KEYS is not set: personal data is encrypted with the published DEVELOPMENT key (never do this in production)');
   const cipher = new PiiCipher(settings.PII_ENCRYPTION_KEYS ?? DEVELOPMENT_PII_KEYS);
@@ -88,8 +90,12 @@ export function setupUsers(deps: ServiceDeps, settings: UsersSettings, guestCont
     metrics,
     logger: deps.logger,
   });
+  const guestContacts = new GuestContacts();
+  // Standalone (k8s): orders' URL from the settings, the secret the runner reads (INTERNAL_AUTH_SECRET).
+  const secret = process.env['INTERNAL_AUTH_SECRET'];
+  if (settings.ORDERS_INTERNAL_URL && secret) guestContacts.useOrders(settings.ORDERS_INTERNAL_URL, secret);
   const notifications = new NotificationsService({ store, settings, metrics, logger: deps.logger, guestContacts });
-  return { deps, settings, cipher, store, service, notifications, devMailbox, devSmsOutbox, mailer, sms, dispatcher };
+  return { deps, settings, cipher, store, service, notifications, devMailbox, devSmsOutbox, mailer, sms, dispatcher, guestContacts };
 }
 
 /** The service's background jobs: the notification dispatcher, the back-in-stock batcher, the names backfill and an hourly clean-up. */

@@ -17,6 +17,13 @@ import type { QueryLimits } from '../http/query-limits';
 import type { AuthContext, Identity } from '../identity';
 import type { Logger } from '../logger';
 import type { TlsClientOptions } from '../tls';
+import type { VerifiedRequest } from '../internal-request';
+
+/** What internal routes get from the platform (see `ServiceDefinition.routes`). */
+export interface InternalRoutes {
+  /** Verifies a signed internal request to this service: headers, method, path and the body's SHA-256 (`bodyDigest`). */
+  readonly verify: (headers: Record<string, string | string[] | undefined>, method: string, path: string, digest: string) => VerifiedRequest;
+}
 
 /** What the platform gives a service's `setup` (and every hook after it). */
 export interface ServiceDeps {
@@ -80,8 +87,12 @@ export interface ServiceDefinition<S extends SettingsShape = SettingsShape, P = 
   readonly background?: (parts: P, deps: ServiceDeps) => ReadonlyArray<BackgroundJob>;
   /** Loads demo data when enabled (idempotent). */
   readonly seed?: (parts: P, deps: ServiceDeps) => Promise<void>;
-  /** Extra HTTP routes (e.g. a development mailbox). */
-  readonly routes?: (app: express.Express, parts: P) => void;
+  /**
+   * Extra HTTP routes (e.g. a development mailbox). `internal.verify` checks a request signed for
+   * this service as the gateway signs (internal-request.ts; throws UNAUTHENTICATED), for internal
+   * service-to-service routes.
+   */
+  readonly routes?: (app: express.Express, parts: P, internal: InternalRoutes) => void;
 }
 
 /** Declares a service with its types inferred (settings, parts and context all flow from it). */

@@ -171,7 +171,7 @@ export async function startService<S extends SettingsShape, P, C extends Request
     });
     await apollo.start();
     mountOperationalRoutes(app, def.name, async () => ready && revocationsReplayed && (await dataSourceHealthy(dataSource)) && (await options.bus.isReady()));
-    def.routes?.(app, parts);
+    def.routes?.(app, parts, { verify: checkRequest });
     const digests = new WeakMap<object, string>();
     const verified = new WeakMap<object, VerifiedRequest>();
     const EMPTY_DIGEST = bodyDigest('');

@@ -58,8 +58,7 @@ function text(value: string | null | undefined, field: string, label: string, ma
 
 /** Validates and normalises a checkout request; throws BAD_USER_INPUT naming the first bad field. */
 export function parseCheckout(input: PlaceOrderInput): CheckoutRequest {
-  const key = input.idempotencyKey;
-  if (!key || key.length > 255 || CONTROL.test(key)) throw badUserInput('input.idempotencyKey', 'idempotencyKey must be 1 to 255 printable characters.');
+  const key = parseIdempotencyKey(input.idempotencyKey, 'input.idempotencyKey');
   if (input.items.length === 0) throw badUserInput('input.items', 'Your cart is empty: add at least one item.');
   if (input.items.length > MAX_LINES) throw badUserInput('input.items', `An order has at most ${MAX_LINES} lines.`);
   const seen = new Set<string>();
@@ -73,23 +72,38 @@ export function parseCheckout(input: PlaceOrderInput): CheckoutRequest {
     }
     return { productId, quantity: item.quantity };
   });
-  const a = input.shippingAddress;
-  const country = (a.country ?? '').trim().toUpperCase();
-  if (!/^[A-Z]{2}$/.test(country) || !isCountryCode(country)) {
-    throw badUserInput('input.shippingAddress.country', 'Country must be an ISO 3166-1 alpha-2 code such as "US" or "DE".');
-  }
-  const postalCode = text(a.postalCode, 'input.shippingAddress.postalCode', 'Postal code', 16, true)!;
-  if (!/^[A-Za-z0-9][A-Za-z0-9 -]*$/.test(postalCode)) throw badUserInput('input.shippingAddress.postalCode', 'Postal code may contain only letters, digits, spaces and hyphens.');
-  const shippingAddress: ShippingAddress = {
-    line1: text(a.line1, 'input.shippingAddress.line1', 'Address line 1', 200, true)!,
-    line2: text(a.line2, 'input.shippingAddress.line2', 'Address line 2', 200, false),
-    city: text(a.city, 'input.shippingAddress.city', 'City', 100, true)!,
-    postalCode: postalCode.toUpperCase(),
-    country,
-  };
+  const shippingAddress = parseAddress(input.shippingAddress, 'input.shippingAddress');
   const paymentToken = text(input.payment.token, 'input.payment.token', 'Payment token', 255, true)!;
   const inputHash = createHash('sha256')
     .update(JSON.stringify({ lines: lines.map((l) => [l.productId, l.quantity]), shippingAddress, paymentToken }))
     .digest('hex');
   return { lines, shippingAddress, paymentToken, idempotencyKey: key, inputHash };
+}
+
+/** Validates and normalises a shipping address; BAD_USER_INPUT naming `${prefix}.<field>`. */
+export function parseAddress(a: PlaceOrderInput['shippingAddress'], prefix: string): ShippingAddress {
+  const country = (a.country ?? '').trim().toUpperCase();
+  if (!/^[A-Z]{2}$/.test(country) || !isCountryCode(country)) {
+    throw badUserInput(`${prefix}.country`, 'Country must be an ISO 3166-1 alpha-2 code such as "US" or "DE".');
+  }
+  const postalCode = text(a.postalCode, `${prefix}.postalCode`, 'Postal code', 16, true)!;
+  if (!/^[A-Za-z0-9][A-Za-z0-9 -]*$/.test(postalCode)) throw badUserInput(`${prefix}.postalCode`, 'Postal code may contain only letters, digits, spaces and hyphens.');
+  return {
+    line1: text(a.line1, `${prefix}.line1`, 'Address line 1', 200, true)!,
+    line2: text(a.line2, `${prefix}.line2`, 'Address line 2', 200, false),
+    city: text(a.city, `${prefix}.city`, 'City', 100, true)!,
+    postalCode: postalCode.toUpperCase(),
+    country,
+  };
+}
+
+/** An idempotency key: 1..255 printable characters. */
+export function parseIdempotencyKey(key: string, field: string): string {
+  if (!key || key.length > 255 || CONTROL.test(key)) throw badUserInput(field, 'idempotencyKey must be 1 to 255 printable characters.');
+  return key;
+}
+
+/** A required trimmed text of at most `max` printable characters. */
+export function requiredText(value: string | null | undefined, field: string, label: string, max: number): string {
+  return text(value, field, label, max, true)!;
 }

@@ -14,7 +14,18 @@ export interface OrderRow {
   inputHash: string;
   currencyCode: string;
   subtotal: string;
+  /** Issue 18: the breakdown frozen at checkout (total = subtotal - discount + shipping + tax); 0 for placeOrder. */
+  discount: string;
+  shipping: string;
+  tax: string;
   total: string;
+  couponCodes: string[];
+  shippingMethodId: string | null;
+  shippingMethodName: string | null;
+  /** A guest checkout: `userId` is `guest:<cart id>`, the e-mail is encrypted, the token hashed. */
+  guest: boolean;
+  emailEncrypted: string | null;
+  guestTokenHash: string | null;
   shipLine1: string;
   shipLine2: string | null;
   shipCity: string;
@@ -94,7 +105,16 @@ export const OrderEntity = new EntitySchema<OrderRow>({
     inputHash: { type: 'text', name: 'input_hash' },
     currencyCode: { type: 'text', name: 'currency_code' },
     subtotal: { type: 'numeric', precision: 12, scale: 2 },
+    discount: { type: 'numeric', precision: 12, scale: 2 },
+    shipping: { type: 'numeric', precision: 12, scale: 2 },
+    tax: { type: 'numeric', precision: 12, scale: 2 },
     total: { type: 'numeric', precision: 12, scale: 2 },
+    couponCodes: { type: 'text', array: true, name: 'coupon_codes' },
+    shippingMethodId: { type: 'uuid', name: 'shipping_method_id', nullable: true },
+    shippingMethodName: { type: 'text', name: 'shipping_method_name', nullable: true },
+    guest: { type: 'boolean' },
+    emailEncrypted: { type: 'text', name: 'email_encrypted', nullable: true },
+    guestTokenHash: { type: 'text', name: 'guest_token_hash', nullable: true },
     shipLine1: { type: 'text', name: 'ship_line1' },
     shipLine2: { type: 'text', name: 'ship_line2', nullable: true },
     shipCity: { type: 'text', name: 'ship_city' },

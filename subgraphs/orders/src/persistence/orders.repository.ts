@@ -27,6 +27,8 @@ export interface OrderPage {
 /** Raw-SQL select list that maps the orders table onto OrderRow. */
 const ORDER_COLUMNS = `o.id, o.number, o.user_id AS "userId", o.status, o.rejection_reason AS "rejectionReason", o.cancel_reason AS "cancelReason",
   o.idempotency_key AS "idempotencyKey", o.input_hash AS "inputHash", o.currency_code AS "currencyCode", o.subtotal, o.total,
+  o.discount, o.shipping, o.tax, o.coupon_codes AS "couponCodes", o.shipping_method_id AS "shippingMethodId", o.shipping_method_name AS "shippingMethodName",
+  o.guest, o.email_encrypted AS "emailEncrypted", o.guest_token_hash AS "guestTokenHash",
   o.ship_line1 AS "shipLine1", o.ship_line2 AS "shipLine2", o.ship_city AS "shipCity", o.ship_postal_code AS "shipPostalCode",
   o.ship_country AS "shipCountry", o.carrier, o.tracking_number AS "trackingNumber", o.shipped_at AS "shippedAt",
   o.delivered_at AS "deliveredAt", o.stock_reserved_at AS "stockReservedAt", o.cancellable_until AS "cancellableUntil",
@@ -46,7 +48,7 @@ const PAYMENT_PREFIX = 'payment.';
 
 /** A payment row leased to the worker, with what the event of its outcome needs of its order (as it was at lease time). */
 export interface LeasedPayment extends PaymentRow {
-  readonly order: Pick<OrderRow, 'id' | 'status' | 'number' | 'userId' | 'total' | 'currencyCode' | 'createdAt'>;
+  readonly order: Pick<OrderRow, 'id' | 'status' | 'number' | 'userId' | 'total' | 'subtotal' | 'discount' | 'shipping' | 'tax' | 'guest' | 'currencyCode' | 'createdAt'>;
 }
 
 /** What checkout needs to know before it writes (see `OrdersRepository.checkoutLookup`). */
@@ -183,20 +185,22 @@ export class OrdersRepository {
    * used its idempotency key: the unique constraint decides, also between concurrent requests (a
    * twin waits on the index for the first one's commit). Returns false when the order existed.
    */
-  async insertPlacedOrder(order: OrderRow, items: readonly OrderItemRow[], payment: PaymentRow, events: readonly PreparedEvent[]): Promise<boolean> {
+  async insertPlacedOrder(order: OrderRow, items: readonly OrderItemRow[], payment: PaymentRow, events: readonly PreparedEvent[], manager: EntityManager = this.ds.manager): Promise<boolean> {
     const params: unknown[] = [
       order.id, order.number, order.userId, order.status, order.idempotencyKey, order.inputHash, order.currencyCode, order.subtotal, order.total,
       ...this.privacy.seal(order), order.shipCountry, order.cancellableUntil, order.sagaDeadline, order.createdAt,
       items.map((i) => i.lineNo), items.map((i) => i.productId), items.map((i) => i.productName), items.map((i) => i.quantity), items.map((i) => i.unitPrice), items.map((i) => i.lineTotal),
       payment.provider, payment.status, payment.amount, payment.currencyCode, payment.token,
+      order.discount, order.shipping, order.tax, order.couponCodes, order.shippingMethodId, order.shippingMethodName, order.guest, order.emailEncrypted, order.guestTokenHash,
     ];
     const outbox = outboxInsert(events, params.length + 1, 'WHERE EXISTS (SELECT 1 FROM new_order)');
     params.push(...outbox.params);
-    const rows = (await this.ds.query(
+    const rows = (await manager.query(
       `WITH new_order AS (
          INSERT INTO orders (id, number, user_id, status, idempotency_key, input_hash, currency_code, subtotal, total,
-           ship_line1, ship_line2, ship_city, ship_postal_code, ship_country, cancellable_until, saga_deadline, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)
+           ship_line1, ship_line2, ship_city, ship_postal_code, ship_country, cancellable_until, saga_deadline, created_at, updated_at,
+           discount, shipping, tax, coupon_codes, shipping_method_id, shipping_method_name, guest, email_encrypted, guest_token_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $29, $30, $31, $32, $33, $34, $35, $36, $37)
          ON CONFLICT (user_id, idempotency_key) DO NOTHING
          RETURNING id),
        items AS (
@@ -255,6 +259,11 @@ export class OrdersRepository {
       const n = params.length;
       parts.push(`h AS (INSERT INTO order_status_change (order_id, status, reason, at) SELECT id, $${n - 2}, $${n - 1}, $${n} FROM o)`);
     }
+    if (change.history && (change.history.status === 'REJECTED' || change.history.status === 'CANCELLED')) {
+      // A rejected or cancelled order gives its coupon redemptions back (issue 18), in the same statement.
+      parts.push(`r AS (UPDATE coupon_redemption SET released_at = now() FROM o WHERE coupon_redemption.order_id = o.id AND coupon_redemption.released_at IS NULL RETURNING coupon_id)`);
+      parts.push(`rc AS (UPDATE coupon SET redemptions = coupon.redemptions - 1 FROM r WHERE coupon.id = r.coupon_id)`);
+    }
     if (change.payment) {
       const paymentPending = change.onlyIfPending ? ` AND payment.status = 'PENDING'` : '';
       parts.push(`p AS (UPDATE payment SET ${this.setClause(PaymentEntity, change.payment, params)} FROM o WHERE payment.order_id = o.id${paymentPending})`);
@@ -302,6 +311,11 @@ export class OrdersRepository {
     return sets.join(', ');
   }
 
+  /** The guest order whose token hashes to `hash` (issue 18). */
+  async findByGuestTokenHash(hash: string): Promise<OrderRow | null> {
+    return this.ds.getRepository(OrderEntity).findOneBy({ guestTokenHash: hash });
+  }
+
   async findByIdempotencyKey(tx: EntityManager, userId: string, key: string): Promise<OrderRow | null> {
     return tx.getRepository(OrderEntity).findOneBy({ userId, idempotencyKey: key });
   }
@@ -341,7 +355,7 @@ export class OrdersRepository {
          p.charge_id AS "chargeId", p.refund_id AS "refundId", p.decline_reason AS "declineReason",
          p.charge_attempted AS "chargeAttempted", p.attempts, p.next_attempt_at AS "nextAttemptAt",
          p.locked_until AS "lockedUntil", p.last_error AS "lastError", p.created_at AS "createdAt", p.updated_at AS "updatedAt",
-         o.id AS "order.id", o.status AS "order.status", o.number AS "order.number", o.user_id AS "order.userId", o.total AS "order.total",
+         o.id AS "order.id", o.status AS "order.status", o.number AS "order.number", o.user_id AS "order.userId", o.total AS "order.total", o.subtotal AS "order.subtotal", o.discount AS "order.discount", o.shipping AS "order.shipping", o.tax AS "order.tax", o.guest AS "order.guest",
          o.currency_code AS "order.currencyCode", o.created_at AS "order.createdAt"`,
       [now, leaseUntil, limit, orderId ?? null],
     )) as [Array<Record<string, unknown>>, number] | Array<Record<string, unknown>>;

@@ -23,7 +23,7 @@ export type Transition =
   | { readonly to: 'DELIVERED' };
 
 /** What a transition needs to know of its order (a full row, or what the payment worker leased with the payment). */
-export type TransitionSubject = Pick<OrderRow, 'id' | 'status' | 'number' | 'userId' | 'total' | 'currencyCode' | 'createdAt'>;
+export type TransitionSubject = Pick<OrderRow, 'id' | 'status' | 'number' | 'userId' | 'total' | 'subtotal' | 'discount' | 'shipping' | 'tax' | 'guest' | 'currencyCode' | 'createdAt'>;
 
 export class OrderTransitions {
   constructor(
@@ -99,8 +99,11 @@ export class OrderTransitions {
     const base = { orderId: order.id, number: order.number, userId: order.userId };
     const outbox = this.deps.outbox;
     switch (t.to) {
-      case 'CONFIRMED':
-        return outbox.prepare(OrderConfirmed, order.id, { ...base, total: { amount: order.total, currencyCode: order.currencyCode } });
+      case 'CONFIRMED': {
+        const m = (amount: string) => ({ amount, currencyCode: order.currencyCode });
+        const breakdown = { subtotal: m(order.subtotal), discount: m(order.discount), shipping: m(order.shipping), tax: m(order.tax), total: m(order.total) };
+        return outbox.prepare(OrderConfirmed, order.id, { ...base, total: m(order.total), breakdown, guest: order.guest });
+      }
       case 'REJECTED':
         return outbox.prepare(OrderRejected, order.id, { ...base, reason: t.reason, stockWasReserved: t.stockWasReserved });
       case 'CANCELLED':

@@ -34,6 +34,8 @@ export interface NotificationRecipient {
   readonly phone: string | null;
   readonly emailVerified: boolean;
   readonly preferences: NotificationPreferences;
+  /** A guest's link to their order (with its token), for the order mails. */
+  readonly orderLink?: string | null;
 }
 
 /**

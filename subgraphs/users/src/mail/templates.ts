@@ -18,7 +18,7 @@ export interface TemplateData {
   'email-verification': { name: string } & VerificationData;
   'password-reset': { name: string; resetUrl: string; token: string; expiresInMinutes: number };
   'password-changed': { name: string; appUrl: string };
-  'order-confirmed': { name: string; orderNumber: string; total: { amount: string; currencyCode: string } };
+  'order-confirmed': { name: string; orderNumber: string; total: { amount: string; currencyCode: string }; breakdown?: string[]; guestLink?: string };
   'order-cancelled': { name: string; orderNumber: string; reason: string | null; refunded: boolean };
   'order-shipped': { name: string; orderNumber: string; carrier: string; trackingNumber: string };
   'order-placed': { name: string; orderNumber: string; total: { amount: string; currencyCode: string } };
@@ -85,7 +85,11 @@ const renderers: { [T in MailTemplate]: (data: TemplateData[T]) => RenderedMail 
       `If this was not you, reset your password at once at ${d.appUrl} and contact us.`,
     ]),
   'order-confirmed': (d) =>
-    mail(`Order ${d.orderNumber} confirmed`, [`Hello ${d.name},`, `thank you for your order ${d.orderNumber}. It is confirmed; total ${d.total.amount} ${d.total.currencyCode}.`, 'We will let you know when it ships.']),
+    mail(
+      `Order ${d.orderNumber} confirmed`,
+      [`Hello ${d.name},`, `thank you for your order ${d.orderNumber}. It is confirmed; total ${d.total.amount} ${d.total.currencyCode}.`, ...(d.breakdown ?? []), 'We will let you know when it ships.'],
+      d.guestLink ? { href: d.guestLink, label: 'Follow or cancel your order' } : undefined,
+    ),
   'order-cancelled': (d) =>
     mail(`Order ${d.orderNumber} cancelled`, [
       `Hello ${d.name},`,

@@ -3,6 +3,7 @@
  * and the notifications of order events. Every message goes through `plan` (notifier.ts) into the
  * notification outbox, delivered by the NotificationDispatcher.
  */
+import { isGuestOwner } from '@shop/events';
 import type { Identity, Logger } from '@shop/platform';
 import { badUserInput, notFound, PollingLoop } from '@shop/platform';
 import type { BackgroundJob } from '@shop/platform';
@@ -22,7 +23,7 @@ export type PreferencesInput = { readonly [C in PreferenceCategory]?: readonly N
 /** What an order notification needs to find its recipient: the owner, or the guest order's contact. */
 export interface OrderRef {
   readonly orderId: string;
-  /** Null for a guest order (its contact comes from the GuestContactLookup). */
+  /** Null or `guest:<cart id>` for a guest order (its contact comes from the GuestContactLookup). */
   readonly userId?: string | null;
 }
 
@@ -140,7 +141,7 @@ export class NotificationsService {
   }
 
   private async orderRecipient(uow: UnitOfWork, order: OrderRef): Promise<NotificationRecipient | null> {
-    if (order.userId) {
+    if (order.userId && !isGuestOwner(order.userId)) {
       const [user] = await uow.users.findByIds([order.userId]);
       return user ? userRecipient(user) : null;
     }

@@ -20,14 +20,16 @@ export interface Notification<T extends NotificationTemplate> {
    * the channel and recipient it is the dedupe key, so a redelivered event queues nothing new.
    */
   readonly key: string;
-  /** The template's data, given the name to greet. */
-  readonly data: (name: string) => TemplateData[T];
+  /** The template's data, given the name to greet and the recipient (a guest's order link). */
+  readonly data: (name: string, recipient: NotificationRecipient) => TemplateData[T];
 }
 
 /** A guest's contact details for one order (from the orders service; see GuestContactLookup). */
 export interface GuestContact {
   readonly email: string;
   readonly name?: string | null;
+  /** The link with the order's token (guestOrder, cancelGuestOrder, guestOrderUpdated). */
+  readonly link?: string | null;
 }
 
 /**
@@ -58,6 +60,7 @@ export function guestRecipient(contact: GuestContact): NotificationRecipient {
     phone: null,
     emailVerified: false,
     preferences: { ...DEFAULT_PREFERENCES, orderUpdates: ['EMAIL'], backInStock: [], marketing: [] },
+    orderLink: contact.link ?? null,
   };
 }
 
@@ -82,7 +85,7 @@ function isSmsTemplate(template: NotificationTemplate): template is SmsTemplate 
  * recipient (its account id, which erasure uses to find and wipe its rows).
  */
 export function plan<T extends NotificationTemplate>(recipient: NotificationRecipient, n: Notification<T>): QueuedNotification[] {
-  const data = n.data(recipient.name);
+  const data = n.data(recipient.name, recipient);
   const who = recipient.userId ?? 'guest';
   return channelsFor(recipient, n.category).flatMap((channel): QueuedNotification[] => {
     const dedupeKey = `${n.key}:${channel}:${who}`;
