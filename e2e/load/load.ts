@@ -263,7 +263,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
     await Promise.all([...pending]);
   } finally {
     clearInterval(progress);
-    await Promise.all(clients.map((c) => c.dispose()));
+    await Promise.all(clients.map(async (c) => {
+      await c.dispose();
+    }));
   }
   const kinds = mix
     .filter((m) => durations.has(m.kind))
