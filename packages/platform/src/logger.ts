@@ -26,7 +26,8 @@ let prettyStream: pino.DestinationStream | undefined;
 function prettyDestination(): pino.DestinationStream {
   prettyStream ??= pino.transport({
     target: 'pino-pretty',
-    options: { colorize: true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service,span_id', messageFormat: '{service} | {msg}' },
+    // Colours decided here: the worker's own stdout is no terminal.
+    options: { colorize: Boolean(process.stdout.isTTY) && !process.env['NO_COLOR'], singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service,span_id', messageFormat: '{service} | {msg}' },
   }) as pino.DestinationStream;
   return prettyStream;
 }
