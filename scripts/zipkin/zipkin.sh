@@ -81,9 +81,10 @@ cmd_start() {
   find_java
   if healthy; then fail "something already answers on 127.0.0.1:$PORT (another Zipkin? set ZIPKIN_PORT)"; fi
   mkdir -p "$DATA_DIR"
-  # shellcheck disable=SC2046
+  # java_args is split into words on purpose (flags and paths without spaces).
   if [[ "${1:-}" != "--background" ]]; then
     echo $$ >"$PID_FILE"
+    # shellcheck disable=SC2046
     exec "$JAVA" $(java_args)
   fi
   # shellcheck disable=SC2046
