@@ -71,9 +71,13 @@ running_pid() {
   [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && echo "$pid"
 }
 
-java_args() {
+java_command() {
   # Loopback only, in-memory storage, no self-tracing; Armeria's port list is Zipkin 3's listener.
-  echo "$HEAP_OPTS -XX:+ExitOnOutOfMemoryError -Djava.net.preferIPv4Stack=true -jar $JAR --armeria.ports[0].ip=127.0.0.1 --armeria.ports[0].port=$PORT --armeria.ports[0].protocols=http --zipkin.storage.type=mem --zipkin.storage.mem.max-spans=$MAX_SPANS --zipkin.self-tracing.enabled=false --logging.level.root=WARN --logging.level.com.linecorp.armeria.server.Server=INFO"
+  # shellcheck disable=SC2206 # the heap options are several words on purpose
+  JAVA_CMD=("$JAVA" $HEAP_OPTS -XX:+ExitOnOutOfMemoryError -Djava.net.preferIPv4Stack=true -jar "$JAR"
+    "--armeria.ports[0].ip=127.0.0.1" "--armeria.ports[0].port=$PORT" "--armeria.ports[0].protocols=http"
+    --zipkin.storage.type=mem "--zipkin.storage.mem.max-spans=$MAX_SPANS" --zipkin.self-tracing.enabled=false
+    --logging.level.root=WARN --logging.level.com.linecorp.armeria.server.Server=INFO)
 }
 
 cmd_start() {
@@ -81,14 +85,12 @@ cmd_start() {
   find_java
   if healthy; then fail "something already answers on 127.0.0.1:$PORT (another Zipkin? set ZIPKIN_PORT)"; fi
   mkdir -p "$DATA_DIR"
-  # java_args is split into words on purpose (flags and paths without spaces).
+  java_command
   if [[ "${1:-}" != "--background" ]]; then
     echo $$ >"$PID_FILE"
-    # shellcheck disable=SC2046
-    exec "$JAVA" $(java_args)
+    exec "${JAVA_CMD[@]}"
   fi
-  # shellcheck disable=SC2046
-  setsid "$JAVA" $(java_args) >"$LOG_FILE" 2>&1 </dev/null &
+  setsid "${JAVA_CMD[@]}" >"$LOG_FILE" 2>&1 </dev/null &
   echo $! >"$PID_FILE"
   local waited=0
   until healthy; do
