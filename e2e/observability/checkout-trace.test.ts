@@ -92,6 +92,10 @@ describe.each(BUS_KINDS)('distributed tracing of a checkout (%s bus)', (bus) => 
     expect(service(orderPublished!)).toBe('orders');
     const ordersConsumer = spans.find((s) => s.kind === SpanKind.CONSUMER && service(s) === 'orders' && parentOf(s) && service(parentOf(s)!) === 'inventory');
     expect(parentOf(ordersConsumer!)?.kind).toBe(SpanKind.PRODUCER);
+    // Each service's spans carry its own service.name, although the services share this process.
+    const resourceName = (s: ReadableSpan): unknown => s.resource.attributes['service.name'];
+    expect([gatewayServer, ordersServer, inventoryConsumer].map((s) => s && resourceName(s))).toEqual(['gateway', 'orders', 'inventory']);
+    expect(spans.filter((s) => s.name.startsWith('gateway.')).map(resourceName).filter((n) => n !== 'gateway')).toEqual([]);
     const services = [...new Set(spans.map(service).filter(Boolean))];
     for (const name of ['gateway', 'orders', 'inventory']) expect(services).toContain(name);
   });

@@ -15,8 +15,10 @@ import type { AlertWebhook } from '@shop/observability';
 import { buildDashboard, DASHBOARDS, panelQueries, RULE_FILES, RULE_TESTS_FILE, startAlertWebhook } from '@shop/observability';
 import type { TestShop } from '../support/harness';
 import { startTestShop } from '../support/harness';
+import path from 'node:path';
+import { runLoad } from '../load/load';
 import type { PrometheusStack } from './prometheus-stack';
-import { promtool, startPrometheusStack } from './prometheus-stack';
+import { promtool, startExpositionFixture, startPrometheusStack } from './prometheus-stack';
 
 jest.setTimeout(90_000);
 
@@ -29,6 +31,8 @@ describe('observability: Prometheus and Alertmanager against the running shop', 
   let shop: TestShop;
   let stack: PrometheusStack;
   let webhook: AlertWebhook;
+  /** Kafka's and CloudNativePG's exporters cannot run here: a recorded-format exposition each (fixtures/). */
+  let exporters: Array<{ host: string; close(): Promise<void> }> = [];
   /** A client subscription kept open to the end, so the subscription panels have something to show. */
   let subscriptions: Client | undefined;
   /** Steps of the driven traffic that did not answer as expected (shown when panels lack data). */
@@ -38,8 +42,11 @@ describe('observability: Prometheus and Alertmanager against the running shop', 
     webhook = await startAlertWebhook({ port: 0 });
     shop = await startTestShop({ seed: true });
     const hostPort = (url: string): string => new URL(url).host;
+    exporters = await Promise.all(['kafka-exporter.prom', 'cnpg.prom'].map((f) => startExpositionFixture(path.join(__dirname, 'fixtures', f))));
     stack = await startPrometheusStack({
       targets: {
+        'kafka-exporter': exporters[0]!.host,
+        postgres: exporters[1]!.host,
         gateway: hostPort(shop.url),
         ...Object.fromEntries(Object.entries(shop.supergraph.services).map(([name, s]) => [name, hostPort(s.url)])),
       },
@@ -52,6 +59,7 @@ describe('observability: Prometheus and Alertmanager against the running shop', 
     await stack?.stop();
     await shop?.stop();
     await webhook?.close();
+    await Promise.all(exporters.map((e) => e.close()));
   });
 
   it('should pass promtool check config, check rules and the rule unit tests', async () => {
@@ -62,7 +70,7 @@ describe('observability: Prometheus and Alertmanager against the running shop', 
 
   it('should scrape every service, each port serving its own series once', async () => {
     const up = await eventually(async () => {
-      const r = await stack.query('up');
+      const r = await stack.query('up{job=~"gateway|users|catalog|inventory|orders"}');
       return r.length === 5 && r.every((s) => s.value[1] === '1') ? r : null;
     }, 20_000);
     expect(up.map((s) => s.metric['job']).sort()).toEqual(['catalog', 'gateway', 'inventory', 'orders', 'users']);
@@ -142,6 +150,14 @@ describe('observability: Prometheus and Alertmanager against the running shop', 
     }, 20_000);
     expect(deadLettered.metric['service']).toBe('inventory');
     expect(trafficProblems).toEqual([]);
+  });
+
+  it('should take a run of npm run load (the seeded shopper mix) with few unexpected answers', async () => {
+    const summary = await runLoad({ url: shop.url, rate: 8, durationSeconds: 15, seed: 23, admin: { token: await shop.tokenFor({ roles: ['ADMIN'] }) } });
+    expect(summary.completed).toBeGreaterThan(60);
+    expect(summary.kinds.map((k) => k.kind)).toEqual(expect.arrayContaining(['browse', 'search', 'product page', 'checkout', 'bad input', 'admin adjustment']));
+    // More than 5% unexpected answers: show what they were.
+    expect(summary.errors <= summary.completed * 0.05 ? [] : summary.errorSamples).toEqual([]);
   });
 
   it('should fire the error-rate alert on an error burst and deliver it to the webhook', async () => {

@@ -6,6 +6,7 @@
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -156,4 +157,25 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * Serves `file` (an exposition in Prometheus' text format) at /metrics on a free loopback port,
+ * with every `__N__` replaced by the number of scrapes so far, so its counters grow: a stand-in
+ * for an exporter that cannot run on this machine (Kafka's, CloudNativePG's).
+ */
+export async function startExpositionFixture(file: string): Promise<{ readonly host: string; close(): Promise<void> }> {
+  const text = readFileSync(file, 'utf8');
+  let scrapes = 0;
+  const server = http.createServer((req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end();
+      return;
+    }
+    scrapes++;
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text.replaceAll('__N__', String(scrapes)));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return { host: `127.0.0.1:${port}`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }

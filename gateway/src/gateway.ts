@@ -210,7 +210,7 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
   const graphiql = createGraphiqlHandler({ endpointPath: '/graphql' });
   app.use((req, res, next) => (graphiql(req, res) ? undefined : next()));
   if (settings.metricsHandler) app.get('/metrics', settings.metricsHandler);
-  mountOperationalRoutes(app, 'gateway', async () => ready && revocationsReplayed);
+  mountOperationalRoutes(app, 'gateway', async () => ready && revocationsReplayed, { logger });
   // Before the query path: the attached server answers subscriptions over SSE and multipart itself.
   const attached = settings.attach?.(httpServer, gateway, { logger, verifier: settings.verifier, limits, production, rateLimits, persistedOperations: persisted, clientAddress, ...(settings.revocations ? { revocations: settings.revocations } : {}) });
   app.use(

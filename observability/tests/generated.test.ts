@@ -47,7 +47,7 @@ describe('dashboards as code', () => {
   });
 
   it('should only use bounded labels in legends (no ids, no raw operation text)', () => {
-    const allowed = new Set(['service', 'job', 'type', 'name', 'outcome', 'code', 'status', 'subgraph', 'kind', 'topic', 'consumer', 'root_field', 'currency', 'direction', 'result', 'reason', 'budget', 'caller', 'transport']);
+    const allowed = new Set(['service', 'job', 'type', 'name', 'outcome', 'code', 'status', 'subgraph', 'kind', 'topic', 'consumer', 'root_field', 'currency', 'direction', 'result', 'reason', 'budget', 'caller', 'transport', 'request', 'consumergroup', 'cluster', 'state']);
     for (const { json } of dashboards) {
       for (const p of json.panels ?? []) {
         for (const t of (p as { targets?: Array<{ legendFormat?: string }> }).targets ?? []) {
@@ -57,9 +57,9 @@ describe('dashboards as code', () => {
     }
   });
 
-  it('should have more than 40 panel queries across the four dashboards', () => {
+  it('should have more than 40 panel queries across the five dashboards', () => {
     expect(dashboards.flatMap(({ json }) => panelQueries(json)).length).toBeGreaterThan(40);
-    expect(DASHBOARDS.map((d) => d.uid)).toEqual(['shop-overview', 'shop-gateway', 'shop-events', 'shop-business']);
+    expect(DASHBOARDS.map((d) => d.uid)).toEqual(['shop-overview', 'shop-gateway', 'shop-events', 'shop-business', 'shop-infrastructure']);
   });
 });
 

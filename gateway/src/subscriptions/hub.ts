@@ -15,8 +15,10 @@
  */
 import type { ExecutionResult, FormattedExecutionResult } from 'graphql';
 import { GraphQLError } from 'graphql';
+import type { Context } from '@opentelemetry/api';
+import { context, SpanKind, trace } from '@opentelemetry/api';
 import type { Identity, Logger } from '@shop/platform';
-import { serviceUnavailable } from '@shop/platform';
+import { extractTraceContext, inSpan, requestIdFrom, SERVICE_ATTRIBUTE, serviceUnavailable, tracer, withRequestId } from '@shop/platform';
 import type { ClientStream } from './client-stream';
 import type { SubscriptionPlan } from './federated-plan';
 import { executeEvent, primaryVariables } from './federated-plan';
@@ -64,6 +66,10 @@ export class SubscriptionHub {
     const variables = primaryVariables(plan, client.variables);
     const key = [plan.subgraph, plan.upstreamQuery, stableJson(variables), identityKey(upstreamIdentity, true)].join('\n');
     let upstream = this.upstreams.get(key);
+    // The client's subscribe, as a span of its own (no-op when tracing is off).
+    tracer()
+      .startSpan(`${plan.rootField} subscribe`, { kind: SpanKind.SERVER, attributes: { [SERVICE_ATTRIBUTE]: 'gateway', 'graphql.operation.type': 'subscription', 'shop.subscription.subgraph': plan.subgraph, 'shop.subscription.shared_upstream': Boolean(upstream) } })
+      .end();
     if (!upstream) {
       const created: SharedUpstream = new SharedUpstream(plan, client.subgraphUrl, upstreamIdentity, variables, this.options, () => {
         if (this.upstreams.get(key) === created) this.upstreams.delete(key);
@@ -134,7 +140,16 @@ class SharedUpstream {
     const stamped = event.extensions?.['eventTime'];
     const parsed = typeof stamped === 'string' ? Date.parse(stamped) : Number.NaN;
     const eventTime = Number.isFinite(parsed) ? parsed : Date.now();
-    for (const group of this.groups.values()) group.push(event, eventTime);
+    // The subgraph's event span, when it sent its context: the delivery continues that trace.
+    const carrier = event.extensions?.['traceContext'];
+    const traced = carrier && typeof carrier === 'object' ? (carrier as Record<string, string>) : undefined;
+    const parent = traced ? extractTraceContext(traced) : context.active();
+    const requestId = traced ? requestIdFrom(traced) : undefined;
+    const push = (): void => {
+      for (const group of this.groups.values()) group.push(event, eventTime, parent);
+    };
+    if (requestId === undefined) push();
+    else withRequestId(requestId, push);
   }
 
   /** The subgraph completed the subscription (or refused it): clients get what it said, then `complete`. */
@@ -175,16 +190,26 @@ class DeliveryGroup {
     void stream.finished.then(() => this.remove(stream));
   }
 
-  push(event: FormattedExecutionResult, eventTime: number): void {
+  push(event: FormattedExecutionResult, eventTime: number, parent: Context): void {
     if (this.ended) return;
     const { plan, query, variables } = this.request;
     const identity = this.identity;
-    const result = this.limit(() => executeEvent(plan, event, { query, variables, identity, logger: this.options.logger }));
+    // One span per event and group: the upstream event, the entity fetches of the rest of the
+    // plan (@apollo/gateway's fetch spans, children of it) and the send to the group's clients.
+    const span = tracer().startSpan(`${plan.rootField} upstream event`, { kind: SpanKind.CONSUMER, attributes: { [SERVICE_ATTRIBUTE]: 'gateway', 'graphql.operation.type': 'subscription', 'shop.subscription.subgraph': plan.subgraph } }, parent);
+    const spanContext = trace.setSpan(parent, span);
+    const result = this.limit(() => context.with(spanContext, () => executeEvent(plan, event, { query, variables, identity, logger: this.options.logger })));
     // Concurrent execution, ordered delivery: each delivery waits for the previous one.
     this.tail = this.tail.then(async () => {
-      const delivered = await result;
-      if (delivered.errors?.length) subscriptionMetrics.restErrors.inc({ root_field: plan.rootField });
-      for (const stream of this.clients) stream.push({ result: delivered, eventTime });
+      try {
+        const delivered = await result;
+        if (delivered.errors?.length) subscriptionMetrics.restErrors.inc({ root_field: plan.rootField });
+        await inSpan(`${plan.rootField} send`, { kind: SpanKind.PRODUCER, parent: spanContext, attributes: { [SERVICE_ATTRIBUTE]: 'gateway', 'shop.subscription.clients': this.clients.size } }, async () => {
+          for (const stream of this.clients) stream.push({ result: delivered, eventTime });
+        });
+      } finally {
+        span.end();
+      }
     });
   }
 

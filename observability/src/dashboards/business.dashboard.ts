@@ -168,5 +168,18 @@ export const businessDashboard: DashboardSpec = {
       timeseries('Orders pending, 4 weeks', { expr: 'shop:orders_saga_backlog:max', legend: 'pending' }, { description: 'Orders pending', unit: 'short', timeFrom: '4w', width: 8 }),
       timeseries('Oldest pending order, 4 weeks', { expr: 'shop:orders_saga_oldest_pending_age_seconds:max', legend: 'oldest pending' }, { description: 'Age of the oldest pending order', unit: 's', timeFrom: '4w', width: 8 }),
     ]),
+    // Last, so the ids of the panels above stay as they were.
+    row('Search', [
+      timeseries(
+        'Search latency',
+        [0.5, 0.95, 0.99].map((q) => ({ expr: `histogram_quantile(${q}, sum by (le) (rate(catalog_search_duration_seconds_bucket{kind="search"}[$__rate_interval])))`, legend: `p${Math.round(q * 100)}` })),
+        { description: 'Time the catalog takes to answer a text search (query and ranking), p50, p95 and p99.', unit: 's', width: 12 },
+      ),
+      timeseries(
+        'Zero-result rate',
+        { expr: 'sum(rate(catalog_search_results_bucket{kind="search", le="0"}[$__rate_interval])) / sum(rate(catalog_search_results_count{kind="search"}[$__rate_interval]))', legend: 'no results' },
+        { description: 'Share of text searches that found nothing, over time (missing products or words the catalogue does not use: worth reading the search terms).', unit: 'percentunit', min: 0, max: 1, width: 12 },
+      ),
+    ]),
   ],
 };

@@ -1,5 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Logger } from '../logger';
+import { requestIdFrom, withRequestId } from '../request-id';
 import { extractTraceContext, SERVICE_ATTRIBUTE, tracer } from '../tracing';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { BusMessage, Consumer, EventBus } from './bus';
@@ -122,7 +123,10 @@ export async function startEventConsumers(options: ConsumerOptions): Promise<Con
             span.outcome = 'duplicate';
             continue;
           }
-          await context.with(span.context, () => item.handler.handle(item.event, tx));
+          await span.run(async () => {
+            await item.handler.handle(item.event, tx);
+            options.logger.debug({ eventType: item.event.type, eventId: item.event.id, attempt: item.message.attempt }, 'event handled');
+          });
           fresh++;
         }
       });
@@ -130,7 +134,7 @@ export async function startEventConsumers(options: ConsumerOptions): Promise<Con
       for (const span of spans) span.fail(error);
       // Inside the (first) span, so that the log line carries its trace id.
       const first = items[0]!;
-      context.with(spans[0]!.context, () =>
+      spans[0]!.run(() =>
         options.logger.warn({ err: error, eventType: first.event.type, eventId: first.event.id, events: items.length, attempt: first.message.attempt }, 'event handler failed'),
       );
       throw error;
@@ -181,9 +185,13 @@ function consumerSpan({ event, message }: Consumed, groupId: string) {
     parent,
   );
   let outcome: 'ok' | 'duplicate' | 'error' = 'ok';
+  const spanContext = trace.setSpan(parent, span);
+  const requestId = requestIdFrom({ ...message.headers, ...(event.meta ?? {}) });
   return {
-    /** Events the handler adds are children of this span. */
-    context: trace.setSpan(parent, span),
+    /** Runs `fn` in this span (events the handler adds are its children) and the event's request id. */
+    run<T>(fn: () => T): T {
+      return requestId === undefined ? context.with(spanContext, fn) : withRequestId(requestId, () => context.with(spanContext, fn));
+    },
     set outcome(value: 'duplicate') {
       outcome = value;
     },
@@ -214,7 +222,13 @@ export async function startLiveListener(options: { bus: EventBus; groupId: strin
       const envelope = parseEnvelope(message.value);
       const handler = byType.get(envelope.type);
       if (!handler) return;
-      await handler.handle(parseEventData(handler.event, envelope));
+      // In the event's trace and request id: what the handler publishes (a subscription event) continues them.
+      const carrier = { ...message.headers, ...(envelope.meta ?? {}) };
+      const handle = async (): Promise<void> => {
+        await context.with(extractTraceContext(carrier), () => handler.handle(parseEventData(handler.event, envelope)));
+      };
+      const requestId = requestIdFrom(carrier);
+      await (requestId === undefined ? handle() : withRequestId(requestId, handle));
     },
   });
 }

@@ -1,10 +1,16 @@
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type express from 'express';
+import type { Logger } from '../logger';
 import { counter, histogram, metricsFor, registerServedService, registry } from '../metrics';
+import { bindRequestId, REQUEST_ID_HEADER, requestIdFrom, withRequestId } from '../request-id';
 import { extractTraceContext, SERVICE_ATTRIBUTE, tracer } from '../tracing';
 
-/** Adds `/health/live`, `/health/ready` and `/metrics` to an express app. */
-export function mountOperationalRoutes(app: express.Express, service: string, isReady: () => Promise<boolean>): void {
+/**
+ * Adds `/health/live`, `/health/ready` and `/metrics` to an express app, and to every `/graphql`
+ * request its request id, server span and (at debug level, with `logger`) an access log line.
+ */
+export function mountOperationalRoutes(app: express.Express, service: string, isReady: () => Promise<boolean>, options: { readonly logger?: Logger } = {}): void {
+  const { logger } = options;
   const requests = counter({ name: 'http_requests_total', help: 'HTTP requests served, by service, method, route and status class.', labelNames: ['service', 'method', 'route', 'status'] });
   const duration = histogram({ name: 'http_request_duration_seconds', help: 'HTTP request duration in seconds, by service and route.', labelNames: ['service', 'route'] });
   registerServedService(service);
@@ -16,24 +22,46 @@ export function mountOperationalRoutes(app: express.Express, service: string, is
       requests.inc({ service, method: req.method, route, status: `${Math.floor(res.statusCode / 100)}xx` });
       end({ service, route });
     });
-    if (route !== '/graphql' || req.method === 'GET') {
+    if (route !== '/graphql') {
       next();
       return;
     }
-    // A server span continuing the caller's traceparent (the client's at the gateway, the
-    // gateway's fetch span at a subgraph). Binding req/res makes the body parser's stream
-    // callbacks, and so the whole GraphQL execution, run inside it. No-op when tracing is off.
-    const parent = extractTraceContext(req.headers);
-    const span = tracer().startSpan(`${req.method} /graphql`, { kind: SpanKind.SERVER, attributes: { [SERVICE_ATTRIBUTE]: service, 'http.request.method': req.method, 'url.path': '/graphql' } }, parent);
-    res.on('finish', () => {
-      span.setAttribute('http.response.status_code', res.statusCode);
-      if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
-      span.end();
+    // The request id: the caller's (the gateway's, at a subgraph) or a new one; answered in the
+    // response header, active for the whole request (its log lines carry it), passed on with the
+    // trace context (injectTraceContext). Bound to req/res like the trace context below.
+    const requestId = requestIdFrom(req.headers, true);
+    res.setHeader(REQUEST_ID_HEADER, requestId);
+    withRequestId(requestId, () => {
+      bindRequestId(req);
+      bindRequestId(res);
+      const started = process.hrtime.bigint();
+      // Added after the bindings: the line carries the request id (and the trace id when traced).
+      const accessLog = (): void => {
+        if (logger?.isLevelEnabled('debug')) res.on('finish', () => logger.debug({ method: req.method, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'graphql request'));
+      };
+      if (req.method === 'GET') {
+        accessLog();
+        next();
+        return;
+      }
+      // A server span continuing the caller's traceparent (the client's at the gateway, the
+      // gateway's fetch span at a subgraph). Binding req/res makes the body parser's stream
+      // callbacks, and so the whole GraphQL execution, run inside it. No-op when tracing is off.
+      const parent = extractTraceContext(req.headers);
+      const span = tracer().startSpan(`${req.method} /graphql`, { kind: SpanKind.SERVER, attributes: { [SERVICE_ATTRIBUTE]: service, 'http.request.method': req.method, 'url.path': '/graphql', 'shop.request_id': requestId } }, parent);
+      res.on('finish', () => {
+        span.setAttribute('http.response.status_code', res.statusCode);
+        if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+        span.end();
+      });
+      const ctx = trace.setSpan(parent, span);
+      context.bind(ctx, req);
+      context.bind(ctx, res);
+      context.with(ctx, () => {
+        accessLog();
+        next();
+      });
     });
-    const ctx = trace.setSpan(parent, span);
-    context.bind(ctx, req);
-    context.bind(ctx, res);
-    context.with(ctx, next);
   });
   app.get('/health/live', (_req, res) => void res.json({ status: 'ok' }));
   app.get('/health/ready', async (_req, res) => {

@@ -1,10 +1,22 @@
+import type { Context } from '@opentelemetry/api';
+import { context } from '@opentelemetry/api';
+import { currentRequestId } from '../request-id';
 import { AsyncQueue } from './queue';
+
+function requestIdField(): { requestId?: string } {
+  const id = currentRequestId();
+  return id === undefined ? {} : { requestId: id };
+}
 
 /** What a subscription field's `resolve` receives for one published payload. */
 export interface LiveEvent<T> {
   readonly payload: T;
   /** When the domain event behind it happened (ms since the epoch), if known: the delivery latency starts there. */
   readonly eventTime: number | undefined;
+  /** The trace context it was published in (the live listener's, continuing the domain event's trace). */
+  readonly trace?: Context;
+  /** The request id active when it was published (the operation that caused the domain event). */
+  readonly requestId?: string;
 }
 
 /** True for a value published through a {@link LivePubSub}. */
@@ -40,7 +52,7 @@ export class LivePubSub<Topics extends { readonly [K in keyof Topics]: object }>
     const subscribers = this.topics.get(topic);
     if (!subscribers) return;
     const time = occurredAt === undefined ? undefined : new Date(occurredAt).getTime();
-    const event: LiveEvent<Topics[K]> = { payload, eventTime: Number.isFinite(time) ? time : undefined };
+    const event: LiveEvent<Topics[K]> = { payload, eventTime: Number.isFinite(time) ? time : undefined, trace: context.active(), ...requestIdField() };
     for (const subscriber of subscribers) if (subscriber.accept(payload)) subscriber.deliver(event);
   }
 

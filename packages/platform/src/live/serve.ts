@@ -27,6 +27,7 @@ import { createHash } from 'node:crypto';
 import type http from 'node:http';
 import type { ExecutionArgs, ExecutionResult, GraphQLSchema, ValidationRule } from 'graphql';
 import { createSourceEventStream, execute, getOperationAST, parse, specifiedRules, validate } from 'graphql';
+import { SpanKind } from '@opentelemetry/api';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -37,6 +38,8 @@ import type { Identity } from '../identity';
 import type { VerifiedRequest } from '../internal-request';
 import { counter, gauge } from '../metrics';
 import type { RequestContext, ServiceDeps } from '../service/definition';
+import { withRequestId } from '../request-id';
+import { injectTraceContext, SERVICE_ATTRIBUTE, inSpan } from '../tracing';
 import { isLiveEvent } from './pubsub';
 import { mapStream, SKIP } from './queue';
 
@@ -143,15 +146,28 @@ export function serveSubscriptions(server: http.Server, schema: GraphQLSchema, o
         return mapStream(
           source,
           async (payload) => {
-            const result: ExecutionResult = await execute({ ...args, rootValue: payload, contextValue: await fresh() });
-            const digest = createHash('sha256')
-              .update(JSON.stringify([result.data ?? null, result.errors?.map((e) => e.message) ?? []]))
-              .digest('base64url');
-            if (digest === previous) return SKIP;
-            previous = digest;
-            events.inc({ service, field });
-            const at = isLiveEvent(payload) ? payload.eventTime : undefined;
-            return at === undefined ? result : { ...result, extensions: { ...result.extensions, eventTime: new Date(at).toISOString() } };
+            // A span per event in the trace it was published in (the domain event's); its context
+            // goes to the gateway as `extensions.traceparent`, so the delivery continues the trace.
+            const live = isLiveEvent(payload) ? payload : undefined;
+            const inRequest = <T>(fn: () => T): T => (live?.requestId === undefined ? fn() : withRequestId(live.requestId, fn));
+            return inRequest(() => inSpan(`${field} subscription event`, { kind: SpanKind.PRODUCER, attributes: { [SERVICE_ATTRIBUTE]: service, 'graphql.operation.type': 'subscription', 'shop.subscription.field': field }, ...(live?.trace ? { parent: live.trace } : {}) }, async (span) => {
+              const result: ExecutionResult = await execute({ ...args, rootValue: payload, contextValue: await fresh() });
+              const digest = createHash('sha256')
+                .update(JSON.stringify([result.data ?? null, result.errors?.map((e) => e.message) ?? []]))
+                .digest('base64url');
+              if (digest === previous) {
+                span.setAttribute('shop.subscription.skipped', true);
+                return SKIP;
+              }
+              previous = digest;
+              events.inc({ service, field });
+              const extensions: Record<string, unknown> = { ...result.extensions };
+              if (live?.eventTime !== undefined) extensions['eventTime'] = new Date(live.eventTime).toISOString();
+              // traceparent (and x-request-id): the gateway continues both.
+              const carrier = injectTraceContext({});
+              if (Object.keys(carrier).length) extensions['traceContext'] = carrier;
+              return Object.keys(extensions).length ? { ...result, extensions } : result;
+            }));
           },
           () => active.dec({ service, field }),
         );

@@ -170,7 +170,7 @@ export async function startService<S extends SettingsShape, P, C extends Request
       stopOnTerminationSignals: false,
     });
     await apollo.start();
-    mountOperationalRoutes(app, def.name, async () => ready && revocationsReplayed && (await dataSourceHealthy(dataSource)) && (await options.bus.isReady()));
+    mountOperationalRoutes(app, def.name, async () => ready && revocationsReplayed && (await dataSourceHealthy(dataSource)) && (await options.bus.isReady()), { logger });
     def.routes?.(app, parts, { verify: checkRequest });
     const digests = new WeakMap<object, string>();
     const verified = new WeakMap<object, VerifiedRequest>();
