@@ -156,7 +156,15 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
       const added = await gql(url, 'mutation A($p: ID!) { addToCart(productId: $p, quantity: 1) { id } }', { p: product.id }, customer.token);
       if (added.errors?.length) return added;
       const cartId: string | undefined = added.data?.addToCart?.id;
-      await gql(url, 'mutation S($c: ID, $a: ShippingAddressInput!) { setCartShipping(cartId: $c, address: $a) { id } }', { c: cartId, a: ADDRESS }, customer.token);
+      // The address first (it decides the methods on offer), then the cheapest method for it.
+      const addressed = await gql(url, 'mutation S($c: ID, $a: ShippingAddressInput!) { setCartShipping(cartId: $c, address: $a) { availableShippingMethods { id price { amount } } } }', { c: cartId, a: ADDRESS }, customer.token);
+      if (addressed.errors?.length) return addressed;
+      const methods: Array<{ id: string; price: { amount: string } }> = addressed.data?.setCartShipping?.availableShippingMethods ?? [];
+      const cheapest = [...methods].sort((a, b) => Number(a.price.amount) - Number(b.price.amount))[0];
+      if (cheapest) {
+        const shipped = await gql(url, 'mutation M($c: ID, $a: ShippingAddressInput!, $m: ID) { setCartShipping(cartId: $c, address: $a, shippingMethodId: $m) { id } }', { c: cartId, a: ADDRESS, m: cheapest.id }, customer.token);
+        if (shipped.errors?.length) return shipped;
+      }
       return gql(url, 'mutation C($input: CheckoutInput!) { checkout(input: $input) { id status } }', { input: { cartId, payment: { token: card }, idempotencyKey: randomUUID() } }, customer.token);
     }
     return gql(url, 'mutation P($input: PlaceOrderInput!) { placeOrder(input: $input) { id status } }', { input: { items: [{ productId: product.id, quantity: 1 }], shippingAddress: ADDRESS, payment: { token: card }, idempotencyKey: randomUUID() } }, customer.token);
