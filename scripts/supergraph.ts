@@ -42,8 +42,8 @@ export interface SupergraphOptions {
   /** Settings of the services (e.g. saga timeouts in tests); users' JWT_SECRET comes from `jwtSecret`. */
   readonly settings?: ServiceSettings;
   readonly logger?: (service: string) => Logger;
-  /** The gateway's edge: rate budgets, their Redis, the safelist, trusted proxies (default: the gateway's defaults). */
-  readonly gateway?: Pick<GatewaySettings, 'rateLimits' | 'redisUrl' | 'persistedOperations' | 'trustProxy'>;
+  /** The gateway's edge: rate budgets, their Redis, the safelist, trusted proxies, the entity cache (default: the gateway's defaults). */
+  readonly gateway?: Pick<GatewaySettings, 'rateLimits' | 'redisUrl' | 'persistedOperations' | 'trustProxy' | 'cache' | 'subgraphTimeoutMs' | 'instanceId'>;
 }
 
 export interface RunningSupergraph {
