@@ -16,14 +16,17 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import type { GatewaySettings } from '@shop/gateway';
+import { cachedGatewaySettings } from './cached';
 
-export const GATEWAY_KINDS = ['ours', 'apollo', 'hive-js', 'hive-rust', 'hive-rust-nodedupe'] as const;
+export const GATEWAY_KINDS = ['ours', 'ours-cached', 'apollo', 'hive-js', 'hive-rust', 'hive-rust-nodedupe'] as const;
 /** Every kind: also `ours-baseline`, ours as of another commit (`--baseline <rev>`), for before/after figures of a change. */
 export type GatewayKind = (typeof GATEWAY_KINDS)[number] | 'ours-baseline';
 
 /** What each kind is, for the table. */
 export const GATEWAY_LABELS: Readonly<Record<GatewayKind, string>> = {
   ours: 'ours (@shop/gateway)',
+  'ours-cached': 'ours, entity cache on',
   'ours-baseline': 'ours, baseline commit',
   apollo: 'vanilla @apollo/gateway',
   'hive-js': 'Hive Gateway, JS planner',
@@ -55,6 +58,8 @@ export async function startBenchGateway(o: GatewayStartOptions): Promise<Started
     case 'ours':
     case 'ours-baseline':
       return startOurs(o);
+    case 'ours-cached':
+      return startOurs(o, cachedGatewaySettings());
     case 'apollo':
       return startVanillaApollo(o);
     default:
@@ -62,7 +67,7 @@ export async function startBenchGateway(o: GatewayStartOptions): Promise<Started
   }
 }
 
-async function startOurs(o: GatewayStartOptions): Promise<StartedGateway> {
+async function startOurs(o: GatewayStartOptions, extra: Partial<GatewaySettings> = {}): Promise<StartedGateway> {
   // The baseline's sources resolve their own imports (@shop/platform, node_modules) from this checkout.
   const from = o.kind === 'ours-baseline' && o.baselineDir ? path.join(o.baselineDir, 'gateway/src') : undefined;
   const { jwtVerifier, SessionRevocations, startGateway } = (await import(from ? path.join(from, 'index.ts') : '@shop/gateway')) as typeof import('@shop/gateway');
@@ -80,6 +85,7 @@ async function startOurs(o: GatewayStartOptions): Promise<StartedGateway> {
     nodeEnv: 'production',
     logger: createLogger('gateway', process.env['LOG_LEVEL'] ?? 'warn'),
     attach: attachSubscriptions({ internalAuthSecret: o.secret }),
+    ...extra,
   });
   return { url: gateway.url, stop: () => gateway.stop() };
 }

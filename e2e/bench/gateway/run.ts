@@ -210,7 +210,7 @@ async function measureWindow(g: RunningGatewayChild, stubs: Child, load: Child, 
     connections: settings.connections,
     warmupS: settings.warmupS,
     durationS: settings.durationS,
-    authorization: g.kind === 'ours' || g.kind === 'ours-baseline' ? 'jwt' : 'opaque',
+    authorization: g.kind === 'ours' || g.kind === 'ours-baseline' || g.kind === 'ours-cached' ? 'jwt' : 'opaque',
     secret,
   };
   const loadCpu = (): number => processCpuMs(load.pid) + processCpuMs(stubs.pid);

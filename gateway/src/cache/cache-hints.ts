@@ -147,9 +147,10 @@ class PolicyWalker {
       } else {
         const name = selection.name.value;
         if (name === '__typename') continue;
-        // A reference to an entity nobody hinted: its key only, under the parent's hint.
-        if (entityWithoutHint && name !== 'id') return null;
         const fieldHint = this.hints.fieldHint(typeName, name);
+        // A reference to an entity nobody hinted: its key only, under the parent's hint (and fields
+        // its owner hinted one by one).
+        if (entityWithoutHint && name !== 'id' && !fieldHint) return null;
         if (fieldHint?.private) return null;
         const own = fieldHint?.maxAge ?? (entityWithoutHint ? inherited : (typeHint?.maxAge ?? inherited));
         const field = isObjectType(type) ? type.getFields()[name] : undefined;

@@ -107,6 +107,8 @@ export class EntityCache {
 
   /** Answers one subgraph fetch, from the cache where it may, falling back to stale values when `send` fails. */
   async process(service: string, options: Options, send: Send): Promise<GatewayGraphQLResponse> {
+    // Neither fresh answers nor stale-if-error: nothing to look up or store.
+    if (!this.serving && this.settings.staleMaxAgeSeconds <= 0) return send(options);
     if (!('incomingRequestContext' in options) || !options.document || !this.hints) return send(options);
     const operation = options.incomingRequestContext.operation?.operation;
     if (operation === 'mutation') {
@@ -254,7 +256,10 @@ function entityLookup(service: string, operationHash: string, representations: r
   const types: string[] = [];
   for (const representation of representations) {
     const type = String(representation.__typename);
-    keys.push(digest(`${service}\n${operationHash}\n${JSON.stringify(representation)}`));
+    // The common representation, `{ __typename, id }`, keys by its id as is: no serialisation or
+    // hash per entity on the hot path. Anything richer (@requires fields) is hashed whole.
+    const plain = typeof representation.id === 'string' && Object.keys(representation).length === 2;
+    keys.push(plain ? `${service}:${operationHash}:${type}:${String(representation.id)}` : digest(`${service}\n${operationHash}\n${JSON.stringify(representation)}`));
     tags.push(`${service}:${type}:${String(representation.id)}`);
     types.push(type);
   }
