@@ -11,14 +11,12 @@
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
 import type { RunningGateway } from '@shop/gateway';
-import { jwtVerifier, SessionRevocations, startGateway } from '@shop/gateway';
-import { createLogger } from '@shop/platform';
-import { eventually, postAsGateway, testRedisUrl } from '@shop/platform/testing';
+import { eventually, testRedisUrl } from '@shop/platform/testing';
 import type { TestShop } from '../support/harness';
 import { postGraphQL, startTestShop } from '../support/harness';
+import { asAdmin, startAnotherGateway } from './cache-support';
 
 const PRODUCT = 'query ($id: ID!) { product(id: $id) { id name price { amount } inventory { available } } }';
-const ADMIN = { userId: randomUUID(), roles: ['ADMIN' as const], sessionId: randomUUID(), exp: 9_999_999_999 };
 
 interface ProductPage {
   product: { id: string; name: string; price: { amount: string }; inventory: { available: number } };
@@ -53,24 +51,12 @@ describe('the entity cache on the real stack', () => {
     return res.data!.product;
   };
   const adjustStock = async (delta: number): Promise<number> => {
-    const res = await postAsGateway(shop.supergraph.services.inventory.url, {
-      secret: shop.internalAuthSecret,
-      audience: 'inventory',
-      query: 'mutation ($id: ID!, $delta: Int!) { adjustInventory(productId: $id, delta: $delta, reason: "cache test") { available } }',
-      variables: { id: productId, delta },
-      identity: ADMIN,
-    });
+    const res = await asAdmin(shop, 'inventory', 'mutation ($id: ID!, $delta: Int!) { adjustInventory(productId: $id, delta: $delta, reason: "cache test") { available } }', { id: productId, delta });
     expect(res.errors).toBeUndefined();
     return res.data.adjustInventory.available as number;
   };
   const setPrice = async (price: string): Promise<void> => {
-    const res = await postAsGateway(shop.supergraph.services.catalog.url, {
-      secret: shop.internalAuthSecret,
-      audience: 'catalog',
-      query: 'mutation ($id: ID!, $price: Decimal!) { updateProduct(id: $id, input: { price: $price }) { price { amount } } }',
-      variables: { id: productId, price },
-      identity: ADMIN,
-    });
+    const res = await asAdmin(shop, 'catalog', 'mutation ($id: ID!, $price: Decimal!) { updateProduct(id: $id, input: { price: $price }) { price { amount } } }', { id: productId, price });
     expect(res.errors).toBeUndefined();
   };
 
@@ -105,18 +91,7 @@ describe('the entity cache on the real stack', () => {
   });
 
   it('should serve cached answers and invalidate them on two gateways sharing Redis when the event arrives', async () => {
-    second.push(
-      await startGateway({
-        port: 0,
-        subgraphUrls: Object.fromEntries(Object.entries(shop.supergraph.services).map(([name, s]) => [name, s.url])),
-        internalAuthSecret: shop.internalAuthSecret,
-        verifier: jwtVerifier(shop.jwtSecret, new SessionRevocations()),
-        bus: shop.bus,
-        redisUrl: testRedisUrl(),
-        nodeEnv: 'test',
-        logger: createLogger('gateway-b', 'silent'),
-      }),
-    );
+    second.push(await startAnotherGateway(shop));
     const urls = [shop.url, second[0]!.url];
     const start = await read(urls[0]!);
     for (const url of urls) expect(await read(url)).toEqual(start);

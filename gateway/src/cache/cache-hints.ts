@@ -160,7 +160,9 @@ class PolicyWalker {
           // The field's own hint, else the target type's, else the parent's (an unhinted entity
           // below accepts only its key under it).
           const next = fieldHint?.maxAge ?? this.hints.typeHint(target.name)?.maxAge ?? own;
-          result = this.selectionAge(target.name, selection.selectionSet, next, depth + 1);
+          const nested = this.selectionAge(target.name, selection.selectionSet, next, depth + 1);
+          // A field's own hint bounds everything below it, whatever the types there say.
+          result = nested === null ? null : Math.min(nested, fieldHint?.maxAge ?? Infinity);
         } else {
           result = own ?? null;
         }

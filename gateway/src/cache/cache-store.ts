@@ -41,16 +41,24 @@ export class MemoryCacheStore implements CacheStore {
 
   constructor(maxEntries = 50_000) {
     this.entries = new LRUCache({ max: maxEntries });
-    // Marks are small; losing one to the LRU would make an outdated entry fresh again, so there
-    // is room for more of them than entries, and a lost mark is covered by the entries' own TTL.
-    this.marks = new LRUCache({ max: maxEntries * 4 });
+    // Marks are small, so there is room for more of them than entries; a mark pushed out by newer
+    // ones must not make what it outdated fresh again, so its time moves to the global mark.
+    this.marks = new LRUCache({
+      max: maxEntries * 4,
+      dispose: (at, _tag, reason) => {
+        if (reason === 'evict') this.evictedMark = Math.max(this.evictedMark, at);
+      },
+    });
   }
+
+  /** The latest mark the LRU pushed out: everything fetched before it counts as outdated. */
+  private evictedMark = 0;
 
   read(keys: readonly string[], tags: readonly string[]): Promise<CacheRead> {
     const marks = new Map<string, number>();
     for (const tag of tags) {
-      const at = this.marks.get(tag);
-      if (at !== undefined) marks.set(tag, at);
+      const at = tag === '*' ? Math.max(this.marks.get(tag) ?? 0, this.evictedMark) : this.marks.get(tag);
+      if (at) marks.set(tag, at);
     }
     return Promise.resolve({ entries: keys.map((k) => this.entries.get(k)), marks });
   }
