@@ -26,6 +26,14 @@ import { formatProfile, summariseProfile } from './profile';
 import { formatReport } from './report';
 import type { BenchSettings } from './run';
 import { DEFAULT_SETTINGS, runGatewayBench } from './run';
+import type { Workload } from './cached';
+import { WORKLOADS } from './cached';
+
+function workloadOption(raw: string | undefined): Workload {
+  if (raw === undefined) return 'listing';
+  if (!(WORKLOADS as readonly string[]).includes(raw)) throw new Error(`--workload: unknown workload "${raw}" (known: ${WORKLOADS.join(', ')})`);
+  return raw as Workload;
+}
 
 const HELP = `npm run bench:gateway -- [options]
 
@@ -47,6 +55,8 @@ and without upstream deduplication) on four stub subgraphs, uncached, one core p
   --baseline <rev>      also run ours as of git revision <rev> (its gateway/), right after ours:
                         before/after figures of a change in one interleaved run
   --json <file>         also write the raw report as JSON
+  --workload <name>     listing (the nested query) or browsing (20 products with price, rating and
+                        stock: public data only, what the entity cache of ours-cached serves) [listing]
   --help                this text
 `;
 
@@ -67,6 +77,7 @@ function parseOptions(argv: readonly string[]): BenchSettings & { json?: string 
       profile: { type: 'string' },
       baseline: { type: 'string' },
       json: { type: 'string' },
+      workload: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -97,6 +108,7 @@ function parseOptions(argv: readonly string[]): BenchSettings & { json?: string 
     profileDir: values.profile ? path.resolve(values.profile) : undefined,
     baseline: values.baseline,
     json: values.json,
+    workload: workloadOption(values.workload),
   };
 }
 

@@ -20,6 +20,8 @@ import type { LoadResult, LoadSpec } from './load';
 import type { Child, Message } from './processes';
 import { canPin, processCpuMs, startChild } from './processes';
 import { answerProblem, benchSupergraph } from './workload';
+import type { Workload } from './cached';
+import { BROWSING_BODY, browsingProblem } from './cached';
 
 export interface BenchSettings {
   /** Gateways to compare, `ours` first (the ratios are to ours). Default every kind. */
@@ -47,6 +49,8 @@ export interface BenchSettings {
   readonly baseline?: string | undefined;
   /** Where ours writes a V8 CPU profile of each measured window (ours-round-<n>.cpuprofile), or undefined for none. */
   readonly profileDir?: string | undefined;
+  /** The query every client sends (cached.ts): the nested `listing` (default) or `browsing`. */
+  readonly workload?: Workload | undefined;
 }
 
 export const DEFAULT_SETTINGS: BenchSettings = {
@@ -168,7 +172,7 @@ export async function runGatewayBench(settings: BenchSettings, log: (line: strin
         gateway: kind,
         samples: samples.get(kind) ?? [],
         body,
-        bodyProblem: why ? null : answerProblem(body),
+        bodyProblem: why ? null : settings.workload === 'browsing' ? browsingProblem(body) : answerProblem(body),
         bodyEqualsFirst: !why && firstBody !== null && canonicalJson(body) === firstBody,
         ...(why ? { failed: why } : {}),
       };
@@ -212,6 +216,7 @@ async function measureWindow(g: RunningGatewayChild, stubs: Child, load: Child, 
     durationS: settings.durationS,
     authorization: g.kind === 'ours' || g.kind === 'ours-baseline' || g.kind === 'ours-cached' ? 'jwt' : 'opaque',
     secret,
+    ...(settings.workload === 'browsing' ? { body: BROWSING_BODY } : {}),
   };
   const loadCpu = (): number => processCpuMs(load.pid) + processCpuMs(stubs.pid);
   const counts = async (): Promise<number> => Object.values((await stubs.ask<Message & { counts: Record<string, number> }>({ type: 'counts' }, 'counts:done')).counts).reduce((a, b) => a + b, 0);
