@@ -17,6 +17,8 @@ import { postGraphQL, startTestShop } from '../support/harness';
 import { asAdmin, startAnotherGateway } from './cache-support';
 
 const PRODUCT = 'query ($id: ID!) { product(id: $id) { id name price { amount } inventory { available } } }';
+/** The same with a user-bound field beside: not cached whole, so its catalog and stock parts come from the per-fetch cache. */
+const PRODUCT_AND_ME = 'query ($id: ID!) { me { id } product(id: $id) { id name price { amount } inventory { available } } }';
 
 interface ProductPage {
   product: { id: string; name: string; price: { amount: string }; inventory: { available: number } };
@@ -45,8 +47,8 @@ describe('the entity cache on the real stack', () => {
   let productId: string;
   const second: RunningGateway[] = [];
 
-  const read = async (url: string): Promise<ProductPage['product']> => {
-    const res = await postGraphQL<ProductPage>(url, PRODUCT, { id: productId });
+  const read = async (url: string, query = PRODUCT): Promise<ProductPage['product']> => {
+    const res = await postGraphQL<ProductPage>(url, query, { id: productId });
     expect(res.errors).toBeUndefined();
     return res.data!.product;
   };
@@ -95,6 +97,7 @@ describe('the entity cache on the real stack', () => {
     const urls = [shop.url, second[0]!.url];
     const start = await read(urls[0]!);
     for (const url of urls) expect(await read(url)).toEqual(start);
+    for (const url of urls) expect(await read(url, PRODUCT_AND_ME)).toEqual(start);
 
     // Changed behind everyone's back (no event): both keep answering what they cached.
     const pool = new Pool({ connectionString: shop.databaseUrl('catalog'), max: 1 });
@@ -104,12 +107,14 @@ describe('the entity cache on the real stack', () => {
       await pool.end();
     }
     for (const url of urls) expect((await read(url)).price.amount).toBe(start.price.amount);
+    for (const url of urls) expect((await read(url, PRODUCT_AND_ME)).price.amount).toBe(start.price.amount);
 
     // Changed with its event: both gateways serve the new price, within the event latency.
     await setPrice('77.70');
-    await eventually(async () => (await Promise.all(urls.map(read))).every((p) => p.price.amount === '77.70'), 30_000, 20);
+    const everywhere = (check: (p: ProductPage['product']) => boolean) => async () => (await Promise.all(urls.flatMap((url) => [read(url), read(url, PRODUCT_AND_ME)]))).every(check);
+    await eventually(everywhere((p) => p.price.amount === '77.70'), 30_000, 20);
     const available = await adjustStock(2);
-    await eventually(async () => (await Promise.all(urls.map(read))).every((p) => p.inventory.available === available), 30_000, 20);
+    await eventually(everywhere((p) => p.inventory.available === available), 30_000, 20);
   });
 
   it('should never serve one user’s data to another', async () => {

@@ -33,6 +33,7 @@ import { MemoryCacheStore, RedisCacheStore } from './cache/cache-store';
 import type { EntityCacheSettings } from './cache/entity-cache';
 import { EntityCache } from './cache/entity-cache';
 import { StaleAnswers } from './cache/stale-answers';
+import { cacheResponses } from './cache/response-cache.plugin';
 
 /** How long a starting gateway waits for Redis before it serves with in-memory budgets. */
 const REDIS_CONNECT_WAIT_MS = 5_000;
@@ -211,6 +212,7 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
       rateLimitOperations(rateLimits),
       answerUnavailableAs503(),
       staleAnswers.plugin(),
+      cacheResponses(cache),
       ...(settings.revocations ? [settings.revocations.plugin()] : []),
     ],
     validationRules: protection.rules,

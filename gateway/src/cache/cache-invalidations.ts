@@ -25,6 +25,11 @@ const delay = histogram({
   buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
 });
 
+/** Tags of answers derived from another service's events (catalog's lists, from stock). */
+const DERIVED_TAGS = new Set(['root:catalog']);
+/** When a derived tag is marked again after its event: catalog's consumer lags ours by this much at most, usually. */
+const REMARK_AFTER_MS = [1_000, 5_000];
+
 /** The tags an event outdates, or none for events that change nothing cached. */
 export function tagsOf(type: string, data: unknown): string[] {
   const productId = typeof data === 'object' && data !== null && 'productId' in data ? String((data as { productId: unknown }).productId) : undefined;
@@ -58,9 +63,11 @@ export async function followInvalidations(cache: EntityCache, options: { readonl
     handle: async (message) => {
       let tags: string[];
       let occurredAt: number;
+      let fromStock = false;
       try {
         const envelope = parseEnvelope(message.value);
         tags = tagsOf(envelope.type, envelope.data);
+        fromStock = envelope.type === StockChanged.type || envelope.type === LowStock.type;
         occurredAt = Date.parse(envelope.occurredAt);
       } catch (error) {
         // Unreadable: it may have changed anything, so nothing cached before it stays fresh.
@@ -70,6 +77,11 @@ export async function followInvalidations(cache: EntityCache, options: { readonl
       }
       if (tags.length === 0) return;
       await cache.invalidate(tags);
+      // Catalog's lists hold data derived from stock (the inStock filter), which catalog updates
+      // when *its* consumer gets the same event, maybe after ours: what a list fetched in between
+      // says is outdated too, so those tags are marked again once catalog has had time to catch up.
+      const derived = tags.filter((t) => DERIVED_TAGS.has(t));
+      if (derived.length && fromStock) for (const ms of REMARK_AFTER_MS) setTimeout(() => void cache.invalidate(derived), ms).unref();
       if (Number.isFinite(occurredAt)) delay.observe(Math.max(0, Date.now() - occurredAt) / 1000);
     },
   });

@@ -17,7 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { GraphQLDataSourceProcessOptions, RemoteGraphQLDataSource } from '@apollo/gateway';
-import type { DocumentNode, GraphQLFormattedError } from 'graphql';
+import type { DocumentNode, GraphQLFormattedError, GraphQLSchema } from 'graphql';
 import type { Logger } from '@shop/platform';
 import { counter, serviceUnavailable } from '@shop/platform';
 import type { CacheHints } from './cache-hints';
@@ -41,6 +41,10 @@ export const DEFAULT_CACHE_SETTINGS = { enabled: true, maxAgeSeconds: 300, stale
 
 /** The tag every entry carries: marking it outdates everything (a lost invalidation). */
 export const ALL_TAG = '*';
+/** The tag of whole answers (response-cache.plugin.ts), marked by every invalidation. */
+const RESPONSES_TAG = 'responses';
+/** The `service` label of whole answers in the lookup metrics. */
+const RESPONSES_SERVICE = 'gateway';
 
 type Options = GraphQLDataSourceProcessOptions<Record<string, unknown>>;
 /** A fetch of a client's operation (not a health check or schema load). */
@@ -94,15 +98,43 @@ export class EntityCache {
     this.following = following;
   }
 
-  /** Marks tags invalidated now; if the store cannot take it, distrusts everything older in this process. */
+  /**
+   * Marks tags invalidated now, and every whole answer (response-cache.plugin.ts); if the store
+   * cannot take it, distrusts everything older in this process.
+   */
   async invalidate(tags: readonly string[]): Promise<void> {
     const at = Date.now();
     try {
-      await this.store.invalidate(tags, at, this.retentionMs);
+      await this.store.invalidate([...tags, RESPONSES_TAG], at, this.retentionMs);
     } catch (error) {
       this.distrustBefore = Math.max(this.distrustBefore, at);
       this.logger?.warn({ err: error, tags: tags.length }, 'cache invalidation not stored: every cached answer of this process counts as outdated');
     }
+  }
+
+  /** How long a whole answer of a client operation stays fresh (ms), or null when it may not be cached. */
+  operationMaxAgeMs(document: DocumentNode, schema: GraphQLSchema): number | null {
+    return this.hints?.policyOf(document, schema, this.settings.maxAgeSeconds * 1000)?.maxAgeMs ?? null;
+  }
+
+  /** The store key of a whole answer. */
+  responseKey(queryHash: string, operationName: string | null, variables: Record<string, unknown>): string {
+    return digest(`response\n${queryHash}\n${operationName ?? ''}\n${JSON.stringify(variables)}`);
+  }
+
+  /** A fresh whole answer, or undefined. */
+  async readResponse(key: string, maxAgeMs: number, now: number): Promise<Record<string, unknown> | undefined> {
+    const lookup: Lookup = { keys: [key], tags: [RESPONSES_TAG], types: ['Response'] };
+    const read = await this.read(lookup, RESPONSES_SERVICE);
+    const entry = read?.entries[0];
+    const fresh = entry !== undefined && read !== undefined && this.isFresh(entry, [RESPONSES_TAG], read.marks, maxAgeMs, now);
+    lookups.inc({ service: RESPONSES_SERVICE, type: 'Response', result: fresh ? 'hit' : 'miss' });
+    return fresh ? (entry.value as Record<string, unknown>) : undefined;
+  }
+
+  /** Keeps a complete whole answer whose execution started at `fetchedAt`. */
+  async storeResponse(key: string, value: Record<string, unknown>, fetchedAt: number): Promise<void> {
+    await this.write([[key, { value, fetchedAt }]]);
   }
 
   /** Answers one subgraph fetch, from the cache where it may, falling back to stale values when `send` fails. */
