@@ -247,7 +247,7 @@ export class EntityCache {
     try {
       return await this.store.read(lookup.keys, [...new Set(lookup.tags), serviceTag(service), ALL_TAG]);
     } catch (error) {
-      this.logger?.warn({ err: error }, 'cache store unavailable: answering without it');
+      this.storeFailed(error);
       return undefined;
     }
   }
@@ -256,9 +256,19 @@ export class EntityCache {
     try {
       await this.store.write(entries, this.retentionMs);
     } catch (error) {
-      this.logger?.warn({ err: error }, 'cache store unavailable: answer not stored');
+      this.storeFailed(error);
     }
   }
+
+  /** Logs a store failure at most once per 10 s (every request would fail while Redis is away). */
+  private storeFailed(error: unknown): void {
+    const now = Date.now();
+    if (now - this.lastStoreWarning < 10_000) return;
+    this.lastStoreWarning = now;
+    this.logger?.warn({ err: error }, 'cache store unavailable: answering without it until it is back');
+  }
+
+  private lastStoreWarning = 0;
 
   /** The fetch's operation text and its variables other than the representations, hashed once per plan document. */
   private hashOf(options: Incoming): string {
