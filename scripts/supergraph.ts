@@ -42,8 +42,8 @@ export interface SupergraphOptions {
   /** Settings of the services (e.g. saga timeouts in tests); users' JWT_SECRET comes from `jwtSecret`. */
   readonly settings?: ServiceSettings;
   readonly logger?: (service: string) => Logger;
-  /** The gateway's edge: rate budgets, their Redis, the safelist, trusted proxies, coalescing (default: the gateway's defaults). */
-  readonly gateway?: Pick<GatewaySettings, 'rateLimits' | 'redisUrl' | 'persistedOperations' | 'trustProxy' | 'coalescing'>;
+  /** The gateway's edge: rate budgets, their Redis, the safelist, trusted proxies, the entity cache, coalescing (default: the gateway's defaults). */
+  readonly gateway?: Pick<GatewaySettings, 'rateLimits' | 'redisUrl' | 'persistedOperations' | 'trustProxy' | 'cache' | 'subgraphTimeoutMs' | 'instanceId' | 'coalescing'>;
 }
 
 export interface RunningSupergraph {

@@ -30,6 +30,8 @@ export interface GraphQLResponse<T> {
   readonly status: number;
   readonly data?: T;
   readonly errors?: Array<{ message: string; path?: Array<string | number>; extensions?: Record<string, any> }>;
+  /** The response's extensions (e.g. `stale`, the cache's stale answers). */
+  readonly extensions?: Record<string, any>;
 }
 
 /**

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_INTERNAL_REQUEST_TTL_SECONDS, env, kafkaSecuritySettings } from '@shop/platform';
+import { DEFAULT_CACHE_SETTINGS } from './cache/entity-cache';
 import type { GatewaySettings } from './gateway';
 import { PERSISTED_OPERATION_MODES } from './persisted-operations';
 import { DEFAULT_EXEMPT_ADDRESSES } from './rate-limits';
@@ -33,13 +34,25 @@ export const edgeEnv = {
   PERSISTED_OPERATIONS_MODE: z.enum(PERSISTED_OPERATION_MODES).default('off'),
   /** The safelist: an Apollo persisted-query manifest file, or a directory of them. Required for allow and require. */
   PERSISTED_OPERATIONS_MANIFEST: z.string().min(1).optional(),
+  /** Serve public entity data (cache hints in the subgraph SDLs) from the gateway's cache, invalidated by domain events. Default true. */
+  GATEWAY_CACHE_ENABLED: env.bool(DEFAULT_CACHE_SETTINGS.enabled),
+  /** Upper bound of every cache hint's maxAge (the TTL safety net), seconds. Default 300. */
+  GATEWAY_CACHE_MAX_AGE_SECONDS: env.int(DEFAULT_CACHE_SETTINGS.maxAgeSeconds, 1),
+  /** Oldest last known value served (flagged in extensions.stale) when a subgraph fails, seconds; 0: off. Default 600. */
+  GATEWAY_STALE_MAX_AGE_SECONDS: env.int(DEFAULT_CACHE_SETTINGS.staleMaxAgeSeconds, 0),
+  /** Entries of the in-process cache store (used without REDIS_URL). Default 50000. */
+  GATEWAY_CACHE_MAX_ENTRIES: env.int(DEFAULT_CACHE_SETTINGS.maxEntries, 100),
+  /** Longest wait for a subgraph's answer, ms (then SERVICE_UNAVAILABLE, or stale values). Default 10000. */
+  GATEWAY_SUBGRAPH_TIMEOUT_MS: env.int(10_000, 100),
   /** Request coalescing: identical concurrent anonymous queries share one execution. Default true. */
   GATEWAY_COALESCING: env.bool(true),
 };
 
 /** The gateway settings of the edge from their parsed environment variables. */
-export function edgeSettings(cfg: z.infer<z.ZodObject<typeof edgeEnv>>): Pick<GatewaySettings, 'rateLimits' | 'redisUrl' | 'persistedOperations' | 'coalescing'> {
+export function edgeSettings(cfg: z.infer<z.ZodObject<typeof edgeEnv>>): Pick<GatewaySettings, 'rateLimits' | 'redisUrl' | 'persistedOperations' | 'cache' | 'subgraphTimeoutMs' | 'coalescing'> {
   return {
+    cache: { enabled: cfg.GATEWAY_CACHE_ENABLED, maxAgeSeconds: cfg.GATEWAY_CACHE_MAX_AGE_SECONDS, staleMaxAgeSeconds: cfg.GATEWAY_STALE_MAX_AGE_SECONDS, maxEntries: cfg.GATEWAY_CACHE_MAX_ENTRIES },
+    subgraphTimeoutMs: cfg.GATEWAY_SUBGRAPH_TIMEOUT_MS,
     ...(cfg.REDIS_URL ? { redisUrl: cfg.REDIS_URL } : {}),
     rateLimits: {
       enabled: cfg.RATE_LIMIT_ENABLED,

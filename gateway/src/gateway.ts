@@ -30,6 +30,13 @@ import { rateLimitOperations, rateLimitRequests } from './rate-limit.plugin';
 import type { CoalescingSettings } from './coalescing';
 import { coalescingGateway } from './coalescing';
 import { isGatewayWorker } from './cluster';
+import { CacheHints } from './cache/cache-hints';
+import { followInvalidations } from './cache/cache-invalidations';
+import { MemoryCacheStore, RedisCacheStore } from './cache/cache-store';
+import type { EntityCacheSettings } from './cache/entity-cache';
+import { EntityCache } from './cache/entity-cache';
+import { StaleAnswers } from './cache/stale-answers';
+import { cacheResponses } from './cache/response-cache.plugin';
 
 /** How long a starting gateway waits for Redis before it serves with in-memory budgets. */
 const REDIS_CONNECT_WAIT_MS = 5_000;
@@ -86,6 +93,13 @@ export interface GatewaySettings {
   readonly coalescing?: CoalescingSettings;
   /** Answers GET /metrics instead of this process's registry (a cluster worker: every worker's sum, cluster.ts). */
   readonly metricsHandler?: RequestHandler;
+  /**
+   * The entity cache and stale-if-error (cache/entity-cache.ts; each default there). Its store is
+   * Redis when `redisUrl` is set, else this process. Fresh answers need `bus` (the invalidations).
+   */
+  readonly cache?: EntityCacheSettings;
+  /** Longest wait for a subgraph's answer, ms. Default none (the connection's own limits). */
+  readonly subgraphTimeoutMs?: number;
 }
 
 /** What the `attach` hook gets: the gateway's logger, verifier, limits, budgets, safelist and how it tells a client's address. */
@@ -131,9 +145,11 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
       new SubgraphDataSource(name, settings.subgraphUrls?.[name] ?? url ?? '', {
         internalSecret: settings.internalAuthSecret,
         ...(settings.internalRequestTtlSeconds ? { ttlSeconds: settings.internalRequestTtlSeconds } : {}),
-      }),
+        ...(settings.subgraphTimeoutMs ? { timeoutMs: settings.subgraphTimeoutMs } : {}),
+      }, cache),
     // The plan cache, measured (hits, misses, planning time): see query-plan-cache.ts.
-    queryPlannerConfig: { cache: measuredQueryPlanCache() },
+    // The fetch nodes keep their parsed operation: the entity cache reads its hints from it (cache/entity-cache.ts).
+    queryPlannerConfig: { cache: measuredQueryPlanCache(), exposeDocumentNodeInFetchNode: true },
     logger: { debug: () => undefined, info: (m) => logger.info(String(m)), warn: (m) => logger.warn(String(m)), error: (m) => logger.error(String(m)) },
   });
 
@@ -156,6 +172,11 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
   }
   // In a gateway cluster without Redis, the workers share the primary's counters (cluster.ts).
   const rateLimits = RateLimits.create(settings.rateLimits, redis, { cluster: isGatewayWorker() });
+  // The entity cache (shared through the same Redis when configured) and its stale answers.
+  const staleAnswers = new StaleAnswers();
+  const cache = new EntityCache(redis ? new RedisCacheStore(redis) : new MemoryCacheStore(settings.cache?.maxEntries), staleAnswers, settings.cache, logger);
+  gateway.onSchemaLoadOrUpdate(({ coreSupergraphSdl }) => cache.useHints(CacheHints.fromSupergraph(coreSupergraphSdl)));
+  const invalidationFeed = settings.bus ? await followInvalidations(cache, { bus: settings.bus, logger, ...(settings.instanceId ? { instanceId: settings.instanceId } : {}) }) : undefined;
   // One token verification per request, shared by the rate limiter and the GraphQL context.
   const identities = new WeakMap<http.IncomingMessage, Promise<Identity | null>>();
   const identify = (req: http.IncomingMessage): Promise<Identity | null> => {
@@ -198,6 +219,8 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
       admitPersistedOperations(persisted),
       rateLimitOperations(rateLimits),
       answerUnavailableAs503(),
+      staleAnswers.plugin(),
+      cacheResponses(cache),
       ...(settings.revocations ? [settings.revocations.plugin()] : []),
     ],
     validationRules: protection.rules,
@@ -236,7 +259,7 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
   ready = true;
   const port = (httpServer.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}/graphql`;
-  logger.info({ url, rateLimitStore: redis ? 'redis' : 'memory', persistedOperations: persisted.mode, listed: persisted.size }, 'gateway ready');
+  logger.info({ url, rateLimitStore: redis ? 'redis' : 'memory', cacheStore: cache.store.kind, cacheServing: cache.serving, persistedOperations: persisted.mode, listed: persisted.size }, 'gateway ready');
   let stopping: Promise<void> | undefined;
   return {
     url,
@@ -249,6 +272,7 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
         await Promise.race([apollo.stop(), new Promise((r) => setTimeout(r, settings.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS).unref())]);
         httpServer.closeAllConnections();
         await revocationFeed?.stop();
+        await invalidationFeed?.stop();
         redis?.disconnect();
         logger.info('gateway stopped');
       })()),

@@ -8,6 +8,7 @@ import type { Dispatcher } from 'undici';
 import type { Identity } from '@shop/platform';
 import { GraphQLError } from 'graphql';
 import { CLIENT_ADDRESS_HEADER, counter, histogram, IDENTITY_HEADER, injectTraceContext, serviceUnavailable, signInternalRequest } from '@shop/platform';
+import type { EntityCache } from './cache/entity-cache';
 
 /** The gateway's per-request context. */
 export interface GatewayContext {
@@ -148,6 +149,8 @@ export interface SigningOptions {
   readonly internalSecret: string;
   /** Lifetime of each signature. Default 10 s (DEFAULT_INTERNAL_REQUEST_TTL_SECONDS). */
   readonly ttlSeconds?: number;
+  /** Longest wait for a subgraph's answer, ms; past it the fetch fails (and stale-if-error may answer). Default none. */
+  readonly timeoutMs?: number;
 }
 
 /**
@@ -171,7 +174,8 @@ function signingFetcher(subgraph: string, signing: SigningOptions): Fetcher {
       clientAddress: headers[CLIENT_ADDRESS_HEADER],
       ...(signing.ttlSeconds ? { ttlSeconds: signing.ttlSeconds } : {}),
     });
-    return keepAliveFetcher(url, { ...init, headers: { ...headers, ...signed } });
+    const timeout = signing.timeoutMs && !init?.signal ? { signal: AbortSignal.timeout(signing.timeoutMs) } : {};
+    return keepAliveFetcher(url, { ...init, ...timeout, headers: { ...headers, ...signed } } as Parameters<Fetcher>[1]);
   }) as Fetcher;
 }
 
@@ -185,6 +189,8 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext &
     private readonly subgraph: string,
     url: string,
     signing: SigningOptions | string,
+    /** The entity cache and stale-if-error (cache/entity-cache.ts). Default none: every fetch goes to the subgraph. */
+    private readonly cache?: EntityCache,
   ) {
     super({ url, fetcher: signingFetcher(subgraph, typeof signing === 'string' ? { internalSecret: signing } : signing) });
     // @apollo/gateway's sendRequest (private in its types) is replaced by leanSendRequest below.
@@ -230,6 +236,11 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext &
   }
 
   override async process(options: GraphQLDataSourceProcessOptions<GatewayContext & Record<string, unknown>>) {
+    return this.cache ? this.cache.process(this.subgraph, options as never, (o) => this.fetch(o as typeof options)) : this.fetch(options);
+  }
+
+  /** One fetch from the subgraph, measured; a failure that is not a GraphQL answer becomes SERVICE_UNAVAILABLE. */
+  private async fetch(options: GraphQLDataSourceProcessOptions<GatewayContext & Record<string, unknown>>) {
     const end = fetchSeconds.startTimer({ subgraph: this.subgraph });
     try {
       const response = await super.process(options);

@@ -16,14 +16,16 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import type { GatewaySettings } from '@shop/gateway';
+import { cachedGatewaySettings } from './cached';
 
 export const GATEWAY_KINDS = ['ours', 'apollo', 'hive-js', 'hive-rust', 'hive-rust-nodedupe'] as const;
 /**
  * More of ours, for the other scenarios (scenarios.ts): `ours-nocoalesce` with request coalescing
  * off; `ours-workers` as a cluster of one worker per core (gateway/src/cluster.ts, as main.ts runs
- * it with GATEWAY_WORKERS), not pinned.
+ * it with GATEWAY_WORKERS), not pinned; `ours-cached` with the entity cache on (cached.ts).
  */
-export const MORE_KINDS = ['ours-nocoalesce', 'ours-workers'] as const;
+export const MORE_KINDS = ['ours-nocoalesce', 'ours-workers', 'ours-cached'] as const;
 /** Every kind: also `ours-baseline`, ours as of another commit (`--baseline <rev>`), for before/after figures of a change. */
 export type GatewayKind = (typeof GATEWAY_KINDS)[number] | (typeof MORE_KINDS)[number] | 'ours-baseline';
 /** Whether a kind is our gateway (it verifies access tokens: the load generator signs real ones). */
@@ -32,6 +34,7 @@ export const isOurs = (kind: GatewayKind): boolean => kind.startsWith('ours');
 /** What each kind is, for the table. */
 export const GATEWAY_LABELS: Readonly<Record<GatewayKind, string>> = {
   ours: 'ours (@shop/gateway)',
+  'ours-cached': 'ours, entity cache on',
   'ours-baseline': 'ours, baseline commit',
   'ours-nocoalesce': 'ours, coalescing off',
   'ours-workers': 'ours, one worker per core',
@@ -67,6 +70,8 @@ export async function startBenchGateway(o: GatewayStartOptions): Promise<Started
     case 'ours-nocoalesce':
     case 'ours-workers':
       return startOurs(o);
+    case 'ours-cached':
+      return startOurs(o, cachedGatewaySettings());
     case 'apollo':
       return startVanillaApollo(o);
     default:
@@ -74,7 +79,7 @@ export async function startBenchGateway(o: GatewayStartOptions): Promise<Started
   }
 }
 
-async function startOurs(o: GatewayStartOptions): Promise<StartedGateway> {
+async function startOurs(o: GatewayStartOptions, extra: Partial<GatewaySettings> = {}): Promise<StartedGateway> {
   // The baseline's sources resolve their own imports (@shop/platform, node_modules) from this checkout.
   const from = o.kind === 'ours-baseline' && o.baselineDir ? path.join(o.baselineDir, 'gateway/src') : undefined;
   const { jwtVerifier, SessionRevocations, startGateway } = (await import(from ? path.join(from, 'index.ts') : '@shop/gateway')) as typeof import('@shop/gateway');
@@ -93,6 +98,7 @@ async function startOurs(o: GatewayStartOptions): Promise<StartedGateway> {
     logger: createLogger('gateway', process.env['LOG_LEVEL'] ?? 'warn'),
     attach: attachSubscriptions({ internalAuthSecret: o.secret }),
     coalescing: { enabled: o.kind !== 'ours-nocoalesce' },
+    ...extra,
   });
   return { url: gateway.url, stop: () => gateway.stop() };
 }

@@ -16,6 +16,8 @@ export interface LoadSpec {
   readonly durationS: number;
   readonly authorization: AuthorizationKind;
   readonly secret: string;
+  /** The request body. Default the listing's (BENCH_BODY); cached.ts has the browsing one. */
+  readonly body?: string;
 }
 
 export interface LoadResult {
@@ -47,7 +49,7 @@ export async function runLoad(spec: LoadSpec, onMeasuring: () => void = () => un
         path: url.pathname,
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'application/json', ...(auth === undefined ? {} : { authorization: auth }) },
-        body: BENCH_BODY,
+        body: spec.body ?? BENCH_BODY,
       });
       const text = await res.body.text();
       if (res.statusCode === 200) first ??= text;

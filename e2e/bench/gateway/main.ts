@@ -33,6 +33,14 @@ import type { BenchSettings } from './run';
 import { DEFAULT_SETTINGS, runGatewayBench } from './run';
 import type { Scenario } from './scenarios';
 import { DEFAULT_SCENARIOS, SCENARIOS } from './scenarios';
+import type { Workload } from './cached';
+import { WORKLOADS } from './cached';
+
+function workloadOption(raw: string | undefined): Workload {
+  if (raw === undefined) return 'listing';
+  if (!(WORKLOADS as readonly string[]).includes(raw)) throw new Error(`--workload: unknown workload "${raw}" (known: ${WORKLOADS.join(', ')})`);
+  return raw as Workload;
+}
 
 const HELP = `npm run bench:gateway -- [options]
 
@@ -56,6 +64,8 @@ ${Object.values(SCENARIOS).map((sc) => `  ${sc.name.padEnd(12)} ${sc.gateways.jo
   --baseline <rev>      also run ours as of git revision <rev> (its gateway/), right after ours:
                         before/after figures of a change in one interleaved run
   --json <file>         also write the raw report as JSON
+  --workload <name>     listing (the nested query) or browsing (20 products with price, rating and
+                        stock: public data only, what the entity cache of ours-cached serves) [listing]
   --help                this text
 `;
 
@@ -79,6 +89,7 @@ function parseOptions(argv: readonly string[]): Options {
       profile: { type: 'string' },
       baseline: { type: 'string' },
       json: { type: 'string' },
+      workload: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -116,6 +127,7 @@ function parseOptions(argv: readonly string[]): Options {
     profileDir: values.profile ? path.resolve(values.profile) : undefined,
     baseline: values.baseline,
     json: values.json,
+    workload: workloadOption(values.workload),
   };
 }
 

@@ -22,6 +22,8 @@ import { canPin, processCpuMs, startChild } from './processes';
 import type { Scenario } from './scenarios';
 import { UNCACHED } from './scenarios';
 import { answerProblem, benchSupergraph } from './workload';
+import type { Workload } from './cached';
+import { BROWSING_BODY, browsingProblem } from './cached';
 
 export interface BenchSettings {
   /** What is measured: the title, how requests are authorized (scenarios.ts). Default the uncached listing. */
@@ -51,6 +53,8 @@ export interface BenchSettings {
   readonly baseline?: string | undefined;
   /** Where ours writes a V8 CPU profile of each measured window (ours-round-<n>.cpuprofile), or undefined for none. */
   readonly profileDir?: string | undefined;
+  /** The query every client sends (cached.ts): the nested `listing` (default) or `browsing`. */
+  readonly workload?: Workload | undefined;
 }
 
 export const DEFAULT_SETTINGS: BenchSettings = {
@@ -178,7 +182,7 @@ export async function runGatewayBench(settings: BenchSettings, log: (line: strin
         gateway: kind,
         samples: samples.get(kind) ?? [],
         body,
-        bodyProblem: why ? null : answerProblem(body),
+        bodyProblem: why ? null : (settings.scenario.workload ?? settings.workload) === 'browsing' ? browsingProblem(body) : answerProblem(body),
         bodyEqualsFirst: !why && firstBody !== null && canonicalJson(body) === firstBody,
         ...(why ? { failed: why } : {}),
       };
@@ -222,6 +226,7 @@ async function measureWindow(g: RunningGatewayChild, stubs: Child, load: Child, 
     durationS: settings.durationS,
     authorization: settings.scenario.authorization === 'anonymous' ? 'none' : isOurs(g.kind) ? 'jwt' : 'opaque',
     secret,
+    ...((settings.scenario.workload ?? settings.workload) === 'browsing' ? { body: BROWSING_BODY } : {}),
   };
   const loadCpu = (): number => processCpuMs(load.pid) + processCpuMs(stubs.pid);
   const counts = async (): Promise<number> => Object.values((await stubs.ask<Message & { counts: Record<string, number> }>({ type: 'counts' }, 'counts:done')).counts).reduce((a, b) => a + b, 0);

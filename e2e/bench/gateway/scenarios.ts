@@ -5,6 +5,7 @@
  * exporting a {@link Scenario} plus its line in {@link SCENARIOS} (and its gateway kinds in
  * gateways.ts when it needs new ones).
  */
+import type { Workload } from './cached';
 import type { GatewayKind } from './gateways';
 import { GATEWAY_KINDS } from './gateways';
 
@@ -20,6 +21,8 @@ export interface Scenario {
    * every request the same (what coalescing and deduplication can merge).
    */
   readonly authorization: 'unique' | 'anonymous';
+  /** The query sent (cached.ts); default the nested listing, or what --workload says. */
+  readonly workload?: Workload;
 }
 
 const LISTING = "20 products with stock, 3 reviews each with author and the author's order count (4 subgraphs)";
@@ -45,11 +48,20 @@ export const WORKERS: Scenario = {
   authorization: 'unique',
 };
 
+export const CACHED: Scenario = {
+  name: 'cached',
+  title: 'Gateway benchmark: anonymous-safe browsing (20 products with price, rating and stock: public data), unique Authorization per request; ours uncached vs its entity cache on',
+  gateways: ['ours', 'ours-cached'],
+  authorization: 'unique',
+  workload: 'browsing',
+};
+
 export const SCENARIOS: Readonly<Record<string, Scenario>> = {
   uncached: UNCACHED,
   coalescing: COALESCING,
   workers: WORKERS,
+  cached: CACHED,
 };
 
 /** `npm run bench:gateway` without --scenario. */
-export const DEFAULT_SCENARIOS: readonly string[] = ['uncached', 'coalescing', 'workers'];
+export const DEFAULT_SCENARIOS: readonly string[] = ['uncached', 'coalescing', 'workers', 'cached'];

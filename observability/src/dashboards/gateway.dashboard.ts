@@ -81,6 +81,13 @@ export const gatewayDashboard: DashboardSpec = {
       ),
       stat('Cached plans', { expr: 'sum(gateway_query_plan_cache_entries)' }, { description: 'Query plans held in the cache.', width: 8, height: 8 }),
     ]),
+    row('Entity cache', [
+      timeseries(
+        'Entity cache hit ratio',
+        { expr: 'sum by (service) (rate(gateway_cache_lookups_total{result="hit"}[$__rate_interval])) / sum by (service) (rate(gateway_cache_lookups_total[$__rate_interval]))', legend: '{{service}}' },
+        { description: 'Share of cacheable subgraph answers (public entities and root lists, by cache hints) served fresh from the gateway cache, by subgraph. Stale answers (subgraph down) and unavailable ones count as not hits: see gateway_cache_lookups_total by result.', unit: 'percentunit', min: 0, max: 1, width: 24 },
+      ),
+    ]),
     row('Authentication', [
       timeseries('Token verifications by outcome', { expr: 'sum by (outcome) (rate(gateway_auth_token_verification_duration_seconds_count[$__rate_interval]))', legend: '{{outcome}}' }, {
         description: 'Access tokens verified per second: valid, expired, revoked (signed out, password reset) or invalid (a rise: forged or tampered tokens).',

@@ -26,3 +26,10 @@ export const ProductUpdated = defineEvent(
 );
 
 export const ProductDeleted = defineEvent('catalog.product-deleted.v1', CATALOG_PRODUCT_TOPIC, z.object({ productId: id }));
+
+/** A review was added: the product's rating and review count changed (the gateway's cache outdates it). */
+export const ReviewAdded = defineEvent(
+  'catalog.review-added.v1',
+  CATALOG_PRODUCT_TOPIC,
+  z.object({ productId: id, reviewId: id, rating: z.number().int().min(1).max(5) }),
+);

@@ -1,4 +1,4 @@
-import { ProductCreated, ProductDeleted, ProductUpdated } from '@shop/events';
+import { ProductCreated, ProductDeleted, ProductUpdated, ReviewAdded } from '@shop/events';
 import type { ServiceDeps } from '@shop/platform';
 import { badUserInput, conflict, notFound } from '@shop/platform';
 import type { EntityManager } from 'typeorm';
@@ -283,6 +283,8 @@ export class CatalogService {
       if (!(await repo.addRating(args.productId, rating))) throw notFound('Product', args.productId);
       const review = await repo.insertReview({ productId: args.productId, authorId, rating, comment });
       if (!review) throw conflict('You have already reviewed this product.', { field: 'productId' });
+      // The product's rating and review count changed: caches (the gateway's) outdate it.
+      await this.deps.outbox.add(tx, ReviewAdded, args.productId, { productId: args.productId, reviewId: review.id, rating });
       this.loaders.product.clear(args.productId);
       return review;
     });
