@@ -19,6 +19,7 @@ import { startEmbeddedPostgres } from '@shop/platform';
 import { CatalogService } from '../src/catalog.service';
 import { createLoaders } from '../src/loaders';
 import { CatalogRepository, SIMILAR_SQL, SPELLING_SQL } from '../src/persistence/catalog.repository';
+import { DiscoveryRepository } from '../src/persistence/discovery.repository';
 import { CATALOG_ENTITIES } from '../src/persistence/entities';
 import { CatalogInit1700000001000 } from '../src/persistence/migrations/1700000001000-catalog-init';
 import type { ProductQuerySpec } from '../src/persistence/product-query';
@@ -63,6 +64,7 @@ async function main(): Promise<void> {
     print();
 
     const repo = new CatalogRepository(dataSource);
+    const discovery = new DiscoveryRepository(dataSource);
     const specFor = async (filterInput: ProductFilterInput, sort: ProductSort): Promise<ProductQuerySpec> => {
       const filter = validateFilter(filterInput);
       const tsquery = filter.searchWords.length
@@ -123,7 +125,7 @@ async function main(): Promise<void> {
       const withCount: number[] = [];
       let total = 0;
       for (let i = 0; i < RUNS + 3; i++) {
-        const service = new CatalogService(deps, repo, createLoaders(repo));
+        const service = new CatalogService(deps, repo, createLoaders(repo, discovery), discovery);
         const started = process.hrtime.bigint();
         const connection = await service.products({ filter, sort, first: 20 });
         const pageMs = Number(process.hrtime.bigint() - started) / 1e6;

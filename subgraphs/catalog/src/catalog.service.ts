@@ -12,6 +12,7 @@ import type { Category, Product, ProductFilterInput, ProductSort, Review } from 
 import type { CatalogLoaders } from './loaders';
 import { searchDuration, searchResults } from './metrics';
 import type { CatalogRepository, Positioned } from './persistence/catalog.repository';
+import type { DiscoveryRepository, Facets } from './persistence/discovery.repository';
 import { isUuid } from './persistence/catalog.repository';
 import type { ProductQuerySpec } from './persistence/product-query';
 import { CATEGORY_PAGE_KEY_KINDS, effectiveSort, sortKeyKinds } from './persistence/product-query';
@@ -26,6 +27,8 @@ export interface Connection<T> {
   readonly edges: ReadonlyArray<{ readonly cursor: string; readonly node: T }>;
   readonly pageInfo: { readonly hasNextPage: boolean; readonly endCursor: string | null };
   readonly totalCount: () => Promise<number> | number;
+  /** Facet counts over the whole filtered result (ProductConnection only): a thunk, run only when selected. */
+  readonly facets?: () => Promise<Facets>;
 }
 
 export interface ProductsArgs {
@@ -73,6 +76,7 @@ export class CatalogService {
     private readonly deps: ServiceDeps,
     private readonly repo: CatalogRepository,
     private readonly loaders: CatalogLoaders,
+    private readonly discovery: DiscoveryRepository,
   ) {}
 
   // ------------------------------------------------------------------ reading
@@ -98,7 +102,7 @@ export class CatalogService {
     end();
     searchResults.observe({ kind }, Math.min(rows.length, first));
     for (const r of rows) this.loaders.product.prime(r.item.id, r.item);
-    return connection(rows, first, fingerprint, once(() => this.repo.countProducts(spec)));
+    return { ...connection(rows, first, fingerprint, once(() => this.repo.countProducts(spec))), facets: once(() => this.discovery.facets(spec)) };
   }
 
   /** A live product, or null (unknown or deleted). */
@@ -127,7 +131,8 @@ export class CatalogService {
     const after = decodeCursor('after', args.after, fingerprint, CATEGORY_PAGE_KEY_KINDS);
     const rows = await this.loaders.categoryPage.load({ parentId: category.id, limit: first + 1, after });
     for (const r of rows) this.loaders.product.prime(r.item.id, r.item);
-    return connection(rows, first, fingerprint, () => this.loaders.categoryCount.load(category.id));
+    const facets = once(() => this.discovery.facets({ filter: validateFilter({ categorySlug: category.slug }), tsquery: null, sort: 'NEWEST' }));
+    return { ...connection(rows, first, fingerprint, () => this.loaders.categoryCount.load(category.id)), facets };
   }
 
   /** `Product.reviews`: newest first; totalCount is the product's review count (no query). */
@@ -195,6 +200,7 @@ export class CatalogService {
     // Until inventory's first stock event arrives, the product is as available as its initial stock.
     await repo.openAvailability(product.id, input.initialStock);
     await repo.addSearchTerms(`${product.name} ${product.description}`);
+    await this.discovery.in(tx).invalidateSimilar([product.categoryId]);
     await this.deps.outbox.add(tx, ProductCreated, product.id, {
       productId: product.id,
       name: product.name,
@@ -238,6 +244,7 @@ export class CatalogService {
       const updated = await repo.updateProduct(id, next);
       if (next.name !== current.name || next.description !== current.description) await repo.addSearchTerms(`${updated.name} ${updated.description}`);
       if (next.name !== current.name || next.price !== current.price.amount || next.categoryId !== current.categoryId) {
+        await this.discovery.in(tx).invalidateSimilar([current.categoryId, next.categoryId]);
         await this.deps.outbox.add(tx, ProductUpdated, id, {
           productId: id,
           name: updated.name,
@@ -262,6 +269,7 @@ export class CatalogService {
       if (!current) throw notFound('Product', id);
       if (current.deletedAt) return true;
       await repo.softDeleteProduct(id);
+      await this.discovery.in(tx).invalidateSimilar([current.categoryId]);
       await this.deps.outbox.add(tx, ProductDeleted, id, { productId: id });
       this.loaders.product.clear(id);
       return true;

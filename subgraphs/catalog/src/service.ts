@@ -4,6 +4,7 @@ import { catalogConsumers } from './consumers';
 import { createContext } from './context';
 import { CATALOG_ENTITIES } from './persistence/entities';
 import { CatalogInit1700000001000 } from './persistence/migrations/1700000001000-catalog-init';
+import { CatalogDiscovery1700000500000 } from './persistence/migrations/1700000500000-catalog-discovery';
 import { resolvers } from './resolvers';
 import { seedCatalog } from './seed';
 import { setupCatalog } from './setup';
@@ -15,7 +16,7 @@ export const catalogService = defineService({
   typeDefs: loadSdl(path.join(__dirname, 'schema.graphql')),
   resolvers,
   entities: CATALOG_ENTITIES,
-  migrations: [CatalogInit1700000001000],
+  migrations: [CatalogInit1700000001000, CatalogDiscovery1700000500000],
   settings: NO_SETTINGS,
   setup: setupCatalog,
   context: createContext,

@@ -8,22 +8,27 @@ import { CatalogService } from './catalog.service';
 import { createLoaders } from './loaders';
 import type { CatalogLoaders } from './loaders';
 import { CatalogRepository } from './persistence/catalog.repository';
+import { DiscoveryRepository } from './persistence/discovery.repository';
+import { DiscoveryService } from './discovery.service';
 
 export interface CatalogParts {
   readonly deps: ServiceDeps;
   readonly repo: CatalogRepository;
+  readonly discovery: DiscoveryRepository;
   /** A catalog service over fresh DataLoaders: nothing is cached across requests. */
-  forRequest(): { readonly loaders: CatalogLoaders; readonly catalog: CatalogService };
+  forRequest(): { readonly loaders: CatalogLoaders; readonly catalog: CatalogService; readonly discover: DiscoveryService };
 }
 
 export function setupCatalog(deps: ServiceDeps): CatalogParts {
   const repo = new CatalogRepository(deps.dataSource);
+  const discovery = new DiscoveryRepository(deps.dataSource);
   return {
     deps,
     repo,
+    discovery,
     forRequest: () => {
-      const loaders = createLoaders(repo);
-      return { loaders, catalog: new CatalogService(deps, repo, loaders) };
+      const loaders = createLoaders(repo, discovery);
+      return { loaders, catalog: new CatalogService(deps, repo, loaders, discovery), discover: new DiscoveryService(repo, discovery, loaders) };
     },
   };
 }

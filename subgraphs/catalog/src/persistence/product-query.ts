@@ -208,3 +208,34 @@ export function buildCategoryCountsQuery(rootIds: readonly string[]): Statement 
     GROUP BY t.root`;
   return { sql, params: [rootIds] };
 }
+
+/**
+ * Lower bounds of the price ranges of `facets.priceRanges` (a product of price x is in the last
+ * range whose bound is ≤ x). Ranges without products are left out.
+ */
+export const PRICE_FACET_BOUNDS: readonly string[] = ['0', '25', '50', '100', '250', '500', '1000', '2500'];
+
+/**
+ * Facet counts over the whole filtered result, in one statement: the matching products once
+ * (MATERIALIZED), then per category (the product's own category: the counts add up to
+ * totalCount), per price range (they add up too), rated at least 1..5, and in stock.
+ */
+export function buildFacetsQuery(spec: ProductQuerySpec): Statement {
+  const p = new Params();
+  const where = filterConditions(spec, p);
+  const bounds = p.add(PRICE_FACET_BOUNDS);
+  const sql = `WITH m AS MATERIALIZED (
+      SELECT p.id, p.category_id, p.price, p.rating_avg, width_bucket(p.price, ${bounds}::numeric[]) AS bucket FROM product p WHERE ${where.join(' AND ')}
+    )
+    SELECT
+      (SELECT count(*)::int FROM m) AS total,
+      (SELECT coalesce(json_agg(json_build_object('n', c.n, 'category', to_jsonb(k) - 'created_at' || jsonb_build_object('created_at', k.created_at)) ORDER BY c.n DESC, c.category_id), '[]')
+         FROM (SELECT category_id, count(*)::int AS n FROM m GROUP BY category_id) c JOIN category k ON k.id = c.category_id) AS categories,
+      (SELECT coalesce(json_agg(json_build_object('bucket', b.bucket, 'n', b.n, 'top', b.top) ORDER BY b.bucket), '[]')
+         FROM (SELECT bucket, count(*)::int AS n, max(price)::text AS top FROM m GROUP BY bucket) b) AS prices,
+      (SELECT json_build_array(
+          count(*) FILTER (WHERE rating_avg >= 1), count(*) FILTER (WHERE rating_avg >= 2), count(*) FILTER (WHERE rating_avg >= 3),
+          count(*) FILTER (WHERE rating_avg >= 4), count(*) FILTER (WHERE rating_avg >= 5)) FROM m) AS ratings,
+      (SELECT count(*)::int FROM m JOIN product_availability a ON a.product_id = m.id AND a.available > 0) AS in_stock`;
+  return { sql, params: p.values };
+}
