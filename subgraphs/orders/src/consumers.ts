@@ -7,7 +7,7 @@ import { on } from '@shop/platform';
 import type { EventHandler } from '@shop/platform';
 import type { OrdersParts } from './setup';
 
-export function ordersConsumers({ service }: OrdersParts): ReadonlyArray<EventHandler<any>> {
+export function ordersConsumers({ service, salesReport }: OrdersParts): ReadonlyArray<EventHandler<any>> {
   const upsert = `INSERT INTO product_snapshot (product_id, name, price, currency_code) VALUES ($1, $2, $3, $4)
     ON CONFLICT (product_id) DO UPDATE SET name = excluded.name, price = excluded.price, currency_code = excluded.currency_code, updated_at = now()`;
   return [
@@ -18,5 +18,7 @@ export function ordersConsumers({ service }: OrdersParts): ReadonlyArray<EventHa
     // inventory.reservation: the saga's next step.
     on(StockReserved, (e, tx) => service.onStockReserved(tx, e)),
     on(StockRejected, (e, tx) => service.onStockRejected(tx, e)),
+    // orders.order (its own events): the sales report's read model.
+    ...salesReport.consumers,
   ];
 }

@@ -8,6 +8,7 @@ import { FulfilmentSimulator } from './fulfilment/fulfilment-simulator';
 import { sagaBacklogGauges } from './metrics';
 import { ORDERS_ENTITIES } from './persistence/entities';
 import { OrdersInit1700000004000 } from './persistence/migrations/1700000004000-orders-init';
+import { OrdersSalesReport1700000500100 } from './reports/1700000500100-orders-sales-report';
 import { resolvers } from './resolvers';
 import type { OrdersOptions, OrdersParts } from './setup';
 import { setupOrders } from './setup';
@@ -36,7 +37,7 @@ export function createOrdersService(options: OrdersOptions = {}) {
     typeDefs: loadSdl(path.join(__dirname, 'schema.graphql')),
     resolvers: { ...resolvers, Subscription: subscriptionResolvers },
     entities: ORDERS_ENTITIES,
-    migrations: [OrdersInit1700000004000],
+    migrations: [OrdersInit1700000004000, OrdersSalesReport1700000500100],
     settings: ordersSettings,
     setup: (deps, settings) => setupOrders(deps, settings, options),
     context: createContext,

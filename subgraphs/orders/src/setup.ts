@@ -16,6 +16,8 @@ import { SandboxPaymentProvider } from './payments/sandbox-payment-provider';
 import { StripePaymentProvider } from './payments/stripe-payment-provider';
 import { OrdersRepository } from './persistence/orders.repository';
 import { OrderTransitions } from './saga/order-transitions';
+import type { SalesReportParts } from './reports/sales-report';
+import { salesReportParts } from './reports/sales-report';
 import type { OrderStatus } from './domain/order-status';
 
 /** What the orders live pub/sub carries for one change of an order. */
@@ -41,6 +43,8 @@ export interface OrdersParts {
   readonly provider: ResilientPaymentProvider;
   readonly metrics: OrdersMetrics;
   readonly live: LivePubSub<OrdersTopics>;
+  /** The sales report's read model, consumers and query (reports/sales-report.ts). */
+  readonly salesReport: SalesReportParts;
 }
 
 export interface OrdersOptions {
@@ -76,5 +80,5 @@ export function setupOrders(deps: ServiceDeps, settings: OrdersSettings, options
   const leaseMs = settings.PAYMENT_TIMEOUT_MS * (settings.PAYMENT_MAX_RETRIES + 1) + 2_000 * settings.PAYMENT_MAX_RETRIES + 5_000;
   const payments = new PaymentWorker(deps, repo, provider, transitions, metrics, { intervalMs: settings.PAYMENT_WORKER_INTERVAL_MS, leaseMs });
   const service = new OrdersService(deps, repo, transitions, payments, provider.name, settings, metrics);
-  return { deps, settings, repo, service, transitions, payments, provider, metrics, live: new LivePubSub<OrdersTopics>() };
+  return { deps, settings, repo, service, transitions, payments, provider, metrics, live: new LivePubSub<OrdersTopics>(), salesReport: salesReportParts(deps) };
 }
