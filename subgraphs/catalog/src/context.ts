@@ -8,9 +8,10 @@ export interface CatalogContext extends RequestContext {
   readonly loaders: CatalogLoaders;
   readonly catalog: CatalogService;
   readonly discover: DiscoveryService;
+  readonly images: CatalogParts['images'];
 }
 
 /** Per request: fresh DataLoaders (nothing cached across users) and the service around them. */
 export function createContext(base: RequestContext, parts: CatalogParts): CatalogContext {
-  return { ...base, ...parts.forRequest() };
+  return { ...base, ...parts.forRequest(), images: parts.images };
 }

@@ -6,6 +6,7 @@ import type { Connection, PageArgs, ProductsArgs } from './catalog.service';
 import type { CreateProductInput, UpdateProductInput } from './domain/product-rules';
 import { averageRating } from './domain/rating';
 import type { Category, Product, Review } from './domain/types';
+import { absoluteImageUrl } from './images';
 import { tracked } from './metrics';
 
 /**
@@ -76,6 +77,7 @@ export const resolvers: GraphQLResolverMap<CatalogContext> = {
       return category;
     },
     rating: (p: Product) => averageRating(p.ratingSum, p.reviewCount),
+    imageUrls: (p: Product, _: unknown, ctx: CatalogContext) => p.imageUrls.map((u) => absoluteImageUrl(u, ctx.images.publicBase ?? ctx.images.observedBase)),
     reviews: (p: Product, args: PageArgs, ctx: CatalogContext) => tracked('Product.reviews', () => ctx.catalog.reviews(p, args)),
     similar: (p: Product, { first }: { first?: number | null }, ctx: CatalogContext) => tracked('Product.similar', () => ctx.catalog.similar(p, first)),
     frequentlyBoughtTogether: (p: Product, { first }: { first?: number | null }, ctx: CatalogContext) =>

@@ -1,5 +1,7 @@
 import path from 'node:path';
-import { defineService, loadSdl, NO_SETTINGS } from '@shop/platform';
+import { defineService, loadSdl } from '@shop/platform';
+import { catalogSettings } from './config';
+import { catalogRoutes } from './images';
 import { catalogConsumers } from './consumers';
 import { createContext } from './context';
 import { CATALOG_ENTITIES } from './persistence/entities';
@@ -17,9 +19,10 @@ export const catalogService = defineService({
   resolvers,
   entities: CATALOG_ENTITIES,
   migrations: [CatalogInit1700000001000, CatalogDiscovery1700000500000],
-  settings: NO_SETTINGS,
+  settings: catalogSettings,
   setup: setupCatalog,
   context: createContext,
   consumers: catalogConsumers,
   seed: seedCatalog,
+  routes: catalogRoutes,
 });
