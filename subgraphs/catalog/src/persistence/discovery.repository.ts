@@ -9,7 +9,7 @@ import type { Queryable } from './catalog.repository';
 import { isUuid } from './catalog.repository';
 import { CATEGORY_COLUMNS, PRODUCT_COLUMNS, toCategory, toProduct } from './mappers';
 import type { ProductQuerySpec } from './product-query';
-import { buildFacetsQuery, PRICE_FACET_BOUNDS } from './product-query';
+import { buildFacetsQuery, MAX_PRICE, PRICE_FACET_BOUNDS } from './product-query';
 
 type Raw = Record<string, unknown>;
 
@@ -155,9 +155,9 @@ export class DiscoveryRepository {
       category: toCategory({ ...c.category, created_at: new Date(c.category['created_at'] as string) }),
       count: c.n,
     }));
-    const priceRanges = (row!['prices'] as Array<{ bucket: number; n: number; top: string }>).map((b) => ({
+    const priceRanges = (row!['prices'] as Array<{ bucket: number; n: number }>).map((b) => ({
       min: PRICE_FACET_BOUNDS[b.bucket - 1]!,
-      max: PRICE_FACET_BOUNDS[b.bucket] ?? b.top,
+      max: PRICE_FACET_BOUNDS[b.bucket] ?? MAX_PRICE,
       count: b.n,
     }));
     const ratings = (row!['ratings'] as number[]).map((n, i) => ({ minRating: i + 1, count: n }));

@@ -3,7 +3,7 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 /**
  * The sales report's read model (issue 21), fed by the orders service's own events: each order as
  * the report sees it, its lines, and hourly totals per currency (orders, revenue) and per product
- * (units, revenue). A report reads at most 24 rows per day and currency: 90 days are ~2,200 rows.
+ * (units, revenue; also per day). A report reads at most 24 rows per day and currency: 90 days are ~2,200 rows.
  */
 export class OrdersSalesReport1700000500100 implements MigrationInterface {
   readonly name = 'OrdersSalesReport1700000500100';
@@ -45,9 +45,20 @@ export class OrdersSalesReport1700000500100 implements MigrationInterface {
         revenue numeric(16, 2) NOT NULL,
         PRIMARY KEY (currency_code, hour, product_id)
       )`);
+    // The same per day (UTC): top products of a long period read days, and hours only at its edges.
+    await q.query(`
+      CREATE TABLE sales_product_day (
+        currency_code char(3) NOT NULL,
+        day timestamptz NOT NULL,
+        product_id text NOT NULL,
+        units int NOT NULL,
+        revenue numeric(16, 2) NOT NULL,
+        PRIMARY KEY (currency_code, day, product_id)
+      )`);
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query('DROP TABLE sales_product_day');
     await q.query('DROP TABLE sales_product_hour');
     await q.query('DROP TABLE sales_hour');
     await q.query('DROP TABLE sales_order_line');

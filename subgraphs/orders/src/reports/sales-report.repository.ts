@@ -32,7 +32,7 @@ function returned(result: unknown): Raw[] {
 
 /**
  * [0]: adds `$3` orders and `$4 × $5` revenue to an hour ($5 the sign: 1 adds, -1 removes);
- * [1]: adds (`$4` = 1) or removes (-1) an order's lines in an hour's product totals.
+ * [1], [2]: add (`$4` = 1) or remove (-1) an order's lines in its hour's and its day's product totals.
  */
 const APPLY_SALE = [
   `INSERT INTO sales_hour AS h (currency_code, hour, orders, revenue) VALUES ($1, $2, $3, $4::numeric * $5)
@@ -40,6 +40,9 @@ const APPLY_SALE = [
   `INSERT INTO sales_product_hour AS s (currency_code, hour, product_id, units, revenue)
    SELECT $1, $2, l.product_id, $4 * l.quantity, $4 * l.revenue FROM sales_order_line l WHERE l.order_id = $3
    ON CONFLICT (currency_code, hour, product_id) DO UPDATE SET units = s.units + excluded.units, revenue = s.revenue + excluded.revenue`,
+  `INSERT INTO sales_product_day AS s (currency_code, day, product_id, units, revenue)
+   SELECT $1, date_trunc('day', $2::timestamptz, 'UTC'), l.product_id, $4 * l.quantity, $4 * l.revenue FROM sales_order_line l WHERE l.order_id = $3
+   ON CONFLICT (currency_code, day, product_id) DO UPDATE SET units = s.units + excluded.units, revenue = s.revenue + excluded.revenue`,
 ] as const;
 
 export class SalesReportRepository {
@@ -80,6 +83,7 @@ export class SalesReportRepository {
     if (!row) return false;
     await this.db.query(APPLY_SALE[0], [row['currency_code'], row['confirmed_hour'], 1, row['total'], 1]);
     await this.db.query(APPLY_SALE[1], [row['currency_code'], row['confirmed_hour'], orderId, 1]);
+    await this.db.query(APPLY_SALE[2], [row['currency_code'], row['confirmed_hour'], orderId, 1]);
     return true;
   }
 
@@ -98,6 +102,7 @@ export class SalesReportRepository {
     if (!row || row['confirmed_hour'] === null) return;
     await this.db.query(APPLY_SALE[0], [row['currency_code'], row['confirmed_hour'], -1, row['net'], -1]);
     await this.db.query(APPLY_SALE[1], [row['currency_code'], row['confirmed_hour'], orderId, -1]);
+    await this.db.query(APPLY_SALE[2], [row['currency_code'], row['confirmed_hour'], orderId, -1]);
   }
 
   /**
@@ -138,11 +143,23 @@ export class SalesReportRepository {
     return rows.map((r) => ({ start: r['start'] as Date, orders: Number(r['orders']), revenue: r['revenue'] as string, averageOrderValue: r['aov'] as string }));
   }
 
-  /** The best-selling products in [from, to) by revenue (then units), cancelled sales excluded. */
+  /**
+   * The best-selling products in [from, to) by revenue (then units), cancelled sales excluded:
+   * whole days from the daily totals, the hours before the first and after the last whole day from
+   * the hourly ones.
+   */
   async topProducts(currencyCode: string, from: Date, to: Date, limit: number): Promise<ProductSalesRow[]> {
     const rows = (await this.db.query(
-      `SELECT product_id, sum(units)::int AS units, sum(revenue)::numeric(16, 2)::text AS revenue FROM sales_product_hour
-       WHERE currency_code = $1 AND hour >= date_trunc('hour', $2::timestamptz, 'UTC') AND hour < $3::timestamptz
+      `WITH r AS (
+          SELECT fh, to_at, CASE WHEN date_trunc('day', fh, 'UTC') = fh THEN fh ELSE date_trunc('day', fh, 'UTC') + interval '1 day' END AS fd, date_trunc('day', to_at, 'UTC') AS ld
+          FROM (SELECT date_trunc('hour', $2::timestamptz, 'UTC') AS fh, $3::timestamptz AS to_at) x
+        ), lines AS (
+          SELECT d.product_id, d.units, d.revenue FROM sales_product_day d, r WHERE r.fd < r.ld AND d.currency_code = $1 AND d.day >= r.fd AND d.day < r.ld
+          UNION ALL
+          SELECT h.product_id, h.units, h.revenue FROM sales_product_hour h, r
+          WHERE h.currency_code = $1 AND h.hour >= r.fh AND h.hour < r.to_at AND (r.fd >= r.ld OR h.hour < r.fd OR h.hour >= r.ld)
+        )
+       SELECT product_id, sum(units)::int AS units, sum(revenue)::numeric(16, 2)::text AS revenue FROM lines
        GROUP BY product_id HAVING sum(units) > 0
        ORDER BY sum(revenue) DESC, sum(units) DESC, product_id LIMIT $4`,
       [currencyCode, from, to, limit],
