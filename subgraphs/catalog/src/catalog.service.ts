@@ -49,6 +49,21 @@ function connection<T>(rows: ReadonlyArray<Positioned<T>>, first: number, finger
   return { edges, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null }, totalCount };
 }
 
+/**
+ * totalCount and facets of one query, both lazy: when a client selects both, the count is the
+ * facets' total (one statement instead of two). Sibling fields' resolvers all run before the next
+ * turn of the event loop, so the count waits one turn to learn whether the facets were asked for.
+ */
+function countAndFacets(count: () => Promise<number>, facets: () => Promise<Facets>): { totalCount: () => Promise<number>; facets: () => Promise<Facets> } {
+  let facetsPromise: Promise<Facets> | undefined;
+  const facetsOnce = () => (facetsPromise ??= facets());
+  const totalCount = once(async () => {
+    await new Promise((resolve) => setImmediate(resolve));
+    return facetsPromise ? (await facetsPromise).total : count();
+  });
+  return { totalCount, facets: facetsOnce };
+}
+
 function once<T>(fn: () => Promise<T>): () => Promise<T> {
   let p: Promise<T> | undefined;
   return () => (p ??= fn());
@@ -102,7 +117,8 @@ export class CatalogService {
     end();
     searchResults.observe({ kind }, Math.min(rows.length, first));
     for (const r of rows) this.loaders.product.prime(r.item.id, r.item);
-    return { ...connection(rows, first, fingerprint, once(() => this.repo.countProducts(spec))), facets: once(() => this.discovery.facets(spec)) };
+    const { totalCount, facets } = countAndFacets(() => this.repo.countProducts(spec), () => this.discovery.facets(spec));
+    return { ...connection(rows, first, fingerprint, totalCount), facets };
   }
 
   /** A live product, or null (unknown or deleted). */
