@@ -276,8 +276,10 @@ export function buildFacetsQuery(spec: ProductQuerySpec): Statement {
     return { sql: facetsFromCells(`SELECT f.category_id, f.bucket, f.rating_floor, f.in_stock, f.n FROM facet_cell f WHERE ${where.join(' AND ')}`), params: p.values };
   }
   const where = filterConditions(spec, p);
+  // The stock of each matching row by its primary key (a scalar subquery): an EXISTS here is
+  // planned as a hash of every stock row (85,000 read for 2,445 matches: 235 ms instead of 10).
   const cells = `SELECT p.category_id, facet_bucket(p.price) AS bucket, floor(p.rating_avg)::int AS rating_floor,
-      EXISTS (SELECT 1 FROM product_availability a WHERE a.product_id = p.id AND a.available > 0) AS in_stock, count(*)::int AS n
+      coalesce((SELECT a.available > 0 FROM product_availability a WHERE a.product_id = p.id), false) AS in_stock, count(*)::int AS n
     FROM product p WHERE ${where.join(' AND ')} GROUP BY 1, 2, 3, 4`;
   return { sql: facetsFromCells(cells), params: p.values };
 }
