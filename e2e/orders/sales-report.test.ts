@@ -91,6 +91,10 @@ describe('salesReport through the gateway', () => {
     expect(after.r.points).toHaveLength(new Date(from).getUTCMinutes() === 0 && new Date(from).getUTCSeconds() === 0 ? 48 : 49);
     expect(daily.r.points.length).toBeGreaterThanOrEqual(2);
     expect(daily.r.points.length).toBeLessThanOrEqual(3);
+    // A long period (whole months, then days, then hours) counts each sale once: the same top products.
+    const long = await shop.gql(REPORT, { from: '2026-01-01T00:00:00Z', to, interval: 'WEEK' }, admin);
+    expect(long.errors).toBeUndefined();
+    expect(long.data.salesReport.topProducts).toEqual(daily.r.topProducts);
     // The product resolves through the catalog.
     expect(after.r.topProducts.find((t: any) => t.product.id === p1.id)?.product.name).toBe(p1.name);
   });

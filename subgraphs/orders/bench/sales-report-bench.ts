@@ -46,7 +46,10 @@ async function main(): Promise<void> {
     );
     await ds.query(`INSERT INTO sales_product_day (currency_code, day, product_id, units, revenue)
       SELECT currency_code, date_trunc('day', hour, 'UTC'), product_id, sum(units), sum(revenue) FROM sales_product_hour GROUP BY 1, 2, 3`);
+    await ds.query(`INSERT INTO sales_product_month (currency_code, month, product_id, units, revenue)
+      SELECT currency_code, date_trunc('month', hour, 'UTC'), product_id, sum(units), sum(revenue) FROM sales_product_hour GROUP BY 1, 2, 3`);
     await ds.query('VACUUM ANALYZE sales_product_day');
+    await ds.query('VACUUM ANALYZE sales_product_month');
     await ds.query('VACUUM ANALYZE sales_hour');
     await ds.query('VACUUM ANALYZE sales_product_hour');
     const [{ hours }] = (await ds.query('SELECT count(*)::int AS hours FROM sales_hour')) as [{ hours: number }];

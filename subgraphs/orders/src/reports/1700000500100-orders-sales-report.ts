@@ -55,9 +55,20 @@ export class OrdersSalesReport1700000500100 implements MigrationInterface {
         revenue numeric(16, 2) NOT NULL,
         PRIMARY KEY (currency_code, day, product_id)
       )`);
+    // … and per month: 90 days of 2,000 products are ~6,000 month rows instead of ~39,000 day rows.
+    await q.query(`
+      CREATE TABLE sales_product_month (
+        currency_code char(3) NOT NULL,
+        month timestamptz NOT NULL,
+        product_id text NOT NULL,
+        units int NOT NULL,
+        revenue numeric(16, 2) NOT NULL,
+        PRIMARY KEY (currency_code, month, product_id)
+      )`);
   }
 
   async down(q: QueryRunner): Promise<void> {
+    await q.query('DROP TABLE sales_product_month');
     await q.query('DROP TABLE sales_product_day');
     await q.query('DROP TABLE sales_product_hour');
     await q.query('DROP TABLE sales_hour');

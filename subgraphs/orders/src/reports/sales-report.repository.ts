@@ -32,7 +32,7 @@ function returned(result: unknown): Raw[] {
 
 /**
  * [0]: adds `$3` orders and `$4 × $5` revenue to an hour ($5 the sign: 1 adds, -1 removes);
- * [1], [2]: add (`$4` = 1) or remove (-1) an order's lines in its hour's and its day's product totals.
+ * [1], [2], [3]: add (`$4` = 1) or remove (-1) an order's lines in its hour's, day's and month's product totals.
  */
 const APPLY_SALE = [
   `INSERT INTO sales_hour AS h (currency_code, hour, orders, revenue) VALUES ($1, $2, $3, $4::numeric * $5)
@@ -43,6 +43,9 @@ const APPLY_SALE = [
   `INSERT INTO sales_product_day AS s (currency_code, day, product_id, units, revenue)
    SELECT $1, date_trunc('day', $2::timestamptz, 'UTC'), l.product_id, $4 * l.quantity, $4 * l.revenue FROM sales_order_line l WHERE l.order_id = $3
    ON CONFLICT (currency_code, day, product_id) DO UPDATE SET units = s.units + excluded.units, revenue = s.revenue + excluded.revenue`,
+  `INSERT INTO sales_product_month AS s (currency_code, month, product_id, units, revenue)
+   SELECT $1, date_trunc('month', $2::timestamptz, 'UTC'), l.product_id, $4 * l.quantity, $4 * l.revenue FROM sales_order_line l WHERE l.order_id = $3
+   ON CONFLICT (currency_code, month, product_id) DO UPDATE SET units = s.units + excluded.units, revenue = s.revenue + excluded.revenue`,
 ] as const;
 
 export class SalesReportRepository {
@@ -84,6 +87,7 @@ export class SalesReportRepository {
     await this.db.query(APPLY_SALE[0], [row['currency_code'], row['confirmed_hour'], 1, row['total'], 1]);
     await this.db.query(APPLY_SALE[1], [row['currency_code'], row['confirmed_hour'], orderId, 1]);
     await this.db.query(APPLY_SALE[2], [row['currency_code'], row['confirmed_hour'], orderId, 1]);
+    await this.db.query(APPLY_SALE[3], [row['currency_code'], row['confirmed_hour'], orderId, 1]);
     return true;
   }
 
@@ -103,6 +107,7 @@ export class SalesReportRepository {
     await this.db.query(APPLY_SALE[0], [row['currency_code'], row['confirmed_hour'], -1, row['net'], -1]);
     await this.db.query(APPLY_SALE[1], [row['currency_code'], row['confirmed_hour'], orderId, -1]);
     await this.db.query(APPLY_SALE[2], [row['currency_code'], row['confirmed_hour'], orderId, -1]);
+    await this.db.query(APPLY_SALE[3], [row['currency_code'], row['confirmed_hour'], orderId, -1]);
   }
 
   /**
@@ -145,19 +150,37 @@ export class SalesReportRepository {
 
   /**
    * The best-selling products in [from, to) by revenue (then units), cancelled sales excluded:
-   * whole days from the daily totals, the hours before the first and after the last whole day from
-   * the hourly ones.
+   * whole months from the monthly totals, the whole days outside them from the daily ones, the
+   * hours outside those from the hourly ones (all UTC), so each sale is read exactly once.
    */
   async topProducts(currencyCode: string, from: Date, to: Date, limit: number): Promise<ProductSalesRow[]> {
     const rows = (await this.db.query(
-      `WITH r AS (
-          SELECT fh, to_at, CASE WHEN date_trunc('day', fh, 'UTC') = fh THEN fh ELSE date_trunc('day', fh, 'UTC') + interval '1 day' END AS fd, date_trunc('day', to_at, 'UTC') AS ld
-          FROM (SELECT date_trunc('hour', $2::timestamptz, 'UTC') AS fh, $3::timestamptz AS to_at) x
+      `WITH b AS (
+          SELECT date_trunc('hour', $2::timestamptz, 'UTC') AS fh, $3::timestamptz AS to_at
+        ), r AS (
+          SELECT fh, to_at,
+            CASE WHEN date_trunc('day', fh, 'UTC') = fh THEN fh ELSE ((date_trunc('day', fh, 'UTC') AT TIME ZONE 'UTC') + interval '1 day') AT TIME ZONE 'UTC' END AS fd,
+            date_trunc('day', to_at, 'UTC') AS ld,
+            CASE WHEN date_trunc('month', fh, 'UTC') = fh THEN fh ELSE ((date_trunc('month', fh, 'UTC') AT TIME ZONE 'UTC') + interval '1 month') AT TIME ZONE 'UTC' END AS fm,
+            date_trunc('month', to_at, 'UTC') AS lm
+          FROM b
         ), lines AS (
-          SELECT d.product_id, d.units, d.revenue FROM sales_product_day d, r WHERE r.fd < r.ld AND d.currency_code = $1 AND d.day >= r.fd AND d.day < r.ld
+          SELECT m.product_id, m.units, m.revenue FROM sales_product_month m, r
+          WHERE r.fm < r.lm AND m.currency_code = $1 AND m.month >= r.fm AND m.month < r.lm
+          UNION ALL
+          -- the whole days before the first whole month (or all of them without one), and after the last
+          SELECT d.product_id, d.units, d.revenue FROM sales_product_day d, r
+          WHERE r.fd < r.ld AND d.currency_code = $1 AND d.day >= r.fd AND d.day < CASE WHEN r.fm < r.lm THEN r.fm ELSE r.ld END
+          UNION ALL
+          SELECT d.product_id, d.units, d.revenue FROM sales_product_day d, r
+          WHERE r.fm < r.lm AND d.currency_code = $1 AND d.day >= r.lm AND d.day < r.ld
+          UNION ALL
+          -- the hours before the first whole day (or all of them without one), and after the last
+          SELECT h.product_id, h.units, h.revenue FROM sales_product_hour h, r
+          WHERE h.currency_code = $1 AND h.hour >= r.fh AND h.hour < CASE WHEN r.fd < r.ld THEN r.fd ELSE r.to_at END
           UNION ALL
           SELECT h.product_id, h.units, h.revenue FROM sales_product_hour h, r
-          WHERE h.currency_code = $1 AND h.hour >= r.fh AND h.hour < r.to_at AND (r.fd >= r.ld OR h.hour < r.fd OR h.hour >= r.ld)
+          WHERE r.fd < r.ld AND h.currency_code = $1 AND h.hour >= r.ld AND h.hour < r.to_at
         )
        SELECT product_id, sum(units)::int AS units, sum(revenue)::numeric(16, 2)::text AS revenue FROM lines
        GROUP BY product_id HAVING sum(units) > 0
