@@ -12,6 +12,7 @@ import type { Category, Product, ProductFilterInput, ProductSort, Review } from 
 import type { CatalogLoaders } from './loaders';
 import { searchDuration, searchResults } from './metrics';
 import type { CatalogRepository, Positioned } from './persistence/catalog.repository';
+import type { DiscoveryRepository, Facets } from './persistence/discovery.repository';
 import { isUuid } from './persistence/catalog.repository';
 import type { ProductQuerySpec } from './persistence/product-query';
 import { CATEGORY_PAGE_KEY_KINDS, effectiveSort, sortKeyKinds } from './persistence/product-query';
@@ -26,6 +27,8 @@ export interface Connection<T> {
   readonly edges: ReadonlyArray<{ readonly cursor: string; readonly node: T }>;
   readonly pageInfo: { readonly hasNextPage: boolean; readonly endCursor: string | null };
   readonly totalCount: () => Promise<number> | number;
+  /** Facet counts over the whole filtered result (ProductConnection only): a thunk, run only when selected. */
+  readonly facets?: () => Promise<Facets>;
 }
 
 export interface ProductsArgs {
@@ -44,6 +47,21 @@ function connection<T>(rows: ReadonlyArray<Positioned<T>>, first: number, finger
   const page = rows.slice(0, first);
   const edges = page.map((r) => ({ cursor: encodeCursor(fingerprint, r.position), node: r.item }));
   return { edges, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null }, totalCount };
+}
+
+/**
+ * totalCount and facets of one query, both lazy: when a client selects both, the count is the
+ * facets' total (one statement instead of two). Sibling fields' resolvers all run before the next
+ * turn of the event loop, so the count waits one turn to learn whether the facets were asked for.
+ */
+function countAndFacets(count: () => Promise<number>, facets: () => Promise<Facets>): { totalCount: () => Promise<number>; facets: () => Promise<Facets> } {
+  let facetsPromise: Promise<Facets> | undefined;
+  const facetsOnce = () => (facetsPromise ??= facets());
+  const totalCount = once(async () => {
+    await new Promise((resolve) => setImmediate(resolve));
+    return facetsPromise ? (await facetsPromise).total : count();
+  });
+  return { totalCount, facets: facetsOnce };
 }
 
 function once<T>(fn: () => Promise<T>): () => Promise<T> {
@@ -73,6 +91,7 @@ export class CatalogService {
     private readonly deps: ServiceDeps,
     private readonly repo: CatalogRepository,
     private readonly loaders: CatalogLoaders,
+    private readonly discovery: DiscoveryRepository,
   ) {}
 
   // ------------------------------------------------------------------ reading
@@ -98,7 +117,8 @@ export class CatalogService {
     end();
     searchResults.observe({ kind }, Math.min(rows.length, first));
     for (const r of rows) this.loaders.product.prime(r.item.id, r.item);
-    return connection(rows, first, fingerprint, once(() => this.repo.countProducts(spec)));
+    const { totalCount, facets } = countAndFacets(() => this.repo.countProducts(spec), () => this.discovery.facets(spec));
+    return { ...connection(rows, first, fingerprint, totalCount), facets };
   }
 
   /** A live product, or null (unknown or deleted). */
@@ -127,7 +147,8 @@ export class CatalogService {
     const after = decodeCursor('after', args.after, fingerprint, CATEGORY_PAGE_KEY_KINDS);
     const rows = await this.loaders.categoryPage.load({ parentId: category.id, limit: first + 1, after });
     for (const r of rows) this.loaders.product.prime(r.item.id, r.item);
-    return connection(rows, first, fingerprint, () => this.loaders.categoryCount.load(category.id));
+    const facets = once(() => this.discovery.facets({ filter: validateFilter({ categorySlug: category.slug }), tsquery: null, sort: 'NEWEST' }));
+    return { ...connection(rows, first, fingerprint, () => this.loaders.categoryCount.load(category.id)), facets };
   }
 
   /** `Product.reviews`: newest first; totalCount is the product's review count (no query). */
@@ -195,6 +216,7 @@ export class CatalogService {
     // Until inventory's first stock event arrives, the product is as available as its initial stock.
     await repo.openAvailability(product.id, input.initialStock);
     await repo.addSearchTerms(`${product.name} ${product.description}`);
+    await this.discovery.in(tx).invalidateSimilar([product.categoryId]);
     await this.deps.outbox.add(tx, ProductCreated, product.id, {
       productId: product.id,
       name: product.name,
@@ -238,6 +260,7 @@ export class CatalogService {
       const updated = await repo.updateProduct(id, next);
       if (next.name !== current.name || next.description !== current.description) await repo.addSearchTerms(`${updated.name} ${updated.description}`);
       if (next.name !== current.name || next.price !== current.price.amount || next.categoryId !== current.categoryId) {
+        await this.discovery.in(tx).invalidateSimilar([current.categoryId, next.categoryId]);
         await this.deps.outbox.add(tx, ProductUpdated, id, {
           productId: id,
           name: updated.name,
@@ -262,6 +285,7 @@ export class CatalogService {
       if (!current) throw notFound('Product', id);
       if (current.deletedAt) return true;
       await repo.softDeleteProduct(id);
+      await this.discovery.in(tx).invalidateSimilar([current.categoryId]);
       await this.deps.outbox.add(tx, ProductDeleted, id, { productId: id });
       this.loaders.product.clear(id);
       return true;

@@ -6,14 +6,16 @@
  *   of availability that `products(filter: { inStock })` filters on. Events carry inventory's
  *   per-product version; an event older than what is stored is ignored (redelivery, reordering
  *   across a rebalance), so the model only moves forward.
+ * - orders.order-placed.v1 / order-confirmed.v1 / order-rejected.v1 (topic orders.order): the read
+ *   models of discovery (bought together, units sold, each customer's purchases), confirmed orders only.
  */
-import { AccountErased, ERASED_USER_ID_PREFIX, StockChanged } from '@shop/events';
+import { AccountErased, ERASED_USER_ID_PREFIX, OrderConfirmed, OrderPlaced, OrderRejected, StockChanged } from '@shop/events';
 import { on } from '@shop/platform';
 import type { EventHandler } from '@shop/platform';
 import { isUuid } from './persistence/catalog.repository';
 import type { CatalogParts } from './setup';
 
-export function catalogConsumers({ deps, repo }: CatalogParts): ReadonlyArray<EventHandler<any>> {
+export function catalogConsumers({ deps, repo, discovery }: CatalogParts): ReadonlyArray<EventHandler<any>> {
   return [
     on(StockChanged, async (event, tx) => {
       const { productId, available, version } = event.data;
@@ -29,5 +31,17 @@ export function catalogConsumers({ deps, repo }: CatalogParts): ReadonlyArray<Ev
     on(AccountErased, async (event, tx) => {
       await tx.query(`UPDATE review SET author_id = $2 || gen_random_uuid() WHERE author_id = $1`, [event.data.userId, ERASED_USER_ID_PREFIX]);
     }),
+    // Bought together, popularity and each customer's purchases count confirmed orders only. The
+    // placement carries the lines (the confirmation does not): they wait in order_line_pending.
+    // Both events are keyed by order id on one topic, so the placement always comes first.
+    on(OrderPlaced, async (event, tx) => {
+      const { orderId, userId, items, placedAt } = event.data;
+      await discovery.in(tx).holdOrderLines(orderId, userId ?? null, items, placedAt);
+    }),
+    on(OrderConfirmed, async (event, tx) => {
+      const lines = await discovery.in(tx).confirmOrder(event.data.orderId);
+      if (lines === 0) deps.logger.warn({ eventId: event.id, orderId: event.data.orderId }, 'confirmed order whose placement the catalog never saw; not counted');
+    }),
+    on(OrderRejected, (event, tx) => discovery.in(tx).dropOrderLines(event.data.orderId)),
   ];
 }

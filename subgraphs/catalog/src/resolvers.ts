@@ -2,10 +2,11 @@ import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/res
 import { requireAdmin, requireUser } from '@shop/platform';
 import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
 import type { CatalogContext } from './context';
-import type { PageArgs, ProductsArgs } from './catalog.service';
+import type { Connection, PageArgs, ProductsArgs } from './catalog.service';
 import type { CreateProductInput, UpdateProductInput } from './domain/product-rules';
 import { averageRating } from './domain/rating';
 import type { Category, Product, Review } from './domain/types';
+import { absoluteImageUrl } from './images';
 import { tracked } from './metrics';
 
 /**
@@ -40,6 +41,8 @@ export const resolvers: GraphQLResolverMap<CatalogContext> = {
     products: (_: unknown, args: ProductsArgs, ctx: CatalogContext) => tracked('products', () => ctx.catalog.products(args)),
     categories: (_: unknown, __: unknown, ctx: CatalogContext) => tracked('categories', () => ctx.catalog.categories()),
     category: (_: unknown, { slug }: { slug: string }, ctx: CatalogContext) => tracked('category', () => ctx.catalog.categoryBySlug(slug)),
+    searchSuggestions: (_: unknown, { prefix, first }: { prefix: string; first?: number | null }, ctx: CatalogContext) =>
+      tracked('searchSuggestions', () => ctx.discover.suggestions(prefix, first)),
   },
   Mutation: {
     createCategory: (_: unknown, { input }: { input: { name: string; parentId?: string | null } }, ctx: CatalogContext) =>
@@ -74,8 +77,24 @@ export const resolvers: GraphQLResolverMap<CatalogContext> = {
       return category;
     },
     rating: (p: Product) => averageRating(p.ratingSum, p.reviewCount),
+    imageUrls: (p: Product, _: unknown, ctx: CatalogContext) => p.imageUrls.map((u) => absoluteImageUrl(u, ctx.images.publicBase ?? ctx.images.observedBase)),
     reviews: (p: Product, args: PageArgs, ctx: CatalogContext) => tracked('Product.reviews', () => ctx.catalog.reviews(p, args)),
     similar: (p: Product, { first }: { first?: number | null }, ctx: CatalogContext) => tracked('Product.similar', () => ctx.catalog.similar(p, first)),
+    frequentlyBoughtTogether: (p: Product, { first }: { first?: number | null }, ctx: CatalogContext) =>
+      tracked('Product.frequentlyBoughtTogether', () => ctx.discover.boughtTogether(p, first)),
+  },
+  ProductConnection: {
+    facets: (c: Connection<Product>, _: unknown, ctx: CatalogContext) =>
+      tracked('ProductConnection.facets', async () => {
+        const facets = await c.facets!();
+        for (const { category } of facets.categories) ctx.loaders.category.prime(category.id, category);
+        return facets;
+      }),
+  },
+  User: {
+    __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
+    recommendedProducts: (u: { id: string }, { first }: { first?: number | null }, ctx: CatalogContext) =>
+      tracked('User.recommendedProducts', () => ctx.discover.recommended(ctx, u.id, first)),
   },
   Review: {
     // The users subgraph resolves the rest of the author.

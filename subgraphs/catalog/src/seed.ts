@@ -1,5 +1,7 @@
 import { DEMO_CATEGORIES, DEMO_PRODUCTS } from './demo-data';
 import { slugify } from './domain/slug';
+import { productImagePath } from './images';
+import { generateProducts } from './persistence/generated-catalogue';
 import type { CatalogParts } from './setup';
 
 /**
@@ -31,7 +33,7 @@ export async function seedCatalog(parts: CatalogParts): Promise<void> {
           price: p.price,
           currencyCode: 'USD',
           categoryId: ids.get(p.category)!,
-          imageUrls: [`https://images.example.com/${slug}.jpg`],
+          imageUrls: [productImagePath(slug)],
           initialStock: p.stock,
           lowStockThreshold: 5,
         },
@@ -39,6 +41,11 @@ export async function seedCatalog(parts: CatalogParts): Promise<void> {
         { createdHoursAgo: DEMO_PRODUCTS.length - i++ },
       );
     }
-    deps.logger.info({ categories: DEMO_CATEGORIES.length, products: DEMO_PRODUCTS.length }, 'loaded demo catalogue');
+    const extra = parts.settings.CATALOG_DEMO_EXTRA_PRODUCTS;
+    if (extra > 0) {
+      const leaves = DEMO_CATEGORIES.filter((c) => !DEMO_CATEGORIES.some((d) => d.parent === c.name)).map((c) => ids.get(c.name)!);
+      await generateProducts(tx, { count: extra, categoryIds: leaves, slugPrefix: 'demo-', reviewTotals: false });
+    }
+    deps.logger.info({ categories: DEMO_CATEGORIES.length, products: DEMO_PRODUCTS.length, generated: extra }, 'loaded demo catalogue');
   });
 }

@@ -1,9 +1,12 @@
 import path from 'node:path';
-import { defineService, loadSdl, NO_SETTINGS } from '@shop/platform';
+import { defineService, loadSdl } from '@shop/platform';
+import { catalogSettings } from './config';
+import { catalogRoutes } from './images';
 import { catalogConsumers } from './consumers';
 import { createContext } from './context';
 import { CATALOG_ENTITIES } from './persistence/entities';
 import { CatalogInit1700000001000 } from './persistence/migrations/1700000001000-catalog-init';
+import { CatalogDiscovery1700000500000 } from './persistence/migrations/1700000500000-catalog-discovery';
 import { resolvers } from './resolvers';
 import { seedCatalog } from './seed';
 import { setupCatalog } from './setup';
@@ -15,10 +18,11 @@ export const catalogService = defineService({
   typeDefs: loadSdl(path.join(__dirname, 'schema.graphql')),
   resolvers,
   entities: CATALOG_ENTITIES,
-  migrations: [CatalogInit1700000001000],
-  settings: NO_SETTINGS,
+  migrations: [CatalogInit1700000001000, CatalogDiscovery1700000500000],
+  settings: catalogSettings,
   setup: setupCatalog,
   context: createContext,
   consumers: catalogConsumers,
   seed: seedCatalog,
+  routes: catalogRoutes,
 });

@@ -7,7 +7,7 @@ import { on } from '@shop/platform';
 import type { EventHandler } from '@shop/platform';
 import type { OrdersParts } from './setup';
 
-export function ordersConsumers({ service, privacy }: OrdersParts): ReadonlyArray<EventHandler<any>> {
+export function ordersConsumers({ service, privacy, salesReport }: OrdersParts): ReadonlyArray<EventHandler<any>> {
   const upsert = `INSERT INTO product_snapshot (product_id, name, price, currency_code) VALUES ($1, $2, $3, $4)
     ON CONFLICT (product_id) DO UPDATE SET name = excluded.name, price = excluded.price, currency_code = excluded.currency_code, updated_at = now()`;
   return [
@@ -29,5 +29,7 @@ export function ordersConsumers({ service, privacy }: OrdersParts): ReadonlyArra
     on(StockRejected, (e, tx) => service.onStockRejected(tx, e)),
     // users.user: an erased account's shipping copies go (issue 20).
     on(AccountErased, async (e, tx) => void (await privacy.eraseCustomer(tx, e.data.userId))),
+    // orders.order (its own events): the sales report's read model.
+    ...salesReport.consumers,
   ];
 }

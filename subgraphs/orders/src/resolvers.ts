@@ -9,6 +9,7 @@ import type { OrderStatus } from './domain/order-status';
 import { OrderStatus as Status } from './domain/order-status';
 import type { OrderItemRow, OrderRow, PaymentRow, StatusChangeRow } from './persistence/entities';
 import type { OrderCursor, OrderPage } from './persistence/orders.repository';
+import type { SalesReportArgs } from './reports/sales-report';
 
 /** Largest page of orders. */
 const MAX_PAGE = 100;
@@ -51,6 +52,7 @@ type ItemWithCurrency = OrderItemRow & { currencyCode: string };
 
 export const resolvers: GraphQLResolverMap<OrdersContext> = {
   Query: {
+    salesReport: (_: unknown, args: SalesReportArgs, ctx: OrdersContext) => ctx.orders.salesReport.report(ctx, args),
     order: async (_: unknown, { id }: { id: string }, ctx: OrdersContext) => {
       const identity = requireUser(ctx);
       const order = await ctx.loaders.order.load(id);

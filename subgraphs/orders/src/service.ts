@@ -11,6 +11,7 @@ import { OrdersInit1700000004000 } from './persistence/migrations/1700000004000-
 import { CartsPricing1700000300000 } from './persistence/migrations/1700000300000-carts-pricing';
 import { OrdersCustomerErasure1700000400001 } from './persistence/migrations/1700000400001-orders-customer-erasure';
 import { cartResolvers } from './carts/resolvers';
+import { OrdersSalesReport1700000500100 } from './reports/1700000500100-orders-sales-report';
 import { resolvers } from './resolvers';
 import { ordersRoutes } from './routes';
 import { seedOrders } from './seed';
@@ -49,7 +50,7 @@ export function createOrdersService(options: OrdersOptions = {}) {
     typeDefs: loadSdl(path.join(__dirname, 'schema.graphql')),
     resolvers: mergeResolvers(resolvers, cartResolvers, { Subscription: subscriptionResolvers }),
     entities: ORDERS_ENTITIES,
-    migrations: [OrdersInit1700000004000, CartsPricing1700000300000, OrdersCustomerErasure1700000400001],
+    migrations: [OrdersInit1700000004000, CartsPricing1700000300000, OrdersCustomerErasure1700000400001, OrdersSalesReport1700000500100],
     settings: ordersSettings,
     setup: (deps, settings) => setupOrders(deps, settings, options),
     context: createContext,

@@ -19,6 +19,8 @@ import { StripePaymentProvider } from './payments/stripe-payment-provider';
 import { OrdersRepository } from './persistence/orders.repository';
 import { OrderTransitions } from './saga/order-transitions';
 import { ShippingPrivacy } from './privacy/shipping-privacy';
+import type { SalesReportParts } from './reports/sales-report';
+import { salesReportParts } from './reports/sales-report';
 import type { OrderStatus } from './domain/order-status';
 
 /** What the orders live pub/sub carries for one change of an order. */
@@ -48,6 +50,8 @@ export interface OrdersParts {
   readonly privacy: ShippingPrivacy;
   /** Issue 18: carts, pricing, checkout, guest orders. */
   readonly carts: CartService;
+  /** The sales report's read model, consumers and query (reports/sales-report.ts). */
+  readonly salesReport: SalesReportParts;
 }
 
 export interface OrdersOptions {
@@ -95,5 +99,5 @@ export function setupOrders(deps: ServiceDeps, settings: OrdersSettings, options
   const payments = new PaymentWorker(deps, repo, provider, transitions, metrics, { intervalMs: settings.PAYMENT_WORKER_INTERVAL_MS, leaseMs });
   const service = new OrdersService(deps, repo, transitions, payments, provider.name, settings, metrics);
   const carts = new CartService(deps, new CartsRepository(), repo, service, settings, metrics, cipher);
-  return { deps, settings, repo, service, transitions, payments, provider, metrics, live: new LivePubSub<OrdersTopics>(), privacy, carts };
+  return { deps, settings, repo, service, transitions, payments, provider, metrics, live: new LivePubSub<OrdersTopics>(), privacy, carts, salesReport: salesReportParts(deps) };
 }

@@ -132,6 +132,12 @@ export class CatalogRepository {
     return ids.map((id) => byId.get(id) ?? null);
   }
 
+  /** What a product's picture shows (deleted products too: past orders show them), by slug; null when unknown. */
+  async productPicture(slug: string): Promise<{ name: string; categoryName: string } | null> {
+    const [row] = await this.rows({ sql: 'SELECT p.name, c.name AS category_name FROM product p JOIN category c ON c.id = p.category_id WHERE p.slug = $1', params: [slug] });
+    return row ? { name: row['name'] as string, categoryName: row['category_name'] as string } : null;
+  }
+
   async findCategoryBySlug(slug: string): Promise<Category | null> {
     const [row] = await this.rows({ sql: `SELECT ${CATEGORY_COLUMNS} FROM category c WHERE c.slug = $1`, params: [slug] });
     return row ? toCategory(row) : null;

@@ -208,3 +208,78 @@ export function buildCategoryCountsQuery(rootIds: readonly string[]): Statement 
     GROUP BY t.root`;
   return { sql, params: [rootIds] };
 }
+
+/**
+ * Lower bounds of the price ranges of `facets.priceRanges`: a product of price x is in the last
+ * range whose bound is ≤ x (the SQL function `facet_bucket`, migration 1700000500000, holds the
+ * same list). Ranges without products are left out.
+ */
+export const PRICE_FACET_BOUNDS: readonly string[] = ['0', '25', '50', '100', '250', '500', '1000', '2500'];
+/** The upper bound of the last price range: the largest price the catalog stores (numeric(12, 2)). */
+export const MAX_PRICE = '9999999999.99';
+
+/**
+ * Sums facet cells `m(category_id, bucket, rating_floor, in_stock, n)` into the facets: per
+ * category (the product's own: the counts add up to totalCount) with the category rows, per price
+ * range (they add up too), rated at least 1..5 stars, in stock.
+ */
+function facetsFromCells(cells: string): string {
+  return `WITH m AS MATERIALIZED (${cells})
+    SELECT
+      (SELECT coalesce(sum(n), 0)::int FROM m) AS total,
+      (SELECT coalesce(json_agg(json_build_object('n', c.n, 'category', to_jsonb(k)) ORDER BY c.n DESC, c.category_id), '[]')
+         FROM (SELECT category_id, sum(n)::int AS n FROM m GROUP BY category_id) c JOIN category k ON k.id = c.category_id) AS categories,
+      (SELECT coalesce(json_agg(json_build_object('bucket', b.bucket, 'n', b.n) ORDER BY b.bucket), '[]')
+         FROM (SELECT bucket, sum(n)::int AS n FROM m GROUP BY bucket) b) AS prices,
+      (SELECT json_build_array(
+          coalesce(sum(n) FILTER (WHERE rating_floor >= 1), 0), coalesce(sum(n) FILTER (WHERE rating_floor >= 2), 0),
+          coalesce(sum(n) FILTER (WHERE rating_floor >= 3), 0), coalesce(sum(n) FILTER (WHERE rating_floor >= 4), 0),
+          coalesce(sum(n) FILTER (WHERE rating_floor >= 5), 0)) FROM m) AS ratings,
+      (SELECT coalesce(sum(n) FILTER (WHERE in_stock), 0)::int FROM m) AS in_stock`;
+}
+
+/**
+ * Whether the trigger-kept `facet_cell` table answers a filter exactly: no search, a minimum
+ * price that is a range bound, no maximum price, whole-star minimum ratings (floor(avg) >= r is
+ * avg >= r for an integer r). Other filters scan the matching products.
+ */
+export function facetCellsAnswer(spec: ProductQuerySpec): boolean {
+  const f = spec.filter;
+  return (
+    spec.tsquery === null &&
+    f.maxPrice === null &&
+    (f.minPrice === null || PRICE_FACET_BOUNDS.some((b) => Number(b) === Number(f.minPrice))) &&
+    (f.minRating === null || Number.isInteger(f.minRating))
+  );
+}
+
+/**
+ * Facet counts over the whole filtered result, in one statement: from `facet_cell` when it
+ * answers the filter (a few hundred rows whatever the catalogue's size), else from the matching
+ * products, grouped once into the same cells.
+ */
+export function buildFacetsQuery(spec: ProductQuerySpec): Statement {
+  const p = new Params();
+  const f = spec.filter;
+  if (facetCellsAnswer(spec)) {
+    const where = ['f.n > 0'];
+    if (f.categorySlug !== null) {
+      where.push(`f.category_id IN (
+        WITH RECURSIVE subtree(id) AS (
+          SELECT id FROM category WHERE slug = ${p.add(f.categorySlug)}
+          UNION ALL SELECT c.id FROM category c JOIN subtree s ON c.parent_id = s.id
+        ) SELECT id FROM subtree)`);
+    }
+    if (f.minPrice !== null) where.push(`f.bucket >= facet_bucket(${p.add(f.minPrice)}::numeric)`);
+    if (f.minRating !== null) where.push(`f.rating_floor >= ${p.add(f.minRating)}::int`);
+    if (f.inStock !== null) where.push(`f.in_stock = ${p.add(f.inStock)}::boolean`);
+    return { sql: facetsFromCells(`SELECT f.category_id, f.bucket, f.rating_floor, f.in_stock, f.n FROM facet_cell f WHERE ${where.join(' AND ')}`), params: p.values };
+  }
+  const where = filterConditions(spec, p);
+  // The stock of each matching row by its primary key (a scalar subquery): an EXISTS here is
+  // planned as a hash of every stock row (85,000 read for 2,445 matches: 235 ms instead of 10).
+  const cells = `SELECT p.category_id, facet_bucket(p.price) AS bucket, floor(p.rating_avg)::int AS rating_floor,
+      coalesce((SELECT a.available > 0 FROM product_availability a WHERE a.product_id = p.id), false) AS in_stock, count(*)::int AS n
+    FROM product p WHERE ${where.join(' AND ')} GROUP BY 1, 2, 3, 4`;
+  return { sql: facetsFromCells(cells), params: p.values };
+}
