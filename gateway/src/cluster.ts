@@ -29,6 +29,7 @@ const WORKER_ENV = 'SHOP_GATEWAY_WORKER';
 const METRICS_REQUEST = 'shop-gateway:metrics?';
 const METRICS_ANSWER = 'shop-gateway:metrics';
 const READY = 'shop-gateway:ready';
+const FAILED = 'shop-gateway:failed';
 /** How long a worker's /metrics waits for the primary's aggregate. */
 const METRICS_TIMEOUT_MS = 5_000;
 /** A worker that dies is replaced, but not more often than this (a crash loop must not spin). */
@@ -88,8 +89,12 @@ export async function startGatewayCluster(options: GatewayClusterOptions): Promi
     const worker = cluster.fork({ [WORKER_ENV]: String(n) });
     live.set(n, worker);
     let ready = false;
-    worker.on('message', (message: { type?: string; id?: number; url?: string }) => {
-      if (message?.type === READY) {
+    // Why a worker could not start (it tells before exiting): the primary's one line names it.
+    let failure: string | undefined;
+    worker.on('message', (message: { type?: string; id?: number; url?: string; reason?: string }) => {
+      if (message?.type === FAILED) {
+        failure ??= message.reason;
+      } else if (message?.type === READY) {
         ready = true;
         firstUrl ??= message.url;
         readyCount++;
@@ -105,7 +110,7 @@ export async function startGatewayCluster(options: GatewayClusterOptions): Promi
       live.delete(n);
       if (stopping) return;
       if (!ready && readyCount < options.workers) {
-        onFailed?.(new Error(`gateway worker ${n} exited (${signal ?? code}) before it was ready`));
+        onFailed?.(new Error(failure ?? `gateway worker ${n} exited (${signal ?? code}) before it was ready`));
         return;
       }
       logger.error({ worker: n, code, signal }, 'gateway worker died; starting another');
@@ -145,6 +150,17 @@ export async function startGatewayCluster(options: GatewayClusterOptions): Promi
     throw error;
   }
   return { url: firstUrl ?? '', pids: () => [...live.values()].map((w) => w.process.pid ?? -1), stop };
+}
+
+/**
+ * In a worker that cannot start: tells the primary why (resolves once sent), so that a start-up
+ * failure is one line, the primary's, however many workers met it.
+ */
+export function reportWorkerFailed(reason: string): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.send) return resolve();
+    process.send({ type: FAILED, reason }, undefined, {}, () => resolve());
+  });
 }
 
 /** In a worker: tells the primary this worker serves (its URL). */

@@ -7,7 +7,7 @@
 import cluster from 'node:cluster';
 import { configOrExit, createLogger, KafkaBus, kafkaSecurity, loadConfig, onShutdown } from '@shop/platform';
 import { jwtVerifier } from './auth';
-import { clusterMetricsHandler, isGatewayWorker, reportWorkerReady, shareWorkerMetrics, startGatewayCluster } from './cluster';
+import { clusterMetricsHandler, isGatewayWorker, reportWorkerFailed, reportWorkerReady, shareWorkerMetrics, startGatewayCluster } from './cluster';
 import { SessionRevocations } from './revocations';
 import { edgeSettings, gatewayEnv } from './config';
 import { startGateway } from './gateway';
@@ -62,8 +62,11 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
+main().catch(async (error: unknown) => {
   // The reason is the message itself (an untrusted broker certificate, refused credentials…).
-  createLogger('gateway').fatal({ err: error }, `start-up failed: ${error instanceof Error ? error.message : String(error)}`);
+  const reason = error instanceof Error ? error.message : String(error);
+  // A worker tells the primary, which says it once for the cluster (cluster.ts).
+  if (isGatewayWorker() && process.connected) await reportWorkerFailed(reason);
+  else createLogger('gateway').fatal({ err: error }, `start-up failed: ${reason}`);
   process.exit(1);
 });
