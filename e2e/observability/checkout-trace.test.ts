@@ -66,11 +66,13 @@ describe.each(BUS_KINDS)('distributed tracing of a checkout (%s bus)', (bus) => 
 
     const inTrace = (): ReadableSpan[] => exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId);
     const service = (s: ReadableSpan): string => String(s.attributes[SERVICE_ATTRIBUTE] ?? '');
-    // The saga: orders publishes the order, inventory reserves and answers, orders consumes the answer.
+    // The saga: orders publishes the order, inventory reserves and answers, orders consumes the answer
+    // (orders also consumes its own order events, for the sales report: wait for the answer's hop).
     const spans = await eventually(() => {
       const all = inTrace();
-      const consumedBy = new Set(all.filter((s) => s.kind === SpanKind.CONSUMER).map(service));
-      return consumedBy.has('inventory') && consumedBy.has('orders') ? all : null;
+      const ids = new Map(all.map((s) => [s.spanContext().spanId, s]));
+      const answered = all.some((s) => s.kind === SpanKind.CONSUMER && service(s) === 'orders' && service(ids.get(s.parentSpanContext?.spanId ?? '') ?? s) === 'inventory');
+      return answered && all.some((s) => s.kind === SpanKind.CONSUMER && service(s) === 'inventory') ? all : null;
     }, 30_000, 200);
 
     const byId = new Map(spans.map((s) => [s.spanContext().spanId, s]));

@@ -14,7 +14,7 @@ describe('k8s/base/monitoring', () => {
     const wanted = renderMonitoring(REPO_ROOT);
     const current = readGenerated(REPO_ROOT);
     const stale = [...new Set([...wanted.keys(), ...current.keys()])].filter((f) => wanted.get(f) !== current.get(f)).sort();
-    expect({ stale, fix: 'npx tsx k8s/generate-monitoring.ts' }).toEqual({ stale: [], fix: 'npx tsx k8s/generate-monitoring.ts' });
+    expect({ stale, fix: 'npm run generate:monitoring' }).toEqual({ stale: [], fix: 'npm run generate:monitoring' });
   });
 
   it('should list every rule file and dashboard of observability/ in its kustomization', () => {

@@ -79,7 +79,7 @@ function main(): void {
   if (process.argv.includes('--check')) {
     const stale = staleFiles();
     if (stale.length) {
-      process.stderr.write(`Stale generated files (run: npx tsx observability/src/generate.ts):\n${stale.map((s) => `  observability/${s}`).join('\n')}\n`);
+      process.stderr.write(`Stale generated files (run: npm run generate:monitoring):\n${stale.map((s) => `  observability/${s}`).join('\n')}\n`);
       process.exit(1);
     }
     process.stdout.write('Generated observability files are up to date.\n');

@@ -12,7 +12,7 @@ const recorded = new Set(recording.groups.flatMap((g) => g.rules.map((r) => r.re
 const dashboards = DASHBOARDS.map((spec) => ({ spec, json: buildDashboard(spec) }));
 
 describe('dashboards as code', () => {
-  it('should match the committed JSON and provisioning files (run: npx tsx observability/src/generate.ts)', () => {
+  it('should match the committed JSON and provisioning files (run: npm run generate:monitoring)', () => {
     expect(staleFiles()).toEqual([]);
   });
 
