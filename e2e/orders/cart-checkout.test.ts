@@ -186,6 +186,10 @@ describe('checkout', () => {
     expect(refusal(await shop.gql('mutation($t: String!) { cancelGuestOrder(token: $t) { id } }', { t: 'forged' })).code).toBe('NOT_FOUND');
     await eventually(async () => live.events.some((e) => e.data?.guestOrderUpdated?.status === 'CANCELLED') || null, 30_000, 100);
     expect(live.events.every((e) => e.data?.guestOrderUpdated?.id === order.id && e.data.guestOrderUpdated.total.amount === '38.96')).toBe(true);
+    // The guest hears of it too (recipient and link asked of orders, like the confirmation).
+    const cancelMail = await waitForMail(shop, 'guest.buyer@example.com', 'order-cancelled', 30_000);
+    expect(cancelMail.text).toContain(`your order ${order.number} was cancelled (changed my mind)`);
+    expect(cancelMail.text).toContain(`See your order: ${contact.body.link}`);
     const badToken = watch(shop, 'subscription($t: String!) { guestOrderUpdated(token: $t) { id } }', { t: 'forged' });
     await eventually(async () => badToken.events.length > 0 || badToken.error || null, 15_000, 100);
     expect(JSON.stringify(badToken.events[0]?.errors ?? badToken.error)).toContain('BAD_USER_INPUT');

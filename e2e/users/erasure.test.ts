@@ -1,12 +1,13 @@
 /**
  * deleteMyAccount through the gateway: the person is erased in every service (users' row, orders'
- * shipping copies, catalog's review authorship) through one event; order amounts stay; every token
+ * shipping copies and carts, catalog's review authorship) through one event; order amounts stay; every token
  * stops working; a raw search of every database, the event log included, finds nothing of them.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
 import { eventually } from '@shop/platform/testing';
 import type { ServiceName } from '@shop/supergraph';
+import { ADD, APPLY, CHECKOUT, ok, SHIP } from '../orders/cart-support';
 import { demoProducts, orderInput, PLACE_ORDER } from '../orders/orders-flow';
 import type { TestShop } from '../support/harness';
 import { startTestShop } from '../support/harness';
@@ -58,9 +59,30 @@ describe('deleteMyAccount', () => {
     const order = placed.data.placeOrder;
     expect((await shop.gql(ADD_REVIEW, { id: product!.id }, auth.accessToken)).errors).toBeUndefined();
     await waitForMail(shop, email, 'order-confirmed', 45_000);
+    // A cart checked out with a coupon (a redemption held in the customer's name), then another cart
+    // with another address, waiting to be checked out.
+    const admin = await shop.tokenFor({ roles: ['CUSTOMER', 'ADMIN'] });
+    const code = `ERASE${tag}`.toUpperCase();
+    ok(await shop.gql('mutation($input: CreateCouponInput!) { createCoupon(input: $input) { id } }', { input: { code, kind: 'FIXED', value: '0.50', maxRedemptionsPerCustomer: 1 } }, admin), 'createCoupon');
+    const cartAddress = { line1: `${tag} Foxglove Row`, line2: `Flat ${tag}`, city: `Harrowby${tag}`, postalCode: `QY${tag}`, country: 'GB' };
+    const fillCart = async () => {
+      ok(await shop.gql(ADD, { productId: product!.id, quantity: 1 }, auth.accessToken), 'addToCart');
+      const shipped = ok(await shop.gql(SHIP, { address: cartAddress }, auth.accessToken), 'setCartShipping');
+      expect(shipped.shippingAddress).toEqual({ country: 'GB' });
+      return ok(await shop.gql(SHIP, { address: cartAddress, methodId: shipped.availableShippingMethods[0].id }, auth.accessToken), 'setCartShipping');
+    };
+    await fillCart();
+    ok(await shop.gql(APPLY, { code }, auth.accessToken), 'applyCoupon');
+    expect(ok(await shop.gql(CHECKOUT, { input: { payment: { token: 'tok_visa' }, idempotencyKey: randomUUID() } }, auth.accessToken), 'checkout').couponCodes).toEqual([code]);
+    const cart = await fillCart();
+    const orders = new Pool({ connectionString: shop.databaseUrl('orders'), max: 1 });
+    const cartRows = async () => (await orders.query('SELECT id FROM cart WHERE owner_id = $1 UNION ALL SELECT cart_id FROM cart_line WHERE cart_id = $2', [auth.user.id, cart.id])).rows;
+    expect(await cartRows()).toHaveLength(2); // the cart and its line
+    const redemptions = async () => (await orders.query('SELECT r.customer_key AS key, k.redemptions FROM coupon_redemption r JOIN coupon k ON k.id = r.coupon_id WHERE k.code = $1', [code])).rows;
+    expect(await redemptions()).toEqual([{ key: auth.user.id, redemptions: 1 }]);
 
     // At rest, before anything is erased: names, phone and addresses are ciphertext everywhere.
-    const personal = [person.firstName, person.lastName, person.phone, address.line1, address.city, address.postalCode];
+    const personal = [person.firstName, person.lastName, person.phone, address.line1, address.city, address.postalCode, cartAddress.line1, cartAddress.line2, cartAddress.city, cartAddress.postalCode];
     expect(await rawSearch(personal)).toEqual([]);
     expect(await rawSearch([email])).toEqual(['users.app_user: ' + email]); // the login key, until erased
 
@@ -84,9 +106,12 @@ describe('deleteMyAccount', () => {
     // Nothing of the person in any database, the event log included; the username and id neither.
     await eventually(async () => (await rawSearch([...personal, email, input.username])).length === 0, 20_000, 500);
     expect(await rawSearch([...personal, email, input.username])).toEqual([]);
+    // The cart is gone, not just wiped; the user's id names no cart or coupon redemption either.
+    expect(await cartRows()).toEqual([]);
+    expect(await redemptions()).toEqual([{ key: 'erased', redemptions: 1 }]); // the coupon's counts stay
+    await orders.end();
 
     // Accounting keeps the order and its amounts, without the person.
-    const admin = await shop.tokenFor({ roles: ['CUSTOMER', 'ADMIN'] });
     const kept = await shop.gql(`query ($id: ID!) { order(id: $id) { number total { amount currencyCode } shippingAddress { line1 city postalCode country } } }`, { id: order.id }, admin);
     expect(kept.data.order).toEqual({ number: order.number, total: order.total, shippingAddress: { line1: '', city: '', postalCode: '', country: 'GB' } });
 

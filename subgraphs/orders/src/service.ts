@@ -10,6 +10,7 @@ import { ORDERS_ENTITIES } from './persistence/entities';
 import { OrdersInit1700000004000 } from './persistence/migrations/1700000004000-orders-init';
 import { CartsPricing1700000300000 } from './persistence/migrations/1700000300000-carts-pricing';
 import { OrdersCustomerErasure1700000400001 } from './persistence/migrations/1700000400001-orders-customer-erasure';
+import { CartsShippingEncryption1700000400100 } from './persistence/migrations/1700000400100-carts-shipping-encryption';
 import { cartResolvers } from './carts/resolvers';
 import { OrdersSalesReport1700000500100 } from './reports/1700000500100-orders-sales-report';
 import { resolvers } from './resolvers';
@@ -50,7 +51,7 @@ export function createOrdersService(options: OrdersOptions = {}) {
     typeDefs: loadSdl(path.join(__dirname, 'schema.graphql')),
     resolvers: mergeResolvers(resolvers, cartResolvers, { Subscription: subscriptionResolvers }),
     entities: ORDERS_ENTITIES,
-    migrations: [OrdersInit1700000004000, CartsPricing1700000300000, OrdersCustomerErasure1700000400001, OrdersSalesReport1700000500100],
+    migrations: [OrdersInit1700000004000, CartsPricing1700000300000, OrdersCustomerErasure1700000400001, CartsShippingEncryption1700000400100, OrdersSalesReport1700000500100],
     settings: ordersSettings,
     setup: (deps, settings) => setupOrders(deps, settings, options),
     context: createContext,

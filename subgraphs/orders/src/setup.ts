@@ -98,6 +98,6 @@ export function setupOrders(deps: ServiceDeps, settings: OrdersSettings, options
   const leaseMs = settings.PAYMENT_TIMEOUT_MS * (settings.PAYMENT_MAX_RETRIES + 1) + 2_000 * settings.PAYMENT_MAX_RETRIES + 5_000;
   const payments = new PaymentWorker(deps, repo, provider, transitions, metrics, { intervalMs: settings.PAYMENT_WORKER_INTERVAL_MS, leaseMs });
   const service = new OrdersService(deps, repo, transitions, payments, provider.name, settings, metrics);
-  const carts = new CartService(deps, new CartsRepository(), repo, service, settings, metrics, cipher);
+  const carts = new CartService(deps, new CartsRepository(privacy), repo, service, settings, metrics, cipher);
   return { deps, settings, repo, service, transitions, payments, provider, metrics, live: new LivePubSub<OrdersTopics>(), privacy, carts, salesReport: salesReportParts(deps) };
 }

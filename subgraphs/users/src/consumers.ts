@@ -16,38 +16,43 @@ import { on } from '@shop/platform';
 import { breakdownLines } from './mail/guest-orders';
 import type { UsersParts } from './setup';
 
+/** A guest order's link (with its token) for its mails; nothing for a customer's order. */
+function guestLink(recipient: { orderLink?: string | null }): { guestLink?: string } {
+  return recipient.orderLink ? { guestLink: recipient.orderLink } : {};
+}
+
 export function usersConsumers({ notifications, store }: UsersParts): ReadonlyArray<EventHandler<any>> {
   return [
     on(OrderPlaced, async ({ data }, tx) => {
-      await notifications.notifyOrder(store.bind(tx), data, { template: 'order-placed', data: (name) => ({ name, orderNumber: data.number, total: data.total }) });
+      await notifications.notifyOrder(store.bind(tx), data, { template: 'order-placed', data: (name, recipient) => ({ name, orderNumber: data.number, total: data.total, ...guestLink(recipient) }) });
     }),
     on(OrderConfirmed, async ({ data }, tx) => {
       // The price breakdown (issue 18), and for a guest the link with its order's token (from orders).
       await notifications.notifyOrder(store.bind(tx), data, {
         template: 'order-confirmed',
-        data: (name, recipient) => ({ name, orderNumber: data.number, total: data.total, breakdown: breakdownLines(data.breakdown), ...(recipient.orderLink ? { guestLink: recipient.orderLink } : {}) }),
+        data: (name, recipient) => ({ name, orderNumber: data.number, total: data.total, breakdown: breakdownLines(data.breakdown), ...guestLink(recipient) }),
       });
     }),
     on(OrderRejected, async ({ data }, tx) => {
-      await notifications.notifyOrder(store.bind(tx), data, { template: 'order-rejected', data: (name) => ({ name, orderNumber: data.number, reason: data.reason }) });
+      await notifications.notifyOrder(store.bind(tx), data, { template: 'order-rejected', data: (name, recipient) => ({ name, orderNumber: data.number, reason: data.reason, ...guestLink(recipient) }) });
     }),
     on(OrderShipped, async ({ data }, tx) => {
       await notifications.notifyOrder(store.bind(tx), data, {
         template: 'order-shipped',
-        data: (name) => ({ name, orderNumber: data.number, carrier: data.carrier, trackingNumber: data.trackingNumber }),
+        data: (name, recipient) => ({ name, orderNumber: data.number, carrier: data.carrier, trackingNumber: data.trackingNumber, ...guestLink(recipient) }),
       });
     }),
     on(OrderDelivered, async ({ data }, tx) => {
-      await notifications.notifyOrder(store.bind(tx), data, { template: 'order-delivered', data: (name) => ({ name, orderNumber: data.number }) });
+      await notifications.notifyOrder(store.bind(tx), data, { template: 'order-delivered', data: (name, recipient) => ({ name, orderNumber: data.number, ...guestLink(recipient) }) });
     }),
     on(OrderCancelled, async ({ data }, tx) => {
       await notifications.notifyOrder(store.bind(tx), data, {
         template: 'order-cancelled',
-        data: (name) => ({ name, orderNumber: data.number, reason: data.reason, refunded: data.refunded }),
+        data: (name, recipient) => ({ name, orderNumber: data.number, reason: data.reason, refunded: data.refunded, ...guestLink(recipient) }),
       });
     }),
     on(OrderRefunded, async ({ data }, tx) => {
-      await notifications.notifyOrder(store.bind(tx), data, { template: 'order-refunded', data: (name) => ({ name, orderNumber: data.number, amount: data.amount }) });
+      await notifications.notifyOrder(store.bind(tx), data, { template: 'order-refunded', data: (name, recipient) => ({ name, orderNumber: data.number, amount: data.amount, ...guestLink(recipient) }) });
     }),
     on(StockChanged, async ({ data }, tx) => {
       await notifications.onStockLevel(store.bind(tx), data.productId, data.available, data.version);

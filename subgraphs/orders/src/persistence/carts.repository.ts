@@ -1,9 +1,12 @@
 /**
  * Carts, shipping methods, tax rates and coupons (issue 18). Every method takes the manager it runs
  * on (the DataSource's, or the caller's transaction), so checkout reads and locks what it prices.
+ * A cart's shipping address is encrypted at rest (issue 20; ShippingPrivacy): rows are sealed here
+ * on write and opened on read, so the rest of orders sees plaintext.
  */
 import type { EntityManager } from 'typeorm';
 import type { PricingCoupon, PricingLine, PricingShippingMethod } from '../domain/pricing';
+import type { ShippingPrivacy } from '../privacy/shipping-privacy';
 
 export interface CartRow {
   readonly id: string;
@@ -74,7 +77,12 @@ function returned(result: unknown): Array<Record<string, unknown>> {
   return (Array.isArray(r[0]) ? r[0] : r) as Array<Record<string, unknown>>;
 }
 
+/** The cart's shipping columns that are sealed, and their column names in ShippingPrivacy. */
+const SEALED = { shipLine1: 'line1', shipLine2: 'line2', shipCity: 'city', shipPostalCode: 'postal_code' } as const;
+
 export class CartsRepository {
+  constructor(private readonly privacy: ShippingPrivacy) {}
+
   // ------------------------------------------------------------------ carts
 
   async insertCart(m: EntityManager, id: string, ownerId: string | null, now: Date): Promise<void> {
@@ -84,12 +92,12 @@ export class CartsRepository {
   /** A live cart (active since `activeSince`), locked for the transaction with `lock`. */
   async findCart(m: EntityManager, id: string, activeSince: Date, lock = false): Promise<CartRow | null> {
     const rows = (await m.query(`SELECT ${CART} FROM cart c WHERE c.id = $1 AND c.updated_at >= $2${lock ? ' FOR UPDATE' : ''}`, [id, activeSince])) as CartRow[];
-    return rows[0] ?? null;
+    return rows[0] ? this.privacy.openCart(rows[0]) : null;
   }
 
   async findOwnedCart(m: EntityManager, ownerId: string, activeSince: Date, lock = false): Promise<CartRow | null> {
     const rows = (await m.query(`SELECT ${CART} FROM cart c WHERE c.owner_id = $1 AND c.updated_at >= $2${lock ? ' FOR UPDATE' : ''}`, [ownerId, activeSince])) as CartRow[];
-    return rows[0] ?? null;
+    return rows[0] ? this.privacy.openCart(rows[0]) : null;
   }
 
   /** Removes the owner's cart if it expired (so that a fresh one can take its place). */
@@ -106,7 +114,8 @@ export class CartsRepository {
     const sets = ['updated_at = $2'];
     for (const [k, v] of Object.entries(patch)) {
       if (v === undefined) continue;
-      params.push(v);
+      const sealed = SEALED[k as keyof typeof SEALED];
+      params.push(sealed ? this.privacy.sealCart(sealed, cartId, v as string | null) : v);
       sets.push(`${columns[k]!} = $${params.length}`);
     }
     await m.query(`UPDATE cart SET ${sets.join(', ')} WHERE id = $1`, params);

@@ -5,9 +5,16 @@
  * (`users.account-erased.v1`). The country stays (tax and accounting need it, it names no one),
  * so do the amounts, lines and history; free-text cancellation reasons go (customers write names
  * in them). Rows written before encryption are encrypted by a job at start.
+ *
+ * Carts' shipping addresses (`cart.ship_*`) are sealed the same way (associated data = column and
+ * cart id), from the first write on; a cart's country stays clear like an order's (tax rates and
+ * shipping methods are chosen by it). An erased customer's carts are deleted (they name the person
+ * through their owner and their address), and their coupon redemptions stop naming them: the
+ * coupon's counts stay.
  */
 import type { DataSource, EntityManager } from 'typeorm';
 import type { BackgroundJob, Logger, PiiCipher } from '@shop/platform';
+import type { CartRow } from '../persistence/carts.repository';
 import type { OrderRow } from '../persistence/entities';
 
 /** The shipping columns that name a person or a place they live, in storage order. */
@@ -59,7 +66,37 @@ export class ShippingPrivacy {
       [userId, ERASED],
     )) as [Array<{ id: string }>, number];
     await tx.query("UPDATE order_status_change SET reason = NULL WHERE order_id IN (SELECT id FROM orders WHERE user_id = $1) AND status = 'CANCELLED'", [userId]);
+    await tx.query('DELETE FROM cart WHERE owner_id = $1', [userId]); // its lines go with it (ON DELETE CASCADE)
+    await tx.query("UPDATE coupon_redemption SET customer_key = 'erased' WHERE customer_key = $1", [userId]);
     return rows.length;
+  }
+
+  /** The stored value of one of a cart's shipping columns (null stays null). */
+  sealCart(column: Column, cartId: string, value: string | null): string | null {
+    return this.cipher.encryptNullable(value, context(column, cartId, 'cart'));
+  }
+
+  /** A stored cart with its shipping address decrypted (legacy plaintext is read as it is). */
+  openCart<C extends CartRow>(cart: C): C {
+    const read = (value: string | null, column: Column) => (value !== null && isEnvelope(value) ? this.cipher.decrypt(value, context(column, cart.id, 'cart')) : value);
+    return { ...cart, shipLine1: read(cart.shipLine1, 'line1'), shipLine2: read(cart.shipLine2, 'line2'), shipCity: read(cart.shipCity, 'city'), shipPostalCode: read(cart.shipPostalCode, 'postal_code') };
+  }
+
+  /** Encrypts carts' shipping addresses stored in plaintext (before issue 20), `limit` per call; answers how many. */
+  async encryptLegacyCarts(ds: DataSource, limit = 500): Promise<number> {
+    return ds.transaction(async (tx) => {
+      const legacy = (await tx.query(
+        `SELECT id, ship_line1 AS "shipLine1", ship_line2 AS "shipLine2", ship_city AS "shipCity", ship_postal_code AS "shipPostalCode" FROM cart
+         WHERE ship_line1 IS NOT NULL AND ship_line1 NOT LIKE 'v1:%' LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        [limit],
+      )) as Array<Pick<CartRow, 'id' | 'shipLine1' | 'shipLine2' | 'shipCity' | 'shipPostalCode'>>;
+      for (const c of legacy) {
+        await tx.query('UPDATE cart SET ship_line1 = $2, ship_line2 = $3, ship_city = $4, ship_postal_code = $5 WHERE id = $1', [
+          c.id, this.sealCart('line1', c.id, c.shipLine1), this.sealCart('line2', c.id, c.shipLine2), this.sealCart('city', c.id, c.shipCity), this.sealCart('postal_code', c.id, c.shipPostalCode),
+        ]);
+      }
+      return legacy.length;
+    });
   }
 
   /** Encrypts shipping copies stored in plaintext (before issue 20), `limit` per call; answers how many. */
@@ -75,13 +112,16 @@ export class ShippingPrivacy {
     });
   }
 
-  /** The start-up job that encrypts every legacy shipping copy, in batches. */
+  /** The start-up job that encrypts every legacy shipping copy and cart address, in batches. */
   legacyJob(ds: DataSource, logger: Logger): BackgroundJob {
     let stopped = false;
     const done = (async () => {
       let total = 0;
       for (let n = -1; n !== 0 && !stopped; total += n) n = await this.encryptLegacy(ds);
       if (total > 0) logger.info({ orders: total }, 'encrypted shipping copies stored in plaintext');
+      let carts = 0;
+      for (let n = -1; n !== 0 && !stopped; carts += n) n = await this.encryptLegacyCarts(ds);
+      if (carts > 0) logger.info({ carts }, 'encrypted cart addresses stored in plaintext');
     })().catch((error: unknown) => logger.error({ err: error }, 'could not encrypt plaintext shipping copies; will try at the next start'));
     return {
       stop: async () => {
@@ -92,8 +132,9 @@ export class ShippingPrivacy {
   }
 }
 
-function context(column: Column, orderId: string): string {
-  return `orders.ship_${column}:${orderId}`;
+/** The associated data of one value: its table, column and row (a value copied elsewhere does not decrypt). */
+function context(column: Column, id: string, table: 'orders' | 'cart' = 'orders'): string {
+  return `${table}.ship_${column}:${id}`;
 }
 
 /** True for a PiiCipher envelope (`v1:<keyId>:…`); false for legacy plaintext and erased copies. */

@@ -19,12 +19,12 @@ export interface TemplateData {
   'password-reset': { name: string; resetUrl: string; token: string; expiresInMinutes: number };
   'password-changed': { name: string; appUrl: string };
   'order-confirmed': { name: string; orderNumber: string; total: { amount: string; currencyCode: string }; breakdown?: string[]; guestLink?: string };
-  'order-cancelled': { name: string; orderNumber: string; reason: string | null; refunded: boolean };
-  'order-shipped': { name: string; orderNumber: string; carrier: string; trackingNumber: string };
-  'order-placed': { name: string; orderNumber: string; total: { amount: string; currencyCode: string } };
-  'order-rejected': { name: string; orderNumber: string; reason: OrderRejectionReason };
-  'order-delivered': { name: string; orderNumber: string };
-  'order-refunded': { name: string; orderNumber: string; amount: { amount: string; currencyCode: string } };
+  'order-cancelled': { name: string; orderNumber: string; reason: string | null; refunded: boolean; guestLink?: string };
+  'order-shipped': { name: string; orderNumber: string; carrier: string; trackingNumber: string; guestLink?: string };
+  'order-placed': { name: string; orderNumber: string; total: { amount: string; currencyCode: string }; guestLink?: string };
+  'order-rejected': { name: string; orderNumber: string; reason: OrderRejectionReason; guestLink?: string };
+  'order-delivered': { name: string; orderNumber: string; guestLink?: string };
+  'order-refunded': { name: string; orderNumber: string; amount: { amount: string; currencyCode: string }; guestLink?: string };
   'back-in-stock': { name: string; productName: string | null; productUrl: string };
 }
 
@@ -63,6 +63,11 @@ function mail(subject: string, paragraphs: string[], link?: { href: string; labe
   return { subject, text, html };
 }
 
+/** A guest order's link (with its token, from orders): a guest has no account to find the order in. */
+function guestOrderLink(d: { guestLink?: string }, label: string): { href: string; label: string } | undefined {
+  return d.guestLink ? { href: d.guestLink, label } : undefined;
+}
+
 const renderers: { [T in MailTemplate]: (data: TemplateData[T]) => RenderedMail } = {
   welcome: (d) =>
     mail('Welcome to the Shop', [`Hello ${d.name},`, `your account "${d.username}" is ready. Happy shopping!`, ...verificationLines(d)], { href: d.verifyUrl, label: 'Confirm your e-mail address' }),
@@ -88,23 +93,31 @@ const renderers: { [T in MailTemplate]: (data: TemplateData[T]) => RenderedMail 
     mail(
       `Order ${d.orderNumber} confirmed`,
       [`Hello ${d.name},`, `thank you for your order ${d.orderNumber}. It is confirmed; total ${d.total.amount} ${d.total.currencyCode}.`, ...(d.breakdown ?? []), 'We will let you know when it ships.'],
-      d.guestLink ? { href: d.guestLink, label: 'Follow or cancel your order' } : undefined,
+      guestOrderLink(d, 'Follow or cancel your order'),
     ),
   'order-cancelled': (d) =>
-    mail(`Order ${d.orderNumber} cancelled`, [
-      `Hello ${d.name},`,
-      `your order ${d.orderNumber} was cancelled${d.reason ? ` (${d.reason})` : ''}.`,
-      d.refunded ? 'Your payment has been refunded.' : 'You have not been charged.',
-    ]),
+    mail(
+      `Order ${d.orderNumber} cancelled`,
+      [`Hello ${d.name},`, `your order ${d.orderNumber} was cancelled${d.reason ? ` (${d.reason})` : ''}.`, d.refunded ? 'Your payment has been refunded.' : 'You have not been charged.'],
+      guestOrderLink(d, 'See your order'),
+    ),
   'order-shipped': (d) =>
-    mail(`Order ${d.orderNumber} shipped`, [`Hello ${d.name},`, `your order ${d.orderNumber} is on its way with ${d.carrier}.`, `Tracking number: ${d.trackingNumber}`]),
+    mail(
+      `Order ${d.orderNumber} shipped`,
+      [`Hello ${d.name},`, `your order ${d.orderNumber} is on its way with ${d.carrier}.`, `Tracking number: ${d.trackingNumber}`],
+      guestOrderLink(d, 'Follow your order'),
+    ),
   'order-placed': (d) =>
-    mail(`Order ${d.orderNumber} received`, [`Hello ${d.name},`, `we received your order ${d.orderNumber} (total ${d.total.amount} ${d.total.currencyCode}) and are confirming stock and payment.`]),
+    mail(
+      `Order ${d.orderNumber} received`,
+      [`Hello ${d.name},`, `we received your order ${d.orderNumber} (total ${d.total.amount} ${d.total.currencyCode}) and are confirming stock and payment.`],
+      guestOrderLink(d, 'Follow your order'),
+    ),
   'order-rejected': (d) =>
-    mail(`Order ${d.orderNumber} could not be completed`, [`Hello ${d.name},`, `your order ${d.orderNumber} could not be completed: ${REJECTION_TEXT[d.reason]}.`, 'You have not been charged.']),
-  'order-delivered': (d) => mail(`Order ${d.orderNumber} delivered`, [`Hello ${d.name},`, `your order ${d.orderNumber} has been delivered. Enjoy!`]),
+    mail(`Order ${d.orderNumber} could not be completed`, [`Hello ${d.name},`, `your order ${d.orderNumber} could not be completed: ${REJECTION_TEXT[d.reason]}.`, 'You have not been charged.'], guestOrderLink(d, 'See your order')),
+  'order-delivered': (d) => mail(`Order ${d.orderNumber} delivered`, [`Hello ${d.name},`, `your order ${d.orderNumber} has been delivered. Enjoy!`], guestOrderLink(d, 'See your order')),
   'order-refunded': (d) =>
-    mail(`Order ${d.orderNumber} refunded`, [`Hello ${d.name},`, `we refunded ${d.amount.amount} ${d.amount.currencyCode} for your order ${d.orderNumber}.`]),
+    mail(`Order ${d.orderNumber} refunded`, [`Hello ${d.name},`, `we refunded ${d.amount.amount} ${d.amount.currencyCode} for your order ${d.orderNumber}.`], guestOrderLink(d, 'See your order')),
   'back-in-stock': (d) =>
     mail(d.productName ? `${d.productName} is back in stock` : 'Back in stock', [`Hello ${d.name},`, `${d.productName ? `"${d.productName}"` : 'a product you asked about'} is back in stock.`], {
       href: d.productUrl,
