@@ -115,6 +115,8 @@ async function main(): Promise<void> {
     internalAuthSecret: config.INTERNAL_AUTH_SECRET ?? secrets.internal,
     jwtSecret: config.JWT_SECRET ?? secrets.jwt,
     seed: config.SEED_DEMO_DATA,
+    // Demo customers with past orders and reviews, through the gateway (not in production).
+    demoShoppers: config.SEED_DEMO_DATA,
     nodeEnv: config.NODE_ENV,
     gateway: edgeSettings(config),
   });

@@ -12,6 +12,7 @@ import { usersService } from '@shop/users';
 import type { GatewaySettings, RunningGateway } from '@shop/gateway';
 import { jwtVerifier, SessionRevocations, startGateway } from '@shop/gateway';
 import { attachSubscriptions } from '@shop/gateway/subscriptions';
+import { runDemoShoppers } from './demo-shoppers';
 
 /** Every subgraph by name, in start order (users first: its seed prints the admin credentials before the rest of the start-up noise). */
 const SERVICES = { users: usersService, catalog: catalogService, inventory: inventoryService, orders: ordersService };
@@ -38,6 +39,11 @@ export interface SupergraphOptions {
   readonly jwtSecret: string;
   /** Load demo data (default false). */
   readonly seed?: boolean;
+  /**
+   * After the start, demo customers place past orders and write reviews through the gateway
+   * (demo-shoppers.ts; idempotent). Default false; never in production. Needs `seed` (the demo products).
+   */
+  readonly demoShoppers?: boolean;
   readonly nodeEnv?: 'development' | 'production' | 'test';
   /** Settings of the services (e.g. saga timeouts in tests); users' JWT_SECRET comes from `jwtSecret`. */
   readonly settings?: ServiceSettings;
@@ -102,6 +108,11 @@ export async function startSupergraph(options: SupergraphOptions): Promise<Runni
       // GraphQL subscriptions over graphql-ws on the gateway's port and path.
       attach: attachSubscriptions({ internalAuthSecret: options.internalAuthSecret }),
     });
+    if (options.demoShoppers && options.seed && options.nodeEnv !== 'production') {
+      const log = loggerFor('demo-shoppers');
+      // The shop works without them: a failure is logged, not fatal.
+      await runDemoShoppers(gateway.url, log).catch((err: unknown) => log.error({ err }, 'demo shoppers failed; the shop runs without demo customers'));
+    }
     const api: RunningSupergraph = {
       gateway,
       services,

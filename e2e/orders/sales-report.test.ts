@@ -1,11 +1,14 @@
 /**
  * The sales report through the gateway (issue 21): figures computed by hand from the orders this
- * test places match the report's, after confirmations, a cancellation and its refund; customers
- * and anonymous callers are refused; bad arguments name their field.
+ * test places match the report's, after confirmations, a cancellation and its refund; conversion
+ * from the carts this test creates and checks out; customers and anonymous callers are refused;
+ * bad arguments name their field.
  */
+import { randomUUID } from 'node:crypto';
 import { eventually } from '@shop/platform/testing';
 import type { TestShop } from '../support/harness';
 import { startTestShop } from '../support/harness';
+import { ADD, address, CHECKOUT, CREATE_CART, ok, SHIP } from './cart-support';
 import { demoProducts, ORDER, placePendingOrder, waitForStatus } from './orders-flow';
 
 const REPORT = `query ($from: DateTime!, $to: DateTime!, $interval: ReportInterval) {
@@ -97,6 +100,37 @@ describe('salesReport through the gateway', () => {
     expect(long.data.salesReport.topProducts).toEqual(daily.r.topProducts);
     // The product resolves through the catalog.
     expect(after.r.topProducts.find((t: any) => t.product.id === p1.id)?.product.name).toBe(p1.name);
+  });
+
+  it('should compute conversion as carts checked out / carts created in the period', async () => {
+    const [p] = (await demoProducts(shop, 10)).filter((x) => x.available >= 5);
+    // placeOrder creates no cart: the orders above left conversion null.
+    expect((await report()).r.conversion).toBeNull();
+    /** Adds a line and ships to the US with the first method offered. */
+    const fill = async (cartId: string | undefined, token?: string) => {
+      ok(await shop.gql(ADD, { cartId, productId: p!.id, quantity: 1 }, token), 'addToCart');
+      const c = ok(await shop.gql(SHIP, { cartId, address: address('US') }, token), 'setCartShipping');
+      ok(await shop.gql(SHIP, { cartId, address: address('US'), methodId: c.availableShippingMethods[0].id }, token), 'setCartShipping');
+    };
+    // Four carts: a guest's checked out, the customer's implicit cart checked out, two abandoned.
+    const bought = ok(await shop.gql(CREATE_CART), 'createCart');
+    await fill(bought.id);
+    const guestOrder = ok(await shop.gql(CHECKOUT, { input: { cartId: bought.id, email: 'conversion@example.com', payment: { token: 'tok_visa' }, idempotencyKey: randomUUID() } }), 'checkout');
+    await fill(undefined, customer);
+    const userOrder = ok(await shop.gql(CHECKOUT, { input: { payment: { token: 'tok_visa' }, idempotencyKey: randomUUID() } }, customer), 'checkout');
+    const abandoned = ok(await shop.gql(CREATE_CART), 'createCart');
+    ok(await shop.gql(ADD, { cartId: abandoned.id, productId: p!.id, quantity: 1 }), 'addToCart');
+    ok(await shop.gql(CREATE_CART), 'createCart');
+    expect(guestOrder.id).not.toBe(userOrder.id);
+    // By hand: 2 checked out / 4 created.
+    const r = await eventually(async () => {
+      const now = await report();
+      return now.r.conversion === 0.5 ? now.r : null;
+    }, 20_000, 100);
+    expect(r.conversion).toBe(0.5);
+    // A period before the carts has none: null, not 0.
+    const earlier = await shop.gql(REPORT, { from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z', interval: 'DAY' }, admin);
+    expect(earlier.data.salesReport.conversion).toBeNull();
   });
 
   it('should refuse customers and anonymous callers, and name bad arguments', async () => {

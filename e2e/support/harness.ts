@@ -38,7 +38,7 @@ export interface GraphQLResponse<T> {
  * Starts a complete shop for one test file: fresh databases per service, the chosen event bus
  * (durable in-process or the real Kafka broker), the four subgraphs and the gateway on free ports.
  */
-export async function startTestShop(options: { bus?: BusKind; seed?: boolean; settings?: ServiceSettings; gateway?: SupergraphOptions['gateway'] } = {}): Promise<TestShop> {
+export async function startTestShop(options: { bus?: BusKind; seed?: boolean; demoShoppers?: boolean; settings?: ServiceSettings; gateway?: SupergraphOptions['gateway'] } = {}): Promise<TestShop> {
   const dbs = new Map<string, TestDatabase>();
   for (const name of ['users', 'catalog', 'inventory', 'orders', 'eventbus']) dbs.set(name, await createTestDatabase(name));
   const logger = (name: string) => createLogger(name, process.env['LOG_LEVEL'] ?? 'silent');
@@ -62,6 +62,7 @@ export async function startTestShop(options: { bus?: BusKind; seed?: boolean; se
     internalAuthSecret,
     jwtSecret,
     seed: options.seed ?? false,
+    demoShoppers: options.demoShoppers ?? false,
     nodeEnv: 'test',
     ...(options.settings ? { settings: options.settings } : {}),
     ...(options.gateway ? { gateway: options.gateway } : {}),

@@ -53,6 +53,8 @@ export const ORDERS_COUPON_TOPIC = 'orders.coupon';
 export const CouponRedeemed = defineEvent('orders.coupon-redeemed.v1', ORDERS_COUPON_TOPIC, z.object({ couponId: id, code: z.string(), orderId: id, discount: money, redeemedAt: timestamp }));
 /** Cart facts, keyed by cart id (issue 18; analytics: conversion, abandonment). No personal data. */
 export const ORDERS_CART_TOPIC = 'orders.cart';
+/** A cart was created (a guest's `createCart`, or a signed-in user's implicit cart on first use; issue 21: the sales report's conversion). */
+export const CartCreated = defineEvent('orders.cart-created.v1', ORDERS_CART_TOPIC, z.object({ cartId: id, guest: z.boolean(), at: timestamp }));
 /** A cart became an order. */
 export const CartCheckedOut = defineEvent('orders.cart-checked-out.v1', ORDERS_CART_TOPIC, z.object({ cartId: id, orderId: id, guest: z.boolean(), itemCount: z.number().int(), total: money, at: timestamp }));
 /** An inactive cart expired and was removed by the sweep. */

@@ -13,6 +13,7 @@ import { OrdersCustomerErasure1700000400001 } from './persistence/migrations/170
 import { CartsShippingEncryption1700000400100 } from './persistence/migrations/1700000400100-carts-shipping-encryption';
 import { cartResolvers } from './carts/resolvers';
 import { OrdersSalesReport1700000500100 } from './reports/1700000500100-orders-sales-report';
+import { OrdersSalesReportCarts1700000500200 } from './reports/1700000500200-orders-sales-report-carts';
 import { resolvers } from './resolvers';
 import { ordersRoutes } from './routes';
 import { seedOrders } from './seed';
@@ -51,7 +52,7 @@ export function createOrdersService(options: OrdersOptions = {}) {
     typeDefs: loadSdl(path.join(__dirname, 'schema.graphql')),
     resolvers: mergeResolvers(resolvers, cartResolvers, { Subscription: subscriptionResolvers }),
     entities: ORDERS_ENTITIES,
-    migrations: [OrdersInit1700000004000, CartsPricing1700000300000, OrdersCustomerErasure1700000400001, CartsShippingEncryption1700000400100, OrdersSalesReport1700000500100],
+    migrations: [OrdersInit1700000004000, CartsPricing1700000300000, OrdersCustomerErasure1700000400001, CartsShippingEncryption1700000400100, OrdersSalesReport1700000500100, OrdersSalesReportCarts1700000500200],
     settings: ordersSettings,
     setup: (deps, settings) => setupOrders(deps, settings, options),
     context: createContext,

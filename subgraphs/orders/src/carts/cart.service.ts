@@ -6,7 +6,7 @@
  * the coupon redemptions and the cart's removal.
  */
 import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
-import { CartCheckedOut, CartExpired, CouponRedeemed } from '@shop/events';
+import { CartCheckedOut, CartCreated, CartExpired, CouponRedeemed } from '@shop/events';
 import type { Identity, PiiCipher, PreparedEvent, ServiceDeps } from '@shop/platform';
 import { afterCommit, badUserInput, conflict, notFound, requireAdmin, unauthenticated } from '@shop/platform';
 import type { EntityManager } from 'typeorm';
@@ -129,7 +129,9 @@ export class CartService {
     const existing = await this.carts.findOwnedCart(m, identity.userId, this.activeSince(now), lock);
     if (existing) return existing;
     await this.carts.dropExpiredOwnedCart(m, identity.userId, this.activeSince(now));
-    await this.carts.insertCart(m, newCartId(), identity.userId, now);
+    const newId = newCartId();
+    await this.carts.insertCart(m, newId, identity.userId, now);
+    await this.deps.outbox.add(m, CartCreated, newId, { cartId: newId, guest: false, at: now.toISOString() });
     afterCommit(m, () => this.metrics.cartsCreated.inc({ kind: 'user' }));
     const created = await this.carts.findOwnedCart(m, identity.userId, this.activeSince(now), lock);
     if (!created) throw new Error('the cart just created is not there');
@@ -150,7 +152,11 @@ export class CartService {
   async create(): Promise<CartView> {
     const now = new Date();
     const id = newCartId();
-    await this.carts.insertCart(this.deps.dataSource.manager, id, null, now);
+    // The cart and its fact in one transaction (the sales report counts created carts).
+    await this.deps.transaction(async (tx) => {
+      await this.carts.insertCart(tx, id, null, now);
+      await this.deps.outbox.add(tx, CartCreated, id, { cartId: id, guest: true, at: now.toISOString() });
+    });
     this.metrics.cartsCreated.inc({ kind: 'guest' });
     return this.view(this.deps.dataSource.manager, (await this.carts.findCart(this.deps.dataSource.manager, id, this.activeSince(now)))!, null);
   }

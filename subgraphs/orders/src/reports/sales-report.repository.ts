@@ -129,6 +129,29 @@ export class SalesReportRepository {
     await this.db.query(APPLY_SALE[0], [row['currency_code'], row['confirmed_hour'], 0, row['refunded_now'], -1]);
   }
 
+  /** orders.cart-created.v1 (`column` created) or orders.cart-checked-out.v1 (checked_out): +1 in the event's hour (UTC). */
+  async recordCart(column: 'created' | 'checked_out', at: string): Promise<void> {
+    await this.db.query(
+      `INSERT INTO sales_cart_hour AS c (hour, ${column}) VALUES (date_trunc('hour', $1::timestamptz, 'UTC'), 1)
+       ON CONFLICT (hour) DO UPDATE SET ${column} = c.${column} + 1`,
+      [at],
+    );
+  }
+
+  /**
+   * Conversion over the hours of [from, to): carts checked out ÷ carts created in those hours,
+   * null when no cart was created in them.
+   */
+  async conversion(from: Date, to: Date): Promise<number | null> {
+    const [row] = (await this.db.query(
+      `SELECT coalesce(sum(created), 0)::int AS created, coalesce(sum(checked_out), 0)::int AS checked_out FROM sales_cart_hour
+       WHERE hour >= date_trunc('hour', $1::timestamptz, 'UTC') AND hour < $2::timestamptz`,
+      [from, to],
+    )) as Raw[];
+    const created = Number(row?.['created'] ?? 0);
+    return created === 0 ? null : Number(row?.['checked_out'] ?? 0) / created;
+  }
+
   /** Orders, revenue and average order value per interval in [from, to), every interval listed (empty ones as 0). */
   async points(currencyCode: string, from: Date, to: Date, interval: ReportInterval): Promise<SalesPointRow[]> {
     const unit = interval.toLowerCase();

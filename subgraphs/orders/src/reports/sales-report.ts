@@ -7,13 +7,14 @@
  *   figures are restated, so a report always shows what was really sold.
  * - A refund of a cancelled order changes nothing more (its revenue is already gone); a refund of
  *   a sale that stands (a partial refund) lowers its hour's revenue.
- * - Conversion (confirmed orders / carts created) is null until the orders service publishes cart
- *   events: see docs/notes/orders.md, "Sales report".
+ * - Conversion = carts checked out ÷ carts created, both counted in the hour (UTC) of their event
+ *   (`orders.cart-checked-out.v1`, `orders.cart-created.v1`) over the period's hours, all
+ *   currencies (a cart has none when created); null when no cart was created in the period.
  */
 import type { EventHandler, ServiceDeps } from '@shop/platform';
 import { badUserInput, on, requireAdmin } from '@shop/platform';
 import type { AuthContext } from '@shop/platform';
-import { OrderCancelled, OrderConfirmed, OrderPlaced, OrderRefunded } from '@shop/events';
+import { CartCheckedOut, CartCreated, OrderCancelled, OrderConfirmed, OrderPlaced, OrderRefunded } from '@shop/events';
 import type { ReportInterval } from './sales-report.repository';
 import { SalesReportRepository } from './sales-report.repository';
 
@@ -54,6 +55,8 @@ export function salesReportParts(deps: ServiceDeps) {
     }),
     on(OrderCancelled, (e, tx) => repo.in(tx).recordCancelled(e.data.orderId)),
     on(OrderRefunded, (e, tx) => repo.in(tx).recordRefunded(e.data.orderId, e.data.amount.amount)),
+    on(CartCreated, (e, tx) => repo.in(tx).recordCart('created', e.data.at)),
+    on(CartCheckedOut, (e, tx) => repo.in(tx).recordCart('checked_out', e.data.at)),
   ];
 
   /** `salesReport(from, to, interval, currencyCode)`: ADMIN only. */
@@ -69,13 +72,13 @@ export function salesReportParts(deps: ServiceDeps) {
     }
     const currencyCode = args.currencyCode ?? 'USD';
     if (!/^[A-Z]{3}$/.test(currencyCode)) throw badUserInput('currencyCode', 'currencyCode must be an ISO-4217 code such as USD.');
-    const [points, top] = await Promise.all([repo.points(currencyCode, from, to, interval), repo.topProducts(currencyCode, from, to, TOP_PRODUCTS)]);
+    const [points, top, conversion] = await Promise.all([repo.points(currencyCode, from, to, interval), repo.topProducts(currencyCode, from, to, TOP_PRODUCTS), repo.conversion(from, to)]);
     const money = (amount: string) => ({ amount, currencyCode });
     return {
       currencyCode,
       points: points.map((p) => ({ start: p.start.toISOString(), orders: p.orders, revenue: money(p.revenue), averageOrderValue: money(p.averageOrderValue) })),
       topProducts: top.map((t) => ({ product: { __typename: 'Product', id: t.productId }, unitsSold: t.unitsSold, revenue: money(t.revenue) })),
-      conversion: null,
+      conversion,
     };
   }
 
