@@ -16,6 +16,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import type { BackgroundJob, Logger, PiiCipher } from '@shop/platform';
 import type { CartRow } from '../persistence/carts.repository';
 import type { OrderRow } from '../persistence/entities';
+import type { ShippingAddress } from '../domain/checkout';
 
 /** The shipping columns that name a person or a place they live, in storage order. */
 const COLUMNS = ['line1', 'line2', 'city', 'postal_code'] as const;
@@ -24,14 +25,6 @@ type Column = (typeof COLUMNS)[number];
 /** What an erased shipping copy shows (the columns are NOT NULL). */
 export const ERASED = '';
 
-/** The address as the API shows it. */
-export interface ShippingAddress {
-  readonly line1: string;
-  readonly line2: string | null;
-  readonly city: string;
-  readonly postalCode: string;
-  readonly country: string;
-}
 
 export class ShippingPrivacy {
   constructor(private readonly cipher: PiiCipher) {}
