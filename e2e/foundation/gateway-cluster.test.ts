@@ -6,11 +6,8 @@
  * the workers, a stock subscription works on each worker, and a session revoked by users' event on
  * Kafka is refused by every worker. Then SIGTERM stops the primary and every worker.
  */
-import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
-import path from 'node:path';
 import { SessionRevoked } from '@shop/events';
 import { createEnvelope, createLogger, KafkaBus } from '@shop/platform';
 import { eventually, testKafkaBrokers } from '@shop/platform/testing';
@@ -19,53 +16,10 @@ import { demoProducts } from '../orders/orders-flow';
 import { ADJUST, metricsOf, sample, watch } from '../subscriptions/support';
 import type { TestShop } from '../support/harness';
 import { startTestShop } from '../support/harness';
+import type { GatewayProcess } from '../support/gateway-process';
+import { gatewayEnvFor, startGatewayProcess } from '../support/gateway-process';
 
-const MAIN = path.resolve(__dirname, '../../gateway/src/main.ts');
 const STOCK_CHANGED = 'subscription($ids: [ID!]!) { stockChanged(productIds: $ids) { productId available } }';
-
-interface ClusterProcess {
-  readonly url: string;
-  readonly pids: number[];
-  readonly child: ChildProcess;
-  stop(): Promise<number | null>;
-}
-
-/** Starts main.ts with `env`; resolves once the primary logged 'gateway cluster ready'. */
-function startCluster(env: Record<string, string>): Promise<ClusterProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const stop = () =>
-    new Promise<number | null>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        resolve(code);
-      });
-      child.kill('SIGTERM');
-    });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      void stop();
-      reject(new Error(`gateway cluster not ready within 120 s; output:\n${output.slice(-4_000)}`));
-    }, 120_000);
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      for (const line of output.split('\n')) {
-        if (!line.includes('gateway cluster ready')) continue;
-        const { url, pids } = JSON.parse(line) as { url: string; pids: number[] };
-        clearTimeout(timer);
-        output = '';
-        return resolve({ url, pids, child, stop });
-      }
-    });
-    child.stderr?.on('data', (chunk: Buffer) => void (output += chunk.toString()));
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`gateway cluster exited with ${code} before it was ready; output:\n${output.slice(-4_000)}`));
-    });
-  });
-}
 
 /** One request on a connection of its own (no keep-alive pool), so that consecutive requests reach different workers. */
 function freshRequest(url: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
@@ -83,31 +37,21 @@ function freshRequest(url: string, init: { method?: string; body?: unknown; head
 
 describe('the gateway with two workers sharing its port', () => {
   let shop: TestShop;
-  let cluster: ClusterProcess;
+  let cluster: GatewayProcess;
   let products: DemoProduct[];
 
   beforeAll(async () => {
     shop = await startTestShop({ seed: true });
     products = await demoProducts(shop);
-    const url = (name: 'users' | 'catalog' | 'inventory' | 'orders') => shop.supergraph.services[name].url;
-    cluster = await startCluster({
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'info',
-      GATEWAY_WORKERS: '2',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      USERS_URL: url('users'),
-      CATALOG_URL: url('catalog'),
-      INVENTORY_URL: url('inventory'),
-      ORDERS_URL: url('orders'),
-      JWT_SECRET: shop.jwtSecret,
-      INTERNAL_AUTH_SECRET: shop.internalAuthSecret,
-      KAFKA_BROKERS: testKafkaBrokers().join(','),
-      // Budgets per client address from X-Forwarded-For, loopback not exempt, no Redis: the primary counts.
-      TRUST_PROXY_HOPS: '1',
-      RATE_LIMIT_EXEMPT_ADDRESSES: '',
-      RATE_LIMIT_ANONYMOUS_REQUESTS: '6',
-    });
+    cluster = await startGatewayProcess(
+      gatewayEnvFor(shop, testKafkaBrokers(), {
+        GATEWAY_WORKERS: '2',
+        // Budgets per client address from X-Forwarded-For, loopback not exempt, no Redis: the primary counts.
+        TRUST_PROXY_HOPS: '1',
+        RATE_LIMIT_EXEMPT_ADDRESSES: '',
+        RATE_LIMIT_ANONYMOUS_REQUESTS: '6',
+      }),
+    );
   }, 180_000);
   afterAll(async () => {
     await cluster?.stop();
