@@ -4,13 +4,17 @@
  * connection of its own, so that the primary hands them to the workers in turn: the anonymous
  * budget is one for the whole gateway (the primary's counters, no Redis), /metrics is the sum over
  * the workers, a stock subscription works on each worker, and a session revoked by users' event on
- * Kafka is refused by every worker. Then SIGTERM stops the primary and every worker.
+ * Kafka is refused by every worker, and each worker's own entity cache (no Redis) keeps what it
+ * cached until a change's event, then serves the new value. Then SIGTERM stops the primary and
+ * every worker.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { SessionRevoked } from '@shop/events';
-import { createEnvelope, createLogger, KafkaBus } from '@shop/platform';
+import { Pool } from 'pg';
+import { createEnvelope } from '@shop/platform';
 import { eventually, testKafkaBrokers } from '@shop/platform/testing';
+import { asAdmin } from '../cache/cache-support';
 import type { DemoProduct } from '../orders/orders-flow';
 import { demoProducts } from '../orders/orders-flow';
 import { ADJUST, metricsOf, sample, watch } from '../subscriptions/support';
@@ -19,6 +23,7 @@ import { startTestShop } from '../support/harness';
 import type { GatewayProcess } from '../support/gateway-process';
 import { gatewayEnvFor, startGatewayProcess } from '../support/gateway-process';
 
+const PRICE = 'query ($id: ID!) { product(id: $id) { price { amount } } }';
 const STOCK_CHANGED = 'subscription($ids: [ID!]!) { stockChanged(productIds: $ids) { productId available } }';
 
 /** One request on a connection of its own (no keep-alive pool), so that consecutive requests reach different workers. */
@@ -41,7 +46,8 @@ describe('the gateway with two workers sharing its port', () => {
   let products: DemoProduct[];
 
   beforeAll(async () => {
-    shop = await startTestShop({ seed: true });
+    // On Kafka (the shop's namespace, KAFKA_NAMESPACE of the gateway): the workers follow its events.
+    shop = await startTestShop({ bus: 'kafka', seed: true });
     products = await demoProducts(shop);
     cluster = await startGatewayProcess(
       gatewayEnvFor(shop, testKafkaBrokers(), {
@@ -115,15 +121,39 @@ describe('the gateway with two workers sharing its port', () => {
       return answers.map((a) => (JSON.parse(a.text) as { errors?: Array<{ extensions?: { code?: string } }> }).errors?.[0]?.extensions?.code ?? 'OK');
     };
     expect(await ask()).toEqual(Array.from({ length: 6 }, () => 'OK'));
-    const bus = new KafkaBus({ brokers: testKafkaBrokers(), logger: createLogger('bus', 'silent'), clientId: 'cluster-test' });
+    const data = { userId, sessionIds: [sessionId], reason: 'logout' as const, revokedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 15 * 60_000).toISOString() };
+    await shop.bus.publish([{ topic: SessionRevoked.topic, key: userId, value: JSON.stringify(createEnvelope('users', SessionRevoked, userId, data)) }]);
+    // Six requests on six connections: both workers, each following the topic on its own.
+    await eventually(async () => (await ask()).every((code) => code === 'UNAUTHENTICATED'), 30_000, 200);
+  });
+
+  it('should serve cached answers from each worker, and the new price on both once its event arrives (no Redis: a store per worker)', async () => {
+    const p = products[1]!;
+    let request = 0;
+    // Four reads on four connections (both workers, in turn), each from an address of its own (the anonymous budget is 6).
+    const prices = async (): Promise<string[]> => {
+      const answers = [];
+      for (let i = 0; i < 4; i++) {
+        request++;
+        const res = await freshRequest(cluster.url, { body: { query: PRICE, variables: { id: p.id } }, headers: { 'x-forwarded-for': `10.88.${Math.floor(request / 250)}.${(request % 250) + 1}` } });
+        answers.push((JSON.parse(res.text) as { data?: { product?: { price: { amount: string } } } }).data?.product?.price.amount ?? res.text);
+      }
+      return answers;
+    };
+    const start = await prices();
+    expect(start).toEqual(Array.from({ length: 4 }, () => start[0]));
+    // Changed behind the gateway's back (no event): each worker keeps what it cached.
+    const pool = new Pool({ connectionString: shop.databaseUrl('catalog'), max: 1 });
     try {
-      const data = { userId, sessionIds: [sessionId], reason: 'logout' as const, revokedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 15 * 60_000).toISOString() };
-      await bus.publish([{ topic: SessionRevoked.topic, key: userId, value: JSON.stringify(createEnvelope('users', SessionRevoked, userId, data)) }]);
-      // Six requests on six connections: both workers, each following the topic on its own.
-      await eventually(async () => (await ask()).every((code) => code === 'UNAUTHENTICATED'), 30_000, 200);
+      await pool.query('UPDATE product SET price = $2 WHERE id = $1', [p.id, start[0] === '1.25' ? '1.35' : '1.25']);
     } finally {
-      await bus.close();
+      await pool.end();
     }
+    expect(await prices()).toEqual(start);
+    // Changed with its event (at the subgraph, as an admin): every worker follows it itself.
+    const changed = await asAdmin(shop, 'catalog', 'mutation ($id: ID!, $price: Decimal!) { updateProduct(id: $id, input: { price: $price }) { price { amount } } }', { id: p.id, price: '66.60' });
+    expect(changed.errors).toBeUndefined();
+    await eventually(async () => (await prices()).every((price) => price === '66.60'), 30_000, 200);
   });
 
   it('should stop every worker on SIGTERM to the primary', async () => {
