@@ -1,34 +1,23 @@
 /**
  * The gateway's entity cache on the real stack (Kafka, Redis, the four subgraphs): answers are
- * served from the cache, domain events invalidate them on every gateway sharing Redis, a page never
- * shows a price or stock older than the last event its gateway was delivered, and nothing bound to
- * a user is ever served to another.
+ * served from the cache, a page never shows a price or stock older than the last event its gateway
+ * was delivered, and nothing bound to a user is ever served to another. Two gateway processes
+ * sharing Redis: cache-processes.test.ts.
  *
  * Changes are made at the subgraphs directly (signed as the gateway would), so that only the
  * events can tell the gateways about them (a mutation through a gateway outdates its service's
  * answers at once, which would hide a missing invalidation).
  */
 import { randomUUID } from 'node:crypto';
-import { Pool } from 'pg';
-import type { RunningGateway } from '@shop/gateway';
 import { eventually, testRedisUrl } from '@shop/platform/testing';
 import type { TestShop } from '../support/harness';
 import { postGraphQL, startTestShop } from '../support/harness';
-import { asAdmin, startAnotherGateway } from './cache-support';
+import { asAdmin, invalidationsHandled } from './cache-support';
 
 const PRODUCT = 'query ($id: ID!) { product(id: $id) { id name price { amount } inventory { available } } }';
-/** The same with a user-bound field beside: not cached whole, so its catalog and stock parts come from the per-fetch cache. */
-const PRODUCT_AND_ME = 'query ($id: ID!) { me { id } product(id: $id) { id name price { amount } inventory { available } } }';
 
 interface ProductPage {
   product: { id: string; name: string; price: { amount: string }; inventory: { available: number } };
-}
-
-/** Invalidation events this gateway process has handled (its histogram's count). */
-async function invalidationsHandled(gatewayUrl: string): Promise<number> {
-  const text = await (await fetch(gatewayUrl.replace(/\/graphql$/, '/metrics'))).text();
-  const line = text.split('\n').find((l) => l.startsWith('gateway_cache_invalidation_delay_seconds_count'));
-  return line ? Number(line.split(' ').pop()) : 0;
 }
 
 /** The count once it has not moved for a second (no event in flight). */
@@ -45,7 +34,6 @@ async function settledInvalidations(gatewayUrl: string): Promise<number> {
 describe('the entity cache on the real stack', () => {
   let shop: TestShop;
   let productId: string;
-  const second: RunningGateway[] = [];
 
   const read = async (url: string, query = PRODUCT): Promise<ProductPage['product']> => {
     const res = await postGraphQL<ProductPage>(url, query, { id: productId });
@@ -68,7 +56,6 @@ describe('the entity cache on the real stack', () => {
     productId = list.data!.products.edges[0]!.node.id;
   }, 180_000);
   afterAll(async () => {
-    for (const g of second) await g.stop();
     await shop?.stop();
   });
 
@@ -90,31 +77,6 @@ describe('the entity cache on the real stack', () => {
       page = await read(shop.url);
       expect(page.price.amount).toBe(price);
     }
-  });
-
-  it('should serve cached answers and invalidate them on two gateways sharing Redis when the event arrives', async () => {
-    second.push(await startAnotherGateway(shop));
-    const urls = [shop.url, second[0]!.url];
-    const start = await read(urls[0]!);
-    for (const url of urls) expect(await read(url)).toEqual(start);
-    for (const url of urls) expect(await read(url, PRODUCT_AND_ME)).toEqual(start);
-
-    // Changed behind everyone's back (no event): both keep answering what they cached.
-    const pool = new Pool({ connectionString: shop.databaseUrl('catalog'), max: 1 });
-    try {
-      await pool.query('UPDATE product SET price = 1.25 WHERE id = $1', [productId]);
-    } finally {
-      await pool.end();
-    }
-    for (const url of urls) expect((await read(url)).price.amount).toBe(start.price.amount);
-    for (const url of urls) expect((await read(url, PRODUCT_AND_ME)).price.amount).toBe(start.price.amount);
-
-    // Changed with its event: both gateways serve the new price, within the event latency.
-    await setPrice('77.70');
-    const everywhere = (check: (p: ProductPage['product']) => boolean) => async () => (await Promise.all(urls.flatMap((url) => [read(url), read(url, PRODUCT_AND_ME)]))).every(check);
-    await eventually(everywhere((p) => p.price.amount === '77.70'), 30_000, 20);
-    const available = await adjustStock(2);
-    await eventually(everywhere((p) => p.inventory.available === available), 30_000, 20);
   });
 
   it('should never serve one user’s data to another', async () => {

@@ -29,3 +29,10 @@ export function startAnotherGateway(shop: TestShop): Promise<RunningGateway> {
 export function asAdmin(shop: TestShop, audience: 'catalog' | 'inventory', query: string, variables: Record<string, unknown>): ReturnType<typeof postAsGateway> {
   return postAsGateway(shop.supergraph.services[audience].url, { secret: shop.internalAuthSecret, audience, query, variables, identity: ADMIN });
 }
+
+/** Invalidation events this gateway process has handled (its histogram's count). */
+export async function invalidationsHandled(gatewayUrl: string): Promise<number> {
+  const text = await (await fetch(gatewayUrl.replace(/\/graphql$/, '/metrics'))).text();
+  const line = text.split('\n').find((l) => l.startsWith('gateway_cache_invalidation_delay_seconds_count'));
+  return line ? Number(line.split(' ').pop()) : 0;
+}

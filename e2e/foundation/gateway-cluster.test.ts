@@ -4,68 +4,28 @@
  * connection of its own, so that the primary hands them to the workers in turn: the anonymous
  * budget is one for the whole gateway (the primary's counters, no Redis), /metrics is the sum over
  * the workers, a stock subscription works on each worker, and a session revoked by users' event on
- * Kafka is refused by every worker. Then SIGTERM stops the primary and every worker.
+ * Kafka is refused by every worker, and each worker's own entity cache (no Redis) keeps what it
+ * cached until a change's event, then serves the new value. Then SIGTERM stops the primary and
+ * every worker.
  */
-import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
-import path from 'node:path';
 import { SessionRevoked } from '@shop/events';
-import { createEnvelope, createLogger, KafkaBus } from '@shop/platform';
+import { Pool } from 'pg';
+import { createEnvelope } from '@shop/platform';
+import { REMARK_AFTER_MS } from '@shop/gateway';
 import { eventually, testKafkaBrokers } from '@shop/platform/testing';
+import { asAdmin } from '../cache/cache-support';
 import type { DemoProduct } from '../orders/orders-flow';
 import { demoProducts } from '../orders/orders-flow';
 import { ADJUST, metricsOf, sample, watch } from '../subscriptions/support';
 import type { TestShop } from '../support/harness';
 import { startTestShop } from '../support/harness';
+import type { GatewayProcess } from '../support/gateway-process';
+import { gatewayEnvFor, startGatewayProcess } from '../support/gateway-process';
 
-const MAIN = path.resolve(__dirname, '../../gateway/src/main.ts');
+const PRICE = 'query ($id: ID!) { product(id: $id) { price { amount } } }';
 const STOCK_CHANGED = 'subscription($ids: [ID!]!) { stockChanged(productIds: $ids) { productId available } }';
-
-interface ClusterProcess {
-  readonly url: string;
-  readonly pids: number[];
-  readonly child: ChildProcess;
-  stop(): Promise<number | null>;
-}
-
-/** Starts main.ts with `env`; resolves once the primary logged 'gateway cluster ready'. */
-function startCluster(env: Record<string, string>): Promise<ClusterProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const stop = () =>
-    new Promise<number | null>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        resolve(code);
-      });
-      child.kill('SIGTERM');
-    });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      void stop();
-      reject(new Error(`gateway cluster not ready within 120 s; output:\n${output.slice(-4_000)}`));
-    }, 120_000);
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      for (const line of output.split('\n')) {
-        if (!line.includes('gateway cluster ready')) continue;
-        const { url, pids } = JSON.parse(line) as { url: string; pids: number[] };
-        clearTimeout(timer);
-        output = '';
-        return resolve({ url, pids, child, stop });
-      }
-    });
-    child.stderr?.on('data', (chunk: Buffer) => void (output += chunk.toString()));
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`gateway cluster exited with ${code} before it was ready; output:\n${output.slice(-4_000)}`));
-    });
-  });
-}
 
 /** One request on a connection of its own (no keep-alive pool), so that consecutive requests reach different workers. */
 function freshRequest(url: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
@@ -83,31 +43,22 @@ function freshRequest(url: string, init: { method?: string; body?: unknown; head
 
 describe('the gateway with two workers sharing its port', () => {
   let shop: TestShop;
-  let cluster: ClusterProcess;
+  let cluster: GatewayProcess;
   let products: DemoProduct[];
 
   beforeAll(async () => {
-    shop = await startTestShop({ seed: true });
+    // On Kafka (the shop's namespace, KAFKA_NAMESPACE of the gateway): the workers follow its events.
+    shop = await startTestShop({ bus: 'kafka', seed: true });
     products = await demoProducts(shop);
-    const url = (name: 'users' | 'catalog' | 'inventory' | 'orders') => shop.supergraph.services[name].url;
-    cluster = await startCluster({
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'info',
-      GATEWAY_WORKERS: '2',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      USERS_URL: url('users'),
-      CATALOG_URL: url('catalog'),
-      INVENTORY_URL: url('inventory'),
-      ORDERS_URL: url('orders'),
-      JWT_SECRET: shop.jwtSecret,
-      INTERNAL_AUTH_SECRET: shop.internalAuthSecret,
-      KAFKA_BROKERS: testKafkaBrokers().join(','),
-      // Budgets per client address from X-Forwarded-For, loopback not exempt, no Redis: the primary counts.
-      TRUST_PROXY_HOPS: '1',
-      RATE_LIMIT_EXEMPT_ADDRESSES: '',
-      RATE_LIMIT_ANONYMOUS_REQUESTS: '6',
-    });
+    cluster = await startGatewayProcess(
+      gatewayEnvFor(shop, testKafkaBrokers(), {
+        GATEWAY_WORKERS: '2',
+        // Budgets per client address from X-Forwarded-For, loopback not exempt, no Redis: the primary counts.
+        TRUST_PROXY_HOPS: '1',
+        RATE_LIMIT_EXEMPT_ADDRESSES: '',
+        RATE_LIMIT_ANONYMOUS_REQUESTS: '6',
+      }),
+    );
   }, 180_000);
   afterAll(async () => {
     await cluster?.stop();
@@ -171,15 +122,42 @@ describe('the gateway with two workers sharing its port', () => {
       return answers.map((a) => (JSON.parse(a.text) as { errors?: Array<{ extensions?: { code?: string } }> }).errors?.[0]?.extensions?.code ?? 'OK');
     };
     expect(await ask()).toEqual(Array.from({ length: 6 }, () => 'OK'));
-    const bus = new KafkaBus({ brokers: testKafkaBrokers(), logger: createLogger('bus', 'silent'), clientId: 'cluster-test' });
+    const data = { userId, sessionIds: [sessionId], reason: 'logout' as const, revokedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 15 * 60_000).toISOString() };
+    await shop.bus.publish([{ topic: SessionRevoked.topic, key: userId, value: JSON.stringify(createEnvelope('users', SessionRevoked, userId, data)) }]);
+    // Six requests on six connections: both workers, each following the topic on its own.
+    await eventually(async () => (await ask()).every((code) => code === 'UNAUTHENTICATED'), 30_000, 200);
+  });
+
+  it('should serve cached answers from each worker, and the new price on both once its event arrives (no Redis: a store per worker)', async () => {
+    const p = products[1]!;
+    // The subscription test's stock event marks catalog's lists (and whole answers) again 1 s and 5 s
+    // after it (cache-invalidations.ts), which would outdate what this test caches: wait those out.
+    await new Promise((r) => setTimeout(r, Math.max(...REMARK_AFTER_MS) + 1_000));
+    let request = 0;
+    // Four reads on four connections (both workers, in turn), each from an address of its own (the anonymous budget is 6).
+    const prices = async (): Promise<string[]> => {
+      const answers = [];
+      for (let i = 0; i < 4; i++) {
+        request++;
+        const res = await freshRequest(cluster.url, { body: { query: PRICE, variables: { id: p.id } }, headers: { 'x-forwarded-for': `10.88.${Math.floor(request / 250)}.${(request % 250) + 1}` } });
+        answers.push((JSON.parse(res.text) as { data?: { product?: { price: { amount: string } } } }).data?.product?.price.amount ?? res.text);
+      }
+      return answers;
+    };
+    const start = await prices();
+    expect(start).toEqual(Array.from({ length: 4 }, () => start[0]));
+    // Changed behind the gateway's back (no event): each worker keeps what it cached.
+    const pool = new Pool({ connectionString: shop.databaseUrl('catalog'), max: 1 });
     try {
-      const data = { userId, sessionIds: [sessionId], reason: 'logout' as const, revokedAt: new Date().toISOString(), expiresAt: new Date(Date.now() + 15 * 60_000).toISOString() };
-      await bus.publish([{ topic: SessionRevoked.topic, key: userId, value: JSON.stringify(createEnvelope('users', SessionRevoked, userId, data)) }]);
-      // Six requests on six connections: both workers, each following the topic on its own.
-      await eventually(async () => (await ask()).every((code) => code === 'UNAUTHENTICATED'), 30_000, 200);
+      await pool.query('UPDATE product SET price = $2 WHERE id = $1', [p.id, start[0] === '1.25' ? '1.35' : '1.25']);
     } finally {
-      await bus.close();
+      await pool.end();
     }
+    expect(await prices()).toEqual(start);
+    // Changed with its event (at the subgraph, as an admin): every worker follows it itself.
+    const changed = await asAdmin(shop, 'catalog', 'mutation ($id: ID!, $price: Decimal!) { updateProduct(id: $id, input: { price: $price }) { price { amount } } }', { id: p.id, price: '66.60' });
+    expect(changed.errors).toBeUndefined();
+    await eventually(async () => (await prices()).every((price) => price === '66.60'), 30_000, 200);
   });
 
   it('should stop every worker on SIGTERM to the primary', async () => {

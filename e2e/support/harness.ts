@@ -17,6 +17,8 @@ export interface TestShop {
   readonly url: string;
   readonly jwtSecret: string;
   readonly internalAuthSecret: string;
+  /** The shop's topic and group prefix on Kafka (a process joining its bus sets KAFKA_NAMESPACE to it); undefined on the in-process bus. */
+  readonly kafkaNamespace: string | undefined;
   /** Database URL of a service (to inspect raw tables). */
   databaseUrl(service: ServiceName): string;
   /** Runs one GraphQL operation through the gateway. */
@@ -44,9 +46,11 @@ export async function startTestShop(options: { bus?: BusKind; seed?: boolean; de
   const logger = (name: string) => createLogger(name, process.env['LOG_LEVEL'] ?? 'silent');
   let pool: Pool | undefined;
   let bus: EventBus;
+  let kafkaNamespace: string | undefined;
   if ((options.bus ?? 'in-process') === 'kafka') {
     // A namespace per shop: parallel test files share the broker, never topics or consumer groups.
     const ns = `test-${randomBytes(4).toString('hex')}`;
+    kafkaNamespace = ns;
     bus = new KafkaBus({ brokers: testKafkaBrokers(), logger: logger('bus'), clientId: ns, partitions: 3, namespace: ns });
   } else {
     pool = new Pool({ connectionString: dbs.get('eventbus')!.url, max: 20 });
@@ -79,6 +83,7 @@ export async function startTestShop(options: { bus?: BusKind; seed?: boolean; de
     url,
     jwtSecret,
     internalAuthSecret,
+    kafkaNamespace,
     databaseUrl: (name) => dbs.get(name)!.url,
     gql: (query, variables, token) => postGraphQL(url, query, variables, token),
     tokenFor: async ({ userId = randomUUID(), roles = ['CUSTOMER'], sessionId = randomUUID(), expiresInSeconds = 900 }) =>

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { z } from 'zod';
-import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_INTERNAL_REQUEST_TTL_SECONDS, env, kafkaSecuritySettings } from '@shop/platform';
+import { DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_INTERNAL_REQUEST_TTL_SECONDS, env, kafkaNamespaceSetting, kafkaSecuritySettings } from '@shop/platform';
+import { DEFAULT_REDIS_KEY_PREFIX } from './cache/cache-store';
 import { DEFAULT_CACHE_SETTINGS } from './cache/entity-cache';
 import type { GatewaySettings } from './gateway';
 import { PERSISTED_OPERATION_MODES } from './persisted-operations';
@@ -13,6 +14,12 @@ import { DEFAULT_EXEMPT_ADDRESSES } from './rate-limits';
 export const edgeEnv = {
   /** redis:// (or rediss://) URL of the store the rate budgets of all replicas share. Unset: counters in this process. */
   REDIS_URL: z.string().regex(/^rediss?:\/\/.+/, 'expected a redis:// or rediss:// URL').optional(),
+  /**
+   * Prefix of every key the gateway keeps in REDIS_URL (entity cache, rate budgets): one per
+   * deployment, so that shops (or staging and production) sharing one Redis never read each
+   * other's entries. Replicas of one shop share it. Default `shop:`.
+   */
+  REDIS_KEY_PREFIX: z.string().min(1).max(100).regex(/^[^\s]+$/, 'expected no whitespace').default(DEFAULT_REDIS_KEY_PREFIX),
   /** Rate limiting on or off. Default true. */
   RATE_LIMIT_ENABLED: env.bool(true),
   /** Window of every budget, seconds. Default 60. */
@@ -49,11 +56,12 @@ export const edgeEnv = {
 };
 
 /** The gateway settings of the edge from their parsed environment variables. */
-export function edgeSettings(cfg: z.infer<z.ZodObject<typeof edgeEnv>>): Pick<GatewaySettings, 'rateLimits' | 'redisUrl' | 'persistedOperations' | 'cache' | 'subgraphTimeoutMs' | 'coalescing'> {
+export function edgeSettings(cfg: z.infer<z.ZodObject<typeof edgeEnv>>): Pick<GatewaySettings, 'rateLimits' | 'redisUrl' | 'redisKeyPrefix' | 'persistedOperations' | 'cache' | 'subgraphTimeoutMs' | 'coalescing'> {
   return {
     cache: { enabled: cfg.GATEWAY_CACHE_ENABLED, maxAgeSeconds: cfg.GATEWAY_CACHE_MAX_AGE_SECONDS, staleMaxAgeSeconds: cfg.GATEWAY_STALE_MAX_AGE_SECONDS, maxEntries: cfg.GATEWAY_CACHE_MAX_ENTRIES },
     subgraphTimeoutMs: cfg.GATEWAY_SUBGRAPH_TIMEOUT_MS,
     ...(cfg.REDIS_URL ? { redisUrl: cfg.REDIS_URL } : {}),
+    redisKeyPrefix: cfg.REDIS_KEY_PREFIX,
     rateLimits: {
       enabled: cfg.RATE_LIMIT_ENABLED,
       windowSeconds: cfg.RATE_LIMIT_WINDOW_SECONDS,
@@ -96,6 +104,8 @@ export const gatewayEnv = {
   HOST: env.string('127.0.0.1'),
   /** Kafka brokers: the gateway follows users' session events to refuse revoked sessions. Required. */
   KAFKA_BROKERS: env.brokers(),
+  /** Prefix (`<namespace>.`) of the topics and consumer groups: the subgraphs' KAFKA_NAMESPACE (several shops on one Kafka). Default none. */
+  KAFKA_NAMESPACE: kafkaNamespaceSetting,
   /** Proxies in front of the gateway whose X-Forwarded-For is trusted for the client address. Default 0 (the socket peer). */
   TRUST_PROXY_HOPS: env.int(0),
   /** TLS and SASL/SCRAM to Kafka (KAFKA_SECURITY_PROTOCOL, KAFKA_SSL_CA_FILE, KAFKA_SASL_USERNAME, …); default plaintext. */

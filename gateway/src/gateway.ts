@@ -32,7 +32,7 @@ import { coalescingGateway } from './coalescing';
 import { isGatewayWorker } from './cluster';
 import { CacheHints } from './cache/cache-hints';
 import { followInvalidations } from './cache/cache-invalidations';
-import { MemoryCacheStore, RedisCacheStore } from './cache/cache-store';
+import { DEFAULT_REDIS_KEY_PREFIX, MemoryCacheStore, RedisCacheStore } from './cache/cache-store';
 import type { EntityCacheSettings } from './cache/entity-cache';
 import { EntityCache } from './cache/entity-cache';
 import { StaleAnswers } from './cache/stale-answers';
@@ -87,6 +87,13 @@ export interface GatewaySettings {
    * in this process (what `npm start` needs); with several replicas, set it.
    */
   readonly redisUrl?: string;
+  /**
+   * Prefix of every key the gateway keeps in Redis (cache entries and marks, rate budgets): the
+   * deployment's, so that two shops (or staging and production) sharing one Redis never see each
+   * other's keys. Default {@link DEFAULT_REDIS_KEY_PREFIX} (`shop:`). `rateLimits.keyPrefix`, when
+   * set, replaces the budgets' whole prefix.
+   */
+  readonly redisKeyPrefix?: string;
   /** The safelist of persisted operations (see persisted-operations.ts). Default mode 'off'. */
   readonly persistedOperations?: PersistedOperationSettings;
   /** Identical concurrent anonymous queries share one execution (coalescing.ts). Default on. */
@@ -171,10 +178,11 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
     if (!connected) logger.warn({ waitedMs: REDIS_CONNECT_WAIT_MS }, 'Redis is not reachable: rate budgets are counted per replica until it is');
   }
   // In a gateway cluster without Redis, the workers share the primary's counters (cluster.ts).
-  const rateLimits = RateLimits.create(settings.rateLimits, redis, { cluster: isGatewayWorker() });
+  const redisKeyPrefix = settings.redisKeyPrefix ?? DEFAULT_REDIS_KEY_PREFIX;
+  const rateLimits = RateLimits.create({ ...settings.rateLimits, keyPrefix: settings.rateLimits?.keyPrefix ?? `${redisKeyPrefix}gateway:rl` }, redis, { cluster: isGatewayWorker() });
   // The entity cache (shared through the same Redis when configured) and its stale answers.
   const staleAnswers = new StaleAnswers();
-  const cache = new EntityCache(redis ? new RedisCacheStore(redis) : new MemoryCacheStore(settings.cache?.maxEntries), staleAnswers, settings.cache, logger);
+  const cache = new EntityCache(redis ? new RedisCacheStore(redis, redisKeyPrefix) : new MemoryCacheStore(settings.cache?.maxEntries), staleAnswers, settings.cache, logger);
   gateway.onSchemaLoadOrUpdate(({ coreSupergraphSdl }) => cache.useHints(CacheHints.fromSupergraph(coreSupergraphSdl)));
   const invalidationFeed = settings.bus ? await followInvalidations(cache, { bus: settings.bus, logger, ...(settings.instanceId ? { instanceId: settings.instanceId } : {}) }) : undefined;
   // One token verification per request, shared by the rate limiter and the GraphQL context.

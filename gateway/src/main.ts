@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   const worker = isGatewayWorker();
   if (worker) shareWorkerMetrics();
   // Each worker follows the session events itself (its own consumer group): see cluster.ts.
-  const bus = new KafkaBus({ brokers: cfg.KAFKA_BROKERS, logger, clientId: 'gateway', security });
+  const bus = new KafkaBus({ brokers: cfg.KAFKA_BROKERS, logger, clientId: 'gateway', security, ...(cfg.KAFKA_NAMESPACE ? { namespace: cfg.KAFKA_NAMESPACE } : {}) });
   const revocations = new SessionRevocations();
   const gateway = await startGateway({
     port: cfg.PORT,

@@ -62,7 +62,7 @@ export interface RateLimitSettings {
    * proxy's address; production (k8s) sets this to none.
    */
   readonly exemptAddresses?: readonly string[];
-  /** Prefix of the Redis keys. Default 'shop:gateway:rl'. Replicas that share budgets share it. */
+  /** Prefix of the Redis keys. Default 'shop:gateway:rl' (the gateway passes `<REDIS_KEY_PREFIX>gateway:rl`). Replicas that share budgets share it. */
   readonly keyPrefix?: string;
 }
 

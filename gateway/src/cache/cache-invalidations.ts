@@ -28,7 +28,7 @@ const delay = histogram({
 /** Tags of answers derived from another service's events (catalog's lists, from stock). */
 const DERIVED_TAGS = new Set(['root:catalog']);
 /** When a derived tag is marked again after its event: catalog's consumer lags ours by this much at most, usually. */
-const REMARK_AFTER_MS = [1_000, 5_000];
+export const REMARK_AFTER_MS = [1_000, 5_000];
 
 /** The tags an event outdates, or none for events that change nothing cached. */
 export function tagsOf(type: string, data: unknown): string[] {

@@ -80,16 +80,32 @@ local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if current < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
 return 0`;
 
-/** The shared store: entries `gw:cache:e:<key>` (JSON), marks `gw:cache:m:<tag>` (epoch ms). */
+/** Default deployment prefix of the gateway's Redis keys (REDIS_KEY_PREFIX). */
+export const DEFAULT_REDIS_KEY_PREFIX = 'shop:';
+
+/**
+ * The shared store: entries `<prefix>gateway:cache:e:<key>` (JSON), marks
+ * `<prefix>gateway:cache:m:<tag>` (epoch ms). The prefix is the deployment's (REDIS_KEY_PREFIX):
+ * two shops, or a staging and a production gateway, sharing one Redis never read each other's
+ * entries nor outdate each other's with their marks.
+ */
 export class RedisCacheStore implements CacheStore {
   readonly kind = 'redis';
+  private readonly entryPrefix: string;
+  private readonly markPrefix: string;
 
-  constructor(private readonly redis: Redis) {}
+  constructor(
+    private readonly redis: Redis,
+    keyPrefix = DEFAULT_REDIS_KEY_PREFIX,
+  ) {
+    this.entryPrefix = `${keyPrefix}gateway:cache:e:`;
+    this.markPrefix = `${keyPrefix}gateway:cache:m:`;
+  }
 
   async read(keys: readonly string[], tags: readonly string[]): Promise<CacheRead> {
     if (keys.length === 0) return { entries: [], marks: new Map() };
     // One round trip: entries and marks together.
-    const values = await this.redis.mget(...keys.map((k) => `gw:cache:e:${k}`), ...tags.map((t) => `gw:cache:m:${t}`));
+    const values = await this.redis.mget(...keys.map((k) => this.entryPrefix + k), ...tags.map((t) => this.markPrefix + t));
     const entries = values.slice(0, keys.length).map((v) => (v === null ? undefined : (JSON.parse(v) as CacheEntry)));
     const marks = new Map<string, number>();
     tags.forEach((tag, i) => {
@@ -102,14 +118,14 @@ export class RedisCacheStore implements CacheStore {
   async write(entries: ReadonlyArray<readonly [string, CacheEntry]>, ttlMs: number): Promise<void> {
     if (entries.length === 0) return;
     const pipeline = this.redis.pipeline();
-    for (const [key, entry] of entries) pipeline.set(`gw:cache:e:${key}`, JSON.stringify(entry), 'PX', ttlMs);
+    for (const [key, entry] of entries) pipeline.set(this.entryPrefix + key, JSON.stringify(entry), 'PX', ttlMs);
     await pipeline.exec();
   }
 
   async invalidate(tags: readonly string[], atMs: number, ttlMs: number): Promise<void> {
     if (tags.length === 0) return;
     const pipeline = this.redis.pipeline();
-    for (const tag of tags) pipeline.eval(RAISE_MARK, 1, `gw:cache:m:${tag}`, String(atMs), String(ttlMs));
+    for (const tag of tags) pipeline.eval(RAISE_MARK, 1, this.markPrefix + tag, String(atMs), String(ttlMs));
     const results = await pipeline.exec();
     const failed = results?.find(([error]) => error);
     if (failed?.[0]) throw failed[0];

@@ -50,7 +50,7 @@ export type { PreparedEvent } from './events/outbox';
 export type { InProcessBusOptions } from './events/in-process-bus';
 export { InProcessBus } from './events/in-process-bus';
 export type { KafkaBusOptions } from './events/kafka-bus';
-export { DEFAULT_TOPIC_PARTITIONS, KafkaBus } from './events/kafka-bus';
+export { DEFAULT_TOPIC_PARTITIONS, KafkaBus, kafkaNamespaceSetting } from './events/kafka-bus';
 export { eventBusMetrics } from './events/bus-metrics';
 
 // Live events (GraphQL subscriptions): the typed pub/sub, the bounded queue, keep-alive.

@@ -1,4 +1,5 @@
 import { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
+import { z } from 'zod';
 import type { Admin, Consumer as KafkaConsumer, Producer } from 'kafkajs';
 import type { Logger } from '../logger';
 import type { Consumer, ConsumerSpec, EventBus, OutgoingMessage } from './bus';
@@ -38,6 +39,16 @@ function isTransientTopicError(error: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * KAFKA_NAMESPACE of every process on Kafka (the subgraphs, the gateway): the adapter's `namespace`,
+ * for several shops (staging beside production, parallel test runs) on one cluster. Every process
+ * of one shop sets the same. Default none (topics and groups by their own names).
+ */
+export const kafkaNamespaceSetting = z
+  .string()
+  .regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$/, 'expected up to 100 of A-Z a-z 0-9 . _ - (a Kafka topic name prefix)')
+  .optional();
 
 /** Options of the Kafka adapter. */
 export interface KafkaBusOptions {

@@ -6,7 +6,7 @@ import { PlatformOutboxInbox1700000000000 } from '../db/platform.migration';
 import type { EventBus } from '../events/bus';
 import { InProcessBus } from '../events/in-process-bus';
 import { DEFAULT_INTERNAL_REQUEST_MAX_TTL_SECONDS } from '../internal-request';
-import { DEFAULT_TOPIC_PARTITIONS, KafkaBus } from '../events/kafka-bus';
+import { DEFAULT_TOPIC_PARTITIONS, KafkaBus, kafkaNamespaceSetting } from '../events/kafka-bus';
 import type { Logger } from '../logger';
 import { createLogger } from '../logger';
 import type { KafkaSecurity } from '../tls';
@@ -16,7 +16,7 @@ import { DEFAULT_DRAIN_TIMEOUT_MS } from './definition';
 import { startService } from './start';
 
 /** Creates the Kafka adapter for `brokers`, or the durable in-process adapter on `pool`. */
-export function createEventBus(options: { brokers?: readonly string[] | undefined; pool?: Pool; logger: Logger; clientId?: string; partitions?: number; replicationFactor?: number; security?: KafkaSecurity | undefined }): EventBus {
+export function createEventBus(options: { brokers?: readonly string[] | undefined; pool?: Pool; logger: Logger; clientId?: string; partitions?: number; replicationFactor?: number; namespace?: string | undefined; security?: KafkaSecurity | undefined }): EventBus {
   if (options.brokers?.length) {
     return new KafkaBus({
       brokers: options.brokers,
@@ -25,6 +25,7 @@ export function createEventBus(options: { brokers?: readonly string[] | undefine
       ...(options.clientId ? { clientId: options.clientId } : {}),
       ...(options.partitions ? { partitions: options.partitions } : {}),
       ...(options.replicationFactor ? { replicationFactor: options.replicationFactor } : {}),
+      ...(options.namespace ? { namespace: options.namespace } : {}),
     });
   }
   if (!options.pool) throw new Error('The in-process event bus needs a Postgres pool');
@@ -40,6 +41,7 @@ export const standaloneEnv = {
   KAFKA_BROKERS: env.brokers(),
   KAFKA_TOPIC_PARTITIONS: env.int(DEFAULT_TOPIC_PARTITIONS, 1),
   KAFKA_REPLICATION_FACTOR: env.int(3, 1),
+  KAFKA_NAMESPACE: kafkaNamespaceSetting,
   INTERNAL_AUTH_SECRET: env.secret(32),
   /** Longest lifetime of a gateway request signature accepted, in seconds. Default 60 (the gateway mints 10). */
   INTERNAL_REQUEST_MAX_TTL_SECONDS: env.int(DEFAULT_INTERNAL_REQUEST_MAX_TTL_SECONDS, 1),
@@ -75,7 +77,7 @@ export async function runStandalone<S extends SettingsShape, P, C extends Reques
       await ds.destroy();
       return;
     }
-    const bus = createEventBus({ brokers: cfg.KAFKA_BROKERS, logger, clientId: def.name, partitions: cfg.KAFKA_TOPIC_PARTITIONS, replicationFactor: cfg.KAFKA_REPLICATION_FACTOR, security: kafka });
+    const bus = createEventBus({ brokers: cfg.KAFKA_BROKERS, logger, clientId: def.name, partitions: cfg.KAFKA_TOPIC_PARTITIONS, replicationFactor: cfg.KAFKA_REPLICATION_FACTOR, namespace: cfg.KAFKA_NAMESPACE, security: kafka });
     const service = await startService(def, {
       port: cfg.PORT,
       host: cfg.HOST,
