@@ -20,8 +20,11 @@ async function main(): Promise<void> {
     return { cfg: settings, security: kafkaSecurity(settings) };
   });
   if (cluster.isPrimary && cfg.GATEWAY_WORKERS > 1) {
-    const workers = await startGatewayCluster({ workers: cfg.GATEWAY_WORKERS, logger, stopTimeoutMs: cfg.DRAIN_TIMEOUT_MS + 5_000 });
-    onShutdown(logger, () => workers.stop());
+    const starting = startGatewayCluster({ workers: cfg.GATEWAY_WORKERS, logger, stopTimeoutMs: cfg.DRAIN_TIMEOUT_MS + 5_000 });
+    // A signal while the workers start also drains them (once started; a failed start stopped them already)
+    // instead of killing the primary and leaving its workers to notice.
+    onShutdown(logger, async () => (await starting.catch(() => undefined))?.stop());
+    const workers = await starting;
     logger.info({ url: workers.url, workers: cfg.GATEWAY_WORKERS, pids: workers.pids() }, 'gateway cluster ready');
     return;
   }
