@@ -5,8 +5,7 @@ import { createTestDatabase, eventually } from '@shop/platform/testing';
 import type { TestDatabase } from '@shop/platform/testing';
 import { NotificationDispatcher as MailDispatcher } from '../src/notifications/dispatcher';
 import type { MailMessage, Mailer } from '../src/mail/mailer';
-import { UsersInit1700000002000 } from '../src/persistence/migrations/1700000002000-users-init';
-import { AccountsNotifications1700000400000 } from '../src/persistence/migrations/1700000400000-accounts-notifications';
+import { usersService } from '../src/service';
 import { OutgoingMailRepository } from '../src/persistence/outgoing-mail.repository';
 import { PiiCipher } from '@shop/platform';
 
@@ -44,7 +43,7 @@ describe('the mail outbox and its dispatcher', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('users_mail');
-    ds = createDataSource({ url: db.url, name: 'users-mail-test', entities: [], migrations: [PlatformOutboxInbox1700000000000, UsersInit1700000002000, AccountsNotifications1700000400000] });
+    ds = createDataSource({ url: db.url, name: 'users-mail-test', entities: [], migrations: [PlatformOutboxInbox1700000000000, ...usersService.migrations] });
     await ds.initialize();
     await ds.runMigrations();
   });

@@ -4,8 +4,7 @@ import type { DataSource } from 'typeorm';
 import { createDataSource, PiiCipher, PlatformOutboxInbox1700000000000 } from '@shop/platform';
 import { createTestDatabase } from '@shop/platform/testing';
 import type { TestDatabase } from '@shop/platform/testing';
-import { UsersInit1700000002000 } from '../src/persistence/migrations/1700000002000-users-init';
-import { AccountsNotifications1700000400000 } from '../src/persistence/migrations/1700000400000-accounts-notifications';
+import { usersService } from '../src/service';
 import { UserEntity } from '../src/persistence/entities';
 import { UsersRepository } from '../src/persistence/users.repository';
 
@@ -15,7 +14,7 @@ describe('names at rest', () => {
   const cipher = new PiiCipher(`test:${randomBytes(32).toString('base64')}`);
   beforeAll(async () => {
     db = await createTestDatabase('users_names');
-    ds = createDataSource({ url: db.url, name: 'users-names-test', entities: [UserEntity], migrations: [PlatformOutboxInbox1700000000000, UsersInit1700000002000, AccountsNotifications1700000400000] });
+    ds = createDataSource({ url: db.url, name: 'users-names-test', entities: [UserEntity], migrations: [PlatformOutboxInbox1700000000000, ...usersService.migrations] });
     await ds.initialize();
     await ds.runMigrations();
   });

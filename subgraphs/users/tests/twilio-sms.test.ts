@@ -13,8 +13,7 @@ import type { TestDatabase } from '@shop/platform/testing';
 import { NotificationDispatcher } from '../src/notifications/dispatcher';
 import { PermanentDeliveryError } from '../src/notifications/sms';
 import { TwilioSms } from '../src/notifications/twilio-sms';
-import { UsersInit1700000002000 } from '../src/persistence/migrations/1700000002000-users-init';
-import { AccountsNotifications1700000400000 } from '../src/persistence/migrations/1700000400000-accounts-notifications';
+import { usersService } from '../src/service';
 import { OutgoingMailRepository } from '../src/persistence/outgoing-mail.repository';
 
 interface Received {
@@ -103,7 +102,7 @@ describe('the Twilio SMS adapter', () => {
     const dispatchers: NotificationDispatcher[] = [];
     beforeAll(async () => {
       db = await createTestDatabase('users_sms');
-      ds = createDataSource({ url: db.url, name: 'users-sms-test', entities: [], migrations: [PlatformOutboxInbox1700000000000, UsersInit1700000002000, AccountsNotifications1700000400000] });
+      ds = createDataSource({ url: db.url, name: 'users-sms-test', entities: [], migrations: [PlatformOutboxInbox1700000000000, ...usersService.migrations] });
       await ds.initialize();
       await ds.runMigrations();
     });
