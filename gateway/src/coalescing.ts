@@ -19,6 +19,7 @@
  */
 import type { GatewayExecutionResult, GatewayExecutor, GatewayGraphQLRequestContext, GatewayInterface } from '@apollo/server-gateway-interface';
 import { counter } from '@shop/platform';
+import { stableJson } from './stable-json';
 import type { GatewayContext } from './subgraph-data-source';
 
 export interface CoalescingSettings {
@@ -82,12 +83,3 @@ function copyResult(result: GatewayExecutionResult): GatewayExecutionResult {
   return { ...result, ...(result.extensions ? { extensions: { ...result.extensions } } : {}) };
 }
 
-/** JSON text with object keys sorted at every level (so `{a,b}` and `{b,a}` share a key). */
-function stableJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
-}

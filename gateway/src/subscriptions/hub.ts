@@ -22,6 +22,7 @@ import { extractTraceContext, inSpan, requestIdFrom, SERVICE_ATTRIBUTE, serviceU
 import type { ClientStream } from './client-stream';
 import type { SubscriptionPlan } from './federated-plan';
 import { executeEvent, primaryVariables } from './federated-plan';
+import { stableJson } from '../stable-json';
 import { subscriptionMetrics } from './metrics';
 import type { UpstreamConnections, UpstreamSubscription } from './upstream';
 
@@ -261,14 +262,3 @@ function identityKey(identity: Identity | null, exact: boolean): string {
   return `${identity.userId}|${[...identity.roles].sort().join(',')}`;
 }
 
-/** JSON with sorted object keys, so equal variables give equal keys. */
-export function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.keys(value)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${stableJson((value as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
