@@ -51,6 +51,11 @@ const RETURN_COLUMNS = `r.id, r.order_id AS "orderId", r.user_id AS "userId", r.
   r.refund_amount AS "refundAmount", r.refund_id AS "refundId", o.currency_code AS "currencyCode", r.created_at AS "createdAt", r.updated_at AS "updatedAt",
   coalesce((SELECT json_agg(json_build_object('productId', l.product_id, 'quantity', l.quantity) ORDER BY l.product_id) FROM order_return_line l WHERE l.return_id = r.id), '[]') AS lines`;
 
+/** The rows of an UPDATE … RETURNING (TypeORM answers `[rows, affected]` for UPDATE and DELETE). */
+function updatedRows<T>(result: unknown): T[] {
+  return (result as [T[], number])[0];
+}
+
 export class ReturnsRepository {
   constructor(private readonly ds: DataSource) {}
 
@@ -117,17 +122,17 @@ export class ReturnsRepository {
    * false (nothing written) otherwise. The CHECK `refund_committed <= amount` backs it.
    */
   async commitRefund(tx: EntityManager, orderId: string, amount: string): Promise<boolean> {
-    const rows = (await tx.query(
+    const result = await tx.query(
       `UPDATE payment SET refund_committed = refund_committed + $2, updated_at = now()
        WHERE order_id = $1 AND status = 'CAPTURED' AND charge_id IS NOT NULL AND refund_committed + $2 <= amount RETURNING order_id`,
       [orderId, amount],
-    )) as unknown[];
-    return rows.length === 1;
+    );
+    return updatedRows(result).length === 1;
   }
 
   /** Leases received returns whose refund is due (all of them, or the one given), SKIP LOCKED across replicas. */
   async leaseDueRefunds(now: Date, until: Date, limit: number, id?: string): Promise<LeasedRefund[]> {
-    return (await this.ds.query(
+    return updatedRows<LeasedRefund>(await this.ds.query(
       `WITH due AS (
          SELECT id FROM order_return WHERE status = 'RECEIVED' AND refund_next_attempt_at <= $1 AND (refund_locked_until IS NULL OR refund_locked_until < $1)
            AND ($4::uuid IS NULL OR id = $4) ORDER BY refund_next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
@@ -135,19 +140,19 @@ export class ReturnsRepository {
        WHERE r.id = due.id AND p.order_id = r.order_id
        RETURNING r.id, r.order_id AS "orderId", r.refund_amount::text AS amount, r.refund_attempts AS attempts, r.refund_locked_until AS "lockedUntil", p.charge_id AS "chargeId"`,
       [now, until, limit, id ?? null],
-    )) as LeasedRefund[];
+    ));
   }
 
   /** The refund went through: the return is REFUNDED and the payment counts it (REFUNDED once all of it is). False if someone else recorded it first. */
   async recordRefund(tx: EntityManager, leased: LeasedRefund, refundId: string, now: Date): Promise<boolean> {
-    const rows = (await tx.query(
+    const result = await tx.query(
       `WITH r AS (UPDATE order_return SET status = 'REFUNDED', refund_id = $2, refund_locked_until = NULL, refund_last_error = NULL, updated_at = $3 WHERE id = $1 AND status = 'RECEIVED' RETURNING order_id, refund_amount)
        UPDATE payment p SET refunded_amount = p.refunded_amount + r.refund_amount, updated_at = $3,
          status = CASE WHEN p.refunded_amount + r.refund_amount = p.amount THEN 'REFUNDED' ELSE p.status END
        FROM r WHERE p.order_id = r.order_id RETURNING p.order_id`,
       [leased.id, refundId, now],
-    )) as unknown[];
-    return rows.length === 1;
+    );
+    return updatedRows(result).length === 1;
   }
 
   /** Gives a lease back with a backoff after a failed refund. */
