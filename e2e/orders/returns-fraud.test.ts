@@ -21,8 +21,9 @@ const RECEIVE = `mutation($id: ID!) { receiveReturn(id: $id) { ${RETURN_FIELDS} 
 const ORDER_RETURNS = `query($id: ID!) { order(id: $id) { id status total { amount } payment { status refundedAmount { amount currencyCode } } returns { ${RETURN_FIELDS} } } }`;
 const HELD = `query($id: ID!) { order(id: $id) { status rejectionReason payment { status } fraudReview { decision rule detail reviewedBy { id } } } }`;
 
-/** Fraud rule of this file: an order above 500.00 from a new customer is held. */
+/** Fraud rules of this file: an order above 500.00 from a new customer is held; more than one declined payment in the window rejects the next order. */
 const NEW_CUSTOMER_AMOUNT = 500;
+const MAX_DECLINES = 1;
 
 describe('returns, refunds and fraud checks through the gateway', () => {
   let shop: TestShop;
@@ -34,7 +35,7 @@ describe('returns, refunds and fraud checks through the gateway', () => {
   let bus: Pool;
 
   beforeAll(async () => {
-    shop = await startTestShop({ settings: { orders: { FRAUD_NEW_CUSTOMER_AMOUNT: NEW_CUSTOMER_AMOUNT, PAYMENT_SANDBOX_LATENCY_MS: 5 } } });
+    shop = await startTestShop({ settings: { orders: { FRAUD_NEW_CUSTOMER_AMOUNT: NEW_CUSTOMER_AMOUNT, FRAUD_MAX_DECLINES_PER_WINDOW: MAX_DECLINES, PAYMENT_SANDBOX_LATENCY_MS: 5 } } });
     shopCatalogue = await catalogue(shop);
     admin = await shop.tokenFor({ roles: ['CUSTOMER', 'ADMIN'] });
     const account = await registerAccount(shop);
@@ -49,7 +50,13 @@ describe('returns, refunds and fraud checks through the gateway', () => {
     await shop?.stop();
   });
 
-  const place = async (items: Array<{ productId: string; quantity: number }>, token = alice.token) => ok(await shop.gql(PLACE_ORDER, { input: orderInput(items) }, token), 'placeOrder');
+  const place = async (items: Array<{ productId: string; quantity: number }>, token = alice.token, card = 'tok_visa') => ok(await shop.gql(PLACE_ORDER, { input: orderInput(items, { token: card }) }, token), 'placeOrder');
+  /** One sample of orders' /metrics (0 when the series is not there). */
+  const metric = async (name: string, labels: string) => {
+    const text = await (await fetch(shop.supergraph.services.orders.url.replace('/graphql', '/metrics'))).text();
+    const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
+    return line ? Number(line.split(' ').at(-1)) : 0;
+  };
 
   /** An order of `items` placed, confirmed, shipped and delivered. */
   async function deliveredOrder(items: Array<{ productId: string; quantity: number }>, token = alice.token): Promise<any> {
@@ -225,5 +232,22 @@ describe('returns, refunds and fraud checks through the gateway', () => {
     await eventually(async () => (await stockOf(shop, p)).reserved === 0, 15_000);
     expect(await stockOf(shop, p)).toEqual({ onHand: 5, reserved: 0, available: 5 });
     expect(ok(await shop.gql(HELD, { id: order.id }, admin), 'order').fraudReview).toMatchObject({ decision: 'REJECTED', rule: 'ADMIN_REJECTED' });
+  });
+
+  it('should reject an order at once after too many declined payments in the window, releasing its stock, and count the decisions', async () => {
+    const p = await shopCatalogue.product('15.00', 5);
+    const customer = await shop.tokenFor({});
+    for (let i = 0; i <= MAX_DECLINES; i++) {
+      const declined = await place([{ productId: p, quantity: 1 }], customer, 'tok_chargeDeclined');
+      expect((await waitForStatus(shop, declined.id, 'REJECTED', customer)).rejectionReason).toBe('PAYMENT_DECLINED');
+    }
+    const order = await place([{ productId: p, quantity: 2 }], customer);
+    const rejected = await waitForStatus(shop, order.id, 'REJECTED', customer);
+    expect(rejected).toMatchObject({ rejectionReason: 'FRAUD_REJECTED', payment: { status: 'VOIDED' } });
+    expect(ok(await shop.gql(HELD, { id: order.id }, admin), 'order').fraudReview).toMatchObject({ decision: 'REJECTED', rule: 'DECLINED_ATTEMPTS', detail: `${MAX_DECLINES + 1} declined payments in 60 min (limit ${MAX_DECLINES})` });
+    await eventually(async () => JSON.stringify(await stockOf(shop, p)) === JSON.stringify({ onHand: 5, reserved: 0, available: 5 }), 15_000);
+    // Every decision of this file so far: two held large first orders, this rejection.
+    expect(await metric('orders_fraud_decisions_total', 'outcome="held",reason="NEW_CUSTOMER_AMOUNT"')).toBeGreaterThanOrEqual(2);
+    expect(await metric('orders_fraud_decisions_total', 'outcome="rejected",reason="DECLINED_ATTEMPTS"')).toBeGreaterThanOrEqual(1);
   });
 });

@@ -33,8 +33,8 @@ function fraudMetrics() {
   return {
     decisions: counter({
       name: 'orders_fraud_decisions_total',
-      help: 'Fraud decisions before the charge by outcome (held, rejected, released, admin_rejected) and rule (DECLINED_ATTEMPTS, ORDER_VELOCITY, NEW_CUSTOMER_AMOUNT, ADMIN_REJECTED).',
-      labelNames: ['outcome', 'rule'],
+      help: 'Fraud decisions before the charge by outcome (held, rejected, released, admin_rejected) and reason, the rule (DECLINED_ATTEMPTS, ORDER_VELOCITY, NEW_CUSTOMER_AMOUNT, ADMIN_REJECTED, ADMIN for a release).',
+      labelNames: ['outcome', 'reason'],
     }),
   };
 }
@@ -50,7 +50,7 @@ export class FraudChecks {
     /** Wakes the payment worker (after a release). */
     private readonly wakePayments: () => void,
   ) {
-    for (const outcome of ['held', 'rejected']) for (const rule of [FraudRule.DeclinedAttempts, FraudRule.OrderVelocity, FraudRule.NewCustomerAmount]) this.metrics.decisions.inc({ outcome, rule }, 0);
+    for (const outcome of ['held', 'rejected']) for (const rule of [FraudRule.DeclinedAttempts, FraudRule.OrderVelocity, FraudRule.NewCustomerAmount]) this.metrics.decisions.inc({ outcome, reason: rule }, 0);
   }
 
   /**
@@ -84,7 +84,7 @@ export class FraudChecks {
       await tx.query('UPDATE orders SET saga_deadline = $2, updated_at = $3 WHERE id = $1', [order.id, new Date(now.getTime() + this.settings.SAGA_TIMEOUT_MS), now]);
       await this.review(tx, order.id, 'RELEASED', null, null, admin.userId, now);
       afterCommit(tx, () => {
-        this.metrics.decisions.inc({ outcome: 'released', rule: 'ADMIN' });
+        this.metrics.decisions.inc({ outcome: 'released', reason: 'ADMIN' });
         this.wakePayments();
       });
     });
@@ -98,7 +98,7 @@ export class FraudChecks {
     await this.onHeld(orderId, async (tx, order, now) => {
       await this.transitions.apply(tx, order, { to: 'REJECTED', reason: RejectionReason.FraudRejected, stockWasReserved: true }, now, voided(now));
       await this.review(tx, order.id, 'REJECTED', FraudRule.AdminRejected, text, admin.userId, now);
-      afterCommit(tx, () => this.metrics.decisions.inc({ outcome: 'admin_rejected', rule: FraudRule.AdminRejected }));
+      afterCommit(tx, () => this.metrics.decisions.inc({ outcome: 'admin_rejected', reason: FraudRule.AdminRejected }));
     });
     return this.order(orderId);
   }
@@ -130,7 +130,7 @@ export class FraudChecks {
       }
       await this.review(tx, order.id, decision.outcome === 'reject' ? 'REJECTED' : 'HELD', decision.rule, decision.detail, null, now);
       afterCommit(tx, () => {
-        this.metrics.decisions.inc({ outcome: decision.outcome === 'reject' ? 'rejected' : 'held', rule: decision.rule });
+        this.metrics.decisions.inc({ outcome: decision.outcome === 'reject' ? 'rejected' : 'held', reason: decision.rule });
         this.deps.wakeOutboxRelay();
       });
       this.deps.logger.warn({ orderId: order.id, number: order.number, outcome: decision.outcome, rule: decision.rule, detail: decision.detail }, 'fraud rule fired before the charge');
