@@ -10,7 +10,7 @@ import type { TestShop } from '../support/harness';
 import { errorCode, startTestShop } from '../support/harness';
 import { registerAccount, waitForMail } from '../users/support';
 import type { Catalogue } from './cart-support';
-import { catalogue, ok, refusal } from './cart-support';
+import { ADD, address, APPLY, catalogue, CHECKOUT, ok, refusal, SHIP } from './cart-support';
 import { orderInput, PLACE_ORDER, stockOf, waitForStatus } from './orders-flow';
 
 const RETURN_FIELDS = 'id status reason refund { amount currencyCode } lines { product { id } quantity } createdAt updatedAt';
@@ -117,6 +117,34 @@ describe('returns, refunds and fraud checks through the gateway', () => {
       [2468, 'USD', 'return', requested.id],
       [2832, 'USD', 'return', rest.id],
     ]);
+  });
+
+  it('should refund a checkout order’s lines with their share of the coupon and the tax, never the shipping', async () => {
+    const a = await shopCatalogue.product('20.00', 10);
+    const b = await shopCatalogue.product('40.00', 10);
+    ok(await shop.gql('mutation($c: String!, $r: Decimal!) { setTaxRate(country: $c, rate: $r) { country } }', { c: 'US', r: '0.0825' }, admin), 'setTaxRate');
+    const method = ok(await shop.gql(`mutation($input: CreateShippingMethodInput!) { createShippingMethod(input: $input) { id } }`, { input: { name: 'Returns Std', price: '4.99', countries: ['US'], estimatedDays: 3 } }, admin), 'createShippingMethod');
+    ok(await shop.gql(`mutation($input: CreateCouponInput!) { createCoupon(input: $input) { id } }`, { input: { code: 'RETURN10', kind: 'PERCENT', value: '10' } }, admin), 'createCoupon');
+    ok(await shop.gql(ADD, { productId: a, quantity: 3 }, alice.token), 'addToCart');
+    ok(await shop.gql(ADD, { productId: b, quantity: 1 }, alice.token), 'addToCart');
+    ok(await shop.gql(SHIP, { address: address('US'), methodId: method.id }, alice.token), 'setCartShipping');
+    ok(await shop.gql(APPLY, { code: 'RETURN10' }, alice.token), 'applyCoupon');
+    const order = ok(await shop.gql(CHECKOUT, { input: { payment: { token: 'tok_visa' }, idempotencyKey: `returns-${a}` } }, alice.token), 'checkout');
+    // subtotal 100.00 − 10.00 + 4.99 shipping + 8.25 % of 94.99 (7.84) = 102.83
+    expect([order.subtotal.amount, order.discount.amount, order.shipping.amount, order.tax.amount, order.total.amount]).toEqual(['100.00', '10.00', '4.99', '7.84', '102.83']);
+    await waitForStatus(shop, order.id, 'CONFIRMED', alice.token);
+    ok(await shop.gql(`mutation($id: ID!) { shipOrder(id: $id, carrier: "DHL", trackingNumber: "JD0146000034") { status } }`, { id: order.id }, admin), 'shipOrder');
+    ok(await shop.gql(`mutation($id: ID!) { markDelivered(id: $id) { status } }`, { id: order.id }, admin), 'markDelivered');
+    const refundOf = async (lines: Array<{ productId: string; quantity: number }>) => {
+      const r = ok(await request(order.id, lines), 'requestReturn');
+      ok(await shop.gql(APPROVE, { id: r.id }, admin), 'approveReturn');
+      return ok(await shop.gql(RECEIVE, { id: r.id }, admin), 'receiveReturn').refund.amount;
+    };
+    // Goods pool 90.00 + floor(7.84 × 90.00 / 94.99) = 97.42; one A is 20 % of the goods: floor(19.484) = 19.48.
+    expect(await refundOf([{ productId: a, quantity: 1 }])).toBe('19.48');
+    // The rest: 97.42 − 19.48, the cent floored before comes back.
+    expect(await refundOf([{ productId: a, quantity: 2 }, { productId: b, quantity: 1 }])).toBe('77.94');
+    expect((await orderReturns(order.id)).payment).toEqual({ status: 'CAPTURED', refundedAmount: { amount: '97.42', currencyCode: 'USD' } });
   });
 
   it('should refuse returns outside the window, of others’ or undelivered orders, of more units than ordered, and bad input', async () => {
