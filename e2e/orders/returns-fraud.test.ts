@@ -6,6 +6,7 @@
  */
 import { Pool } from 'pg';
 import { eventually } from '@shop/platform/testing';
+import type { ServiceName } from '@shop/supergraph';
 import type { TestShop } from '../support/harness';
 import { errorCode, startTestShop } from '../support/harness';
 import { registerAccount, waitForMail } from '../users/support';
@@ -42,7 +43,8 @@ describe('returns, refunds and fraud checks through the gateway', () => {
     alice = { token: account.auth.accessToken, id: account.auth.user.id, email: account.input.email.toLowerCase() };
     bob = await shop.tokenFor({});
     db = new Pool({ connectionString: shop.databaseUrl('orders'), max: 2 });
-    bus = new Pool({ connectionString: shop.databaseUrl('eventbus'), max: 1 });
+    // The in-process bus's own database (the harness has it, as e2e/users/erasure.test.ts reads it): every published event.
+    bus = new Pool({ connectionString: shop.databaseUrl('eventbus' as ServiceName), max: 1 });
   });
   afterAll(async () => {
     await db?.end();
