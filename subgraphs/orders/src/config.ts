@@ -66,8 +66,8 @@ const ordersShape = {
   FRAUD_MAX_ORDERS_PER_WINDOW: env.int(50, 1),
   /** More declined payments than this for one customer in the window → rejected (FRAUD_REJECTED). Default 5. */
   FRAUD_MAX_DECLINES_PER_WINDOW: env.int(5, 0),
-  /** An order above this amount (in its currency) from a new customer → held for review. Default 2000. */
-  FRAUD_NEW_CUSTOMER_AMOUNT: decimal(2_000),
+  /** An order above this amount (in its currency) from a new customer → held for review. Default 5000. */
+  FRAUD_NEW_CUSTOMER_AMOUNT: decimal(5_000),
   /** A customer is new while their first order is younger than this. Default 7 (days). */
   FRAUD_NEW_CUSTOMER_DAYS: decimal(7),
   /** How long a held order waits for an admin before the saga rejects it (PAYMENT_TIMEOUT, stock released). Default 72 (hours). */
