@@ -69,7 +69,8 @@ export class StripePaymentProvider implements PaymentProvider {
 
   async refund(request: RefundRequest, signal?: AbortSignal): Promise<RefundResult> {
     // A partial refund (issue 19) in minor units; without `amount` Stripe refunds what is left. (C's SDK adapter replaces this file.)
-    const form = request.amount === undefined ? { charge: request.chargeId } : { charge: request.chargeId, amount: String(toCents(request.amount)) };
+    const form: Record<string, string> = { charge: request.chargeId };
+    if (request.amount !== undefined) form['amount'] = String(toCents(request.amount));
     const { status, body } = await this.call('POST', '/v1/refunds', form, request.idempotencyKey, signal);
     if (status === 200) return { refundId: (body as { id: string }).id };
     // Refunding twice with another key: the charge is refunded already, which is what we want.
