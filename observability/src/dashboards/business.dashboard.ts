@@ -61,6 +61,19 @@ export const businessDashboard: DashboardSpec = {
         width: 6,
       }),
     ]),
+    // Issue 19: fraud decisions before the charge and returns.
+    row('Fraud checks and returns', [
+      timeseries('Orders held or rejected by fraud rules per hour', { expr: 'sum by (outcome, reason) (increase(orders_fraud_decisions_total[1h]))', legend: '{{outcome}} {{reason}}' }, {
+        description: 'Fraud decisions before the charge: held for review or rejected, by rule (DECLINED_ATTEMPTS, ORDER_VELOCITY, NEW_CUSTOMER_AMOUNT), and admins releasing or rejecting held orders.',
+        unit: 'short',
+        width: 12,
+      }),
+      timeseries('Returns per hour by step', { expr: 'sum by (status) (increase(orders_returns_total[1h]))', legend: '{{status}}' }, {
+        description: 'Return requests, approvals, rejections, receipts and refunds; refunds the provider could not make at once: orders_return_refund_attempts_total{outcome="error"}.',
+        unit: 'short',
+        width: 12,
+      }),
+    ]),
     row('Payments and customers', [
       timeseries(
         'Payment success rate',

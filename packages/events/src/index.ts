@@ -8,5 +8,6 @@ export { INVENTORY_RESERVATION_TOPIC, INVENTORY_STOCK_TOPIC, LowStock, STOCK_CHA
 export type { OrderRejectionReason } from './orders.events';
 export { CartCheckedOut, CartCreated, CartExpired, CouponRedeemed, ORDERS_CART_TOPIC, ORDERS_COUPON_TOPIC, isGuestOwner, orderBreakdown } from './orders.events';
 export { ORDER_REJECTION_REASONS, OrderCancelled, OrderConfirmed, OrderDelivered, OrderPlaced, OrderRefunded, OrderRejected, ORDERS_ORDER_TOPIC, OrderShipped } from './orders.events';
+export { PAYMENT_REFUND_REASONS, PaymentRefunded, ReturnApproved, ReturnReceived, ReturnRefunded, ReturnRejected, ReturnRequested } from './orders.events';
 export type { SessionRevocationReason } from './users.events';
 export { accountErasureCause, AccountErased, ERASED_USER_ID_PREFIX, isErasedUserId, SESSION_REVOCATION_REASONS, SessionRevoked, sessionRevocationCause, USERS_SESSION_TOPIC, USERS_USER_TOPIC, UserRegistered, UserRegisteredV2, UserUpdated } from './users.events';

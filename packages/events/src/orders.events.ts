@@ -27,7 +27,7 @@ export const OrderPlaced = defineEvent('orders.order-placed.v1', ORDERS_ORDER_TO
 /** Stock reserved and payment captured. */
 export const OrderConfirmed = defineEvent('orders.order-confirmed.v1', ORDERS_ORDER_TOPIC, z.object({ ...base, total: money, ...pricing }));
 /** Why the saga rejected an order. */
-export const ORDER_REJECTION_REASONS = ['OUT_OF_STOCK', 'PAYMENT_DECLINED', 'INVENTORY_TIMEOUT', 'PAYMENT_TIMEOUT'] as const;
+export const ORDER_REJECTION_REASONS = ['OUT_OF_STOCK', 'PAYMENT_DECLINED', 'INVENTORY_TIMEOUT', 'PAYMENT_TIMEOUT', 'FRAUD_REJECTED'] as const;
 export type OrderRejectionReason = (typeof ORDER_REJECTION_REASONS)[number];
 
 /**
@@ -46,6 +46,32 @@ export const OrderShipped = defineEvent('orders.order-shipped.v1', ORDERS_ORDER_
 export const OrderDelivered = defineEvent('orders.order-delivered.v1', ORDERS_ORDER_TOPIC, z.object({ ...base }));
 /** The refund of a cancelled order's payment went through at the provider (after orders.order-cancelled.v1). */
 export const OrderRefunded = defineEvent('orders.order-refunded.v1', ORDERS_ORDER_TOPIC, z.object({ ...base, amount: money, refundedAt: timestamp }));
+
+/**
+ * Issue 19 (D): money refunded at the provider, for a cancellation (the whole payment) or a
+ * return (its lines' share). Minor units (cents) and the currency; `returnId` null for a
+ * cancellation. Never card data.
+ */
+export const PAYMENT_REFUND_REASONS = ['cancellation', 'return'] as const;
+export const PaymentRefunded = defineEvent(
+  'orders.payment-refunded.v1',
+  ORDERS_ORDER_TOPIC,
+  z.object({ orderId: id, amountMinor: z.number().int().nonnegative(), currencyCode: z.string().length(3), reason: z.enum(PAYMENT_REFUND_REASONS), returnId: id.nullable(), refundedAt: timestamp }),
+);
+
+/** Returns of delivered orders (issue 19), keyed by order id, on the order topic (ordered with the order's own events). */
+const returnBase = { ...base, returnId: id };
+const returnLine = z.object({ productId: id, quantity: z.number().int().positive() });
+/** The owner asked to return some lines of a DELIVERED order. */
+export const ReturnRequested = defineEvent('orders.return-requested.v1', ORDERS_ORDER_TOPIC, z.object({ ...returnBase, items: z.array(returnLine), requestedAt: timestamp }));
+/** An admin accepted the request: the customer may send the goods back. */
+export const ReturnApproved = defineEvent('orders.return-approved.v1', ORDERS_ORDER_TOPIC, z.object({ ...returnBase, approvedAt: timestamp }));
+/** An admin refused the request (`reason`: their words). */
+export const ReturnRejected = defineEvent('orders.return-rejected.v1', ORDERS_ORDER_TOPIC, z.object({ ...returnBase, reason: z.string(), rejectedAt: timestamp }));
+/** The goods are back in the warehouse: inventory puts `items` back on hand (an audited adjustment by `actorId`). */
+export const ReturnReceived = defineEvent('orders.return-received.v1', ORDERS_ORDER_TOPIC, z.object({ ...returnBase, items: z.array(returnLine), actorId: id, receivedAt: timestamp }));
+/** The return's refund went through at the provider. */
+export const ReturnRefunded = defineEvent('orders.return-refunded.v1', ORDERS_ORDER_TOPIC, z.object({ ...returnBase, amount: money, refundedAt: timestamp }));
 
 /** Coupon facts, keyed by coupon id (issue 18; analytics). */
 export const ORDERS_COUPON_TOPIC = 'orders.coupon';

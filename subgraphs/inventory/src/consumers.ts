@@ -2,7 +2,7 @@
  * Everything inventory reacts to, in one place: event -> handler. Each runs in the consumer's
  * transaction together with its inbox row, so a redelivered event has no second effect.
  */
-import { OrderCancelled, OrderPlaced, OrderRejected, OrderShipped, ProductCreated, ProductDeleted } from '@shop/events';
+import { OrderCancelled, OrderPlaced, OrderRejected, OrderShipped, ProductCreated, ProductDeleted, ReturnReceived } from '@shop/events';
 import { on } from '@shop/platform';
 import type { EventHandler, HandlerOptions } from '@shop/platform';
 import type { InventoryParts } from './setup';
@@ -22,7 +22,8 @@ export function inventoryConsumers({ inventory }: InventoryParts): ReadonlyArray
         events.map((e) => {
           const data = e.data as { orderId: string; items?: ReadonlyArray<{ productId: string; quantity: number }> };
           // Placed (and shipped, whose lines the reservation knows anyway) carry items; releases do not.
-          return e.type === OrderPlaced.type ? { orderId: data.orderId, items: data.items ?? [] } : { orderId: data.orderId };
+          // A received return (issue 19) locks the rows it restocks, like a placement.
+          return e.type === OrderPlaced.type || e.type === ReturnReceived.type ? { orderId: data.orderId, items: data.items ?? [] } : { orderId: data.orderId };
         }),
       ),
   };
@@ -36,5 +37,7 @@ export function inventoryConsumers({ inventory }: InventoryParts): ReadonlyArray
     // A rejection after our stock-rejected holds nothing; after a payment failure it holds the reservation.
     on(OrderRejected, (e, tx) => inventory.release(tx, e.data.orderId), sagaBatch),
     on(OrderShipped, (e, tx) => inventory.ship(tx, e.data.orderId, e.data.items), sagaBatch),
+    // Issue 19: returned goods go back on hand, audited as adjustments by the admin who received them.
+    on(ReturnReceived, (e, tx) => inventory.restockReturn(tx, e.data), sagaBatch),
   ];
 }

@@ -1,5 +1,6 @@
 import type { DataOf } from '@shop/events';
 import { LowStock, StockChanged, StockRejected, StockReserved } from '@shop/events';
+import type { ReturnReceived } from '@shop/events';
 import { badUserInput, insufficientStock, notFound } from '@shop/platform';
 import type { PreparedEvent, ServiceDeps } from '@shop/platform';
 import type { EntityManager } from 'typeorm';
@@ -186,6 +187,28 @@ export class InventoryService {
       this.metrics.adjustments.inc({ direction: delta > 0 ? 'in' : 'out' });
       return toStockLevel(after);
     });
+  }
+
+  /**
+   * Issue 19: the goods of a received return go back on hand, each line an adjustment (reason
+   * "return <id> of order <number>", actor the admin who received it) with its stock-changed
+   * event. Idempotent through the consumer's inbox. A closed or unknown product, or one that would
+   * pass MAX_STOCK, is logged and left alone (a consumer must not fail forever).
+   */
+  async restockReturn(tx: EntityManager, data: DataOf<typeof ReturnReceived>): Promise<void> {
+    const rows = new Map((await this.repo.lockStock(tx, data.items.map((i) => i.productId))).map((r) => [r.productId, r]));
+    const reason = `return ${data.returnId} of order ${data.number}`;
+    for (const item of data.items) {
+      const row = rows.get(item.productId.toLowerCase());
+      if (!row || row.closedAt || !planAdjustment(row, item.quantity).ok) {
+        this.deps.logger.warn({ returnId: data.returnId, productId: item.productId, quantity: item.quantity }, 'returned goods not restocked: product closed, unknown or at its maximum');
+        continue;
+      }
+      const after = (await this.repo.changeLevels(tx, [{ productId: row.productId, onHand: item.quantity }])).get(row.productId)!;
+      await this.repo.insertAdjustment(tx, { productId: row.productId, delta: item.quantity, reason, actorId: data.actorId, onHandAfter: after.onHand, reservedAfter: after.reserved });
+      await this.publishChange(tx, row, after, 'adjusted');
+      this.metrics.adjustments.inc({ direction: 'in' });
+    }
   }
 
   /** Sets the level at or below which a product counts as low on stock; raising it over the available stock is a crossing too. */

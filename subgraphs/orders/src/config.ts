@@ -54,6 +54,24 @@ const ordersShape = {
   GUEST_ORDER_TOKEN_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   /** Where guest order links point (the storefront); the token is appended. */
   GUEST_ORDER_LINK_BASE: env.url().default('http://localhost:4000/orders/guest?token='),
+  /** Issue 19: days after delivery during which the owner may request a return (fractions allowed; 0 = never). Default 30. */
+  RETURN_WINDOW_DAYS: decimal(30),
+  /** How often the return refund sweep retries refunds the provider could not make at once. Default 5000 ms. */
+  RETURN_REFUND_INTERVAL_MS: env.int(5_000, 10),
+  /** Fraud checks right before the charge (fraud/fraud-rules.ts); false turns every rule off. Default true. */
+  FRAUD_CHECKS: env.bool(true),
+  /** The window the fraud counts look back over. Default 60 (minutes). */
+  FRAUD_WINDOW_MINUTES: decimal(60),
+  /** More orders than this by one customer in the window → held for review. Default 50. */
+  FRAUD_MAX_ORDERS_PER_WINDOW: env.int(50, 1),
+  /** More declined payments than this for one customer in the window → rejected (FRAUD_REJECTED). Default 5. */
+  FRAUD_MAX_DECLINES_PER_WINDOW: env.int(5, 0),
+  /** An order above this amount (in its currency) from a new customer → held for review. Default 5000. */
+  FRAUD_NEW_CUSTOMER_AMOUNT: decimal(5_000),
+  /** A customer is new while their first order is younger than this. Default 7 (days). */
+  FRAUD_NEW_CUSTOMER_DAYS: decimal(7),
+  /** How long a held order waits for an admin before the saga rejects it (PAYMENT_TIMEOUT, stock released). Default 72 (hours). */
+  FRAUD_REVIEW_HOURS: decimal(72),
 };
 
 /** The published development secret of guest order tokens (refused in production). */

@@ -310,7 +310,7 @@ export class OrdersService {
  * the worker must find out (VOID_PENDING, `workerNeeded`).
  */
 function voidPayment(payment: PaymentRow, now: Date): { patch: Partial<PaymentRow>; workerNeeded: boolean } | null {
-  if (payment.status === PaymentStatus.Created || (payment.status === PaymentStatus.Pending && !payment.chargeAttempted)) {
+  if (payment.status === PaymentStatus.Created || payment.status === PaymentStatus.HeldForReview || (payment.status === PaymentStatus.Pending && !payment.chargeAttempted)) {
     return { patch: { status: PaymentStatus.Voided, token: null, nextAttemptAt: null, updatedAt: now }, workerNeeded: false };
   }
   if (payment.status === PaymentStatus.Pending) {

@@ -14,6 +14,10 @@ import { CartsShippingEncryption1700000400100 } from './persistence/migrations/1
 import { cartResolvers } from './carts/resolvers';
 import { OrdersSalesReport1700000500100 } from './reports/1700000500100-orders-sales-report';
 import { OrdersSalesReportCarts1700000500200 } from './reports/1700000500200-orders-sales-report-carts';
+import { OrdersFraud1700000760000 } from './fraud/1700000760000-orders-fraud';
+import { fraudResolvers } from './fraud/resolvers';
+import { OrdersReturns1700000750000 } from './returns/1700000750000-orders-returns';
+import { returnResolvers } from './returns/resolvers';
 import { resolvers } from './resolvers';
 import { ordersRoutes } from './routes';
 import { seedOrders } from './seed';
@@ -29,7 +33,7 @@ function mergeResolvers(...maps: Array<Record<string, object>>): Record<string, 
 }
 
 /** The orders service's background jobs: the payment worker, the saga timeout sweeper, the saga backlog gauges and, when on, the fulfilment simulator. */
-function ordersBackground({ deps, settings, payments, service, repo, transitions, privacy, carts }: OrdersParts): BackgroundJob[] {
+function ordersBackground({ deps, settings, payments, service, repo, transitions, privacy, carts, returns }: OrdersParts): BackgroundJob[] {
   payments.start();
   const jobs: BackgroundJob[] = [payments, every('saga-timeout', settings.SAGA_SWEEP_INTERVAL_MS, () => service.expireOverdueSagas(), deps.logger), sagaBacklogGauges(() => repo.pendingBacklog()), every('cart-expiry', settings.CART_SWEEP_INTERVAL_MS, () => carts.expireCarts(), deps.logger)];
   if (settings.FULFILMENT_SIMULATOR) {
@@ -38,6 +42,7 @@ function ordersBackground({ deps, settings, payments, service, repo, transitions
     deps.logger.info({ shipAfterMs: settings.FULFILMENT_SHIP_AFTER_MS, deliverAfterMs: settings.FULFILMENT_DELIVER_AFTER_MS }, 'fulfilment simulator on');
   }
   jobs.push(privacy.legacyJob(deps.dataSource, deps.logger));
+  jobs.push(returns.sweep());
   return jobs;
 }
 
@@ -50,9 +55,9 @@ export function createOrdersService(options: OrdersOptions = {}) {
     name: 'orders',
     defaultPort: 4004,
     typeDefs: loadSdl(path.join(__dirname, 'schema.graphql')),
-    resolvers: mergeResolvers(resolvers, cartResolvers, { Subscription: subscriptionResolvers }),
+    resolvers: mergeResolvers(resolvers, cartResolvers, returnResolvers, fraudResolvers, { Subscription: subscriptionResolvers }),
     entities: ORDERS_ENTITIES,
-    migrations: [OrdersInit1700000004000, CartsPricing1700000300000, OrdersCustomerErasure1700000400001, CartsShippingEncryption1700000400100, OrdersSalesReport1700000500100, OrdersSalesReportCarts1700000500200],
+    migrations: [OrdersInit1700000004000, CartsPricing1700000300000, OrdersCustomerErasure1700000400001, CartsShippingEncryption1700000400100, OrdersSalesReport1700000500100, OrdersSalesReportCarts1700000500200, OrdersReturns1700000750000, OrdersFraud1700000760000],
     settings: ordersSettings,
     setup: (deps, settings) => setupOrders(deps, settings, options),
     context: createContext,

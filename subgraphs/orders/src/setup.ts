@@ -22,6 +22,8 @@ import { ShippingPrivacy } from './privacy/shipping-privacy';
 import type { SalesReportParts } from './reports/sales-report';
 import { salesReportParts } from './reports/sales-report';
 import type { OrderStatus } from './domain/order-status';
+import { FraudChecks } from './fraud/fraud-checks';
+import { ReturnsService } from './returns/returns.service';
 
 /** What the orders live pub/sub carries for one change of an order. */
 export interface OrderChange {
@@ -52,6 +54,10 @@ export interface OrdersParts {
   readonly carts: CartService;
   /** The sales report's read model, consumers and query (reports/sales-report.ts). */
   readonly salesReport: SalesReportParts;
+  /** Issue 19: returns of delivered orders and their refunds (returns/). */
+  readonly returns: ReturnsService;
+  /** Issue 19: the fraud rules before the charge and the review of held orders (fraud/). */
+  readonly fraud: FraudChecks;
 }
 
 export interface OrdersOptions {
@@ -96,8 +102,9 @@ export function setupOrders(deps: ServiceDeps, settings: OrdersSettings, options
   const transitions = new OrderTransitions(deps, repo, metrics);
   // A lease outlasts one provider call with all its retries (and their backoff), plus a margin.
   const leaseMs = settings.PAYMENT_TIMEOUT_MS * (settings.PAYMENT_MAX_RETRIES + 1) + 2_000 * settings.PAYMENT_MAX_RETRIES + 5_000;
-  const payments = new PaymentWorker(deps, repo, provider, transitions, metrics, { intervalMs: settings.PAYMENT_WORKER_INTERVAL_MS, leaseMs });
+  const payments = new PaymentWorker(deps, repo, provider, transitions, metrics, { intervalMs: settings.PAYMENT_WORKER_INTERVAL_MS, leaseMs, screen: (p) => fraud.screen(p) });
+  const fraud = new FraudChecks(deps, repo, transitions, settings, () => payments.wake());
   const service = new OrdersService(deps, repo, transitions, payments, provider.name, settings, metrics);
   const carts = new CartService(deps, new CartsRepository(privacy), repo, service, settings, metrics, cipher);
-  return { deps, settings, repo, service, transitions, payments, provider, metrics, live: new LivePubSub<OrdersTopics>(), privacy, carts, salesReport: salesReportParts(deps) };
+  return { deps, settings, repo, service, transitions, payments, provider, metrics, live: new LivePubSub<OrdersTopics>(), privacy, carts, salesReport: salesReportParts(deps), returns: new ReturnsService(deps, repo, provider, settings), fraud };
 }

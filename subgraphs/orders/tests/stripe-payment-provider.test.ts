@@ -107,6 +107,9 @@ describe('the Stripe payment provider', () => {
   it('should refund with an idempotency key and find an earlier charge by its key', async () => {
     expect(await provider.refund({ idempotencyKey: 'r-1', chargeId: 'ch_1' })).toEqual({ refundId: 're_for_ch_1' });
     expect(stripe.requests.at(-1)!.headers['idempotency-key']).toBe('r-1');
+    expect(stripe.requests.at(-1)!.form['amount']).toBeUndefined(); // all that is left
+    await provider.refund({ idempotencyKey: 'r-2', chargeId: 'ch_1', amount: '12.34' });
+    expect(stripe.requests.at(-1)!.form).toEqual({ charge: 'ch_1', amount: '1234' }); // issue 19: partial, in minor units
     expect(await provider.findCharge('k-1')).toEqual({ outcome: 'approved', chargeId: 'ch_1', last4: '4242' });
     expect(await provider.findCharge('never-sent')).toBeNull();
   });

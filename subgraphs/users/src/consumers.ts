@@ -10,7 +10,7 @@
  *   back-in-stock requests (the batcher sends them).
  * - catalog.product-created/updated.v1: product names, for the back-in-stock messages.
  */
-import { OrderCancelled, OrderConfirmed, OrderDelivered, OrderPlaced, OrderRefunded, OrderRejected, OrderShipped, ProductCreated, ProductUpdated, StockChanged } from '@shop/events';
+import { OrderCancelled, OrderConfirmed, OrderDelivered, OrderPlaced, OrderRefunded, OrderRejected, OrderShipped, ProductCreated, ProductUpdated, ReturnApproved, ReturnReceived, ReturnRefunded, StockChanged } from '@shop/events';
 import type { EventHandler } from '@shop/platform';
 import { on } from '@shop/platform';
 import { breakdownLines } from './mail/guest-orders';
@@ -53,6 +53,16 @@ export function usersConsumers({ notifications, store }: UsersParts): ReadonlyAr
     }),
     on(OrderRefunded, async ({ data }, tx) => {
       await notifications.notifyOrder(store.bind(tx), data, { template: 'order-refunded', data: (name, recipient) => ({ name, orderNumber: data.number, amount: data.amount, ...guestLink(recipient) }) });
+    }),
+    // Returns (issue 19): keyed by the return (an order may have several), sent to the order's owner (returns are never a guest's).
+    on(ReturnApproved, async ({ data }, tx) => {
+      await notifications.notifyOrder(store.bind(tx), { orderId: data.returnId, userId: data.userId }, { template: 'return-approved', data: (name) => ({ name, orderNumber: data.number }) });
+    }),
+    on(ReturnReceived, async ({ data }, tx) => {
+      await notifications.notifyOrder(store.bind(tx), { orderId: data.returnId, userId: data.userId }, { template: 'return-received', data: (name) => ({ name, orderNumber: data.number }) });
+    }),
+    on(ReturnRefunded, async ({ data }, tx) => {
+      await notifications.notifyOrder(store.bind(tx), { orderId: data.returnId, userId: data.userId }, { template: 'return-refunded', data: (name) => ({ name, orderNumber: data.number, amount: data.amount }) });
     }),
     on(StockChanged, async ({ data }, tx) => {
       await notifications.onStockLevel(store.bind(tx), data.productId, data.available, data.version);

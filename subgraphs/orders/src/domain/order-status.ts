@@ -31,6 +31,8 @@ export const RejectionReason = {
   InventoryTimeout: 'INVENTORY_TIMEOUT',
   /** Stock was reserved but the payment could not be completed within the saga timeout. */
   PaymentTimeout: 'PAYMENT_TIMEOUT',
+  /** A fraud rule (or an admin reviewing a held order) rejected it before the charge (issue 19). */
+  FraudRejected: 'FRAUD_REJECTED',
 } as const;
 export type RejectionReason = (typeof RejectionReason)[keyof typeof RejectionReason];
 

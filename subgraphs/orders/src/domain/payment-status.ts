@@ -18,6 +18,8 @@ export const PaymentStatus = {
   Voided: 'VOIDED',
   RefundPending: 'REFUND_PENDING',
   Refunded: 'REFUNDED',
+  /** Issue 19: a fraud rule held the charge for an admin's review (releaseHeldOrder → PENDING; rejectHeldOrder, cancellation, timeout → VOIDED). */
+  HeldForReview: 'HELD_FOR_REVIEW',
 } as const;
 export type PaymentStatus = (typeof PaymentStatus)[keyof typeof PaymentStatus];
 

@@ -28,6 +28,12 @@ export type DeclineReason = 'card_declined' | 'invalid_token';
 export interface RefundRequest {
   readonly idempotencyKey: string;
   readonly chargeId: string;
+  /**
+   * Decimal string like `ChargeRequest.amount` (e.g. "12.50"): a partial refund (issue 19, a
+   * return's share). Absent: the full remaining amount (a cancellation). A provider refuses more
+   * than the charge has left (an error, never a silent cap).
+   */
+  readonly amount?: string;
 }
 
 export interface RefundResult {
@@ -39,7 +45,7 @@ export interface PaymentProvider {
   readonly name: string;
   /** Charges and captures at once. */
   charge(request: ChargeRequest, signal?: AbortSignal): Promise<ChargeResult>;
-  /** Refunds a captured charge in full. */
+  /** Refunds a captured charge: `amount` of it, or all that is left when absent. */
   refund(request: RefundRequest, signal?: AbortSignal): Promise<RefundResult>;
   /** The outcome of an earlier charge made with this idempotency key, or null if the provider never got it. */
   findCharge(idempotencyKey: string, signal?: AbortSignal): Promise<ChargeResult | null>;

@@ -17,6 +17,7 @@ import type { PaymentRow } from '../persistence/entities';
 import type { LeasedPayment, OrdersRepository } from '../persistence/orders.repository';
 import type { OrderTransitions } from '../saga/order-transitions';
 import type { ChargeResult, PaymentProvider } from './payment-provider';
+import { cancellationRefunded } from '../returns/cancellation-refund';
 
 export interface PaymentWorkerOptions {
   /** How often to look for due work when nobody called `wake()`. Default 1000 ms. */
@@ -25,6 +26,8 @@ export interface PaymentWorkerOptions {
   readonly leaseMs?: number;
   /** Payments with the provider at once, at most (each a leased row); a free slot leases the next due one. Default 32. */
   readonly maxConcurrency?: number;
+  /** Issue 19: the fraud rules, right before a charge; true when they held or rejected the order (no charge then). */
+  readonly screen?: (payment: LeasedPayment) => Promise<boolean>;
 }
 
 export class PaymentWorker implements BackgroundJob {
@@ -105,6 +108,7 @@ export class PaymentWorker implements BackgroundJob {
     try {
       if (p.status === PaymentStatus.Pending) {
         if (!p.token) throw new Error('payment has no token to charge');
+        if (await this.options.screen?.(p)) return;
         const result = await this.provider.charge({ idempotencyKey: chargeKey(p.orderId), amount: p.amount, currencyCode: p.currencyCode, token: p.token, orderId: p.orderId });
         this.metrics.payments.inc({ operation, outcome: outcomeLabel(result) });
         await this.applyCharge(p, result);
@@ -204,7 +208,7 @@ export class PaymentWorker implements BackgroundJob {
         orderId: order.id,
         order: { updatedAt: now },
         payment: { status: PaymentStatus.Refunded, refundId, lockedUntil: null, nextAttemptAt: null, lastError: null, updatedAt: now },
-        events: [refunded],
+        events: [refunded, await cancellationRefunded(tx, this.deps.outbox, payment, now)],
       });
     });
   }

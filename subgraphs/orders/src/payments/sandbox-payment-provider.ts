@@ -12,6 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ChargeRequest, ChargeResult, PaymentProvider, RefundRequest, RefundResult } from './payment-provider';
 import { PaymentProviderUnavailableError } from './payment-provider';
+import { fromCents, toCents } from '../domain/money';
 
 export interface SandboxOptions {
   /** Latency of every call. Default 50 ms. */
@@ -33,7 +34,10 @@ type Operation = 'charge' | 'refund' | 'findCharge';
 interface ChargeRecord {
   readonly result: ChargeResult;
   readonly request: ChargeRequest;
+  /** The refund that emptied the charge (full or last partial), null while something is left. */
   refundedBy: string | null;
+  /** Cents refunded so far (partial refunds add up, never beyond the charge). */
+  refundedCents: bigint;
 }
 
 const CARDS: Readonly<Record<string, { last4: string; approves: boolean }>> = {
@@ -58,10 +62,10 @@ export class SandboxPaymentProvider implements PaymentProvider {
   }
 
   /** Charges actually made with this order id (each idempotency key counts once). */
-  chargesOf(orderId: string): ReadonlyArray<ChargeResult & { refunded: boolean; amount: string }> {
+  chargesOf(orderId: string): ReadonlyArray<ChargeResult & { refunded: boolean; amount: string; refundedAmount: string }> {
     return [...this.charges.values()]
       .filter((c) => c.request.orderId === orderId && c.result.outcome === 'approved')
-      .map((c) => ({ ...c.result, refunded: c.refundedBy !== null, amount: c.request.amount }));
+      .map((c) => ({ ...c.result, refunded: c.refundedBy !== null, amount: c.request.amount, refundedAmount: fromCents(c.refundedCents) }));
   }
 
   async charge(request: ChargeRequest, signal?: AbortSignal): Promise<ChargeResult> {
@@ -74,7 +78,7 @@ export class SandboxPaymentProvider implements PaymentProvider {
         : card.approves
           ? { outcome: 'approved', chargeId: newId('ch'), last4: card.last4 }
           : { outcome: 'declined', chargeId: newId('ch'), last4: card.last4, reason: 'card_declined' };
-      this.charges.set(request.idempotencyKey, { result, request, refundedBy: null });
+      this.charges.set(request.idempotencyKey, { result, request, refundedBy: null, refundedCents: 0n });
       return result;
     });
   }
@@ -85,9 +89,14 @@ export class SandboxPaymentProvider implements PaymentProvider {
       if (existing) return { refundId: existing.refundId };
       const charge = [...this.charges.values()].find((c) => c.result.outcome === 'approved' && c.result.chargeId === request.chargeId);
       if (!charge) throw new Error(`sandbox: no captured charge ${request.chargeId}`);
-      if (charge.refundedBy) return { refundId: charge.refundedBy };
+      const left = toCents(charge.request.amount) - charge.refundedCents;
+      // A full refund of an emptied charge answers the refund that emptied it (as before partial refunds).
+      if (request.amount === undefined && charge.refundedBy) return { refundId: charge.refundedBy };
+      const cents = request.amount === undefined ? left : toCents(request.amount);
+      if (cents <= 0n || cents > left) throw new Error(`sandbox: cannot refund ${fromCents(cents)} of charge ${request.chargeId}: ${fromCents(left)} left`);
       const refundId = newId('re');
-      charge.refundedBy = refundId;
+      charge.refundedCents += cents;
+      if (charge.refundedCents === toCents(charge.request.amount)) charge.refundedBy = refundId;
       this.refunds.set(request.idempotencyKey, { refundId, chargeId: request.chargeId });
       return { refundId };
     });

@@ -68,7 +68,10 @@ export class StripePaymentProvider implements PaymentProvider {
   }
 
   async refund(request: RefundRequest, signal?: AbortSignal): Promise<RefundResult> {
-    const { status, body } = await this.call('POST', '/v1/refunds', { charge: request.chargeId }, request.idempotencyKey, signal);
+    // A partial refund (issue 19) in minor units; without `amount` Stripe refunds what is left. (C's SDK adapter replaces this file.)
+    const form: Record<string, string> = { charge: request.chargeId };
+    if (request.amount !== undefined) form['amount'] = String(toCents(request.amount));
+    const { status, body } = await this.call('POST', '/v1/refunds', form, request.idempotencyKey, signal);
     if (status === 200) return { refundId: (body as { id: string }).id };
     // Refunding twice with another key: the charge is refunded already, which is what we want.
     if (status === 400 && (body as StripeError).error?.code === 'charge_already_refunded') return { refundId: `already-refunded:${request.chargeId}` };

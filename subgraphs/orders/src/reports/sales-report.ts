@@ -14,7 +14,7 @@
 import type { EventHandler, ServiceDeps } from '@shop/platform';
 import { badUserInput, on, requireAdmin } from '@shop/platform';
 import type { AuthContext } from '@shop/platform';
-import { CartCheckedOut, CartCreated, OrderCancelled, OrderConfirmed, OrderPlaced, OrderRefunded } from '@shop/events';
+import { CartCheckedOut, CartCreated, OrderCancelled, OrderConfirmed, OrderPlaced, OrderRefunded, ReturnRefunded } from '@shop/events';
 import type { ReportInterval } from './sales-report.repository';
 import { SalesReportRepository } from './sales-report.repository';
 
@@ -55,6 +55,8 @@ export function salesReportParts(deps: ServiceDeps) {
     }),
     on(OrderCancelled, (e, tx) => repo.in(tx).recordCancelled(e.data.orderId)),
     on(OrderRefunded, (e, tx) => repo.in(tx).recordRefunded(e.data.orderId, e.data.amount.amount)),
+    // Issue 19: a return's refund is a partial refund of a sale that stands.
+    on(ReturnRefunded, (e, tx) => repo.in(tx).recordRefunded(e.data.orderId, e.data.amount.amount)),
     on(CartCreated, (e, tx) => repo.in(tx).recordCart('created', e.data.at)),
     on(CartCheckedOut, (e, tx) => repo.in(tx).recordCart('checked_out', e.data.at)),
   ];

@@ -14,6 +14,9 @@ export const NOTIFICATION_TEMPLATES = [
   'order-cancelled',
   'order-refunded',
   'back-in-stock',
+  'return-approved',
+  'return-received',
+  'return-refunded',
 ] as const;
 
 /** Which notification a message is (bounded). */

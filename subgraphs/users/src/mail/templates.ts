@@ -26,6 +26,9 @@ export interface TemplateData {
   'order-delivered': { name: string; orderNumber: string; guestLink?: string };
   'order-refunded': { name: string; orderNumber: string; amount: { amount: string; currencyCode: string }; guestLink?: string };
   'back-in-stock': { name: string; productName: string | null; productUrl: string };
+  'return-approved': { name: string; orderNumber: string };
+  'return-received': { name: string; orderNumber: string };
+  'return-refunded': { name: string; orderNumber: string; amount: { amount: string; currencyCode: string } };
 }
 
 /** What a mail that carries an e-mail verification token needs. */
@@ -41,6 +44,7 @@ export const REJECTION_TEXT: { readonly [R in OrderRejectionReason]: string } = 
   PAYMENT_DECLINED: 'the payment was declined',
   INVENTORY_TIMEOUT: 'we could not confirm stock in time',
   PAYMENT_TIMEOUT: 'the payment could not be confirmed in time',
+  FRAUD_REJECTED: 'we could not accept the payment',
 };
 
 function verificationLines(d: VerificationData): string[] {
@@ -123,6 +127,9 @@ const renderers: { [T in MailTemplate]: (data: TemplateData[T]) => RenderedMail 
       href: d.productUrl,
       label: 'See the product',
     }),
+  'return-approved': (d) => mail(`Return for order ${d.orderNumber} approved`, [`Hello ${d.name},`, `your return for order ${d.orderNumber} is approved: please send the items back. We refund them once they arrive.`]),
+  'return-received': (d) => mail(`Return for order ${d.orderNumber} received`, [`Hello ${d.name},`, `the items you returned from order ${d.orderNumber} have arrived. Your refund is on its way.`]),
+  'return-refunded': (d) => mail(`Return for order ${d.orderNumber} refunded`, [`Hello ${d.name},`, `we refunded ${d.amount.amount} ${d.amount.currencyCode} for the items you returned from order ${d.orderNumber}.`]),
 };
 
 /** Templates that may go by SMS (account mails carry links and tokens: e-mail only). */
@@ -137,6 +144,9 @@ const smsRenderers: { [T in SmsTemplate]: (data: TemplateData[T]) => string } = 
   'order-cancelled': (d) => `Shop: order ${d.orderNumber} was cancelled${d.reason ? ` (${d.reason})` : ''}.${d.refunded ? ' Your payment is being refunded.' : ''}`,
   'order-refunded': (d) => `Shop: ${d.amount.amount} ${d.amount.currencyCode} refunded for order ${d.orderNumber}.`,
   'back-in-stock': (d) => `Shop: ${d.productName ? `"${d.productName}"` : 'a product you asked about'} is back in stock: ${d.productUrl}`,
+  'return-approved': (d) => `Shop: your return for order ${d.orderNumber} is approved; please send the items back.`,
+  'return-received': (d) => `Shop: your returned items from order ${d.orderNumber} arrived; the refund is on its way.`,
+  'return-refunded': (d) => `Shop: ${d.amount.amount} ${d.amount.currencyCode} refunded for your return from order ${d.orderNumber}.`,
 };
 
 /** The text of a template's SMS. */

@@ -73,6 +73,9 @@ const SMS_TEMPLATES: ReadonlySet<NotificationTemplate> = new Set<SmsTemplate>([
   'order-cancelled',
   'order-refunded',
   'back-in-stock',
+  'return-approved',
+  'return-received',
+  'return-refunded',
 ]);
 
 function isSmsTemplate(template: NotificationTemplate): template is SmsTemplate {
