@@ -12,7 +12,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import type { Page } from 'playwright-core';
 import type { OfflineBrowser } from '@shop/platform/testing/browser';
 import { eventually } from '@shop/platform/testing';
-import { editorHasInPage, editorValueInPage, launchOfflineChromium, setEditor, waitForResult } from '@shop/platform/testing/browser';
+import { editorHasInPage, editorValueInPage, launchOfflineChromium, openGraphiql, setEditor, waitForResult } from '@shop/platform/testing/browser';
 import { WebSocketServer } from 'ws';
 import { createGraphiqlHandler, prefersHtml } from '../src/graphiql/graphiql';
 
@@ -193,11 +193,7 @@ describe('self-hosted GraphiQL explorer (Chromium, offline)', () => {
   });
 
   it('should serve the explorer page with the explorer open, the Authorization hint, and run the default query over HTTP', async () => {
-    // The first request may build the bundle (a few seconds of esbuild on a loaded machine).
-    const response = await page.goto(`${server!.url}/graphql`, { waitUntil: 'load', timeout: 120_000 });
-    expect(response?.status()).toBe(200);
-    expect(response?.headers()['content-security-policy']).toContain("script-src 'self'");
-    await page.waitForSelector('.graphiql-container', { timeout: 30_000 });
+    expect(await openGraphiql(page, `${server!.url}/graphql`)).toBe(200);
     expect(await page.title()).toBe('Shop supergraph');
 
     // The explorer plugin is open, with the schema's root fields to click.
@@ -361,6 +357,8 @@ describe('createGraphiqlHandler over HTTP', () => {
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
     const csp = page.headers.get('content-security-policy') ?? '';
     expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("script-src 'self';");
+    expect(csp).toContain("worker-src 'self';"); // Monaco's workers, from the gateway
     expect(csp).toMatch(/connect-src 'self' ws:\/\/127\.0\.0\.1:\d+ wss:\/\/127\.0\.0\.1:\d+/);
     const html = await page.text();
     expect(html).not.toMatch(/https?:\/\//);

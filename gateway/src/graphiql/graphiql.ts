@@ -32,6 +32,12 @@ export interface GraphiqlOptions extends BundleOptions {
   title?: string;
   /** default: nothing is logged */
   logger?: GraphiqlLogger;
+  /**
+   * Load (or build) the bundle right away, in the background, so that the first visitor does not
+   * wait for it. Default false: on the first request for the page or an asset (tests that never
+   * open GraphiQL never pay for it).
+   */
+  prepare?: boolean;
 }
 
 export const DEFAULT_QUERY = `{
@@ -280,6 +286,9 @@ export function createGraphiqlHandler(
     return loading;
   };
 
+  const logFailure = (error: unknown): void => options.logger?.error({ err: error }, 'GraphiQL bundle could not be built');
+  if (options.prepare) load().catch(logFailure);
+
   const commonHeaders = (res: ServerResponse): void => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'no-referrer');
@@ -327,7 +336,7 @@ export function createGraphiqlHandler(
 
   const answer = (req: IncomingMessage, res: ServerResponse, respond: (loaded: Loaded) => void): void => {
     load().then(respond, (error: unknown) => {
-      options.logger?.error({ err: error }, 'GraphiQL bundle could not be built');
+      logFailure(error);
       commonHeaders(res);
       res.statusCode = 503;
       res.setHeader('Content-Type', 'text/plain; charset=utf-8');

@@ -128,3 +128,14 @@ export async function waitForResult(page: Page, needle: string, timeout = 10_000
   }
   return page.evaluate(editorValueInPage, RESULT);
 }
+
+/**
+ * Opens GraphiQL at `url` and waits until it is on screen; answers the page's HTTP status. The
+ * first request to a gateway may build GraphiQL's bundle (esbuild, seconds on a loaded machine),
+ * hence the generous default timeout (120 s).
+ */
+export async function openGraphiql(page: Page, url: string, timeout = 120_000): Promise<number | undefined> {
+  const response = await page.goto(url, { waitUntil: 'load', timeout });
+  await page.waitForSelector('.graphiql-container', { timeout });
+  return response?.status();
+}
