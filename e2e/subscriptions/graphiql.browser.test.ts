@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { Page } from 'playwright-core';
 import { eventually } from '@shop/platform/testing';
 import type { OfflineBrowser } from '@shop/platform/testing/browser';
-import { editorHasInPage, launchOfflineChromium, openGraphiql, setEditor, waitForResult } from '@shop/platform/testing/browser';
+import { HEADERS_EDITOR, SUBSCRIPTION_LOG, SUBSCRIPTION_LOG_EVENTS, SUBSCRIPTION_LOG_STATUS, editorHasInPage, launchOfflineChromium, openGraphiql, setEditor, shownText, waitForResult } from '@shop/platform/testing/browser';
 import type { DemoProduct } from '../orders/orders-flow';
 import { demoProducts } from '../orders/orders-flow';
 import type { TestShop } from '../support/harness';
@@ -17,16 +17,7 @@ import { ADJUST, metricsOf, sample } from './support';
 
 // Screenshots for a human to look at, inside the checkout (never a shared /tmp).
 const SCREENSHOTS = path.join(__dirname, '..', '..', 'tmp');
-const HEADERS_EDITOR = '.graphiql-editor-tool .graphiql-editor:not(.hidden)';
-const LOG = '.shop-subscription-log';
-const LOG_STATUS = `${LOG} .shop-subscription-log-status`;
-const LOG_EVENTS = `${LOG} .shop-subscription-log-event`;
 const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
-
-/** The text the user sees in an element (Monaco and the log render spaces as &nbsp;). */
-async function shownText(page: Page, selector: string): Promise<string> {
-  return ((await page.locator(selector).first().textContent()) ?? '').replace(/\s+/g, ' ');
-}
 
 interface LoggedEvent {
   n: string | null | undefined;
@@ -36,7 +27,7 @@ interface LoggedEvent {
 
 /** The events of the subscription log, as shown. */
 function loggedEvents(page: Page): Promise<LoggedEvent[]> {
-  return page.locator(LOG_EVENTS).evaluateAll((items) =>
+  return page.locator(SUBSCRIPTION_LOG_EVENTS).evaluateAll((items) =>
     items.map((item) => {
       const element = item as unknown as { querySelector(s: string): { textContent: string | null } | null };
       return {
@@ -76,7 +67,7 @@ describe('GraphiQL on the gateway (Chromium, offline)', () => {
     await page.click('.graphiql-execute-button');
     const result = await waitForResult(page, `"name": ${JSON.stringify(product.name)}`, 30_000);
     expect(result).toContain(`"available": ${product.available}`);
-    expect(await page.locator(LOG).count()).toBe(0); // no subscription, no log
+    expect(await page.locator(SUBSCRIPTION_LOG).count()).toBe(0); // no subscription, no log
   });
 
   it('should show "waiting for events", then a log of every stock change a mutation makes', async () => {
@@ -86,17 +77,17 @@ describe('GraphiQL on the gateway (Chromium, offline)', () => {
     await setEditor(page, HEADERS_EDITOR, JSON.stringify({ Authorization: `Bearer ${admin}` }));
     await setEditor(page, '.graphiql-query-editor', `subscription Stock {\n  stockChanged(productIds: ["${product.id}"]) {\n    available\n    product {\n      name\n    }\n  }\n}\n`);
     await page.click('.graphiql-execute-button');
-    await page.waitForSelector(`${LOG}[data-status="waiting"]`, { timeout: 30_000 });
-    expect(await shownText(page, LOG_STATUS)).toBe('Subscription Stock: subscribed, waiting for events…');
+    await page.waitForSelector(`${SUBSCRIPTION_LOG}[data-status="waiting"]`, { timeout: 30_000 });
+    expect(await shownText(page, SUBSCRIPTION_LOG_STATUS)).toBe('Subscription Stock: subscribed, waiting for events…');
     await eventually(async () => sample(await metricsOf(shop, 'inventory'), 'subgraph_subscriptions_active', { service: 'inventory', field: 'stockChanged' }) === 1, 30_000);
-    expect(await page.locator(LOG_EVENTS).count()).toBe(0);
+    expect(await page.locator(SUBSCRIPTION_LOG_EVENTS).count()).toBe(0);
 
     // Two stock changes, one after the other: each one is a new line of the log.
     expect((await shop.gql(ADJUST, { id: product.id, delta: 4 }, admin)).errors).toBeUndefined();
-    await page.waitForSelector(`${LOG_EVENTS} >> nth=0`, { timeout: 30_000 });
+    await page.waitForSelector(`${SUBSCRIPTION_LOG_EVENTS} >> nth=0`, { timeout: 30_000 });
     expect((await shop.gql(ADJUST, { id: product.id, delta: -1 }, admin)).errors).toBeUndefined();
-    await page.waitForSelector(`${LOG_EVENTS} >> nth=1`, { timeout: 30_000 });
-    expect(await shownText(page, LOG_STATUS)).toBe('Subscription Stock: subscribed, 2 events received');
+    await page.waitForSelector(`${SUBSCRIPTION_LOG_EVENTS} >> nth=1`, { timeout: 30_000 });
+    expect(await shownText(page, SUBSCRIPTION_LOG_STATUS)).toBe('Subscription Stock: subscribed, 2 events received');
 
     const events = await loggedEvents(page);
     expect(events.map(({ n, payload }) => [n, payload.data?.stockChanged])).toEqual([
@@ -110,9 +101,9 @@ describe('GraphiQL on the gateway (Chromium, offline)', () => {
 
     // GraphiQL's run button stops it; the log keeps what came and says so.
     await page.click('.graphiql-execute-button');
-    await page.waitForSelector(`${LOG}[data-status="stopped"]`);
-    expect(await shownText(page, LOG_STATUS)).toBe('Subscription Stock: stopped after 2 events');
-    expect(await page.locator(LOG_EVENTS).count()).toBe(2);
+    await page.waitForSelector(`${SUBSCRIPTION_LOG}[data-status="stopped"]`);
+    expect(await shownText(page, SUBSCRIPTION_LOG_STATUS)).toBe('Subscription Stock: stopped after 2 events');
+    expect(await page.locator(SUBSCRIPTION_LOG_EVENTS).count()).toBe(2);
 
     expect(offline.websockets).toEqual([shop.url.replace('http:', 'ws:')]);
     expect(offline.blocked).toEqual([]);

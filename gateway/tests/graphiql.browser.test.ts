@@ -12,7 +12,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import type { Page } from 'playwright-core';
 import type { OfflineBrowser } from '@shop/platform/testing/browser';
 import { eventually } from '@shop/platform/testing';
-import { editorHasInPage, editorValueInPage, launchOfflineChromium, openGraphiql, setEditor, waitForResult } from '@shop/platform/testing/browser';
+import { HEADERS_EDITOR, SUBSCRIPTION_LOG, SUBSCRIPTION_LOG_EVENTS, SUBSCRIPTION_LOG_STATUS, editorHasInPage, editorValueInPage, launchOfflineChromium, openGraphiql, setEditor, shownText, waitForResult } from '@shop/platform/testing/browser';
 import { WebSocketServer } from 'ws';
 import { createGraphiqlHandler, prefersHtml } from '../src/graphiql/graphiql';
 
@@ -160,15 +160,6 @@ async function startServer(recorded: Recorded): Promise<{ url: string; close: ()
   };
 }
 
-/** The subscription log under the response pane (gateway/src/graphiql/browser/subscription-log.js). */
-const LOG = '.shop-subscription-log';
-const LOG_STATUS = `${LOG} .shop-subscription-log-status`;
-const LOG_EVENTS = `${LOG} .shop-subscription-log-event`;
-
-/** The text the user sees in an element (Monaco and the log render spaces as &nbsp;). */
-async function shownText(page: Page, selector: string): Promise<string> {
-  return ((await page.locator(selector).first().textContent()) ?? '').replace(/\s+/g, ' ');
-}
 
 describe('self-hosted GraphiQL explorer (Chromium, offline)', () => {
   const recorded: Recorded = { httpOperations: [], wsConnectionParams: [], wsSubscriptions: [] };
@@ -198,12 +189,11 @@ describe('self-hosted GraphiQL explorer (Chromium, offline)', () => {
 
     // The explorer plugin is open, with the schema's root fields to click.
     await page.waitForSelector('.graphiql-plugin .graphiql-explorer-root', { timeout: 30_000 });
-    await page.waitForFunction(() => (globalThis as unknown as { document: { querySelector(s: string): { textContent: string | null } | null } }).document.querySelector('.graphiql-explorer-root')?.textContent?.includes('products'));
+    await page.waitForSelector('.graphiql-explorer-root >> text=products');
 
     // The Headers tab (open by default) shows how to send a token, without sending one.
-    const headersEditor = '.graphiql-editor-tool .graphiql-editor:not(.hidden)';
-    await page.waitForFunction(editorHasInPage, { selector: headersEditor, needle: '"Authorization": "Bearer <token>"', exact: false });
-    expect(await shownText(page, headersEditor)).toContain('"Authorization": "Bearer <token>"');
+    await page.waitForFunction(editorHasInPage, { selector: HEADERS_EDITOR, needle: '"Authorization": "Bearer <token>"', exact: false });
+    expect(await shownText(page, HEADERS_EDITOR)).toContain('"Authorization": "Bearer <token>"');
 
     const defaultQuery = await page.evaluate(editorValueInPage, '.graphiql-query-editor');
     expect(defaultQuery.replace(/\s+/g, ' ')).toContain('products(first: 3) { edges { node { name price { amount currencyCode } inventory { available } } } }');
@@ -214,7 +204,7 @@ describe('self-hosted GraphiQL explorer (Chromium, offline)', () => {
     expect(recorded.httpOperations.find((op) => op.operationName !== 'IntrospectionQuery')).toEqual({ operationName: undefined, authorization: undefined });
 
     // Like a user pasting a token into the headers editor.
-    await setEditor(page, headersEditor, '{"Authorization": "Bearer test-token"}');
+    await setEditor(page, HEADERS_EDITOR, '{"Authorization": "Bearer test-token"}');
     await setEditor(page, '.graphiql-query-editor', '{ products(first: 3) { edges { node { name price { currencyCode } } } } }');
     await page.click('.graphiql-execute-button');
     const result = await waitForResult(page, '"currencyCode": "EUR"');
@@ -232,7 +222,7 @@ describe('self-hosted GraphiQL explorer (Chromium, offline)', () => {
       { operationName: undefined, authorization: 'Bearer test-token' },
     ]);
     // A query shows no subscription log.
-    expect(await page.locator(LOG).count()).toBe(0);
+    expect(await page.locator(SUBSCRIPTION_LOG).count()).toBe(0);
   });
 
   it('should run a subscription over graphql-ws with the headers as connection_init payload', async () => {
@@ -249,28 +239,28 @@ describe('self-hosted GraphiQL explorer (Chromium, offline)', () => {
     // The subscription did not go over HTTP.
     expect(recorded.httpOperations.filter((op) => op.operationName !== 'IntrospectionQuery')).toHaveLength(2);
     // Both events are in the log, and the server's end of the stream is shown.
-    await page.waitForSelector(`${LOG}[data-status="ended"]`);
-    expect(await shownText(page, LOG_STATUS)).toBe('Subscription inventoryChanged: ended by the server after 2 events');
-    expect(await page.locator(LOG_EVENTS).count()).toBe(2);
+    await page.waitForSelector(`${SUBSCRIPTION_LOG}[data-status="ended"]`);
+    expect(await shownText(page, SUBSCRIPTION_LOG_STATUS)).toBe('Subscription inventoryChanged: ended by the server after 2 events');
+    expect(await page.locator(SUBSCRIPTION_LOG_EVENTS).count()).toBe(2);
   });
 
   it('should show "waiting for events", then log every event with its time, then the end', async () => {
     await setEditor(page, '.graphiql-query-editor', 'subscription Ticks {\n  ticks {\n    n\n  }\n}\n');
     await page.click('.graphiql-execute-button');
-    await page.waitForSelector(`${LOG}[data-status="waiting"]`);
-    expect(await shownText(page, LOG_STATUS)).toBe('Subscription Ticks: subscribed, waiting for events…');
-    expect(await page.locator(LOG_EVENTS).count()).toBe(0);
+    await page.waitForSelector(`${SUBSCRIPTION_LOG}[data-status="waiting"]`);
+    expect(await shownText(page, SUBSCRIPTION_LOG_STATUS)).toBe('Subscription Ticks: subscribed, waiting for events…');
+    expect(await page.locator(SUBSCRIPTION_LOG_EVENTS).count()).toBe(0);
     // The server has the subscription before the test pushes anything.
     await eventually(async () => recorded.wsSubscriptions.some((query) => query.includes('ticks')), 15_000);
 
     ticks.push(1);
-    await page.waitForSelector(`${LOG_EVENTS} >> nth=0`);
-    expect(await shownText(page, LOG_STATUS)).toBe('Subscription Ticks: subscribed, 1 event received');
+    await page.waitForSelector(`${SUBSCRIPTION_LOG_EVENTS} >> nth=0`);
+    expect(await shownText(page, SUBSCRIPTION_LOG_STATUS)).toBe('Subscription Ticks: subscribed, 1 event received');
     ticks.push(2);
-    await page.waitForSelector(`${LOG_EVENTS} >> nth=1`);
-    expect(await shownText(page, LOG_STATUS)).toBe('Subscription Ticks: subscribed, 2 events received');
+    await page.waitForSelector(`${SUBSCRIPTION_LOG_EVENTS} >> nth=1`);
+    expect(await shownText(page, SUBSCRIPTION_LOG_STATUS)).toBe('Subscription Ticks: subscribed, 2 events received');
 
-    const events = await page.locator(LOG_EVENTS).evaluateAll((items) =>
+    const events = await page.locator(SUBSCRIPTION_LOG_EVENTS).evaluateAll((items) =>
       items.map((item) => {
         const element = item as unknown as { querySelector(s: string): { textContent: string | null; getAttribute(a: string): string | null } | null };
         return {
@@ -294,28 +284,28 @@ describe('self-hosted GraphiQL explorer (Chromium, offline)', () => {
     await page.screenshot({ path: path.join(SCREENSHOTS, 'graphiql-subscription-log.png') });
 
     ticks.end();
-    await page.waitForSelector(`${LOG}[data-status="ended"]`);
-    expect(await shownText(page, LOG_STATUS)).toBe('Subscription Ticks: ended by the server after 2 events');
-    expect(await page.locator(LOG_EVENTS).count()).toBe(2);
+    await page.waitForSelector(`${SUBSCRIPTION_LOG}[data-status="ended"]`);
+    expect(await shownText(page, SUBSCRIPTION_LOG_STATUS)).toBe('Subscription Ticks: ended by the server after 2 events');
+    expect(await page.locator(SUBSCRIPTION_LOG_EVENTS).count()).toBe(2);
   });
 
   it('should show a stop by the user, and a refused subscription as an error', async () => {
     // Stop: GraphiQL's run button turns into a stop button while the subscription runs.
     await setEditor(page, '.graphiql-query-editor', 'subscription Ticks {\n  ticks {\n    n\n  }\n}\n');
     await page.click('.graphiql-execute-button');
-    await page.waitForSelector(`${LOG}[data-status="waiting"]`);
-    expect(await page.locator(LOG_EVENTS).count()).toBe(0); // a new run starts a new log
+    await page.waitForSelector(`${SUBSCRIPTION_LOG}[data-status="waiting"]`);
+    expect(await page.locator(SUBSCRIPTION_LOG_EVENTS).count()).toBe(0); // a new run starts a new log
     ticks.push(3);
-    await page.waitForSelector(`${LOG}[data-status="receiving"]`);
+    await page.waitForSelector(`${SUBSCRIPTION_LOG}[data-status="receiving"]`);
     await page.click('.graphiql-execute-button');
-    await page.waitForSelector(`${LOG}[data-status="stopped"]`);
-    expect(await shownText(page, LOG_STATUS)).toBe('Subscription Ticks: stopped after 1 event');
+    await page.waitForSelector(`${SUBSCRIPTION_LOG}[data-status="stopped"]`);
+    expect(await shownText(page, SUBSCRIPTION_LOG_STATUS)).toBe('Subscription Ticks: stopped after 1 event');
 
     await setEditor(page, '.graphiql-query-editor', 'subscription {\n  forbidden {\n    n\n  }\n}\n');
     await page.click('.graphiql-execute-button');
-    await page.waitForSelector(`${LOG}[data-status="error"]`);
-    expect(await shownText(page, LOG_STATUS)).toBe('Subscription forbidden: failed after 0 events');
-    expect(await shownText(page, `${LOG} .shop-subscription-log-error`)).toContain('not allowed here');
+    await page.waitForSelector(`${SUBSCRIPTION_LOG}[data-status="error"]`);
+    expect(await shownText(page, SUBSCRIPTION_LOG_STATUS)).toBe('Subscription forbidden: failed after 0 events');
+    expect(await shownText(page, `${SUBSCRIPTION_LOG} .shop-subscription-log-error`)).toContain('not allowed here');
     await waitForResult(page, 'not allowed here');
   });
 

@@ -139,3 +139,15 @@ export async function openGraphiql(page: Page, url: string, timeout = 120_000): 
   await page.waitForSelector('.graphiql-container', { timeout });
   return response?.status();
 }
+
+/** The subscription log under GraphiQL's response pane (gateway/src/graphiql/browser/subscription-log.js). */
+export const SUBSCRIPTION_LOG = '.shop-subscription-log';
+export const SUBSCRIPTION_LOG_STATUS = `${SUBSCRIPTION_LOG} .shop-subscription-log-status`;
+export const SUBSCRIPTION_LOG_EVENTS = `${SUBSCRIPTION_LOG} .shop-subscription-log-event`;
+/** GraphiQL's Headers tab (its editor, when the tab is shown). */
+export const HEADERS_EDITOR = '.graphiql-editor-tool .graphiql-editor:not(.hidden)';
+
+/** The text the user sees in the first element matching `selector` (Monaco renders spaces as &nbsp;: folded to one space). */
+export async function shownText(page: Page, selector: string): Promise<string> {
+  return ((await page.locator(selector).first().textContent()) ?? '').replace(/\s+/g, ' ');
+}
