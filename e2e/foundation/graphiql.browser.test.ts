@@ -1,5 +1,6 @@
+import * as path from 'node:path';
 import type { OfflineBrowser } from '@shop/platform/testing/browser';
-import { launchOfflineChromium, waitForResult } from '@shop/platform/testing/browser';
+import { launchOfflineChromium, openGraphiql, waitForResult } from '@shop/platform/testing/browser';
 import { eventually } from '@shop/platform/testing';
 import type { TestShop } from '../support/harness';
 import { startTestShop } from '../support/harness';
@@ -24,15 +25,13 @@ describe('GraphiQL on the real gateway, in Chromium with the network cut off', (
       return nodes.some((n) => n.inventory.available > 0) ? nodes : null;
     }, 30_000);
     const { page } = offline;
-    const response = await page.goto(shop.url, { waitUntil: 'load' });
-    expect(response?.status()).toBe(200);
-    await page.waitForSelector('.graphiql-container');
+    expect(await openGraphiql(page, shop.url)).toBe(200);
     await page.click('.graphiql-execute-button');
     const result = await waitForResult(page, expected[0]!.name.replace(/"/g, '\\"'));
     for (const node of expected) expect(result).toContain(JSON.stringify(node.name).slice(1, -1));
     expect(result).toContain('"currencyCode": "USD"');
     expect(result).toContain('"available"');
-    await page.screenshot({ path: '/tmp/graphiql-gateway.png' });
+    await page.screenshot({ path: path.join(__dirname, '..', '..', 'tmp', 'graphiql-gateway.png') }); // inside the checkout, not a shared /tmp
     expect(offline.blocked).toEqual([]);
     expect(offline.pageErrors).toEqual([]);
   });

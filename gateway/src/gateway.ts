@@ -238,7 +238,7 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
   });
   await apollo.start();
   let ready = false;
-  const graphiql = createGraphiqlHandler({ endpointPath: '/graphql' });
+  const graphiql = createGraphiqlHandler({ endpointPath: '/graphql', logger, prepare: production });
   app.use((req, res, next) => (graphiql(req, res) ? undefined : next()));
   if (settings.metricsHandler) app.get('/metrics', settings.metricsHandler);
   mountOperationalRoutes(app, 'gateway', async () => ready && revocationsReplayed, { logger });

@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { OfflineBrowser } from '@shop/platform/testing/browser';
-import { launchOfflineChromium, setEditor, waitForResult } from '@shop/platform/testing/browser';
+import { launchOfflineChromium, openGraphiql, setEditor, waitForResult } from '@shop/platform/testing/browser';
 import { buildManifest } from '../src/persisted-manifest';
 import type { Fixture } from './subscriptions.fixture';
 import { startFixture } from './subscriptions.fixture';
@@ -33,9 +33,7 @@ describe('GraphiQL with the safelist required', () => {
 
   it('should load the schema, run a listed operation and show why an unlisted one is refused', async () => {
     const { page } = offline;
-    const response = await page.goto(fixture.gateway.url, { waitUntil: 'load' });
-    expect(response?.status()).toBe(200);
-    await page.waitForSelector('.graphiql-container');
+    expect(await openGraphiql(page, fixture.gateway.url)).toBe(200);
     await setEditor(page, '.graphiql-query-editor', LISTED);
     await page.click('.graphiql-execute-button');
     expect(await waitForResult(page, '"name": "Product 17"')).toContain('"product"');
