@@ -28,6 +28,11 @@ export function ordersMetrics() {
       help: 'Payment operations by operation (charge, refund, lookup) and outcome (approved, declined, invalid_token, refunded, not_found, error, circuit_open).',
       labelNames: ['operation', 'outcome'],
     }),
+    webhooks: counter({
+      name: 'orders_payment_webhooks_total',
+      help: 'Payment provider webhook deliveries by outcome (accepted, duplicate, ignored, unsigned, bad_signature, error).',
+      labelNames: ['outcome'],
+    }),
     paymentAttempts: histogram({
       name: 'orders_payment_provider_call_duration_seconds',
       help: 'Duration of single calls to the payment provider, by operation and outcome (ok, error, timeout).',

@@ -12,6 +12,7 @@ import { ordersMetrics } from './metrics';
 import type { OrdersMetrics } from './metrics';
 import { OrdersService } from './orders.service';
 import type { PaymentProvider } from './payments/payment-provider';
+import { PaymentWebhooks } from './payments/payment-webhooks';
 import { PaymentWorker } from './payments/payment-worker';
 import { ResilientPaymentProvider } from './payments/resilient-payment-provider';
 import { SandboxPaymentProvider } from './payments/sandbox-payment-provider';
@@ -52,6 +53,10 @@ export interface OrdersParts {
   readonly carts: CartService;
   /** The sales report's read model, consumers and query (reports/sales-report.ts). */
   readonly salesReport: SalesReportParts;
+  /** Issue 19: the provider's webhooks (endpoint and saga step). */
+  readonly webhooks: PaymentWebhooks;
+  /** The sandbox behind the policies outside production (the dev-only challenge route), else null. */
+  readonly devSandbox: SandboxPaymentProvider | null;
 }
 
 export interface OrdersOptions {
@@ -61,8 +66,11 @@ export interface OrdersOptions {
 
 /** The provider PAYMENT_PROVIDER names. */
 function configuredProvider(settings: OrdersSettings): PaymentProvider {
-  if (settings.PAYMENT_PROVIDER === 'stripe') return new StripePaymentProvider({ apiKey: settings.STRIPE_API_KEY!, baseUrl: settings.STRIPE_API_URL });
-  return new SandboxPaymentProvider({ latencyMs: settings.PAYMENT_SANDBOX_LATENCY_MS, failureRate: settings.PAYMENT_SANDBOX_FAILURE_RATE });
+  const webhooks = { secret: settings.PAYMENT_WEBHOOK_SECRET, toleranceSeconds: settings.PAYMENT_WEBHOOK_TOLERANCE_SECONDS };
+  if (settings.PAYMENT_PROVIDER === 'stripe') {
+    return new StripePaymentProvider({ apiKey: settings.STRIPE_API_KEY!, baseUrl: settings.STRIPE_API_URL, webhooks, timeoutMs: settings.PAYMENT_TIMEOUT_MS, ...(settings.PAYMENT_RETURN_URL ? { returnUrl: settings.PAYMENT_RETURN_URL } : {}) });
+  }
+  return new SandboxPaymentProvider({ latencyMs: settings.PAYMENT_SANDBOX_LATENCY_MS, failureRate: settings.PAYMENT_SANDBOX_FAILURE_RATE, webhooks });
 }
 
 /** Builds the parts of one running orders service (`options` swap the payment provider in tests). */
@@ -99,5 +107,7 @@ export function setupOrders(deps: ServiceDeps, settings: OrdersSettings, options
   const payments = new PaymentWorker(deps, repo, provider, transitions, metrics, { intervalMs: settings.PAYMENT_WORKER_INTERVAL_MS, leaseMs });
   const service = new OrdersService(deps, repo, transitions, payments, provider.name, settings, metrics);
   const carts = new CartService(deps, new CartsRepository(privacy), repo, service, settings, metrics, cipher);
-  return { deps, settings, repo, service, transitions, payments, provider, metrics, live: new LivePubSub<OrdersTopics>(), privacy, carts, salesReport: salesReportParts(deps) };
+  const webhooks = new PaymentWebhooks(deps, repo, provider, transitions, payments, metrics);
+  const devSandbox = deps.nodeEnv !== 'production' && inner instanceof SandboxPaymentProvider ? inner : null;
+  return { deps, settings, repo, service, transitions, payments, provider, metrics, live: new LivePubSub<OrdersTopics>(), privacy, carts, salesReport: salesReportParts(deps), webhooks, devSandbox };
 }

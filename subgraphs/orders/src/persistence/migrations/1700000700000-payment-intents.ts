@@ -1,0 +1,28 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+
+/**
+ * Issue 19, payments with strong customer authentication: a payment's `next_action` (what the
+ * customer must do while it is REQUIRES_ACTION), an index to find a payment by the provider's id
+ * (a webhook without our metadata), and the provider events already received, by their id: a
+ * webhook delivered twice is written once, so it has one effect.
+ */
+export class PaymentIntents1700000700000 implements MigrationInterface {
+  readonly name = 'PaymentIntents1700000700000';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query('ALTER TABLE payment ADD COLUMN next_action jsonb');
+    await q.query('CREATE INDEX payment_charge_id ON payment (charge_id) WHERE charge_id IS NOT NULL');
+    await q.query(`CREATE TABLE payment_webhook_event (
+      provider text NOT NULL,
+      event_id text NOT NULL,
+      type text NOT NULL,
+      received_at timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (provider, event_id))`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('DROP TABLE payment_webhook_event');
+    await q.query('DROP INDEX payment_charge_id');
+    await q.query('ALTER TABLE payment DROP COLUMN next_action');
+  }
+}
