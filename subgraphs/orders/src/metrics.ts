@@ -25,7 +25,7 @@ export function ordersMetrics() {
     }),
     payments: counter({
       name: 'orders_payment_operations_total',
-      help: 'Payment operations by operation (charge, refund, lookup) and outcome (approved, declined, invalid_token, refunded, not_found, error, circuit_open).',
+      help: 'Payment operations by operation (charge, refund, lookup, authentication: 3-D Secure asked for, then its webhook outcome) and outcome (approved, declined, invalid_token, requires_action, refunded, not_found, error, circuit_open).',
       labelNames: ['operation', 'outcome'],
     }),
     webhooks: counter({

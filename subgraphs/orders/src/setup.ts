@@ -84,6 +84,7 @@ export function setupOrders(deps: ServiceDeps, settings: OrdersSettings, options
     metrics.checkoutsCompleted.inc({ guest }, 0);
   }
   metrics.checkoutValue.inc({ currency: 'USD' }, 0);
+  for (const outcome of ['accepted', 'duplicate', 'ignored', 'unsigned', 'bad_signature']) metrics.webhooks.inc({ outcome }, 0);
   const inner = options.paymentProvider?.(settings) ?? configuredProvider(settings);
   const provider = new ResilientPaymentProvider(inner, {
     timeoutMs: settings.PAYMENT_TIMEOUT_MS,

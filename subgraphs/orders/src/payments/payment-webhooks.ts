@@ -102,6 +102,7 @@ export class PaymentWebhooks {
     const settled = { chargeId: d.paymentId, last4: d.last4 ?? payment.last4, nextAction: null, token: null, lockedUntil: null, nextAttemptAt: null, lastError: null, updatedAt: now };
     const waiting = payment.status === PaymentStatus.RequiresAction || payment.status === PaymentStatus.Pending;
     if (order.status === OrderStatus.Pending && waiting) {
+      afterCommit(tx, () => this.metrics.payments.inc({ operation: 'authentication', outcome: d.outcome === 'succeeded' ? 'approved' : 'declined' }));
       if (d.outcome === 'succeeded') {
         await this.transitions.apply(tx, order, { to: 'CONFIRMED' }, now, { ...settled, status: PaymentStatus.Captured }, [paymentSucceeded(this.deps.outbox, payment, d.paymentId, now)]);
       } else {

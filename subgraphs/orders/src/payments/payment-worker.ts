@@ -107,9 +107,15 @@ export class PaymentWorker implements BackgroundJob {
       if (p.status === PaymentStatus.Pending) {
         if (!p.token) throw new Error('payment has no token to charge');
         const result = await this.provider.charge({ idempotencyKey: chargeKey(p.orderId), amount: p.amount, currencyCode: p.currencyCode, token: p.token, orderId: p.orderId });
-        this.metrics.payments.inc({ operation, outcome: outcomeLabel(result) });
-        if (result.outcome === 'requires_action') await this.applyRequiresAction(p, result);
-        else await this.applyCharge(p, result);
+        // A charge that asks for authentication is not a charge outcome yet (the success-rate alert
+        // counts charges): it is counted under `authentication`, with its webhook outcome later.
+        if (result.outcome === 'requires_action') {
+          this.metrics.payments.inc({ operation: 'authentication', outcome: 'requires_action' });
+          await this.applyRequiresAction(p, result);
+        } else {
+          this.metrics.payments.inc({ operation, outcome: outcomeLabel(result) });
+          await this.applyCharge(p, result);
+        }
       } else if (p.status === PaymentStatus.VoidPending) {
         const result = await this.provider.findCharge(chargeKey(p.orderId));
         this.metrics.payments.inc({ operation, outcome: result ? outcomeLabel(result) : 'not_found' });
