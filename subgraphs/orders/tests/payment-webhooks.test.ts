@@ -2,11 +2,15 @@
  * The payment webhook settings and the development-only challenge route, with the orders service
  * alone (the whole path through the gateway is e2e/orders/payment-authentication.test.ts).
  */
+import { StockReserved } from '@shop/events';
 import type { SettingsOverrides } from '@shop/platform';
 import { parseSettings } from '@shop/platform';
+import { eventually } from '@shop/platform/testing';
 import { ordersSettings } from '../src/config';
+import { signedDelivery } from '../src/payments/provider-webhooks';
+import { SANDBOX_DEVELOPMENT_WEBHOOK_SECRET } from '../src/payments/sandbox-payment-provider';
 import type { OrdersHarness } from './support/orders-harness';
-import { startOrdersAlone } from './support/orders-harness';
+import { customer, ORDER, orderInput, PLACE_ORDER, startOrdersAlone } from './support/orders-harness';
 
 const parse = (overrides: SettingsOverrides<typeof ordersSettings.shape>) => parseSettings(ordersSettings, overrides, 'test', {});
 
@@ -41,5 +45,38 @@ describe('the development-only challenge route', () => {
     expect(unsigned.status).toBe(400);
     expect(await unsigned.json()).toMatchObject({ received: false });
     expect((await h.db.query('SELECT count(*)::int AS n FROM payment_webhook_event')).rows[0].n).toBe(0);
+  });
+});
+
+describe('a webhook that arrives before the charge answers (orders alone)', () => {
+  let h: OrdersHarness;
+  beforeAll(async () => {
+    h = await startOrdersAlone();
+  });
+  afterAll(async () => {
+    await h?.stop();
+  });
+
+  it('should confirm the order once, whichever of the webhook and the charge answer comes first', async () => {
+    const alice = customer();
+    const product = await h.createProduct('12.00', 'Cap');
+    const order = (await h.gql(PLACE_ORDER, { input: orderInput([{ productId: product, quantity: 1 }]) }, alice)).data.placeOrder;
+    // The charge goes through at the provider, but its answers are lost for a whole round.
+    h.sandbox.inject('charge', 'lost-response', 3);
+    await h.publish(StockReserved, order.id, { orderId: order.id, lines: [{ productId: product, quantity: 1 }] });
+    const [charge] = await eventually(() => (h.sandbox.chargesOf(order.id).length ? h.sandbox.chargesOf(order.id) : null));
+    // Stripe also sends payment_intent.succeeded for payments that needed no action.
+    const delivery = signedDelivery({ id: 'evt_race_1', type: 'payment_intent.succeeded', object: { id: charge!.chargeId, object: 'payment_intent', status: 'succeeded', metadata: { order_id: order.id } } }, SANDBOX_DEVELOPMENT_WEBHOOK_SECRET);
+    const answer = await fetch(h.service.url.replace(/\/graphql$/, '/webhooks/payments'), { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': delivery.signature }, body: delivery.payload });
+    expect(answer.status).toBe(200);
+    await eventually(async () => (await h.gql(ORDER, { id: order.id }, alice)).data?.order?.status === 'CONFIRMED', 20_000);
+    // Whatever the worker still has in flight ends, and changes nothing more.
+    await h.parts.payments.processNow(order.id);
+    await eventually(() => h.eventsOf(order.id).includes('orders.order-confirmed.v1'), 10_000);
+    const confirmed = (await h.gql(ORDER, { id: order.id }, alice)).data.order;
+    expect(confirmed).toMatchObject({ status: 'CONFIRMED', payment: { status: 'CAPTURED' } });
+    expect(confirmed.statusHistory.filter((s: { status: string }) => s.status === 'CONFIRMED')).toHaveLength(1);
+    expect(h.eventsOf(order.id).filter((t) => t === 'orders.order-confirmed.v1' || t === 'orders.payment-succeeded.v1')).toEqual(['orders.payment-succeeded.v1', 'orders.order-confirmed.v1']);
+    expect(h.sandbox.chargesOf(order.id)).toHaveLength(1);
   });
 });
