@@ -66,7 +66,7 @@ describe('a webhook that arrives before the charge answers (orders alone)', () =
     await h.publish(StockReserved, order.id, { orderId: order.id, lines: [{ productId: product, quantity: 1 }] });
     const [charge] = await eventually(() => (h.sandbox.chargesOf(order.id).length ? h.sandbox.chargesOf(order.id) : null));
     // Stripe also sends payment_intent.succeeded for payments that needed no action.
-    const delivery = signedDelivery({ id: 'evt_race_1', type: 'payment_intent.succeeded', object: { id: charge!.chargeId, object: 'payment_intent', status: 'succeeded', metadata: { order_id: order.id } } }, SANDBOX_DEVELOPMENT_WEBHOOK_SECRET);
+    const delivery = signedDelivery({ id: 'evt_race_1', type: 'payment_intent.succeeded', object: { id: charge?.chargeId ?? 'missing', object: 'payment_intent', status: 'succeeded', metadata: { order_id: order.id } } }, SANDBOX_DEVELOPMENT_WEBHOOK_SECRET);
     const answer = await fetch(h.service.url.replace(/\/graphql$/, '/webhooks/payments'), { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': delivery.signature }, body: delivery.payload });
     expect(answer.status).toBe(200);
     await eventually(async () => (await h.gql(ORDER, { id: order.id }, alice)).data?.order?.status === 'CONFIRMED', 20_000);
