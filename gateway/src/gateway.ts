@@ -9,6 +9,7 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { expressMiddleware } from '@as-integrations/express5';
 import type { RequestHandler } from 'express';
 import express from 'express';
+import { forwardPaymentWebhooks, PAYMENT_WEBHOOK_PATH } from './payment-webhook-proxy';
 import { Redis } from 'ioredis';
 import proxyAddr from 'proxy-addr';
 import type { EventBus, Identity, Logger, QueryLimits, SessionDenyList } from '@shop/platform';
@@ -242,6 +243,8 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
   app.use((req, res, next) => (graphiql(req, res) ? undefined : next()));
   if (settings.metricsHandler) app.get('/metrics', settings.metricsHandler);
   mountOperationalRoutes(app, 'gateway', async () => ready && revocationsReplayed, { logger });
+  // The payment provider's webhooks, forwarded as they are to orders (issue 19).
+  app.post(PAYMENT_WEBHOOK_PATH, ...forwardPaymentWebhooks(settings.subgraphUrls?.['orders'], logger));
   // Before the query path: the attached server answers subscriptions over SSE and multipart itself.
   const attached = settings.attach?.(httpServer, gateway, { logger, verifier: settings.verifier, limits, production, rateLimits, persistedOperations: persisted, clientAddress, ...(settings.revocations ? { revocations: settings.revocations } : {}) });
   app.use(

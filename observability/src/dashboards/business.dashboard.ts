@@ -89,6 +89,18 @@ export const businessDashboard: DashboardSpec = {
         stacked: true,
         width: 8,
       }),
+      timeseries(
+        '3-D Secure and payment webhooks',
+        [
+          { expr: 'sum by (outcome) (rate(orders_payment_operations_total{operation="authentication"}[$__rate_interval])) * 60', legend: 'authentication {{outcome}}' },
+          { expr: 'sum by (outcome) (rate(orders_payment_webhooks_total[$__rate_interval])) * 60', legend: 'webhook {{outcome}}' },
+        ],
+        {
+          description: 'Per minute (issue 19): payments that asked for 3-D Secure (requires_action) and their outcome by webhook (approved, declined); webhook deliveries by outcome (accepted, duplicate, ignored; unsigned and bad_signature are refusals: a rise is a misconfigured secret or someone probing the endpoint).',
+          unit: 'short',
+          width: 8,
+        },
+      ),
       timeseries('Login failures per minute', { expr: 'sum by (reason) (rate(users_logins_total{outcome="failure"}[$__rate_interval])) * 60', legend: '{{reason}}' }, {
         description: 'Failed sign-ins per minute by reason (unknown_account, wrong_password, rate_limited, invalid_input); a sudden rise: credential stuffing.',
         unit: 'short',

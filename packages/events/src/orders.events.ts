@@ -85,3 +85,31 @@ export const CartCreated = defineEvent('orders.cart-created.v1', ORDERS_CART_TOP
 export const CartCheckedOut = defineEvent('orders.cart-checked-out.v1', ORDERS_CART_TOPIC, z.object({ cartId: id, orderId: id, guest: z.boolean(), itemCount: z.number().int(), total: money, at: timestamp }));
 /** An inactive cart expired and was removed by the sweep. */
 export const CartExpired = defineEvent('orders.cart-expired.v1', ORDERS_CART_TOPIC, z.object({ cartId: id, at: timestamp }));
+
+/**
+ * Payment facts (issue 19), on the order's topic and keyed by order id, so they stay in order with
+ * its other events. Amounts in minor units (cents) with their currency; `paymentId` is the
+ * provider's id of the payment (a Stripe PaymentIntent `pi_…`, the sandbox's own); no card data.
+ */
+export const PAYMENT_FAILURE_REASONS = ['card_declined', 'invalid_token', 'authentication_failed'] as const;
+export type PaymentFailureReason = (typeof PAYMENT_FAILURE_REASONS)[number];
+const paymentFact = { orderId: id, provider: z.string(), amountMinor: z.number().int().nonnegative(), currencyCode: z.string().length(3) };
+/** The provider captured the order's payment (directly, or after the customer's authentication). */
+export const PaymentSucceeded = defineEvent('orders.payment-succeeded.v1', ORDERS_ORDER_TOPIC, z.object({ ...paymentFact, paymentId: id, succeededAt: timestamp }));
+/** The provider refused the payment (declined card, invalid token, failed authentication); `paymentId` is null when no payment was created. */
+export const PaymentFailed = defineEvent('orders.payment-failed.v1', ORDERS_ORDER_TOPIC, z.object({ ...paymentFact, paymentId: id.nullable(), reason: z.enum(PAYMENT_FAILURE_REASONS), failedAt: timestamp }));
+/**
+ * The provider asks the customer to authenticate the payment (3-D Secure): the order stays PENDING
+ * until the outcome arrives by webhook or the saga times out. `actionType` e.g. THREE_D_SECURE.
+ * The client secret never travels on the bus (the customer reads it from `Payment.nextAction`).
+ */
+export const PaymentActionRequired = defineEvent('orders.payment-action-required.v1', ORDERS_ORDER_TOPIC, z.object({ ...paymentFact, number: z.string(), userId: id, paymentId: id, actionType: z.string(), requiredAt: timestamp }));
+
+/** Orders' own queue of verified provider webhooks (written by POST /webhooks/payments through the outbox, consumed by orders with the inbox). */
+export const ORDERS_PAYMENT_WEBHOOK_TOPIC = 'orders.payment-webhook';
+/** A provider webhook whose signature, timestamp and id were checked (first delivery of its id only): the outcome of a payment that needed action. */
+export const PaymentWebhookReceived = defineEvent(
+  'orders.payment-webhook-received.v1',
+  ORDERS_PAYMENT_WEBHOOK_TOPIC,
+  z.object({ provider: z.string(), providerEventId: z.string().min(1).max(255), outcome: z.enum(['succeeded', 'failed']), paymentId: id, orderId: id.nullable(), last4: z.string().nullable(), reason: z.enum(PAYMENT_FAILURE_REASONS).nullable(), receivedAt: timestamp }),
+);

@@ -7,6 +7,7 @@ import type { SettingsOf } from '@shop/platform';
 import type { NodeEnv } from '@shop/platform';
 import { ConfigError, defineSettings, env, piiKeysSetting } from '@shop/platform';
 import { z } from 'zod';
+import { SANDBOX_DEVELOPMENT_WEBHOOK_SECRET } from './payments/sandbox-payment-provider';
 
 /** A non-negative decimal number (minutes may be fractional, e.g. 0.5). */
 const decimal = (fallback: number) => z.coerce.number().min(0).finite().default(fallback);
@@ -24,6 +25,12 @@ const ordersShape = {
   STRIPE_API_KEY: z.string().min(1).optional(),
   /** Stripe API base URL. Default https://api.stripe.com (point it at stripe-mock to test). */
   STRIPE_API_URL: env.url().default('https://api.stripe.com'),
+  /** Issue 19: the signing secret of the payment webhook endpoint (`whsec_…` from Stripe's dashboard); required with stripe. Default: the sandbox's published development secret. */
+  PAYMENT_WEBHOOK_SECRET: z.string().min(8, 'must be at least 8 characters').default(SANDBOX_DEVELOPMENT_WEBHOOK_SECRET),
+  /** Oldest accepted webhook signature, in seconds (older deliveries are refused: replays of captured requests). Default 300. */
+  PAYMENT_WEBHOOK_TOLERANCE_SECONDS: env.int(300, 1),
+  /** Where the provider sends the customer back after a redirect-based 3-D Secure challenge (Stripe `return_url`); unset: the client completes it with Stripe.js and the client secret. */
+  PAYMENT_RETURN_URL: env.url().optional(),
   /** Simulated latency of each sandbox call. Default 50 ms. */
   PAYMENT_SANDBOX_LATENCY_MS: env.int(50),
   /** Share of sandbox calls that fail as "provider unavailable" (0..1), for chaos testing. Default 0. */
@@ -80,6 +87,9 @@ export const DEVELOPMENT_GUEST_TOKEN_SECRET = 'development-only-guest-order-toke
 export const ordersSettings = defineSettings(ordersShape, (settings, nodeEnv: NodeEnv) => {
   if (settings.PAYMENT_PROVIDER === 'stripe' && !settings.STRIPE_API_KEY) {
     throw new ConfigError('Invalid configuration: STRIPE_API_KEY: required when PAYMENT_PROVIDER=stripe (it is not set)');
+  }
+  if (settings.PAYMENT_PROVIDER === 'stripe' && settings.PAYMENT_WEBHOOK_SECRET === SANDBOX_DEVELOPMENT_WEBHOOK_SECRET) {
+    throw new ConfigError('Invalid configuration: PAYMENT_WEBHOOK_SECRET: the signing secret of the webhook endpoint is required when PAYMENT_PROVIDER=stripe (it is not set)');
   }
   if (nodeEnv !== 'production') return;
   // The same rule as users': production needs its own PII keys (and its own token secret).

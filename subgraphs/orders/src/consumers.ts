@@ -2,12 +2,12 @@
  * Everything orders reacts to, in one place: the catalog's products (the local read model that
  * checkout prices from) and inventory's answers to the saga.
  */
-import { AccountErased, ProductCreated, ProductDeleted, ProductUpdated, StockChanged, StockRejected, StockReserved } from '@shop/events';
+import { AccountErased, PaymentWebhookReceived, ProductCreated, ProductDeleted, ProductUpdated, StockChanged, StockRejected, StockReserved } from '@shop/events';
 import { on } from '@shop/platform';
 import type { EventHandler } from '@shop/platform';
 import type { OrdersParts } from './setup';
 
-export function ordersConsumers({ service, privacy, salesReport }: OrdersParts): ReadonlyArray<EventHandler<any>> {
+export function ordersConsumers({ service, privacy, salesReport, webhooks }: OrdersParts): ReadonlyArray<EventHandler<any>> {
   const upsert = `INSERT INTO product_snapshot (product_id, name, price, currency_code) VALUES ($1, $2, $3, $4)
     ON CONFLICT (product_id) DO UPDATE SET name = excluded.name, price = excluded.price, currency_code = excluded.currency_code, updated_at = now()`;
   return [
@@ -27,6 +27,8 @@ export function ordersConsumers({ service, privacy, salesReport }: OrdersParts):
     // inventory.reservation: the saga's next step.
     on(StockReserved, (e, tx) => service.onStockReserved(tx, e)),
     on(StockRejected, (e, tx) => service.onStockRejected(tx, e)),
+    // orders.payment-webhook (issue 19): verified provider webhooks, queued by POST /webhooks/payments.
+    on(PaymentWebhookReceived, (e, tx) => webhooks.onWebhook(tx, e), { batchable: false }),
     // users.user: an erased account's shipping copies go (issue 20).
     on(AccountErased, async (e, tx) => void (await privacy.eraseCustomer(tx, e.data.userId))),
     // orders.order (its own events): the sales report's read model.

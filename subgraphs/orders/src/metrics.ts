@@ -25,8 +25,13 @@ export function ordersMetrics() {
     }),
     payments: counter({
       name: 'orders_payment_operations_total',
-      help: 'Payment operations by operation (charge, refund, lookup) and outcome (approved, declined, invalid_token, refunded, not_found, error, circuit_open).',
+      help: 'Payment operations by operation (charge, refund, lookup, authentication: 3-D Secure asked for, then its webhook outcome) and outcome (approved, declined, invalid_token, requires_action, refunded, not_found, error, circuit_open).',
       labelNames: ['operation', 'outcome'],
+    }),
+    webhooks: counter({
+      name: 'orders_payment_webhooks_total',
+      help: 'Payment provider webhook deliveries by outcome (accepted, duplicate, ignored, unsigned, bad_signature, error).',
+      labelNames: ['outcome'],
     }),
     paymentAttempts: histogram({
       name: 'orders_payment_provider_call_duration_seconds',

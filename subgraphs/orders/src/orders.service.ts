@@ -313,6 +313,8 @@ function voidPayment(payment: PaymentRow, now: Date): { patch: Partial<PaymentRo
   if (payment.status === PaymentStatus.Created || payment.status === PaymentStatus.HeldForReview || (payment.status === PaymentStatus.Pending && !payment.chargeAttempted)) {
     return { patch: { status: PaymentStatus.Voided, token: null, nextAttemptAt: null, updatedAt: now }, workerNeeded: false };
   }
+  // A challenge never completed (issue 19): nothing was captured; a success that still arrives by webhook is refunded.
+  if (payment.status === PaymentStatus.RequiresAction) return { patch: { status: PaymentStatus.Voided, nextAction: null, updatedAt: now }, workerNeeded: false };
   if (payment.status === PaymentStatus.Pending) {
     // Keep the lease: a charge in flight applies its outcome (and refunds) before anyone looks it up.
     return { patch: { status: PaymentStatus.VoidPending, token: null, nextAttemptAt: now, updatedAt: now }, workerNeeded: true };

@@ -102,7 +102,7 @@ export const resolvers: GraphQLResolverMap<OrdersContext> = {
     user: (o: OrderRow) => ({ __typename: 'User', id: o.userId }),
     shippingAddress: (o: OrderRow, _: unknown, ctx: OrdersContext) => ctx.orders.privacy.open(o),
     payment: (o: OrderRow, _: unknown, ctx: OrdersContext) =>
-      ctx.loaders.payment.load(o.id).then((p: PaymentRow | null) => (p ? { orderId: o.id, currencyCode: o.currencyCode, status: p.status, provider: p.provider, last4: p.last4, declineReason: p.declineReason } : null)),
+      ctx.loaders.payment.load(o.id).then((p: PaymentRow | null) => (p ? { orderId: o.id, currencyCode: o.currencyCode, status: p.status, provider: p.provider, last4: p.last4, declineReason: p.declineReason, nextAction: p.status === 'REQUIRES_ACTION' ? (p.nextAction ?? null) : null } : null)),
     shipment: (o: OrderRow) =>
       o.carrier && o.trackingNumber && o.shippedAt
         ? { carrier: o.carrier, trackingNumber: o.trackingNumber, shippedAt: o.shippedAt.toISOString(), deliveredAt: o.deliveredAt?.toISOString() ?? null }

@@ -1,6 +1,7 @@
 import type express from 'express';
 import type { InternalRoutes } from '@shop/platform';
 import { bodyDigest } from '@shop/platform';
+import { paymentRoutes } from './payments/payment-routes';
 import type { OrdersParts } from './setup';
 
 /** The path of the guest contact route (users asks it for a guest order's confirmation mail). */
@@ -12,7 +13,8 @@ export const GUEST_CONTACT_PATH = '/internal/guest-contact/';
  * for the mail users sends. 401 without a valid signature, 404 for an unknown or non-guest order.
  * Nothing of it ever travels in an event (C↔D contract, docs/notes/orders.md).
  */
-export function ordersRoutes(app: express.Express, { repo, carts, deps }: OrdersParts, internal: InternalRoutes): void {
+export function ordersRoutes(app: express.Express, { repo, carts, deps, webhooks, devSandbox }: OrdersParts, internal: InternalRoutes): void {
+  paymentRoutes(app, { webhooks, devSandbox, logger: deps.logger });
   const empty = bodyDigest('');
   app.get(`${GUEST_CONTACT_PATH}:orderId`, (req, res) => {
     try {

@@ -11,6 +11,7 @@ import { OrdersInit1700000004000 } from './persistence/migrations/1700000004000-
 import { CartsPricing1700000300000 } from './persistence/migrations/1700000300000-carts-pricing';
 import { OrdersCustomerErasure1700000400001 } from './persistence/migrations/1700000400001-orders-customer-erasure';
 import { CartsShippingEncryption1700000400100 } from './persistence/migrations/1700000400100-carts-shipping-encryption';
+import { PaymentIntents1700000700000 } from './persistence/migrations/1700000700000-payment-intents';
 import { cartResolvers } from './carts/resolvers';
 import { OrdersSalesReport1700000500100 } from './reports/1700000500100-orders-sales-report';
 import { OrdersSalesReportCarts1700000500200 } from './reports/1700000500200-orders-sales-report-carts';
@@ -57,7 +58,7 @@ export function createOrdersService(options: OrdersOptions = {}) {
     typeDefs: loadSdl(path.join(__dirname, 'schema.graphql')),
     resolvers: mergeResolvers(resolvers, cartResolvers, returnResolvers, fraudResolvers, { Subscription: subscriptionResolvers }),
     entities: ORDERS_ENTITIES,
-    migrations: [OrdersInit1700000004000, CartsPricing1700000300000, OrdersCustomerErasure1700000400001, CartsShippingEncryption1700000400100, OrdersSalesReport1700000500100, OrdersSalesReportCarts1700000500200, OrdersReturns1700000750000, OrdersFraud1700000760000],
+    migrations: [OrdersInit1700000004000, CartsPricing1700000300000, OrdersCustomerErasure1700000400001, CartsShippingEncryption1700000400100, OrdersSalesReport1700000500100, OrdersSalesReportCarts1700000500200, PaymentIntents1700000700000, OrdersReturns1700000750000, OrdersFraud1700000760000],
     settings: ordersSettings,
     setup: (deps, settings) => setupOrders(deps, settings, options),
     context: createContext,

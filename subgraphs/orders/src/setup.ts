@@ -12,6 +12,7 @@ import { ordersMetrics } from './metrics';
 import type { OrdersMetrics } from './metrics';
 import { OrdersService } from './orders.service';
 import type { PaymentProvider } from './payments/payment-provider';
+import { PaymentWebhooks } from './payments/payment-webhooks';
 import { PaymentWorker } from './payments/payment-worker';
 import { ResilientPaymentProvider } from './payments/resilient-payment-provider';
 import { SandboxPaymentProvider } from './payments/sandbox-payment-provider';
@@ -58,6 +59,10 @@ export interface OrdersParts {
   readonly returns: ReturnsService;
   /** Issue 19: the fraud rules before the charge and the review of held orders (fraud/). */
   readonly fraud: FraudChecks;
+  /** Issue 19: the provider's webhooks (endpoint and saga step). */
+  readonly webhooks: PaymentWebhooks;
+  /** The sandbox behind the policies outside production (the dev-only challenge route), else null. */
+  readonly devSandbox: SandboxPaymentProvider | null;
 }
 
 export interface OrdersOptions {
@@ -67,8 +72,11 @@ export interface OrdersOptions {
 
 /** The provider PAYMENT_PROVIDER names. */
 function configuredProvider(settings: OrdersSettings): PaymentProvider {
-  if (settings.PAYMENT_PROVIDER === 'stripe') return new StripePaymentProvider({ apiKey: settings.STRIPE_API_KEY!, baseUrl: settings.STRIPE_API_URL });
-  return new SandboxPaymentProvider({ latencyMs: settings.PAYMENT_SANDBOX_LATENCY_MS, failureRate: settings.PAYMENT_SANDBOX_FAILURE_RATE });
+  const webhooks = { secret: settings.PAYMENT_WEBHOOK_SECRET, toleranceSeconds: settings.PAYMENT_WEBHOOK_TOLERANCE_SECONDS };
+  if (settings.PAYMENT_PROVIDER === 'stripe') {
+    return new StripePaymentProvider({ apiKey: settings.STRIPE_API_KEY!, baseUrl: settings.STRIPE_API_URL, webhooks, timeoutMs: settings.PAYMENT_TIMEOUT_MS, ...(settings.PAYMENT_RETURN_URL ? { returnUrl: settings.PAYMENT_RETURN_URL } : {}) });
+  }
+  return new SandboxPaymentProvider({ latencyMs: settings.PAYMENT_SANDBOX_LATENCY_MS, failureRate: settings.PAYMENT_SANDBOX_FAILURE_RATE, webhooks });
 }
 
 /** Builds the parts of one running orders service (`options` swap the payment provider in tests). */
@@ -82,6 +90,7 @@ export function setupOrders(deps: ServiceDeps, settings: OrdersSettings, options
     metrics.checkoutsCompleted.inc({ guest }, 0);
   }
   metrics.checkoutValue.inc({ currency: 'USD' }, 0);
+  for (const outcome of ['accepted', 'duplicate', 'ignored', 'unsigned', 'bad_signature']) metrics.webhooks.inc({ outcome }, 0);
   const inner = options.paymentProvider?.(settings) ?? configuredProvider(settings);
   const provider = new ResilientPaymentProvider(inner, {
     timeoutMs: settings.PAYMENT_TIMEOUT_MS,
@@ -106,5 +115,7 @@ export function setupOrders(deps: ServiceDeps, settings: OrdersSettings, options
   const fraud = new FraudChecks(deps, repo, transitions, settings, () => payments.wake());
   const service = new OrdersService(deps, repo, transitions, payments, provider.name, settings, metrics);
   const carts = new CartService(deps, new CartsRepository(privacy), repo, service, settings, metrics, cipher);
-  return { deps, settings, repo, service, transitions, payments, provider, metrics, live: new LivePubSub<OrdersTopics>(), privacy, carts, salesReport: salesReportParts(deps), returns: new ReturnsService(deps, repo, provider, settings), fraud };
+  const webhooks = new PaymentWebhooks(deps, repo, provider, transitions, payments, metrics);
+  const devSandbox = deps.nodeEnv !== 'production' && inner instanceof SandboxPaymentProvider ? inner : null;
+  return { deps, settings, repo, service, transitions, payments, provider, metrics, live: new LivePubSub<OrdersTopics>(), privacy, carts, salesReport: salesReportParts(deps), returns: new ReturnsService(deps, repo, provider, settings), fraud, webhooks, devSandbox };
 }

@@ -61,7 +61,7 @@ describe('the fulfilment simulator (orders alone)', () => {
     }, 15_000);
     expect(delivered.statusHistory.map((s: { status: string }) => s.status)).toEqual(['PENDING', 'CONFIRMED', 'SHIPPED', 'DELIVERED']);
     expect(delivered.shipment).toMatchObject({ carrier: 'Sandbox Parcel Service', trackingNumber: expect.stringMatching(/^SPS[0-9A-F]{12}$/), deliveredAt: expect.any(String) });
-    await eventually(() => h.eventsOf(order.id).length === 4);
-    expect(h.eventsOf(order.id)).toEqual(['orders.order-placed.v1', 'orders.order-confirmed.v1', 'orders.order-shipped.v1', 'orders.order-delivered.v1']);
+    await eventually(() => h.eventsOf(order.id).length === 5);
+    expect(h.eventsOf(order.id)).toEqual(['orders.order-placed.v1', 'orders.payment-succeeded.v1', 'orders.order-confirmed.v1', 'orders.order-shipped.v1', 'orders.order-delivered.v1']);
   });
 });

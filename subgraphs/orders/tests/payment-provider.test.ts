@@ -8,7 +8,7 @@ const charge = (orderId: string, token = 'tok_visa') => ({ idempotencyKey: `orde
 describe('the sandbox payment provider', () => {
   it('should approve tok_visa, decline tok_chargeDeclined and call anything else an invalid token', async () => {
     const sandbox = new SandboxPaymentProvider({ latencyMs: 0 });
-    expect(await sandbox.charge(charge('a'))).toEqual({ outcome: 'approved', chargeId: expect.stringMatching(/^ch_sandbox_/), last4: '4242' });
+    expect(await sandbox.charge(charge('a'))).toEqual({ outcome: 'approved', chargeId: expect.stringMatching(/^pi_sandbox_/), last4: '4242' });
     expect(await sandbox.charge(charge('b', 'tok_chargeDeclined'))).toMatchObject({ outcome: 'declined', reason: 'card_declined', last4: '0002' });
     expect(await sandbox.charge(charge('c', 'tok_whatever'))).toMatchObject({ outcome: 'declined', reason: 'invalid_token', last4: null });
   });

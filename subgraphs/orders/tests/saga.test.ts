@@ -59,7 +59,7 @@ describe('the orders saga (orders alone; the test plays catalog and inventory)',
     await eventually(() => h.eventsOf(order.id).includes('orders.order-confirmed.v1'));
     // Only the last four digits and the provider's charge id are kept; the token is gone.
     const { rows } = await h.db.query('SELECT token, last4, charge_id FROM payment WHERE order_id = $1', [order.id]);
-    expect(rows[0]).toEqual({ token: null, last4: '4242', charge_id: expect.stringMatching(/^ch_sandbox_/) });
+    expect(rows[0]).toEqual({ token: null, last4: '4242', charge_id: expect.stringMatching(/^pi_sandbox_/) });
   });
 
   it('should reject OUT_OF_STOCK without charging when inventory cannot reserve', async () => {
@@ -194,7 +194,7 @@ describe('the orders saga (orders alone; the test plays catalog and inventory)',
     expect(delivered.data.markDelivered.status).toBe('DELIVERED');
     expect(delivered.data.markDelivered.shipment.deliveredAt).toEqual(expect.any(String));
     await eventually(() => h.eventsOf(order.id).includes('orders.order-delivered.v1'));
-    expect(h.eventsOf(order.id)).toEqual(['orders.order-placed.v1', 'orders.order-confirmed.v1', 'orders.order-shipped.v1', 'orders.order-delivered.v1']);
+    expect(h.eventsOf(order.id)).toEqual(['orders.order-placed.v1', 'orders.payment-succeeded.v1', 'orders.order-confirmed.v1', 'orders.order-shipped.v1', 'orders.order-delivered.v1']);
   });
 
   it('should answer NOT_FOUND for an unknown order and FORBIDDEN for somebody else’s', async () => {

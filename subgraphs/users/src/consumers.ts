@@ -4,13 +4,13 @@
  * channel and recipient, so neither a redelivered event nor a republished one notifies twice.
  *
  * - orders.order-*.v1: placed, confirmed, rejected (with the reason), shipped (with tracking),
- *   delivered, cancelled, refunded: the owner (or a guest order's contact) is notified on their
+ *   delivered, cancelled, refunded, and orders.payment-action-required.v1 (3-D Secure): the owner (or a guest order's contact) is notified on their
  *   orderUpdates channels.
  * - inventory.stock-changed.v1: available stock going from 0 to above 0 triggers the product's
  *   back-in-stock requests (the batcher sends them).
  * - catalog.product-created/updated.v1: product names, for the back-in-stock messages.
  */
-import { OrderCancelled, OrderConfirmed, OrderDelivered, OrderPlaced, OrderRefunded, OrderRejected, OrderShipped, ProductCreated, ProductUpdated, ReturnApproved, ReturnReceived, ReturnRefunded, StockChanged } from '@shop/events';
+import { OrderCancelled, OrderConfirmed, OrderDelivered, OrderPlaced, OrderRefunded, OrderRejected, OrderShipped, PaymentActionRequired, ProductCreated, ProductUpdated, ReturnApproved, ReturnReceived, ReturnRefunded, StockChanged } from '@shop/events';
 import type { EventHandler } from '@shop/platform';
 import { on } from '@shop/platform';
 import { breakdownLines } from './mail/guest-orders';
@@ -21,7 +21,7 @@ function guestLink(recipient: { orderLink?: string | null }): { guestLink?: stri
   return recipient.orderLink ? { guestLink: recipient.orderLink } : {};
 }
 
-export function usersConsumers({ notifications, store }: UsersParts): ReadonlyArray<EventHandler<any>> {
+export function usersConsumers({ notifications, store, settings }: UsersParts): ReadonlyArray<EventHandler<any>> {
   return [
     on(OrderPlaced, async ({ data }, tx) => {
       await notifications.notifyOrder(store.bind(tx), data, { template: 'order-placed', data: (name, recipient) => ({ name, orderNumber: data.number, total: data.total, ...guestLink(recipient) }) });
@@ -63,6 +63,12 @@ export function usersConsumers({ notifications, store }: UsersParts): ReadonlyAr
     }),
     on(ReturnRefunded, async ({ data }, tx) => {
       await notifications.notifyOrder(store.bind(tx), { orderId: data.returnId, userId: data.userId }, { template: 'return-refunded', data: (name) => ({ name, orderNumber: data.number, amount: data.amount }) });
+    }),
+    // Issue 19: the bank asks the customer to authenticate the payment (3-D Secure); amounts arrive in minor units.
+    on(PaymentActionRequired, async ({ data }, tx) => {
+      const amount = { amount: (data.amountMinor / 100).toFixed(2), currencyCode: data.currencyCode };
+      const orderUrl = new URL(`/orders/${data.orderId}`, settings.PUBLIC_APP_URL).toString();
+      await notifications.notifyOrder(store.bind(tx), data, { template: 'payment-action-required', data: (name, recipient) => ({ name, orderNumber: data.number, amount, orderUrl, ...guestLink(recipient) }) });
     }),
     on(StockChanged, async ({ data }, tx) => {
       await notifications.onStockLevel(store.bind(tx), data.productId, data.available, data.version);

@@ -6,6 +6,7 @@
  * A decline is an answer, not an error. Errors (`PaymentProviderUnavailableError`, a timeout)
  * mean "outcome unknown, try again later with the same key".
  */
+import type { PaymentFailureReason } from '@shop/events';
 
 export interface ChargeRequest {
   readonly idempotencyKey: string;
@@ -18,12 +19,44 @@ export interface ChargeRequest {
   readonly orderId: string;
 }
 
+/**
+ * What the customer must do before the provider can go on (3-D Secure): `type` (e.g.
+ * THREE_D_SECURE), a client secret for the provider's client library and/or a URL to send the
+ * customer to. `Payment.nextAction` shows it while the payment is REQUIRES_ACTION.
+ */
+export interface PaymentAction {
+  readonly type: string;
+  readonly clientSecret: string | null;
+  readonly redirectUrl: string | null;
+}
+
 export type ChargeResult =
   | { readonly outcome: 'approved'; readonly chargeId: string; readonly last4: string }
-  | { readonly outcome: 'declined'; readonly chargeId: string | null; readonly last4: string | null; readonly reason: DeclineReason };
+  | { readonly outcome: 'declined'; readonly chargeId: string | null; readonly last4: string | null; readonly reason: DeclineReason }
+  /** The provider needs the customer's authentication first; the outcome arrives by webhook (`parseWebhook`). */
+  | { readonly outcome: 'requires_action'; readonly chargeId: string; readonly last4: string | null; readonly nextAction: PaymentAction };
 
-/** Why a charge was not approved (`Payment.declineReason`). */
-export type DeclineReason = 'card_declined' | 'invalid_token';
+/** Why a charge was not approved (`Payment.declineReason`; the reasons of `orders.payment-failed.v1`). */
+export type DeclineReason = PaymentFailureReason;
+
+/** The outcome of a payment as a provider's verified webhook tells it (see `PaymentProvider.parseWebhook`). */
+export interface PaymentWebhookEvent {
+  /** The provider's event id: a second delivery of the same id has no effect. */
+  readonly id: string;
+  readonly outcome: 'succeeded' | 'failed';
+  /** The provider's payment id (`ChargeResult.chargeId`). */
+  readonly chargeId: string;
+  /** From the payment's metadata, when the provider carries it back. */
+  readonly orderId: string | null;
+  readonly last4: string | null;
+  /** Why it failed (null when it succeeded). */
+  readonly reason: DeclineReason | null;
+}
+
+/** A webhook delivery that must have no effect: unsigned, badly signed, or signed too long ago. */
+export class WebhookSignatureError extends Error {
+  override readonly name = 'WebhookSignatureError';
+}
 
 export interface RefundRequest {
   readonly idempotencyKey: string;
@@ -49,6 +82,12 @@ export interface PaymentProvider {
   refund(request: RefundRequest, signal?: AbortSignal): Promise<RefundResult>;
   /** The outcome of an earlier charge made with this idempotency key, or null if the provider never got it. */
   findCharge(idempotencyKey: string, signal?: AbortSignal): Promise<ChargeResult | null>;
+  /**
+   * Verifies a webhook delivery (the raw body and the provider's signature header, within the
+   * provider's tolerance window) and reads the payment outcome it carries; null for event types the
+   * saga does not need. Throws WebhookSignatureError when it is unsigned, badly signed or too old.
+   */
+  parseWebhook(rawBody: Buffer, signature: string | undefined): PaymentWebhookEvent | null;
 }
 
 /** The provider could not be reached or failed: the outcome is unknown, retry later with the same key. */

@@ -16,6 +16,7 @@ import type { OrdersMetrics } from '../metrics';
 import type { PaymentRow } from '../persistence/entities';
 import type { LeasedPayment, OrdersRepository } from '../persistence/orders.repository';
 import type { OrderTransitions } from '../saga/order-transitions';
+import { paymentActionRequired, paymentFailed, paymentSucceeded } from './payment-events';
 import type { ChargeResult, PaymentProvider } from './payment-provider';
 import { cancellationRefunded } from '../returns/cancellation-refund';
 
@@ -110,8 +111,15 @@ export class PaymentWorker implements BackgroundJob {
         if (!p.token) throw new Error('payment has no token to charge');
         if (await this.options.screen?.(p)) return;
         const result = await this.provider.charge({ idempotencyKey: chargeKey(p.orderId), amount: p.amount, currencyCode: p.currencyCode, token: p.token, orderId: p.orderId });
-        this.metrics.payments.inc({ operation, outcome: outcomeLabel(result) });
-        await this.applyCharge(p, result);
+        // A charge that asks for authentication is not a charge outcome yet (the success-rate alert
+        // counts charges): it is counted under `authentication`, with its webhook outcome later.
+        if (result.outcome === 'requires_action') {
+          this.metrics.payments.inc({ operation: 'authentication', outcome: 'requires_action' });
+          await this.applyRequiresAction(p, result);
+        } else {
+          this.metrics.payments.inc({ operation, outcome: outcomeLabel(result) });
+          await this.applyCharge(p, result);
+        }
       } else if (p.status === PaymentStatus.VoidPending) {
         const result = await this.provider.findCharge(chargeKey(p.orderId));
         this.metrics.payments.inc({ operation, outcome: result ? outcomeLabel(result) : 'not_found' });
@@ -133,19 +141,34 @@ export class PaymentWorker implements BackgroundJob {
   /** Applies a charge outcome. The order may have moved on meanwhile (cancelled, timed out): then an approved charge is refunded. */
   private async applyCharge(leased: LeasedPayment, result: ChargeResult): Promise<void> {
     const now = new Date();
-    const settled = { token: null, lockedUntil: null, lastError: null, last4: result.last4, chargeId: result.chargeId, updatedAt: now };
+    const settled = { token: null, lockedUntil: null, lastError: null, last4: result.last4, chargeId: result.chargeId, nextAction: null, updatedAt: now };
+    const outbox = this.deps.outbox;
+    // The payment's own fact beside the order's transition (same statement).
+    const fact = () =>
+      result.outcome === 'approved' ? [paymentSucceeded(outbox, leased, result.chargeId, now)] : result.outcome === 'declined' ? [paymentFailed(outbox, leased, result.chargeId, result.reason, now)] : [];
+    if (result.outcome === 'requires_action') {
+      // Found by a lookup of an abandoned charge: nobody will complete this challenge now (a success
+      // that still arrives by webhook is refunded, payments/payment-webhooks.ts).
+      await this.deps.transaction(async (tx) => {
+        const payment = (await this.repo.lockOrderAndPayment(tx, leased.orderId))?.payment;
+        if (payment?.status === PaymentStatus.VoidPending) await this.repo.updatePayment(tx, leased.orderId, { ...settled, status: PaymentStatus.Voided, nextAttemptAt: null });
+      });
+      return;
+    }
     if (leased.status === PaymentStatus.Pending) {
       // The usual case, the order and its payment still PENDING: one conditional statement, no
       // transaction. When either moved on meanwhile it writes nothing and the locked path decides.
       const written =
         result.outcome === 'approved'
-          ? await this.transitions.applyIfPending(this.deps.dataSource.manager, leased.order, { to: 'CONFIRMED' }, now, { ...settled, status: PaymentStatus.Captured, nextAttemptAt: null })
-          : await this.transitions.applyIfPending(this.deps.dataSource.manager, leased.order, { to: 'REJECTED', reason: RejectionReason.PaymentDeclined, stockWasReserved: true }, now, {
-              ...settled,
-              status: PaymentStatus.Declined,
-              declineReason: result.reason,
-              nextAttemptAt: null,
-            });
+          ? await this.transitions.applyIfPending(this.deps.dataSource.manager, leased.order, { to: 'CONFIRMED' }, now, { ...settled, status: PaymentStatus.Captured, nextAttemptAt: null }, fact())
+          : await this.transitions.applyIfPending(
+              this.deps.dataSource.manager,
+              leased.order,
+              { to: 'REJECTED', reason: RejectionReason.PaymentDeclined, stockWasReserved: true },
+              now,
+              { ...settled, status: PaymentStatus.Declined, declineReason: result.reason, nextAttemptAt: null },
+              fact(),
+            );
       if (written) return this.deps.wakeOutboxRelay();
     }
     let refundNow = false;
@@ -156,14 +179,16 @@ export class PaymentWorker implements BackgroundJob {
       if (payment.status === PaymentStatus.Pending && order.status === OrderStatus.Pending) {
         // The payment's outcome and the order's transition: one statement.
         if (result.outcome === 'approved') {
-          await this.transitions.apply(tx, order, { to: 'CONFIRMED' }, now, { ...settled, status: PaymentStatus.Captured, nextAttemptAt: null });
+          await this.transitions.apply(tx, order, { to: 'CONFIRMED' }, now, { ...settled, status: PaymentStatus.Captured, nextAttemptAt: null }, fact());
         } else {
-          await this.transitions.apply(tx, order, { to: 'REJECTED', reason: RejectionReason.PaymentDeclined, stockWasReserved: true }, now, {
-            ...settled,
-            status: PaymentStatus.Declined,
-            declineReason: result.reason,
-            nextAttemptAt: null,
-          });
+          await this.transitions.apply(
+            tx,
+            order,
+            { to: 'REJECTED', reason: RejectionReason.PaymentDeclined, stockWasReserved: true },
+            now,
+            { ...settled, status: PaymentStatus.Declined, declineReason: result.reason, nextAttemptAt: null },
+            fact(),
+          );
         }
       } else if (payment.status === PaymentStatus.Pending || payment.status === PaymentStatus.VoidPending) {
         // Nobody wants this charge any more: give back whatever went through.
@@ -179,6 +204,30 @@ export class PaymentWorker implements BackgroundJob {
       // Any other status: another worker applied this outcome already (after our lease expired).
     });
     if (refundNow) await this.processNow(leased.orderId);
+  }
+
+  /**
+   * The provider asks for the customer's authentication: the payment waits (REQUIRES_ACTION, with
+   * its next action, no longer leased), the order stays PENDING, and `orders.payment-action-required.v1`
+   * tells users to mail the customer. The outcome comes by webhook (payment-webhooks.ts) or the saga
+   * timeout voids it. One conditional statement; if the order moved on meanwhile, the challenge is
+   * simply never shown (VOIDED).
+   */
+  private async applyRequiresAction(leased: LeasedPayment, result: Extract<ChargeResult, { outcome: 'requires_action' }>): Promise<void> {
+    const now = new Date();
+    const payment: Partial<PaymentRow> = { status: PaymentStatus.RequiresAction, chargeId: result.chargeId, last4: result.last4, nextAction: result.nextAction, token: null, lockedUntil: null, nextAttemptAt: null, lastError: null, updatedAt: now };
+    const written = await this.repo.writeChange(this.deps.dataSource.manager, {
+      orderId: leased.orderId,
+      order: { updatedAt: now },
+      payment,
+      events: [paymentActionRequired(this.deps.outbox, leased, leased.order, result.chargeId, result.nextAction.type, now)],
+      onlyIfPending: true,
+    });
+    if (written) return this.deps.wakeOutboxRelay();
+    await this.deps.transaction(async (tx) => {
+      const locked = await this.repo.lockOrderAndPayment(tx, leased.orderId);
+      if (locked?.payment.status === PaymentStatus.VoidPending) await this.repo.updatePayment(tx, leased.orderId, { ...payment, status: PaymentStatus.Voided, nextAction: null });
+    });
   }
 
   /** Resolves an abandoned charge: not found → VOIDED, approved → refund it, declined → DECLINED. */
@@ -229,5 +278,6 @@ export class PaymentWorker implements BackgroundJob {
 }
 
 function outcomeLabel(result: ChargeResult): string {
+  if (result.outcome === 'requires_action') return 'requires_action';
   return result.outcome === 'approved' ? 'approved' : result.reason === 'invalid_token' ? 'invalid_token' : 'declined';
 }

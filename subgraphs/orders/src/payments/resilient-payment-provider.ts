@@ -9,7 +9,7 @@
  */
 import { circuitBreaker, CircuitState, ConsecutiveBreaker, ExponentialBackoff, handleWhen, retry, TaskCancelledError, timeout, TimeoutStrategy, wrap } from 'cockatiel';
 import type { IPolicy } from 'cockatiel';
-import type { ChargeRequest, ChargeResult, PaymentProvider, RefundRequest, RefundResult } from './payment-provider';
+import type { ChargeRequest, ChargeResult, PaymentProvider, PaymentWebhookEvent, RefundRequest, RefundResult } from './payment-provider';
 import { PaymentProviderUnavailableError } from './payment-provider';
 
 export interface ResilienceOptions {
@@ -70,6 +70,16 @@ export class ResilientPaymentProvider implements PaymentProvider {
 
   findCharge(idempotencyKey: string): Promise<ChargeResult | null> {
     return this.run('findCharge', (signal) => this.inner.findCharge(idempotencyKey, signal));
+  }
+
+  /** Local work (a signature check), no call to the provider: no policy around it. */
+  parseWebhook(rawBody: Buffer, signature: string | undefined): PaymentWebhookEvent | null {
+    return this.inner.parseWebhook(rawBody, signature);
+  }
+
+  /** The provider behind the policies (the dev-only challenge route needs the sandbox itself). */
+  get provider(): PaymentProvider {
+    return this.inner;
   }
 
   private run<T>(operation: string, call: (signal: AbortSignal) => Promise<T>): Promise<T> {

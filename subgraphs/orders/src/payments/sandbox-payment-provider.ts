@@ -1,7 +1,10 @@
 /**
  * A built-in payment gateway in test mode, behaving like a real one's sandbox:
  * - `tok_visa` approves (card ending 4242), `tok_chargeDeclined` declines (card ending 0002),
- *   any other token is an invalid token;
+ *   `tok_threeDSecureRequired` (card ending 3155) needs 3-D Secure: the charge answers
+ *   `requires_action` with a client secret, and `completeChallenge` (the dev-only route
+ *   POST /dev/payments/challenge) plays the customer's challenge and signs the webhook the provider
+ *   would send; any other token is an invalid token;
  * - every call takes `latencyMs`;
  * - idempotency keys: the same key answers the first outcome again and never charges twice;
  * - failures are injectable: `failureRate` (random "unavailable" errors) and `inject()` for tests,
@@ -10,15 +13,27 @@
  * Its ledger lives in memory: a sandbox, not a bank.
  */
 import { randomBytes } from 'node:crypto';
-import type { ChargeRequest, ChargeResult, PaymentProvider, RefundRequest, RefundResult } from './payment-provider';
+import type { ChargeRequest, ChargeResult, PaymentProvider, PaymentWebhookEvent, RefundRequest, RefundResult } from './payment-provider';
 import { PaymentProviderUnavailableError } from './payment-provider';
 import { fromCents, toCents } from '../domain/money';
+import type { WebhookVerification } from './provider-webhooks';
+import { parseIntentWebhook, signedDelivery } from './provider-webhooks';
 
 export interface SandboxOptions {
   /** Latency of every call. Default 50 ms. */
   readonly latencyMs?: number;
   /** Share of calls (0..1) failing with PaymentProviderUnavailableError before doing anything. Default 0. */
   readonly failureRate?: number;
+  /** How its webhooks are signed and verified. Default: the development secret, 300 s tolerance. */
+  readonly webhooks?: WebhookVerification;
+}
+
+/** The signing secret of the sandbox's webhooks when none is configured (development only). */
+export const SANDBOX_DEVELOPMENT_WEBHOOK_SECRET = 'whsec_sandbox_development_only';
+
+/** A challenge that cannot be played: unknown client secret, or the payment no longer waits for one. */
+export class SandboxChallengeError extends Error {
+  override readonly name = 'SandboxChallengeError';
 }
 
 /**
@@ -32,7 +47,7 @@ export type InjectedFailure = 'unavailable' | 'hang' | 'lost-response';
 type Operation = 'charge' | 'refund' | 'findCharge';
 
 interface ChargeRecord {
-  readonly result: ChargeResult;
+  result: ChargeResult;
   readonly request: ChargeRequest;
   /** The refund that emptied the charge (full or last partial), null while something is left. */
   refundedBy: string | null;
@@ -40,10 +55,11 @@ interface ChargeRecord {
   refundedCents: bigint;
 }
 
-const CARDS: Readonly<Record<string, { last4: string; approves: boolean }>> = {
+const CARDS: Readonly<Record<string, { last4: string; approves: boolean; authenticates?: true }>> = {
   tok_visa: { last4: '4242', approves: true },
   tok_mastercard: { last4: '4444', approves: true },
   tok_chargeDeclined: { last4: '0002', approves: false },
+  tok_threeDSecureRequired: { last4: '3155', approves: true, authenticates: true },
 };
 
 export class SandboxPaymentProvider implements PaymentProvider {
@@ -73,11 +89,14 @@ export class SandboxPaymentProvider implements PaymentProvider {
       const existing = this.charges.get(request.idempotencyKey);
       if (existing) return existing.result;
       const card = CARDS[request.token];
+      const id = newId('pi');
       const result: ChargeResult = !card
         ? { outcome: 'declined', chargeId: null, last4: null, reason: 'invalid_token' }
-        : card.approves
-          ? { outcome: 'approved', chargeId: newId('ch'), last4: card.last4 }
-          : { outcome: 'declined', chargeId: newId('ch'), last4: card.last4, reason: 'card_declined' };
+        : card.authenticates
+          ? { outcome: 'requires_action', chargeId: id, last4: card.last4, nextAction: { type: 'THREE_D_SECURE', clientSecret: `${id}_secret_${randomBytes(12).toString('base64url')}`, redirectUrl: null } }
+          : card.approves
+            ? { outcome: 'approved', chargeId: id, last4: card.last4 }
+            : { outcome: 'declined', chargeId: id, last4: card.last4, reason: 'card_declined' };
       this.charges.set(request.idempotencyKey, { result, request, refundedBy: null, refundedCents: 0n });
       return result;
     });
@@ -104,6 +123,38 @@ export class SandboxPaymentProvider implements PaymentProvider {
 
   async findCharge(idempotencyKey: string, signal?: AbortSignal): Promise<ChargeResult | null> {
     return this.call('findCharge', signal, () => this.charges.get(idempotencyKey)?.result ?? null);
+  }
+
+  /**
+   * Plays the customer's 3-D Secure challenge of the payment with this client secret (what the
+   * provider's client library would do) and answers the webhook delivery the provider would send:
+   * `payment_intent.succeeded`, or `payment_intent.payment_failed` (authentication failed). The
+   * payment's outcome changes at once (`findCharge` sees it). Throws SandboxChallengeError.
+   */
+  completeChallenge(clientSecret: string, outcome: 'succeeded' | 'failed'): { eventId: string; payload: string; signature: string } {
+    const record = [...this.charges.values()].find((c) => c.result.outcome === 'requires_action' && c.result.nextAction.clientSecret === clientSecret);
+    if (!record || record.result.outcome !== 'requires_action') throw new SandboxChallengeError('No payment waits for a challenge with this client secret.');
+    const { chargeId, last4 } = record.result;
+    record.result = outcome === 'succeeded' ? { outcome: 'approved', chargeId, last4: last4 ?? '' } : { outcome: 'declined', chargeId, last4, reason: 'authentication_failed' };
+    const eventId = newId('evt');
+    const object = {
+      id: chargeId,
+      object: 'payment_intent',
+      status: outcome === 'succeeded' ? 'succeeded' : 'requires_payment_method',
+      metadata: { order_id: record.request.orderId, idempotency_key: record.request.idempotencyKey },
+      payment_method: { card: { last4 } },
+      last_payment_error: outcome === 'succeeded' ? null : { code: 'payment_intent_authentication_failure' },
+    };
+    const type = outcome === 'succeeded' ? 'payment_intent.succeeded' : 'payment_intent.payment_failed';
+    return { eventId, ...signedDelivery({ id: eventId, type, object }, this.webhookVerification.secret) };
+  }
+
+  parseWebhook(rawBody: Buffer, signature: string | undefined): PaymentWebhookEvent | null {
+    return parseIntentWebhook(rawBody, signature, this.webhookVerification);
+  }
+
+  private get webhookVerification(): WebhookVerification {
+    return this.options.webhooks ?? { secret: SANDBOX_DEVELOPMENT_WEBHOOK_SECRET };
   }
 
   private async call<T>(operation: Operation, signal: AbortSignal | undefined, effect: () => T): Promise<T> {

@@ -2,6 +2,7 @@
 import { EntitySchema } from 'typeorm';
 import type { OrderStatus } from '../domain/order-status';
 import type { PaymentStatus } from '../domain/payment-status';
+import type { PaymentAction } from '../payments/payment-provider';
 
 export interface OrderRow {
   id: string;
@@ -76,6 +77,8 @@ export interface PaymentRow {
   nextAttemptAt: Date | null;
   lockedUntil: Date | null;
   lastError: string | null;
+  /** Issue 19: what the customer must do while the payment is REQUIRES_ACTION (absent from reads that do not need it). */
+  nextAction?: PaymentAction | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -177,6 +180,7 @@ export const PaymentEntity = new EntitySchema<PaymentRow>({
     nextAttemptAt: ts('next_attempt_at', true),
     lockedUntil: ts('locked_until', true),
     lastError: { type: 'text', name: 'last_error', nullable: true },
+    nextAction: { type: 'jsonb', name: 'next_action', nullable: true },
     createdAt: ts('created_at'),
     updatedAt: ts('updated_at'),
   },

@@ -41,7 +41,7 @@ function paymentColumns(prefix = ''): string {
     c('order_id', 'orderId'), c('provider', 'provider'), c('status', 'status'), c('amount', 'amount'), c('currency_code', 'currencyCode'),
     c('token', 'token'), c('last4', 'last4'), c('charge_id', 'chargeId'), c('refund_id', 'refundId'), c('decline_reason', 'declineReason'),
     c('charge_attempted', 'chargeAttempted'), c('attempts', 'attempts'), c('next_attempt_at', 'nextAttemptAt'), c('locked_until', 'lockedUntil'),
-    c('last_error', 'lastError'), c('created_at', 'createdAt'), c('updated_at', 'updatedAt'),
+    c('last_error', 'lastError'), c('next_action', 'nextAction'), c('created_at', 'createdAt'), c('updated_at', 'updatedAt'),
   ].join(', ');
 }
 const PAYMENT_PREFIX = 'payment.';

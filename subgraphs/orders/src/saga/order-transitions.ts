@@ -36,10 +36,11 @@ export class OrderTransitions {
    * Moves a locked order (`repo.lockOrder` or `repo.lockOrderAndPayment` in the same `tx`) to
    * `t.to`, with `payment` changed in the same statement when given (the caller locked it).
    * Throws InvalidTransitionError for a transition the status machine does not have. Returns the
-   * updated row. One statement (two for SHIPPED, which reads the lines for its event).
+   * updated row. One statement (two for SHIPPED, which reads the lines for its event). `extra`
+   * events (a payment's outcome) are written before the transition's own, in the same statement.
    */
-  async apply(tx: EntityManager, order: OrderRow, t: Transition, now: Date = new Date(), payment?: Partial<PaymentRow>): Promise<OrderRow> {
-    const patch = await this.write(tx, order, t, now, payment);
+  async apply(tx: EntityManager, order: OrderRow, t: Transition, now: Date = new Date(), payment?: Partial<PaymentRow>, extra: readonly PreparedEvent[] = []): Promise<OrderRow> {
+    const patch = await this.write(tx, order, t, now, payment, false, extra);
     return { ...order, ...patch };
   }
 
@@ -49,13 +50,13 @@ export class OrderTransitions {
    * statement is atomic on its own); false, changing nothing, when the order or its payment has
    * moved on meanwhile (then the caller locks and decides).
    */
-  async applyIfPending(manager: EntityManager, order: TransitionSubject, t: Transition, now: Date, payment: Partial<PaymentRow>): Promise<boolean> {
-    return (await this.write(manager, { ...order, status: OrderStatus.Pending }, t, now, payment, true)) !== null;
+  async applyIfPending(manager: EntityManager, order: TransitionSubject, t: Transition, now: Date, payment: Partial<PaymentRow>, extra: readonly PreparedEvent[] = []): Promise<boolean> {
+    return (await this.write(manager, { ...order, status: OrderStatus.Pending }, t, now, payment, true, extra)) !== null;
   }
 
-  private async write(tx: EntityManager, order: TransitionSubject, t: Transition, now: Date, payment: Partial<PaymentRow> | undefined, onlyIfPending: true): Promise<Partial<OrderRow> | null>;
-  private async write(tx: EntityManager, order: TransitionSubject, t: Transition, now: Date, payment: Partial<PaymentRow> | undefined): Promise<Partial<OrderRow>>;
-  private async write(tx: EntityManager, order: TransitionSubject, t: Transition, now: Date, payment: Partial<PaymentRow> | undefined, onlyIfPending = false): Promise<Partial<OrderRow> | null> {
+  private async write(tx: EntityManager, order: TransitionSubject, t: Transition, now: Date, payment: Partial<PaymentRow> | undefined, onlyIfPending: true, extra: readonly PreparedEvent[]): Promise<Partial<OrderRow> | null>;
+  private async write(tx: EntityManager, order: TransitionSubject, t: Transition, now: Date, payment: Partial<PaymentRow> | undefined, onlyIfPending: false, extra: readonly PreparedEvent[]): Promise<Partial<OrderRow>>;
+  private async write(tx: EntityManager, order: TransitionSubject, t: Transition, now: Date, payment: Partial<PaymentRow> | undefined, onlyIfPending: boolean, extra: readonly PreparedEvent[]): Promise<Partial<OrderRow> | null> {
     assertTransition(order.status, t.to);
     const patch: Partial<OrderRow> = { status: t.to, updatedAt: now };
     let historyReason: string | null = null;
@@ -77,7 +78,7 @@ export class OrderTransitions {
       orderId: order.id,
       order: patch,
       history: { status: t.to, reason: historyReason, at: now },
-      events: [event],
+      events: [...extra, event],
       ...(payment ? { payment } : {}),
       ...(onlyIfPending ? { onlyIfPending } : {}),
     });

@@ -7,7 +7,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ORDERS_ORDER_TOPIC, ProductCreated } from '@shop/events';
 import type { EventDefinition } from '@shop/events';
-import type { Consumer, EventEnvelope, Identity, RunningService, SettingsOverrides } from '@shop/platform';
+import type { Consumer, EventEnvelope, Identity, NodeEnv, RunningService, SettingsOverrides } from '@shop/platform';
 import { createEnvelope, createLogger, InProcessBus, startService } from '@shop/platform';
 import { createTestDatabase, createTestPool, eventually, postAsGateway, uniqueName } from '@shop/platform/testing';
 import type { TestDatabase } from '@shop/platform/testing';
@@ -37,7 +37,7 @@ export interface OrdersHarness {
 export const customer = (userId: string = randomUUID()): Identity => ({ userId, roles: ['CUSTOMER'], sessionId: randomUUID(), exp: Math.floor(Date.now() / 1000) + 3600 });
 export const admin = (): Identity => ({ userId: randomUUID(), roles: ['CUSTOMER', 'ADMIN'], sessionId: randomUUID(), exp: Math.floor(Date.now() / 1000) + 3600 });
 
-export async function startOrdersAlone(settings: SettingsOverrides<typeof ordersSettings.shape> = {}): Promise<OrdersHarness> {
+export async function startOrdersAlone(settings: SettingsOverrides<typeof ordersSettings.shape> = {}, options: { readonly nodeEnv?: NodeEnv } = {}): Promise<OrdersHarness> {
   const database: TestDatabase = await createTestDatabase('orders_svc');
   const busPool = await createTestPool('orders_bus');
   const bus = new InProcessBus({ pool: busPool.pool, pollIntervalMs: 50 });
@@ -48,7 +48,7 @@ export async function startOrdersAlone(settings: SettingsOverrides<typeof orders
     databaseUrl: database.url,
     bus,
     internalAuthSecret: secret,
-    nodeEnv: 'test',
+    nodeEnv: options.nodeEnv ?? 'test',
     logger: createLogger('orders', process.env['LOG_LEVEL'] ?? 'silent'),
     settings: { PAYMENT_TIMEOUT_MS: 300, PAYMENT_WORKER_INTERVAL_MS: 100, SAGA_SWEEP_INTERVAL_MS: 100, ...settings },
   });

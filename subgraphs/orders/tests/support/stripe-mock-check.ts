@@ -6,12 +6,12 @@
  *   STRIPE_MOCK_URL=http://127.0.0.1:12111 npx tsx subgraphs/orders/tests/support/stripe-mock-check.ts
  *
  * stripe-mock cannot decline (fixtures always succeed); declines, invalid tokens and outages are
- * covered by ../stripe-payment-provider.test.ts against a double built from Stripe's documented answers.
+ * covered by ../stripe-payment-provider.test.ts and the port contract against a local fake of Stripe's API (support/fake-stripe.ts).
  */
 import { StripePaymentProvider } from '../../src/payments/stripe-payment-provider';
 
 async function main(): Promise<void> {
-  const provider = new StripePaymentProvider({ apiKey: 'sk_test_123', baseUrl: process.env['STRIPE_MOCK_URL'] ?? 'http://127.0.0.1:12111' });
+  const provider = new StripePaymentProvider({ apiKey: 'sk_test_123', baseUrl: process.env['STRIPE_MOCK_URL'] ?? 'http://127.0.0.1:12111', webhooks: { secret: 'whsec_unused' } });
   const charge = await provider.charge({ idempotencyKey: 'order-check-charge', amount: '19.99', currencyCode: 'USD', token: 'tok_visa', orderId: 'check' });
   if (charge.outcome !== 'approved') throw new Error(`expected an approved charge, got ${JSON.stringify(charge)}`);
   const refund = await provider.refund({ idempotencyKey: 'order-check-refund', chargeId: charge.chargeId });

@@ -13,6 +13,7 @@ export const NOTIFICATION_TEMPLATES = [
   'order-delivered',
   'order-cancelled',
   'order-refunded',
+  'payment-action-required',
   'back-in-stock',
   'return-approved',
   'return-received',

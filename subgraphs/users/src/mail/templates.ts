@@ -25,6 +25,7 @@ export interface TemplateData {
   'order-rejected': { name: string; orderNumber: string; reason: OrderRejectionReason; guestLink?: string };
   'order-delivered': { name: string; orderNumber: string; guestLink?: string };
   'order-refunded': { name: string; orderNumber: string; amount: { amount: string; currencyCode: string }; guestLink?: string };
+  'payment-action-required': { name: string; orderNumber: string; amount: { amount: string; currencyCode: string }; orderUrl: string; guestLink?: string };
   'back-in-stock': { name: string; productName: string | null; productUrl: string };
   'return-approved': { name: string; orderNumber: string };
   'return-received': { name: string; orderNumber: string };
@@ -122,6 +123,12 @@ const renderers: { [T in MailTemplate]: (data: TemplateData[T]) => RenderedMail 
   'order-delivered': (d) => mail(`Order ${d.orderNumber} delivered`, [`Hello ${d.name},`, `your order ${d.orderNumber} has been delivered. Enjoy!`], guestOrderLink(d, 'See your order')),
   'order-refunded': (d) =>
     mail(`Order ${d.orderNumber} refunded`, [`Hello ${d.name},`, `we refunded ${d.amount.amount} ${d.amount.currencyCode} for your order ${d.orderNumber}.`], guestOrderLink(d, 'See your order')),
+  'payment-action-required': (d) =>
+    mail(
+      `Order ${d.orderNumber}: please confirm your payment`,
+      [`Hello ${d.name},`, `your bank asks you to confirm the payment of ${d.amount.amount} ${d.amount.currencyCode} for order ${d.orderNumber} (3-D Secure).`, 'Your order is reserved until then; without a confirmation it is cancelled and you are not charged.'],
+      guestOrderLink(d, 'Confirm your payment') ?? { href: d.orderUrl, label: 'Confirm your payment' },
+    ),
   'back-in-stock': (d) =>
     mail(d.productName ? `${d.productName} is back in stock` : 'Back in stock', [`Hello ${d.name},`, `${d.productName ? `"${d.productName}"` : 'a product you asked about'} is back in stock.`], {
       href: d.productUrl,
@@ -143,6 +150,7 @@ const smsRenderers: { [T in SmsTemplate]: (data: TemplateData[T]) => string } = 
   'order-delivered': (d) => `Shop: order ${d.orderNumber} was delivered.`,
   'order-cancelled': (d) => `Shop: order ${d.orderNumber} was cancelled${d.reason ? ` (${d.reason})` : ''}.${d.refunded ? ' Your payment is being refunded.' : ''}`,
   'order-refunded': (d) => `Shop: ${d.amount.amount} ${d.amount.currencyCode} refunded for order ${d.orderNumber}.`,
+  'payment-action-required': (d) => `Shop: please confirm the payment of ${d.amount.amount} ${d.amount.currencyCode} for order ${d.orderNumber}: ${d.guestLink ?? d.orderUrl}`,
   'back-in-stock': (d) => `Shop: ${d.productName ? `"${d.productName}"` : 'a product you asked about'} is back in stock: ${d.productUrl}`,
   'return-approved': (d) => `Shop: your return for order ${d.orderNumber} is approved; please send the items back.`,
   'return-received': (d) => `Shop: your returned items from order ${d.orderNumber} arrived; the refund is on its way.`,

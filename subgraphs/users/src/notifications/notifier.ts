@@ -72,6 +72,7 @@ const SMS_TEMPLATES: ReadonlySet<NotificationTemplate> = new Set<SmsTemplate>([
   'order-delivered',
   'order-cancelled',
   'order-refunded',
+  'payment-action-required',
   'back-in-stock',
   'return-approved',
   'return-received',

@@ -1,0 +1,3 @@
+import { describePaymentAuthentication } from './payment-authentication.suite';
+
+describePaymentAuthentication('kafka');
