@@ -6,7 +6,7 @@ import type { TestShop } from '../support/harness';
 
 /** What one client saw of one subscription. */
 export interface Watched<T = any> {
-  readonly events: Array<{ data?: T | null; errors?: Array<{ message: string; extensions?: Record<string, any> }> }>;
+  readonly events: Array<{ data?: T | null; errors?: Array<{ message: string; extensions?: Record<string, any> }>; extensions?: Record<string, any> }>;
   /** When each event arrived (ms since the epoch). */
   readonly arrivals: number[];
   completed: boolean;
@@ -27,10 +27,10 @@ export function wsUrlOf(shop: TestShop): string {
  * One graphql-ws client (no automatic retry: a close is an outcome the test asserts) with one
  * subscription, the token (if any) sent as `{ authorization: "Bearer …" }` in connection_init.
  */
-export function watch<T = any>(shop: TestShop, query: string, variables: Record<string, unknown> = {}, token?: string): Watched<T> {
+export function watch<T = any>(shop: TestShop | string, query: string, variables: Record<string, unknown> = {}, token?: string, extensions?: Record<string, unknown>): Watched<T> {
   const closes: Array<{ code: number; reason: string }> = [];
   const client = createClient({
-    url: wsUrlOf(shop),
+    url: typeof shop === 'string' ? shop.replace(/^http/, 'ws') : wsUrlOf(shop),
     webSocketImpl: WebSocket,
     retryAttempts: 0,
     lazy: true,
@@ -51,7 +51,7 @@ export function watch<T = any>(shop: TestShop, query: string, variables: Record<
     },
   };
   watched.unsubscribe = client.subscribe<T>(
-    { query, variables },
+    { query, variables, ...(extensions ? { extensions } : {}) },
     {
       next: (value) => {
         watched.arrivals.push(Date.now());
