@@ -8,7 +8,21 @@ export interface OrdersContext extends RequestContext {
   readonly loaders: OrdersLoaders;
 }
 
-/** Per request: fresh DataLoaders around the service's parts. */
+/** The DataLoaders of one subscription event, shared by every subscription of this replica that delivers it. */
+const EVENT_LOADERS = new WeakMap<object, OrdersLoaders>();
+
+/**
+ * Per request: fresh DataLoaders around the service's parts. Per subscription event: the event's
+ * own (fresh for each event, so never stale across events), shared by all its subscriptions, so an
+ * order change is read once per replica however many subscriptions (delivery groups, identities)
+ * follow it. Loaders only read rows; access is checked by the resolvers, per caller.
+ */
 export function createContext(base: RequestContext, parts: OrdersParts): OrdersContext {
-  return { ...base, orders: parts, loaders: createLoaders(parts.repo) };
+  if (!base.liveEvent) return { ...base, orders: parts, loaders: createLoaders(parts.repo) };
+  let loaders = EVENT_LOADERS.get(base.liveEvent);
+  if (!loaders) {
+    loaders = createLoaders(parts.repo);
+    EVENT_LOADERS.set(base.liveEvent, loaders);
+  }
+  return { ...base, orders: parts, loaders };
 }

@@ -74,7 +74,7 @@ export interface AttachedProtocol {
 }
 
 const CONNECTION_IDENTITY = new WeakMap<object, Identity | null>();
-const EVENT_CONTEXT = new WeakMap<object, () => Promise<object>>();
+const EVENT_CONTEXT = new WeakMap<object, (event: object | undefined) => Promise<object>>();
 
 /**
  * Serves the schema's subscriptions over graphql-ws on the service's HTTP server (see the module
@@ -93,7 +93,7 @@ export function serveSubscriptions(server: http.Server, schema: GraphQLSchema, o
     ? deps.listen(handlers, liveLog ? { onHandled: (message) => liveLog.handled(message) } : {}).then(() => liveLog?.seed())
     : Promise.resolve();
   listening.catch((err: unknown) => logger.error({ err }, 'could not start the live listener of subscriptions'));
-  const buildContext = async (identity: Identity | null): Promise<object> => options.context({ identity, deps });
+  const buildContext = async (identity: Identity | null, liveEvent?: object): Promise<object> => options.context({ identity, deps, ...(liveEvent ? { liveEvent } : {}) });
 
   const rules = [...specifiedRules, ...(options.validationRules ?? [])];
   const wss = new WebSocketServer({ server, path: options.path ?? '/graphql', maxPayload: 1024 * 1024 });
@@ -143,7 +143,7 @@ export function serveSubscriptions(server: http.Server, schema: GraphQLSchema, o
           const from = resumeFrom === undefined || resumeFrom === null ? undefined : decodeCursor(resumeFrom);
           setLiveResume(contextValue, { log: liveLog, from: from instanceof Error ? undefined : from });
         }
-        EVENT_CONTEXT.set(contextValue, () => buildContext(identity));
+        EVENT_CONTEXT.set(contextValue, (event) => buildContext(identity, event));
         return contextValue as Record<string, unknown>;
       },
       subscribe: async (args: ExecutionArgs) => {
@@ -156,7 +156,7 @@ export function serveSubscriptions(server: http.Server, schema: GraphQLSchema, o
         const field = rootFieldOf(args);
         const source = await createSourceEventStream(args);
         if (!isAsyncIterable(source)) return source;
-        const fresh = EVENT_CONTEXT.get(args.contextValue as object) ?? (async () => args.contextValue as object);
+        const fresh = EVENT_CONTEXT.get(args.contextValue as object) ?? (async (_event: object | undefined) => args.contextValue as object);
         active.inc({ service, field });
         let previous: string | undefined;
         return mapStream(
@@ -169,7 +169,7 @@ export function serveSubscriptions(server: http.Server, schema: GraphQLSchema, o
             if (live?.failure) return { errors: [live.failure instanceof GraphQLError && typeof live.failure.extensions['code'] === 'string' ? live.failure : serviceUnavailable('The event log could not be read to resume this subscription; try again.')] };
             const inRequest = <T>(fn: () => T): T => (live?.requestId === undefined ? fn() : withRequestId(live.requestId, fn));
             return inRequest(() => inSpan(`${field} subscription event`, { kind: SpanKind.PRODUCER, attributes: { [SERVICE_ATTRIBUTE]: service, 'graphql.operation.type': 'subscription', 'shop.subscription.field': field }, ...(live?.trace ? { parent: live.trace } : {}) }, async (span) => {
-              const result: ExecutionResult = await execute({ ...args, rootValue: payload, contextValue: await fresh() });
+              const result: ExecutionResult = await execute({ ...args, rootValue: payload, contextValue: await fresh(live?.payload as object | undefined) });
               const digest = createHash('sha256')
                 .update(JSON.stringify([result.data ?? null, result.errors?.map((e) => e.message) ?? []]))
                 .digest('base64url');

@@ -51,6 +51,12 @@ export interface RequestContext extends AuthContext {
   readonly deps: ServiceDeps;
   /** The caller's network address: as signed by the gateway, else the socket peer (for rate limits). */
   readonly clientAddress?: string;
+  /**
+   * In a subscription event's context: the published payload being delivered, the same object for
+   * every subscription of this replica that receives it, so a service may share per-event reads
+   * between them (orders: one set of DataLoaders per event, not one per subscription).
+   */
+  readonly liveEvent?: object;
 }
 
 /** Something a service runs while it is up (a worker, a sweeper); stopped on shutdown. */
