@@ -14,15 +14,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import WebSocket from 'ws';
-import { jwtVerifier, startGateway } from '@shop/gateway';
 import type { PublicErrorCode } from '@shop/platform';
 import { INVENTORY_STOCK_TOPIC } from '@shop/events';
 import type { InProcessBus } from '@shop/platform';
-import { createLogger, encodeCursor, PUBLIC_ERRORS } from '@shop/platform';
+import { encodeCursor, PUBLIC_ERRORS } from '@shop/platform';
 import { eventually } from '@shop/platform/testing';
 import { demoProducts, orderInput, PLACE_ORDER } from '../orders/orders-flow';
 import type { GraphQLResponse, TestShop } from '../support/harness';
-import { startTestShop } from '../support/harness';
+import { startAnotherGateway, startTestShop } from '../support/harness';
 import { LOGIN, REGISTER, registerAccount } from '../users/support';
 
 type Answer = Pick<GraphQLResponse<unknown>, 'status' | 'errors'>;
@@ -55,15 +54,7 @@ const similarChain = (n: number): string => `${'similar { '.repeat(n)}name${' }'
 async function postRequiringSafelist(shop: TestShop, body: unknown): Promise<Answer> {
   const manifest = path.join(mkdtempSync(path.join(os.tmpdir(), 'safelist-')), 'manifest.json');
   writeFileSync(manifest, JSON.stringify({ format: 'apollo-persisted-query-manifest', version: 1, operations: [{ id: 'categories', name: 'Categories', type: 'query', body: 'query Categories { categories { name } }' }] }));
-  const gateway = await startGateway({
-    port: 0,
-    subgraphUrls: Object.fromEntries(Object.entries(shop.supergraph.services).map(([name, s]) => [name, s.url])),
-    internalAuthSecret: shop.internalAuthSecret,
-    verifier: jwtVerifier(shop.jwtSecret),
-    nodeEnv: 'test',
-    logger: createLogger('gateway', 'silent'),
-    persistedOperations: { mode: 'require', manifest },
-  });
+  const gateway = await startAnotherGateway(shop, { persistedOperations: { mode: 'require', manifest } });
   try {
     const res = await fetch(gateway.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     return { status: res.status, ...((await res.json()) as Omit<Answer, 'status'>) };

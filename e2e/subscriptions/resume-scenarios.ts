@@ -4,18 +4,15 @@
 // restart (and a gateway restart) loses nothing for it; a cursor past retention ends with
 // CURSOR_EXPIRED; a replay never shows another customer's order. Run on each bus by
 // resume.<bus>.test.ts.
-import { jwtVerifier, startGateway } from '@shop/gateway';
-import type { RunningGateway } from '@shop/gateway';
 import { attachSubscriptions } from '@shop/gateway/subscriptions';
-import { createLogger } from '@shop/platform';
 import type { HttpSubscriptionTransport } from '@shop/platform/testing';
 import { cursorOf, eventually, HTTP_SUBSCRIPTION_TRANSPORTS, resumeAfter, subscribeOverHttp } from '@shop/platform/testing';
 import type { DemoProduct } from '../orders/orders-flow';
 import { demoProducts, orderInput, PLACE_ORDER, waitForStatus } from '../orders/orders-flow';
 import type { BusKind, TestShop } from '../support/harness';
-import { startTestShop } from '../support/harness';
+import { startAnotherGateway, startTestShop } from '../support/harness';
 import { registerAccount } from '../users/support';
-import { ADJUST, metricsOf, sample, watch } from './support';
+import { ADJUST, subgraphSubscriptions, watch } from './support';
 
 const STOCK_CHANGED = 'subscription($ids: [ID!]!) { stockChanged(productIds: $ids) { productId available product { name } } }';
 const MY_ORDERS = 'subscription { myOrderUpdated { id status total { amount } } }';
@@ -38,19 +35,6 @@ function open(url: string, transport: Transport, query: string, variables: Recor
   return transport === 'graphql-ws' ? watch(url, query, variables, token, extensions) : subscribeOverHttp(transport, url, query, variables, token, extensions);
 }
 
-/** A second gateway over the same subgraphs: what a client reaches after the gateway restarted. */
-async function anotherGateway(shop: TestShop): Promise<RunningGateway> {
-  return startGateway({
-    port: 0,
-    subgraphUrls: Object.fromEntries(Object.entries(shop.supergraph.services).map(([name, s]) => [name, s.url])),
-    internalAuthSecret: shop.internalAuthSecret,
-    verifier: jwtVerifier(shop.jwtSecret),
-    nodeEnv: 'test',
-    logger: createLogger('gateway', 'silent'),
-    attach: attachSubscriptions({ internalAuthSecret: shop.internalAuthSecret }),
-  });
-}
-
 /** Every resume scenario on one shop with the given bus; `expireLog` removes everything the log holds (retention). */
 export function resumeScenarios(bus: BusKind, expireLog: (shop: TestShop) => Promise<void>): void {
   describe(`resumable subscriptions through the gateway (${bus} bus)`, () => {
@@ -68,8 +52,7 @@ export function resumeScenarios(bus: BusKind, expireLog: (shop: TestShop) => Pro
       await shop?.stop();
     });
 
-    const upstreamsOn = async (service: 'inventory' | 'orders', field: string, n: number, timeoutMs = 20_000) =>
-      eventually(async () => sample(await metricsOf(shop, service), 'subgraph_subscriptions_active', { service, field }) === n, timeoutMs);
+    const upstreamsOn = (service: 'inventory' | 'orders', field: string, n: number) => subgraphSubscriptions(shop, service, field, n);
     const adjust = async (productId: string, delta: number): Promise<number> => {
       const res = await shop.gql(ADJUST, { id: productId, delta }, admin);
       expect(res.errors).toBeUndefined();
@@ -220,7 +203,7 @@ export function resumeScenarios(bus: BusKind, expireLog: (shop: TestShop) => Pro
       await upstreamsOn('inventory', 'stockChanged', 0);
       const missed = [await adjust(p.id, 2), await adjust(p.id, -3)];
       await shop.supergraph.restart('inventory', 300);
-      const gateway = await anotherGateway(shop);
+      const gateway = await startAnotherGateway(shop, { attach: attachSubscriptions({ internalAuthSecret: shop.internalAuthSecret }) });
       try {
         const resumed = watch(gateway.url, STOCK_CHANGED, { ids: [p.id] }, undefined, resumeAfter(cursor));
         await eventually(() => resumed.events.length >= 2, 30_000);

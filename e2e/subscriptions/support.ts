@@ -2,6 +2,7 @@
 import type { Client } from 'graphql-ws';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
+import { eventually } from '@shop/platform/testing';
 import type { TestShop } from '../support/harness';
 
 /** What one client saw of one subscription. */
@@ -81,6 +82,11 @@ export function sample(exposition: string, name: string, labels: Record<string, 
 export async function metricsOf(shop: TestShop, who: 'gateway' | 'inventory' | 'orders'): Promise<string> {
   const base = (who === 'gateway' ? shop.url : shop.supergraph.services[who].url).replace(/\/graphql$/, '');
   return (await fetch(`${base}/metrics`)).text();
+}
+
+/** Waits until `service` holds `n` subscriptions of `field` from the gateway (so nothing is published before they listen). */
+export async function subgraphSubscriptions(shop: TestShop, service: 'inventory' | 'orders', field: string, n: number, timeoutMs = 20_000): Promise<void> {
+  await eventually(async () => sample(await metricsOf(shop, service), 'subgraph_subscriptions_active', { service, field }) === n, timeoutMs);
 }
 
 export const ADJUST = 'mutation($id: ID!, $delta: Int!) { adjustInventory(productId: $id, delta: $delta, reason: "stock count") { available } }';
