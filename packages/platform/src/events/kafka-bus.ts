@@ -243,6 +243,7 @@ export class KafkaBus implements EventBus {
     const key = (topic: string, partition: number): string => `${topic}#${partition}`;
     const byPartition = new Map(wanted.map((r) => [key(this.ns(r.topic), r.partition), r]));
     const remaining = new Set(byPartition.keys());
+    const collected = new Map<string, bigint>();
     const out: Array<Omit<BusMessage, 'attempt'>> = [];
     const consumer = this.kafka.consumer({ groupId: this.ns(`replay.${randomUUID()}`), maxWaitTimeInMs: 200, allowAutoTopicCreation: false, retry: { retries: 5, maxRetryTime: MAX_RETRY_TIME_MS } });
     let finish: (() => void) | undefined;
@@ -259,15 +260,16 @@ export class KafkaBus implements EventBus {
           const upTo = BigInt(range.upTo);
           for (const message of batch.messages) {
             const offset = BigInt(message.offset);
-            if (offset <= BigInt(range.after)) continue;
+            // Before the range, or read already (a fetch that ran before the seek took effect).
+            if (offset <= (collected.get(k) ?? BigInt(range.after))) continue;
+            collected.set(k, offset);
             if (offset > upTo) break;
             const headers: Record<string, string> = {};
             for (const [h, v] of Object.entries(message.headers ?? {})) if (v !== undefined) headers[h] = Array.isArray(v) ? String(v[0]) : String(v);
             out.push({ topic: range.topic, partition: range.partition, offset: message.offset, key: message.key?.toString() ?? '', value: message.value?.toString() ?? '', headers });
             if (offset === upTo) break;
           }
-          const last = out.filter((m) => m.topic === range.topic && m.partition === range.partition).at(-1);
-          if ((last && BigInt(last.offset) >= upTo) || BigInt(batch.highWatermark) - 1n <= BigInt(range.after)) remaining.delete(k);
+          if ((collected.get(k) ?? -1n) >= upTo || BigInt(batch.highWatermark) - 1n <= BigInt(range.after)) remaining.delete(k);
           if (remaining.size === 0) finish?.();
         },
       });

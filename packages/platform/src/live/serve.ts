@@ -90,7 +90,10 @@ export function serveSubscriptions(server: http.Server, schema: GraphQLSchema, o
   // The log as this replica's listener follows it: the positions behind every event's cursor, and the replays.
   const liveLog = deps.bus.log && handlers.length ? new LiveLog(deps.bus.log, handlers) : undefined;
   const listening = handlers.length
-    ? deps.listen(handlers, liveLog ? { onHandled: (message) => liveLog.handled(message) } : {}).then(() => liveLog?.seed())
+    ? deps.listen(handlers, liveLog ? { onHandled: (message) => liveLog.handled(message) } : {}).then(() =>
+        // Without the log's end, fresh subscriptions' cursors leave out the partitions the listener has not seen a message on yet (a resume reads those from their start): worth a warning, not a replica without subscriptions.
+        liveLog?.seed().catch((err: unknown) => logger.warn({ err }, 'could not read the event log bounds for subscription cursors')),
+      )
     : Promise.resolve();
   listening.catch((err: unknown) => logger.error({ err }, 'could not start the live listener of subscriptions'));
   const buildContext = async (identity: Identity | null, liveEvent?: object): Promise<object> => options.context({ identity, deps, ...(liveEvent ? { liveEvent } : {}) });
