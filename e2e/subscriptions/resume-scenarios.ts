@@ -4,6 +4,7 @@
 // restart (and a gateway restart) loses nothing for it; a cursor past retention ends with
 // CURSOR_EXPIRED; a replay never shows another customer's order. Run on each bus by
 // resume.<bus>.test.ts.
+import { randomUUID } from 'node:crypto';
 import { attachSubscriptions } from '@shop/gateway/subscriptions';
 import type { HttpSubscriptionTransport } from '@shop/platform/testing';
 import { cursorOf, eventually, HTTP_SUBSCRIPTION_TRANSPORTS, resumeAfter, subscribeOverHttp } from '@shop/platform/testing';
@@ -12,6 +13,7 @@ import { demoProducts, orderInput, PLACE_ORDER, waitForStatus } from '../orders/
 import type { BusKind, TestShop } from '../support/harness';
 import { startAnotherGateway, startTestShop } from '../support/harness';
 import { registerAccount } from '../users/support';
+import { ADD, address, CHECKOUT, CREATE_CART, guestContact, ok, SHIP as SHIP_TO } from '../orders/cart-support';
 import { ADJUST, subgraphSubscriptions, watch } from './support';
 
 const STOCK_CHANGED = 'subscription($ids: [ID!]!) { stockChanged(productIds: $ids) { productId available product { name } } }';
@@ -170,6 +172,31 @@ export function resumeScenarios(bus: BusKind, expireLog: (shop: TestShop) => Pro
       expect(customer.events).toHaveLength(1);
       expect(customer.events[0]!.errors).toEqual([expect.objectContaining({ extensions: expect.objectContaining({ code: 'FORBIDDEN' }) })]);
       await Promise.all([resumedOrder.close(), resumedAlerts.close(), customer.close()]);
+    });
+
+    it('should resume guestOrderUpdated (the guest link token) over SSE from its cursor', async () => {
+      const p = take();
+      const cart = ok(await shop.gql(CREATE_CART), 'createCart');
+      ok(await shop.gql(ADD, { cartId: cart.id, productId: p.id, quantity: 1 }), 'addToCart');
+      const located = ok(await shop.gql(SHIP_TO, { cartId: cart.id, address: address('US') }), 'setCartShipping');
+      ok(await shop.gql(SHIP_TO, { cartId: cart.id, address: address('US'), methodId: located.availableShippingMethods[0].id }), 'setCartShipping');
+      const order = ok(await shop.gql(CHECKOUT, { input: { cartId: cart.id, email: 'resume.guest@example.com', payment: { token: 'tok_visa' }, idempotencyKey: randomUUID() } }), 'checkout');
+      const token = (await guestContact(shop, order.id)).body.token as string;
+      const follow = 'subscription($t: String!) { guestOrderUpdated(token: $t) { id status } }';
+      await eventually(async () => (await shop.gql('query($t: String!) { guestOrder(token: $t) { status } }', { t: token })).data?.guestOrder?.status === 'CONFIRMED', 20_000);
+      const first = open(shop.url, 'sse-distinct', follow, { t: token });
+      await upstreamsOn('orders', 'guestOrderUpdated', 1);
+      expect((await shop.gql(SHIP, { id: order.id }, admin)).errors).toBeUndefined();
+      await eventually(() => first.events.length === 1, 20_000);
+      const cursor = cursorOf(first.events[0])!;
+      await first.close();
+      await upstreamsOn('orders', 'guestOrderUpdated', 0);
+      expect((await shop.gql(DELIVER, { id: order.id }, admin)).errors).toBeUndefined();
+      const resumed = open(shop.url, 'sse-distinct', follow, { t: token }, undefined, resumeAfter(cursor));
+      await eventually(() => resumed.events.length >= 1, 30_000);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(resumed.events.map((e) => [e.data.guestOrderUpdated.id, e.data.guestOrderUpdated.status])).toEqual([[order.id, 'DELIVERED']]);
+      await resumed.close();
     });
 
     it('should lose nothing across an inventory restart: the gateway resubscribes from its last cursor', async () => {
