@@ -9,12 +9,12 @@ import { attachSubscriptions } from '@shop/gateway/subscriptions';
 import type { HttpSubscriptionTransport } from '@shop/platform/testing';
 import { cursorOf, eventually, HTTP_SUBSCRIPTION_TRANSPORTS, resumeAfter, subscribeOverHttp } from '@shop/platform/testing';
 import type { DemoProduct } from '../orders/orders-flow';
-import { demoProducts, orderInput, PLACE_ORDER, waitForStatus } from '../orders/orders-flow';
+import { orderInput, PLACE_ORDER, waitForStatus } from '../orders/orders-flow';
 import type { BusKind, TestShop } from '../support/harness';
-import { startAnotherGateway, startTestShop } from '../support/harness';
+import { startAnotherGateway } from '../support/harness';
 import { registerAccount } from '../users/support';
 import { ADD, address, CHECKOUT, CREATE_CART, guestContact, ok, SHIP as SHIP_TO } from '../orders/cart-support';
-import { ADJUST, subgraphSubscriptions, watch } from './support';
+import { ADJUST, subgraphSubscriptions, subscriptionShop, watch } from './support';
 
 const STOCK_CHANGED = 'subscription($ids: [ID!]!) { stockChanged(productIds: $ids) { productId available product { name } } }';
 const MY_ORDERS = 'subscription { myOrderUpdated { id status total { amount } } }';
@@ -40,19 +40,11 @@ function open(url: string, transport: Transport, query: string, variables: Recor
 /** Every resume scenario on one shop with the given bus; `expireLog` removes everything the log holds (retention). */
 export function resumeScenarios(bus: BusKind, expireLog: (shop: TestShop) => Promise<void>): void {
   describe(`resumable subscriptions through the gateway (${bus} bus)`, () => {
+    const fixture = subscriptionShop(bus, 10);
     let shop: TestShop;
-    let products: DemoProduct[];
     let admin: string;
-    const take = (): DemoProduct => products.shift()!;
-
-    beforeAll(async () => {
-      shop = await startTestShop({ bus, seed: true });
-      products = (await demoProducts(shop)).filter((p) => p.available >= 10);
-      admin = await shop.tokenFor({ roles: ['CUSTOMER', 'ADMIN'] });
-    }, 90_000);
-    afterAll(async () => {
-      await shop?.stop();
-    });
+    const take = (): DemoProduct => fixture.take();
+    beforeAll(() => ({ shop, admin } = fixture));
 
     const upstreamsOn = (service: 'inventory' | 'orders', field: string, n: number) => subgraphSubscriptions(shop, service, field, n);
     const adjust = async (productId: string, delta: number): Promise<number> => {
@@ -76,7 +68,7 @@ export function resumeScenarios(bus: BusKind, expireLog: (shop: TestShop) => Pro
 
       // While it is away: three changes of its product, and one of another product.
       const missed = [await adjust(p.id, 3), await adjust(p.id, -2), await adjust(p.id, 1)];
-      await adjust(products[0]!.id, 1);
+      await adjust(take().id, 1);
       const resumed = open(shop.url, transport, STOCK_CHANGED, { ids: [p.id] }, undefined, resumeAfter(cursor));
       await eventually(() => resumed.events.length >= 3, 30_000);
       await upstreamsOn('inventory', 'stockChanged', 1);

@@ -3,7 +3,10 @@ import type { Client } from 'graphql-ws';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { eventually } from '@shop/platform/testing';
-import type { TestShop } from '../support/harness';
+import type { DemoProduct } from '../orders/orders-flow';
+import { demoProducts } from '../orders/orders-flow';
+import type { BusKind, TestShop } from '../support/harness';
+import { startTestShop } from '../support/harness';
 
 /** What one client saw of one subscription. */
 export interface Watched<T = any> {
@@ -87,6 +90,28 @@ export async function metricsOf(shop: TestShop, who: 'gateway' | 'inventory' | '
 /** Waits until `service` holds `n` subscriptions of `field` from the gateway (so nothing is published before they listen). */
 export async function subgraphSubscriptions(shop: TestShop, service: 'inventory' | 'orders', field: string, n: number, timeoutMs = 20_000): Promise<void> {
   await eventually(async () => sample(await metricsOf(shop, service), 'subgraph_subscriptions_active', { service, field }) === n, timeoutMs);
+}
+
+/** A whole shop for one describe block (started before its tests, stopped after), an admin token, and demo products with stock handed out one per test. */
+export interface SubscriptionShop {
+  readonly shop: TestShop;
+  readonly admin: string;
+  /** The next demo product with at least the minimum available, never handed out before. */
+  take(): DemoProduct;
+}
+
+export function subscriptionShop(bus: BusKind, minimumAvailable: number): SubscriptionShop {
+  let products: DemoProduct[] = [];
+  const fixture = { shop: undefined as unknown as TestShop, admin: '', take: (): DemoProduct => products.shift()! };
+  beforeAll(async () => {
+    fixture.shop = await startTestShop({ bus, seed: true });
+    products = (await demoProducts(fixture.shop)).filter((p) => p.available >= minimumAvailable);
+    fixture.admin = await fixture.shop.tokenFor({ roles: ['CUSTOMER', 'ADMIN'] });
+  }, 90_000);
+  afterAll(async () => {
+    await fixture.shop?.stop();
+  });
+  return fixture;
 }
 
 export const ADJUST = 'mutation($id: ID!, $delta: Int!) { adjustInventory(productId: $id, delta: $delta, reason: "stock count") { available } }';
