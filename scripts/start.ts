@@ -36,6 +36,8 @@ const { config, databaseTls, kafka } = configOrExit('npm start', () => {
     SUBGRAPH_PORT_BASE: env.port(4001),
     DATA_DIR: env.string(path.join(root, '.data')),
     SEED_DEMO_DATA: env.bool(true),
+    /** How long the in-process event log keeps messages (hours): resumable subscriptions replay what is left; an older cursor gets CURSOR_EXPIRED. */
+    BUS_RETENTION_HOURS: env.int(168, 1),
     INTERNAL_AUTH_SECRET: env.secret(32).optional(),
     JWT_SECRET: env.secret(32).optional(),
     // TLS to an external Postgres or Kafka (the embedded ones are plaintext on loopback).
@@ -102,7 +104,7 @@ async function main(): Promise<void> {
     const p = pool;
     cleanups.push(async () => void (await p.end()));
   }
-  const bus = createEventBus({ brokers: config.KAFKA_BROKERS, pool, logger, clientId: 'shop', replicationFactor: 1, security: kafka });
+  const bus = createEventBus({ brokers: config.KAFKA_BROKERS, pool, logger, clientId: 'shop', replicationFactor: 1, security: kafka, retentionMs: config.BUS_RETENTION_HOURS * 3600_000 });
   cleanups.push(() => bus.close());
   if (shuttingDown) return;
 

@@ -14,13 +14,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import WebSocket from 'ws';
-import { jwtVerifier, startGateway } from '@shop/gateway';
 import type { PublicErrorCode } from '@shop/platform';
-import { createLogger, PUBLIC_ERRORS } from '@shop/platform';
+import { INVENTORY_STOCK_TOPIC } from '@shop/events';
+import type { InProcessBus } from '@shop/platform';
+import { encodeCursor, PUBLIC_ERRORS } from '@shop/platform';
 import { eventually } from '@shop/platform/testing';
 import { demoProducts, orderInput, PLACE_ORDER } from '../orders/orders-flow';
 import type { GraphQLResponse, TestShop } from '../support/harness';
-import { startTestShop } from '../support/harness';
+import { startAnotherGateway, startTestShop } from '../support/harness';
 import { LOGIN, REGISTER, registerAccount } from '../users/support';
 
 type Answer = Pick<GraphQLResponse<unknown>, 'status' | 'errors'>;
@@ -53,15 +54,7 @@ const similarChain = (n: number): string => `${'similar { '.repeat(n)}name${' }'
 async function postRequiringSafelist(shop: TestShop, body: unknown): Promise<Answer> {
   const manifest = path.join(mkdtempSync(path.join(os.tmpdir(), 'safelist-')), 'manifest.json');
   writeFileSync(manifest, JSON.stringify({ format: 'apollo-persisted-query-manifest', version: 1, operations: [{ id: 'categories', name: 'Categories', type: 'query', body: 'query Categories { categories { name } }' }] }));
-  const gateway = await startGateway({
-    port: 0,
-    subgraphUrls: Object.fromEntries(Object.entries(shop.supergraph.services).map(([name, s]) => [name, s.url])),
-    internalAuthSecret: shop.internalAuthSecret,
-    verifier: jwtVerifier(shop.jwtSecret),
-    nodeEnv: 'test',
-    logger: createLogger('gateway', 'silent'),
-    persistedOperations: { mode: 'require', manifest },
-  });
+  const gateway = await startAnotherGateway(shop, { persistedOperations: { mode: 'require', manifest } });
   try {
     const res = await fetch(gateway.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     return { status: res.status, ...((await res.json()) as Omit<Answer, 'status'>) };
@@ -71,7 +64,7 @@ async function postRequiringSafelist(shop: TestShop, body: unknown): Promise<Ans
 }
 
 /** Sends one subscribe message over graphql-ws and answers what the gateway replied to it. */
-async function subscribeOnce(shop: TestShop, query: string): Promise<Answer> {
+async function subscribeOnce(shop: TestShop, query: string, extensions?: Record<string, unknown>): Promise<Answer> {
   const socket = new WebSocket(shop.url.replace(/^http/, 'ws'), 'graphql-transport-ws');
   const messages: Array<{ id?: string; type: string; payload?: unknown }> = [];
   socket.on('message', (data) => messages.push(JSON.parse(String(data))));
@@ -79,8 +72,9 @@ async function subscribeOnce(shop: TestShop, query: string): Promise<Answer> {
   try {
     socket.send(JSON.stringify({ type: 'connection_init', payload: {} }));
     await eventually(() => messages.some((m) => m.type === 'connection_ack'));
-    socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query } }));
+    socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query, ...(extensions ? { extensions } : {}) } }));
     const reply = await eventually(() => messages.find((m) => m.id === '1'));
+    if (reply.type === 'next') return { status: 101, errors: (reply.payload as { errors?: Answer['errors'] }).errors ?? [] };
     return { status: 101, errors: reply.type === 'error' ? (reply.payload as Answer['errors']) : [] };
   } finally {
     socket.close();
@@ -152,6 +146,14 @@ describe('every public error code, through the gateway', () => {
     PAYLOAD_TOO_LARGE: { wholeRequest: true, run: () => post(shop, { query: '{ __typename }', variables: { padding: 'x'.repeat(1_100_000) } }) },
     UNSUPPORTED_MEDIA_TYPE: { wholeRequest: true, run: () => postRaw(shop, '{ __typename }', 'text/plain') },
     PERSISTED_QUERY_NOT_LISTED: { wholeRequest: true, run: () => postRequiringSafelist(shop, { query: '{ categories { name } }' }) },
+    CURSOR_EXPIRED: {
+      run: async () => {
+        // Retention removed what follows this cursor (the start of every stock partition).
+        await (shop.bus as InProcessBus).prune(0);
+        const cursor = encodeCursor(new Map([[INVENTORY_STOCK_TOPIC, new Map([0, 1, 2, 3].map((p) => [p, 0n]))]]));
+        return subscribeOnce(shop, `subscription { stockChanged(productIds: ["${productId}"]) { available } }`, { resumeFrom: cursor });
+      },
+    },
     PERSISTED_QUERY_NOT_FOUND: { run: () => post(shop, { extensions: { persistedQuery: { version: 1, sha256Hash: 'ab'.repeat(32) } } }) },
     INTERNAL_SERVER_ERROR: {
       run: async () => {

@@ -102,7 +102,7 @@ describe('the gateway with two workers sharing its port', () => {
       const adjusted = await freshRequest(cluster.url, { body: { query: ADJUST, variables: { id: p.id, delta: 3 } }, headers: { authorization: `Bearer ${admin}` } });
       expect(JSON.parse(adjusted.text)).toEqual({ data: { adjustInventory: { available: p.available + 3 } } });
       await eventually(() => subs.every((s) => s.events.length === 1), 20_000);
-      for (const s of subs) expect(s.events).toEqual([{ data: { stockChanged: { productId: p.id, available: p.available + 3 } } }]);
+      for (const s of subs) expect(s.events).toEqual([{ data: { stockChanged: { productId: p.id, available: p.available + 3 } }, extensions: { cursor: expect.any(String) } }]);
     } finally {
       await Promise.all(subs.map((s) => s.close()));
     }

@@ -36,7 +36,7 @@ describe('subscriptions through the gateway over SSE and multipart (whole shop)'
     await upstreamsOn('inventory', 'stockChanged', 1);
     for (const delta of [3, -1]) expect((await shop.gql(ADJUST, { id: p.id, delta }, admin)).errors).toBeUndefined();
     await eventually(() => sub.events.length === 2, 15_000);
-    expect(sub.events).toEqual([p.available + 3, p.available + 2].map((available) => ({ data: { stockChanged: { productId: p.id, available, product: { name: p.name, price: { amount: p.price } } } } })));
+    expect(sub.events).toEqual([p.available + 3, p.available + 2].map((available) => ({ data: { stockChanged: { productId: p.id, available, product: { name: p.name, price: { amount: p.price } } } }, extensions: { cursor: expect.any(String) } })));
 
     await shop.supergraph.restart('inventory', 700);
     await upstreamsOn('inventory', 'stockChanged', 1);

@@ -48,7 +48,7 @@ export function subscriptionScenarios(bus: BusKind): void {
       const afterAdjustments = deltas.map((d) => (expected += d));
       await eventually(() => sub.events.length === deltas.length, 15_000);
       expect(sub.events.map((e) => e.data?.stockChanged.available)).toEqual(afterAdjustments);
-      for (const e of sub.events) expect(e).toEqual({ data: { stockChanged: { productId: p.id, available: expect.any(Number), isLowStock: expect.any(Boolean), product: { name: p.name, price: { amount: p.price } } } } });
+      for (const e of sub.events) expect(e).toEqual({ data: { stockChanged: { productId: p.id, available: expect.any(Number), isLowStock: expect.any(Boolean), product: { name: p.name, price: { amount: p.price } } } }, extensions: { cursor: expect.any(String) } });
 
       // An order reserves stock: one more change, after the adjustments.
       const customer = await shop.tokenFor({});
@@ -124,7 +124,7 @@ export function subscriptionScenarios(bus: BusKind): void {
       const available = threshold.data.setLowStockThreshold.available as number;
       await shop.gql(ADJUST, { id: p.id, delta: -(available - 1) }, admin);
       await eventually(() => alert.events.some((e) => e.data?.lowStockAlert.productId === p.id), 15_000);
-      expect(alert.events.find((e) => e.data?.lowStockAlert.productId === p.id)).toEqual({ data: { lowStockAlert: { productId: p.id, available: 1, isLowStock: true, product: { name: p.name } } } });
+      expect(alert.events.find((e) => e.data?.lowStockAlert.productId === p.id)).toEqual({ data: { lowStockAlert: { productId: p.id, available: 1, isLowStock: true, product: { name: p.name } } }, extensions: { cursor: expect.any(String) } });
       await Promise.all([customer.close(), alert.close()]);
     });
 

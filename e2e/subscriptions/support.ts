@@ -2,11 +2,15 @@
 import type { Client } from 'graphql-ws';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import type { TestShop } from '../support/harness';
+import { eventually } from '@shop/platform/testing';
+import type { DemoProduct } from '../orders/orders-flow';
+import { demoProducts } from '../orders/orders-flow';
+import type { BusKind, TestShop } from '../support/harness';
+import { startTestShop } from '../support/harness';
 
 /** What one client saw of one subscription. */
 export interface Watched<T = any> {
-  readonly events: Array<{ data?: T | null; errors?: Array<{ message: string; extensions?: Record<string, any> }> }>;
+  readonly events: Array<{ data?: T | null; errors?: Array<{ message: string; extensions?: Record<string, any> }>; extensions?: Record<string, any> }>;
   /** When each event arrived (ms since the epoch). */
   readonly arrivals: number[];
   completed: boolean;
@@ -27,10 +31,10 @@ export function wsUrlOf(shop: TestShop): string {
  * One graphql-ws client (no automatic retry: a close is an outcome the test asserts) with one
  * subscription, the token (if any) sent as `{ authorization: "Bearer …" }` in connection_init.
  */
-export function watch<T = any>(shop: TestShop, query: string, variables: Record<string, unknown> = {}, token?: string): Watched<T> {
+export function watch<T = any>(shop: TestShop | string, query: string, variables: Record<string, unknown> = {}, token?: string, extensions?: Record<string, unknown>): Watched<T> {
   const closes: Array<{ code: number; reason: string }> = [];
   const client = createClient({
-    url: wsUrlOf(shop),
+    url: typeof shop === 'string' ? shop.replace(/^http/, 'ws') : wsUrlOf(shop),
     webSocketImpl: WebSocket,
     retryAttempts: 0,
     lazy: true,
@@ -51,7 +55,7 @@ export function watch<T = any>(shop: TestShop, query: string, variables: Record<
     },
   };
   watched.unsubscribe = client.subscribe<T>(
-    { query, variables },
+    { query, variables, ...(extensions ? { extensions } : {}) },
     {
       next: (value) => {
         watched.arrivals.push(Date.now());
@@ -81,6 +85,33 @@ export function sample(exposition: string, name: string, labels: Record<string, 
 export async function metricsOf(shop: TestShop, who: 'gateway' | 'inventory' | 'orders'): Promise<string> {
   const base = (who === 'gateway' ? shop.url : shop.supergraph.services[who].url).replace(/\/graphql$/, '');
   return (await fetch(`${base}/metrics`)).text();
+}
+
+/** Waits until `service` holds `n` subscriptions of `field` from the gateway (so nothing is published before they listen). */
+export async function subgraphSubscriptions(shop: TestShop, service: 'inventory' | 'orders', field: string, n: number, timeoutMs = 20_000): Promise<void> {
+  await eventually(async () => sample(await metricsOf(shop, service), 'subgraph_subscriptions_active', { service, field }) === n, timeoutMs);
+}
+
+/** A whole shop for one describe block (started before its tests, stopped after), an admin token, and demo products with stock handed out one per test. */
+export interface SubscriptionShop {
+  readonly shop: TestShop;
+  readonly admin: string;
+  /** The next demo product with at least the minimum available, never handed out before. */
+  take(): DemoProduct;
+}
+
+export function subscriptionShop(bus: BusKind, minimumAvailable: number): SubscriptionShop {
+  let products: DemoProduct[] = [];
+  const fixture = { shop: undefined as unknown as TestShop, admin: '', take: (): DemoProduct => products.shift()! };
+  beforeAll(async () => {
+    fixture.shop = await startTestShop({ bus, seed: true });
+    products = (await demoProducts(fixture.shop)).filter((p) => p.available >= minimumAvailable);
+    fixture.admin = await fixture.shop.tokenFor({ roles: ['CUSTOMER', 'ADMIN'] });
+  }, 90_000);
+  afterAll(async () => {
+    await fixture.shop?.stop();
+  });
+  return fixture;
 }
 
 export const ADJUST = 'mutation($id: ID!, $delta: Int!) { adjustInventory(productId: $id, delta: $delta, reason: "stock count") { available } }';

@@ -4,6 +4,8 @@ import type { EventBus } from '@shop/platform';
 import { AccessTokenIssuer, createLogger, InProcessBus, KafkaBus } from '@shop/platform';
 import { createTestDatabase, eventually, testKafkaBrokers } from '@shop/platform/testing';
 import type { TestDatabase } from '@shop/platform/testing';
+import type { GatewaySettings, RunningGateway } from '@shop/gateway';
+import { jwtVerifier, startGateway } from '@shop/gateway';
 import type { RunningSupergraph, ServiceName, ServiceSettings, SupergraphOptions } from '@shop/supergraph';
 import { startSupergraph } from '@shop/supergraph';
 
@@ -95,6 +97,19 @@ export async function startTestShop(options: { bus?: BusKind; seed?: boolean; de
       for (const db of dbs.values()) await db.drop();
     },
   };
+}
+
+/** Another gateway over the shop's subgraphs, with `settings` on top (a gateway restarted, another configuration); stop it after use. */
+export function startAnotherGateway(shop: TestShop, settings: Partial<GatewaySettings> = {}): Promise<RunningGateway> {
+  return startGateway({
+    port: 0,
+    subgraphUrls: Object.fromEntries(Object.entries(shop.supergraph.services).map(([name, s]) => [name, s.url])),
+    internalAuthSecret: shop.internalAuthSecret,
+    verifier: jwtVerifier(shop.jwtSecret),
+    nodeEnv: 'test',
+    logger: createLogger('gateway', 'silent'),
+    ...settings,
+  });
 }
 
 /** POSTs one GraphQL operation; answers the parsed body and the HTTP status. */

@@ -7,6 +7,8 @@ export interface Delivery {
   readonly result: ExecutionResult;
   /** ms since the epoch; the latency histogram measures from it to the send. */
   readonly eventTime: number;
+  /** The subscription's cursor as of this event (sent as `extensions.cursor`: resume after it). */
+  readonly cursor?: string;
 }
 
 export interface ClientStreamOptions {
@@ -40,7 +42,7 @@ export class ClientStream extends AsyncQueue<Delivery, ExecutionResult> {
       take: (delivery) => {
         subscriptionMetrics.delivered.inc({ root_field: rootField });
         subscriptionMetrics.latency.observe({ root_field: rootField }, Math.max(0, Date.now() - delivery.eventTime) / 1000);
-        return delivery.result;
+        return delivery.cursor === undefined ? delivery.result : { ...delivery.result, extensions: { ...delivery.result.extensions, cursor: delivery.cursor } };
       },
       onClose: () => {
         subscriptionMetrics.active.dec({ root_field: rootField });

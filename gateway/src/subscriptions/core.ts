@@ -18,7 +18,7 @@ import { getOperationAST, GraphQLError, parse, specifiedRules, validate } from '
 import { getVariableValues } from 'graphql/execution/values';
 import { decodeJwt } from 'jose';
 import type { Identity, Logger, PublicErrorSpec, QueryLimits, SessionDenyList } from '@shop/platform';
-import { badRequest, DEFAULT_QUERY_LIMITS, exceedsTokenLimit, forbidden, isPublicErrorCode, PUBLIC_ERRORS, publicError, queryLimitRules, serviceUnavailable, unauthenticated } from '@shop/platform';
+import { badRequest, badUserInput, DEFAULT_QUERY_LIMITS, MAX_CURSOR_LENGTH, RESUME_FROM, exceedsTokenLimit, forbidden, isPublicErrorCode, PUBLIC_ERRORS, publicError, queryLimitRules, serviceUnavailable, unauthenticated } from '@shop/platform';
 import type { AccessTokenVerifier } from '../auth';
 import { bearerToken } from '../auth';
 import type { EdgeChecks } from './admission';
@@ -128,6 +128,8 @@ export interface SubscribePayload {
   readonly query: string;
   readonly variables?: Record<string, unknown> | null;
   readonly operationName?: string | null;
+  /** The request's extensions: `resumeFrom` (a cursor of an earlier event) resumes the subscription after it. */
+  readonly extensions?: Record<string, unknown> | null;
 }
 
 /** A connection about to open, as guards see it. */
@@ -181,6 +183,8 @@ interface SubscribeContext {
   readonly query: string;
   readonly variables: Record<string, unknown>;
   readonly subgraphUrl: string;
+  /** The cursor to resume after (checked by the owning subgraph, which replays its log). */
+  readonly resumeFrom: string | undefined;
 }
 
 const SUBSCRIBE_CONTEXT = Symbol('subscribe context');
@@ -345,7 +349,11 @@ export class SubscriptionCore {
       const refusal = await guard.subscribe?.(session, payload, operation);
       if (refusal) return [refusal];
     }
-    const context: SubscribeContext = { session, plan, query: payload.query, variables, subgraphUrl };
+    const resumeFrom = payload.extensions?.[RESUME_FROM];
+    if (resumeFrom !== undefined && resumeFrom !== null && (typeof resumeFrom !== 'string' || resumeFrom === '' || resumeFrom.length > MAX_CURSOR_LENGTH)) {
+      return [badUserInput(`extensions.${RESUME_FROM}`, 'A resume cursor is the non-empty string an event carried as extensions.cursor.')];
+    }
+    const context: SubscribeContext = { session, plan, query: payload.query, variables, subgraphUrl, resumeFrom: typeof resumeFrom === 'string' ? resumeFrom : undefined };
     const args: ExecutionArgs = { schema, document, variableValues: variables, contextValue: { [SUBSCRIBE_CONTEXT]: context } };
     if (operationName) args.operationName = operationName;
     return args;
@@ -390,7 +398,7 @@ export class SubscriptionCore {
       return stream;
     }
     try {
-      this.hub.attach({ plan, query: context.query, variables: context.variables, identity, stream, subgraphUrl: context.subgraphUrl });
+      this.hub.attach({ plan, query: context.query, variables: context.variables, identity, stream, subgraphUrl: context.subgraphUrl, ...(context.resumeFrom ? { resumeFrom: context.resumeFrom } : {}) });
     } catch (error) {
       logger.error({ err: error }, 'could not open a subscription upstream');
       stream.finish({ errors: [publicError('INTERNAL_SERVER_ERROR', 'Internal server error')] });
@@ -398,11 +406,13 @@ export class SubscriptionCore {
     return stream;
   }
 
-  /** A result as a client sees it: non-public errors masked, no stack traces, no result extensions. */
+  /** A result as a client sees it: non-public errors masked, no stack traces, no result extensions but the event's `cursor`. */
   format(result: ExecutionResult): FormattedExecutionResult {
+    const cursor = result.extensions?.['cursor'];
     return {
       ...(result.data !== undefined ? { data: result.data } : {}),
       ...(result.errors?.length ? { errors: this.formatErrors(result.errors) } : {}),
+      ...(typeof cursor === 'string' ? { extensions: { cursor } } : {}),
     };
   }
 

@@ -44,10 +44,13 @@ export interface ClientSubscription {
   readonly stream: ClientStream;
   /** The http(s) URL of the owning subgraph. */
   readonly subgraphUrl: string;
+  /** Resume after this cursor (the client's `extensions.resumeFrom`): an upstream subscription of its own replays from it. */
+  readonly resumeFrom?: string;
 }
 
 export class SubscriptionHub {
   private readonly upstreams = new Map<string, SharedUpstream>();
+  private resumes = 0;
 
   constructor(
     private readonly connections: UpstreamConnections,
@@ -65,14 +68,16 @@ export class SubscriptionHub {
     const isPublic = this.options.publicRootFields.has(plan.rootField);
     const upstreamIdentity = isPublic ? null : client.identity;
     const variables = primaryVariables(plan, client.variables);
-    const key = [plan.subgraph, plan.upstreamQuery, stableJson(variables), identityKey(upstreamIdentity, true)].join('\n');
+    // A resuming client replays from its own position: an upstream subscription of its own (never
+    // shared: the others are at another position), which goes live once the subgraph replayed.
+    const key = [plan.subgraph, plan.upstreamQuery, stableJson(variables), identityKey(upstreamIdentity, true), client.resumeFrom ? `resume ${++this.resumes}` : ''].join('\n');
     let upstream = this.upstreams.get(key);
     // The client's subscribe, as a span of its own (no-op when tracing is off).
     tracer()
       .startSpan(`${plan.rootField} subscribe`, { kind: SpanKind.SERVER, attributes: { [SERVICE_ATTRIBUTE]: 'gateway', 'graphql.operation.type': 'subscription', 'shop.subscription.subgraph': plan.subgraph, 'shop.subscription.shared_upstream': Boolean(upstream) } })
       .end();
     if (!upstream) {
-      const created: SharedUpstream = new SharedUpstream(plan, client.subgraphUrl, upstreamIdentity, variables, this.options, () => {
+      const created: SharedUpstream = new SharedUpstream(plan, client.subgraphUrl, upstreamIdentity, variables, client.resumeFrom, this.options, () => {
         if (this.upstreams.get(key) === created) this.upstreams.delete(key);
       });
       upstream = created;
@@ -97,17 +102,27 @@ class SharedUpstream {
     private readonly plan: SubscriptionPlan,
     private readonly url: string,
     private readonly identity: Identity | null,
-    private readonly variables: Record<string, unknown>,
+    variables: Record<string, unknown>,
+    resumeFrom: string | undefined,
     private readonly options: HubOptions,
     private readonly onClosed: () => void,
-  ) {}
+  ) {
+    this.request = { query: plan.upstreamQuery, variables, extensions: resumeFrom ? { resumeFrom } : {} };
+  }
+
+  /**
+   * The subscribe request. Its `extensions.resumeFrom` follows the newest cursor received: the
+   * graphql-ws client sends this same object again when it resubscribes after a drop (a subgraph
+   * restart), so the subgraph replays what was published meanwhile and nobody misses it.
+   */
+  private readonly request: { query: string; variables: Record<string, unknown>; extensions: { resumeFrom?: string } };
 
   open(connections: UpstreamConnections): void {
     this.subscription = connections.subscribe(
       this.plan.subgraph,
       this.url,
       this.identity,
-      { query: this.plan.upstreamQuery, variables: this.variables },
+      this.request,
       {
         next: (event) => this.onEvent(event),
         error: (error) => this.onUpstreamEnd(error),
@@ -138,6 +153,8 @@ class SharedUpstream {
   }
 
   private onEvent(event: FormattedExecutionResult): void {
+    const cursor = event.extensions?.['cursor'];
+    if (typeof cursor === 'string') this.request.extensions.resumeFrom = cursor;
     const stamped = event.extensions?.['eventTime'];
     const parsed = typeof stamped === 'string' ? Date.parse(stamped) : Number.NaN;
     const eventTime = Number.isFinite(parsed) ? parsed : Date.now();
@@ -147,7 +164,7 @@ class SharedUpstream {
     const parent = traced ? extractTraceContext(traced) : context.active();
     const requestId = traced ? requestIdFrom(traced) : undefined;
     const push = (): void => {
-      for (const group of this.groups.values()) group.push(event, eventTime, parent);
+      for (const group of this.groups.values()) group.push(event, eventTime, parent, typeof cursor === 'string' ? cursor : undefined);
     };
     if (requestId === undefined) push();
     else withRequestId(requestId, push);
@@ -191,7 +208,7 @@ class DeliveryGroup {
     void stream.finished.then(() => this.remove(stream));
   }
 
-  push(event: FormattedExecutionResult, eventTime: number, parent: Context): void {
+  push(event: FormattedExecutionResult, eventTime: number, parent: Context, cursor: string | undefined): void {
     if (this.ended) return;
     const { plan, query, variables } = this.request;
     const identity = this.identity;
@@ -206,7 +223,7 @@ class DeliveryGroup {
         const delivered = await result;
         if (delivered.errors?.length) subscriptionMetrics.restErrors.inc({ root_field: plan.rootField });
         await inSpan(`${plan.rootField} send`, { kind: SpanKind.PRODUCER, parent: spanContext, attributes: { [SERVICE_ATTRIBUTE]: 'gateway', 'shop.subscription.clients': this.clients.size } }, async () => {
-          for (const stream of this.clients) stream.push({ result: delivered, eventTime });
+          for (const stream of this.clients) stream.push(cursor === undefined ? { result: delivered, eventTime } : { result: delivered, eventTime, cursor });
         });
       } finally {
         span.end();

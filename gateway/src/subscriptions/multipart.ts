@@ -51,7 +51,7 @@ export function multipartSubscriptions(core: SubscriptionCore, options: { readon
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_MULTIPART_HEARTBEAT_MS;
   return (req, res, next) => {
     if (req.method !== 'POST' || !acceptsMultipartSubscriptions(req.headers.accept)) return next();
-    const body = req.body as { query?: unknown; variables?: unknown; operationName?: unknown } | undefined;
+    const body = req.body as { query?: unknown; variables?: unknown; operationName?: unknown; extensions?: unknown } | undefined;
     if (!body || typeof body !== 'object' || Array.isArray(body) || core.isSubscription(body.query, body.operationName) !== true) return next();
     serve(body as { query: string }, res, { authorization: req.headers.authorization, clientAddress: req.ip ?? req.socket.remoteAddress }).catch((err: unknown) => {
       options.logger.error({ err }, 'error serving a multipart subscription');
@@ -60,7 +60,7 @@ export function multipartSubscriptions(core: SubscriptionCore, options: { readon
     });
   };
 
-  async function serve(body: { query: string; variables?: unknown; operationName?: unknown }, res: Response, request: { readonly authorization: string | undefined; readonly clientAddress: string | undefined }): Promise<void> {
+  async function serve(body: { query: string; variables?: unknown; operationName?: unknown; extensions?: unknown }, res: Response, request: { readonly authorization: string | undefined; readonly clientAddress: string | undefined }): Promise<void> {
     const refuse = (errors: readonly GraphQLFormattedError[]) => {
       const answer = httpRefusal(errors);
       res.writeHead(answer.status, answer.headers).end(answer.body);
@@ -72,6 +72,7 @@ export function multipartSubscriptions(core: SubscriptionCore, options: { readon
       query: body.query,
       variables: body.variables && typeof body.variables === 'object' ? (body.variables as Record<string, unknown>) : null,
       operationName: typeof body.operationName === 'string' ? body.operationName : null,
+      extensions: body.extensions && typeof body.extensions === 'object' ? (body.extensions as Record<string, unknown>) : null,
     });
     if (Array.isArray(prepared)) {
       core.close(session);

@@ -106,7 +106,7 @@ export function sseSubscriptions(core: SubscriptionCore, options: { readonly log
     onSubscribe: async (req, params) => {
       const session = req.context.session;
       if (!session) return [JSON.stringify({ errors: [{ message: 'Stream not found: reserve one with PUT first.', extensions: { code: 'BAD_REQUEST' } }] }), { status: 404, statusText: 'Not Found', headers: { 'content-type': 'application/json; charset=utf-8' } }];
-      const prepared = await core.prepare(session, { query: params.query, variables: params.variables ?? null, operationName: params.operationName ?? null });
+      const prepared = await core.prepare(session, { query: params.query, variables: params.variables ?? null, operationName: params.operationName ?? null, extensions: params.extensions ?? null });
       // Refused: one `next` with the errors, then `complete` (graphql-sse's way for an event stream;
       // it needs the `data` key to tell a result from execution arguments).
       // onNext formats the errors, as every result.

@@ -64,7 +64,7 @@ export class UpstreamConnections {
     subgraph: string,
     url: string,
     identity: Identity | null,
-    request: { query: string; variables: Record<string, unknown> },
+    request: { query: string; variables: Record<string, unknown>; extensions?: Record<string, unknown> },
     sink: Sink<FormattedExecutionResult>,
   ): UpstreamSubscription {
     if (this.disposed) throw new Error('The subscription gateway is shutting down.');

@@ -45,6 +45,7 @@ export const PUBLIC_ERRORS = {
   PAYLOAD_TOO_LARGE: { httpStatus: 413, retryable: false, meaning: 'the request body is larger than the server accepts (extensions.limit, in bytes)' },
   UNSUPPORTED_MEDIA_TYPE: { httpStatus: 415, retryable: false, meaning: 'the request body is not JSON (send Content-Type: application/json, UTF-8)' },
   PERSISTED_QUERY_NOT_LISTED: { httpStatus: 400, retryable: false, meaning: 'the gateway requires persisted operations and this one is not on its safelist' },
+  CURSOR_EXPIRED: { retryable: false, meaning: 'a subscription resumed from a cursor older than the event log retains: refetch the current state, then subscribe without resumeFrom' },
   PERSISTED_QUERY_NOT_FOUND: { retryable: false, meaning: 'an automatic persisted query hash the server does not know yet: send the query with it' },
   INTERNAL_SERVER_ERROR: { httpStatus: 500, retryable: false, meaning: 'anything unexpected (logged on the server; no details go out)' },
 } as const satisfies Record<string, PublicErrorSpec>;

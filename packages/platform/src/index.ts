@@ -39,11 +39,11 @@ export type { IssuedAccessToken } from './access-token';
 export { AccessTokenIssuer } from './access-token';
 
 // The event bus, its envelopes, the outbox and the consumers.
-export type { BusMessage, Consumer, ConsumerSpec, EventBus, OutgoingMessage } from './events/bus';
+export type { BusMessage, Consumer, ConsumerSpec, EventBus, EventLog, LogRange, OutgoingMessage, PartitionBounds } from './events/bus';
 export { DEAD_LETTER_HEADERS, defaultDeadLetterTopic, partitionFor, PoisonMessageError, sleep } from './events/bus';
 export type { EventEnvelope } from './events/envelope';
 export { createEnvelope, parseEnvelope, parseEventData } from './events/envelope';
-export type { BatchLock, EventHandler, HandlerOptions, LiveHandler } from './events/consumers';
+export type { BatchLock, EventHandler, HandlerOptions, LiveHandler, LiveListenOptions } from './events/consumers';
 export { on, onLive } from './events/consumers';
 export { Outbox, OutboxRelay, outboxInsert } from './events/outbox';
 export type { PreparedEvent } from './events/outbox';
@@ -56,6 +56,8 @@ export { eventBusMetrics } from './events/bus-metrics';
 // Live events (GraphQL subscriptions): the typed pub/sub, the bounded queue, keep-alive.
 export type { LiveEvent, LiveSubscribeOptions } from './live/pubsub';
 export { isLiveEvent, LivePubSub } from './live/pubsub';
+export type { CursorPositions, LivePosition, LiveResume } from './live/resume';
+export { cursorExpired, decodeCursor, encodeCursor, LiveLog, liveResumeOf, MAX_CURSOR_LENGTH, RESUME_FROM } from './live/resume';
 export type { AsyncQueueOptions } from './live/queue';
 export { AsyncQueue, mapStream } from './live/queue';
 export { keepAlive, PongWatch } from './live/keep-alive';

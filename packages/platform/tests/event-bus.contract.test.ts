@@ -262,6 +262,29 @@ describe.each(adapters)('event bus contract: $name', (adapter) => {
     expect(redelivered).toEqual(values);
   });
 
+  it('should read its log by position: bounds per partition, then exactly the messages of each range, in order', async () => {
+    const topic = uniqueName('log');
+    const keys = ['a', 'b', 'c', 'd', 'e'];
+    await env.bus.publish(keys.flatMap((key) => [1, 2, 3].map((n) => ({ topic, key, value: `${key}${n}` }))));
+    const log = env.bus.log!;
+    const bounds = await log.bounds([topic]);
+    expect(bounds.length).toBeGreaterThanOrEqual(3);
+    for (const b of bounds) expect(b).toMatchObject({ topic, removed: '-1' });
+    // Everything, from before the first message of each partition.
+    const all = await log.read(bounds.map((b) => ({ topic, partition: b.partition, after: '-1', upTo: b.last })));
+    expect(all.map((m) => m.value).sort()).toEqual(keys.flatMap((key) => [1, 2, 3].map((n) => `${key}${n}`)).sort());
+    for (const key of keys) expect(all.filter((m) => m.key === key).map((m) => m.value)).toEqual([1, 2, 3].map((n) => `${key}${n}`));
+    // After the first message of each key's partition: the rest, none before, none twice.
+    const firstOf = new Map<number, string>();
+    for (const m of all) if (!firstOf.has(m.partition)) firstOf.set(m.partition, m.offset);
+    const rest = await log.read(bounds.filter((b) => firstOf.has(b.partition)).map((b) => ({ topic, partition: b.partition, after: firstOf.get(b.partition)!, upTo: b.last })));
+    expect(rest).toHaveLength(all.length - firstOf.size);
+    expect(rest.some((m) => firstOf.get(m.partition) === m.offset)).toBe(false);
+    // Up to a bound: what was published after it is not read.
+    await env.bus.publish([{ topic, key: 'a', value: 'a4' }]);
+    expect((await log.read(bounds.map((b) => ({ topic, partition: b.partition, after: '-1', upTo: b.last })))).map((m) => m.value)).not.toContain('a4');
+  });
+
   describe('with the transactional outbox and the inbox', () => {
     let Pinged = defineEvent('test.pinged.v1', 'unused', z.object({ n: z.number().int() }));
     beforeEach(() => {

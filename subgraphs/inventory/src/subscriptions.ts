@@ -11,7 +11,7 @@
 import type { StockLevelPayload } from '@shop/events';
 import { LowStock, StockChanged } from '@shop/events';
 import type { LiveEvent, LiveHandler } from '@shop/platform';
-import { badUserInput, onLive, requireAdmin } from '@shop/platform';
+import { badUserInput, isAdmin, liveResumeOf, onLive, requireAdmin } from '@shop/platform';
 import type { InventoryContext } from './context';
 import { isProductId } from './domain/reservation';
 import type { StockLevel } from './domain/stock-level';
@@ -44,7 +44,7 @@ export const subscriptionResolvers = {
       if (bad !== undefined) throw badUserInput('productIds', `"${bad.slice(0, 60)}" is not a product id.`);
       const ids = new Set(args.productIds.map((id) => id.toLowerCase()));
       const fresh = newerVersions();
-      return ctx.live.subscribe('stock-changed', { filter: (p) => ids.has(p.productId) && fresh(p) });
+      return ctx.live.subscribe('stock-changed', { filter: (p) => ids.has(p.productId) && fresh(p), resume: liveResumeOf(ctx) });
     },
     resolve: toLevel,
   },
@@ -52,7 +52,8 @@ export const subscriptionResolvers = {
     subscribe: (_: unknown, __: unknown, ctx: InventoryContext) => {
       requireAdmin(ctx);
       const fresh = newerVersions();
-      return ctx.live.subscribe('low-stock', { filter: fresh });
+      // Admins only, checked again for each event (a replay included): the caller's roles.
+      return ctx.live.subscribe('low-stock', { filter: (p) => isAdmin(ctx.identity) && fresh(p), resume: liveResumeOf(ctx) });
     },
     resolve: toLevel,
   },

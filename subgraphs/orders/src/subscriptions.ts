@@ -16,7 +16,7 @@
 import { OrderCancelled, OrderConfirmed, OrderDelivered, OrderPlaced, OrderRefunded, OrderRejected, OrderShipped } from '@shop/events';
 import type { EventDefinition } from '@shop/events';
 import type { EventEnvelope, LiveEvent, LiveHandler } from '@shop/platform';
-import { badUserInput, notFound, onLive, requireUser } from '@shop/platform';
+import { badUserInput, isAdmin, liveResumeOf, notFound, onLive, requireUser } from '@shop/platform';
 import type { OrdersContext } from './context';
 import { isUuid } from './domain/checkout';
 import type { OrderStatus } from './domain/order-status';
@@ -52,14 +52,16 @@ export const subscriptionResolvers = {
       const order = await ctx.loaders.order.load(orderId);
       if (!order) throw notFound('Order', args.orderId);
       ctx.orders.service.assertCanRead(identity, order);
-      return ctx.orders.live.subscribe('order-changed', { filter: (c) => c.orderId === orderId });
+      // The owner or an admin, checked again for each event (a replay included), as at subscribe.
+      const admin = isAdmin(identity);
+      return ctx.orders.live.subscribe('order-changed', { filter: (c) => c.orderId === orderId && (admin || c.userId === identity.userId), resume: liveResumeOf(ctx) });
     },
     resolve: resolveChange,
   },
   myOrderUpdated: {
     subscribe: (_: unknown, __: unknown, ctx: OrdersContext) => {
       const { userId } = requireUser(ctx);
-      return ctx.orders.live.subscribe('order-changed', { filter: (c) => c.userId === userId });
+      return ctx.orders.live.subscribe('order-changed', { filter: (c) => c.userId === userId, resume: liveResumeOf(ctx) });
     },
     resolve: resolveChange,
   },
@@ -67,7 +69,7 @@ export const subscriptionResolvers = {
     subscribe: async (_: unknown, args: { token: string }, ctx: OrdersContext) => {
       const order = await ctx.orders.carts.guestOrder(args.token);
       if (!order) throw badUserInput('token', 'This link is not valid (or no longer).');
-      return ctx.orders.live.subscribe('order-changed', { filter: (c) => c.orderId === order.id });
+      return ctx.orders.live.subscribe('order-changed', { filter: (c) => c.orderId === order.id, resume: liveResumeOf(ctx) });
     },
     resolve: resolveChange,
   },

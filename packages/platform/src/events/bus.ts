@@ -68,6 +68,37 @@ export interface EventBus {
   isReady(): Promise<boolean>;
   /** Stops every consumer (draining in-flight handlers) and disconnects. */
   close(): Promise<void>;
+  /** Reads of the retained log by position (replaying resumable subscriptions, live/resume.ts); both adapters have it. */
+  readonly log?: EventLog;
+}
+
+/** One partition of a topic as the log holds it now. Offsets are decimal strings (Kafka offsets, the in-process log's sequence). */
+export interface PartitionBounds {
+  readonly topic: string;
+  readonly partition: number;
+  /** The newest offset written ("-1" when none): a position from which nothing is left to read. */
+  readonly last: string;
+  /** The newest offset removed by retention ("-1" when none): a position before it can no longer be replayed. */
+  readonly removed: string;
+}
+
+/** Messages of one partition after `after` up to and including `upTo`. */
+export interface LogRange {
+  readonly topic: string;
+  readonly partition: number;
+  readonly after: string;
+  readonly upTo: string;
+}
+
+/**
+ * The bus's retained log, read by position, outside any consumer group: what a resuming
+ * subscription replays (events after its cursor) before it goes live.
+ */
+export interface EventLog {
+  /** Every partition of `topics` (the topics are created when missing). */
+  bounds(topics: readonly string[]): Promise<PartitionBounds[]>;
+  /** The messages of the ranges, each partition in offset order (partitions in any order). */
+  read(ranges: readonly LogRange[]): Promise<Array<Omit<BusMessage, 'attempt'>>>;
 }
 
 /** Thrown by a handler for a message that can never succeed (e.g. invalid payload): dead-lettered at once. */

@@ -7,6 +7,7 @@ import type { BusMessage, Consumer, EventBus } from './bus';
 import type { EventDefinition } from '@shop/events';
 import type { EventEnvelope } from './envelope';
 import { parseEnvelope, parseEventData } from './envelope';
+import { inLiveScope } from '../live/resume';
 
 /** A handler of one event type that runs inside the consumer's transaction. */
 export interface EventHandler<T = unknown> {
@@ -207,11 +208,17 @@ function consumerSpan({ event, message }: Consumed, groupId: string) {
   };
 }
 
+/** What a live listener also tells (live/resume.ts's {@link LiveLog} follows its positions). */
+export interface LiveListenOptions {
+  /** Called after each message was handled (or found no handler), in order per partition. */
+  readonly onHandled?: (message: BusMessage) => void;
+}
+
 /**
  * Subscribes live handlers that every replica must see (e.g. to push GraphQL subscription events):
  * a group of its own per process, starting at the end of the log.
  */
-export async function startLiveListener(options: { bus: EventBus; groupId: string; handlers: ReadonlyArray<LiveHandler<any>>; logger: Logger }): Promise<Consumer> {
+export async function startLiveListener(options: { bus: EventBus; groupId: string; handlers: ReadonlyArray<LiveHandler<any>>; logger: Logger } & LiveListenOptions): Promise<Consumer> {
   const byType = indexByType(options.handlers);
   return options.bus.subscribe({
     groupId: options.groupId,
@@ -221,14 +228,17 @@ export async function startLiveListener(options: { bus: EventBus; groupId: strin
     handle: async (message) => {
       const envelope = parseEnvelope(message.value);
       const handler = byType.get(envelope.type);
-      if (!handler) return;
+      if (!handler) return options.onHandled?.(message);
       // In the event's trace and request id: what the handler publishes (a subscription event) continues them.
       const carrier = { ...message.headers, ...(envelope.meta ?? {}) };
+      const position = { topic: message.topic, partition: message.partition, offset: message.offset };
+      // With its position in the log: what it publishes carries it (resumable subscriptions' cursors).
       const handle = async (): Promise<void> => {
-        await context.with(extractTraceContext(carrier), () => handler.handle(parseEventData(handler.event, envelope)));
+        await inLiveScope({ position }, () => context.with(extractTraceContext(carrier), () => handler.handle(parseEventData(handler.event, envelope))));
       };
       const requestId = requestIdFrom(carrier);
       await (requestId === undefined ? handle() : withRequestId(requestId, handle));
+      options.onHandled?.(message);
     },
   });
 }

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Pool } from 'pg';
 import type { Logger } from '../logger';
-import type { Consumer, ConsumerSpec, EventBus, OutgoingMessage } from './bus';
+import type { BusMessage, Consumer, ConsumerSpec, EventBus, EventLog, LogRange, OutgoingMessage, PartitionBounds } from './bus';
 import { DEFAULT_MAX_BATCH_SIZE, deliverBatch, partitionFor, sleep } from './bus';
 import type { ConsumerInstrumentation } from './bus-metrics';
 import { consumerGroupLabels, eventBusMetrics, instrumentConsumer } from './bus-metrics';
@@ -27,7 +27,7 @@ export interface InProcessBusOptions {
    * safety net: every publish of this process wakes its consumers at once). Default 1000 ms.
    */
   readonly pollIntervalMs?: number;
-  /** Messages older than this are pruned. Default 7 days. */
+  /** Messages older than this are pruned (hourly); resumable subscriptions replay what is left. Default 7 days (`BUS_RETENTION_HOURS` for `npm start`). */
   readonly retentionMs?: number;
   /** Where to report connection trouble. Default: nowhere. */
   readonly logger?: Logger;
@@ -50,6 +50,12 @@ const SCHEMA = `
     partition int NOT NULL,
     last_id bigint NOT NULL,
     PRIMARY KEY (group_id, topic, partition)
+  );
+  CREATE TABLE IF NOT EXISTS bus_pruned (
+    topic text NOT NULL,
+    partition int NOT NULL,
+    last_id bigint NOT NULL,
+    PRIMARY KEY (topic, partition)
   );`;
 
 interface Member {
@@ -373,9 +379,47 @@ export class InProcessBus implements EventBus {
     return rows.map((r) => ({ labels: { service: r.group_id, topic: r.topic }, value: r.lag }));
   }
 
-  private async prune(): Promise<void> {
-    await this.pool.query(`DELETE FROM bus_message WHERE created_at < now() - ($1 || ' milliseconds')::interval`, [String(this.retentionMs)]).catch(() => undefined);
+  /**
+   * Deletes the messages older than the retention (hourly; also callable at once, e.g. by tests)
+   * and records, per partition, the newest id it removed: a subscription cursor before it is expired.
+   */
+  async prune(retentionMs = this.retentionMs): Promise<void> {
+    await this.ensureSchema();
+    await this.pool
+      .query(
+        `WITH gone AS (DELETE FROM bus_message WHERE created_at < now() - ($1 || ' milliseconds')::interval RETURNING topic, partition, id)
+         INSERT INTO bus_pruned (topic, partition, last_id) SELECT topic, partition, max(id) FROM gone GROUP BY topic, partition
+         ON CONFLICT (topic, partition) DO UPDATE SET last_id = greatest(bus_pruned.last_id, excluded.last_id)`,
+        [String(retentionMs)],
+      )
+      .catch(() => undefined);
   }
+
+  /** The log by position: ids are one sequence for the whole bus, in commit order (publishes are serialised). */
+  readonly log: EventLog = {
+    bounds: async (topics: readonly string[]): Promise<PartitionBounds[]> => {
+      await this.ensureSchema();
+      const { rows } = await this.pool.query<{ last: string; topic: string; partition: number; removed: string | null }>(
+        `SELECT (SELECT coalesce(max(id), 0) FROM bus_message)::text AS last, t.topic, p.partition, r.last_id::text AS removed
+           FROM unnest($1::text[]) AS t(topic) CROSS JOIN generate_series(0, $2 - 1) AS p(partition)
+           LEFT JOIN bus_pruned r ON r.topic = t.topic AND r.partition = p.partition`,
+        [[...topics], this.partitions],
+      );
+      return rows.map((r) => ({ topic: r.topic, partition: r.partition, last: r.last, removed: r.removed ?? '-1' }));
+    },
+    read: async (ranges: readonly LogRange[]): Promise<Array<Omit<BusMessage, 'attempt'>>> => {
+      if (ranges.length === 0) return [];
+      await this.ensureSchema();
+      const { rows } = await this.pool.query<{ id: string; topic: string; partition: number; key: string; value: string; headers: Record<string, string> }>(
+        `SELECT m.id, m.topic, m.partition, m.key, m.value, m.headers
+           FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[]) AS r(topic, partition, after, up_to)
+           JOIN bus_message m ON m.topic = r.topic AND m.partition = r.partition AND m.id > r.after AND m.id <= r.up_to
+          ORDER BY m.id`,
+        [ranges.map((r) => r.topic), ranges.map((r) => r.partition), ranges.map((r) => r.after), ranges.map((r) => r.upTo)],
+      );
+      return rows.map((r) => ({ topic: r.topic, partition: r.partition, offset: r.id, key: r.key, value: r.value, headers: r.headers }));
+    },
+  };
 
   async isReady(): Promise<boolean> {
     if (this.closed) return false;

@@ -2,7 +2,8 @@ import { CompressionTypes, Kafka, logLevel, Partitioners } from 'kafkajs';
 import { z } from 'zod';
 import type { Admin, Consumer as KafkaConsumer, Producer } from 'kafkajs';
 import type { Logger } from '../logger';
-import type { Consumer, ConsumerSpec, EventBus, OutgoingMessage } from './bus';
+import { randomUUID } from 'node:crypto';
+import type { BusMessage, Consumer, ConsumerSpec, EventBus, EventLog, LogRange, OutgoingMessage, PartitionBounds } from './bus';
 import { DEFAULT_MAX_BATCH_SIZE, deliverBatch } from './bus';
 import { consumerGroupLabels, eventBusMetrics, instrumentConsumer } from './bus-metrics';
 import { memoize } from '../metrics';
@@ -21,6 +22,8 @@ const TOPIC_READY_TIMEOUT_MS = 30_000;
 const MAX_RETRY_TIME_MS = 5_000;
 /** Pause before a consumer that kafkajs gave up on is replaced. */
 const REPLACE_CONSUMER_AFTER_MS = 1_000;
+/** A replay read that has not reached the end of its ranges by then fails (the broker is away). */
+const LOG_READ_TIMEOUT_MS = 30_000;
 
 interface ConsumerEntry {
   consumer: KafkaConsumer | undefined;
@@ -212,6 +215,75 @@ export class KafkaBus implements EventBus {
   /** The broker-side name of a topic or group (see `namespace`). */
   private ns(name: string): string {
     return this.options.namespace ? `${this.options.namespace}.${name}` : name;
+  }
+
+  /**
+   * The log by position: Kafka offsets per partition; `removed` is the low watermark minus one (what
+   * the topic's retention, `retention.ms` on the broker, already deleted).
+   */
+  readonly log: EventLog = {
+    bounds: async (topics: readonly string[]): Promise<PartitionBounds[]> => {
+      await this.ensureTopics(topics.map((t) => this.ns(t)));
+      const all = await Promise.all(
+        topics.map(async (topic) => (await this.admin.fetchTopicOffsets(this.ns(topic))).map((p) => ({ topic, partition: p.partition, last: String(BigInt(p.high) - 1n), removed: String(BigInt(p.low) - 1n) }))),
+      );
+      return all.flat();
+    },
+    read: (ranges: readonly LogRange[]) => this.readRanges(ranges),
+  };
+
+  /**
+   * Reads the ranges with a throwaway consumer group (kafkajs has no group-less fetch): joins,
+   * seeks each partition to its start, collects until every range is read, leaves (the group has
+   * no committed offset, so the broker forgets it).
+   */
+  private async readRanges(ranges: readonly LogRange[]): Promise<Array<Omit<BusMessage, 'attempt'>>> {
+    const wanted = ranges.filter((r) => BigInt(r.upTo) > BigInt(r.after));
+    if (wanted.length === 0) return [];
+    const key = (topic: string, partition: number): string => `${topic}#${partition}`;
+    const byPartition = new Map(wanted.map((r) => [key(this.ns(r.topic), r.partition), r]));
+    const remaining = new Set(byPartition.keys());
+    const collected = new Map<string, bigint>();
+    const out: Array<Omit<BusMessage, 'attempt'>> = [];
+    const consumer = this.kafka.consumer({ groupId: this.ns(`replay.${randomUUID()}`), maxWaitTimeInMs: 200, allowAutoTopicCreation: false, retry: { retries: 5, maxRetryTime: MAX_RETRY_TIME_MS } });
+    let finish: (() => void) | undefined;
+    const done = new Promise<void>((resolve) => (finish = resolve));
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [...new Set(wanted.map((r) => this.ns(r.topic)))], fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatch: async ({ batch }) => {
+          const k = key(batch.topic, batch.partition);
+          const range = byPartition.get(k);
+          if (!range || !remaining.has(k)) return;
+          const upTo = BigInt(range.upTo);
+          for (const message of batch.messages) {
+            const offset = BigInt(message.offset);
+            // Before the range, or read already (a fetch that ran before the seek took effect).
+            if (offset <= (collected.get(k) ?? BigInt(range.after))) continue;
+            collected.set(k, offset);
+            if (offset > upTo) break;
+            const headers: Record<string, string> = {};
+            for (const [h, v] of Object.entries(message.headers ?? {})) if (v !== undefined) headers[h] = Array.isArray(v) ? String(v[0]) : String(v);
+            out.push({ topic: range.topic, partition: range.partition, offset: message.offset, key: message.key?.toString() ?? '', value: message.value?.toString() ?? '', headers });
+            if (offset === upTo) break;
+          }
+          if ((collected.get(k) ?? -1n) >= upTo || BigInt(batch.highWatermark) - 1n <= BigInt(range.after)) remaining.delete(k);
+          if (remaining.size === 0) finish?.();
+        },
+      });
+      for (const r of wanted) consumer.seek({ topic: this.ns(r.topic), partition: r.partition, offset: String(BigInt(r.after) + 1n) });
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), LOG_READ_TIMEOUT_MS)));
+      const outcome = await Promise.race([done, timedOut]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') throw new Error(`Kafka: could not read the log within ${LOG_READ_TIMEOUT_MS} ms`);
+    } finally {
+      await consumer.disconnect().catch(() => undefined);
+    }
+    // Batches of one partition arrive in offset order, one batch at a time: each partition is in order.
+    return out;
   }
 
   async publish(messages: readonly OutgoingMessage[]): Promise<void> {

@@ -26,7 +26,7 @@
 import { createHash } from 'node:crypto';
 import type http from 'node:http';
 import type { ExecutionArgs, ExecutionResult, GraphQLSchema, ValidationRule } from 'graphql';
-import { createSourceEventStream, execute, getOperationAST, parse, specifiedRules, validate } from 'graphql';
+import { createSourceEventStream, execute, getOperationAST, GraphQLError, parse, specifiedRules, validate } from 'graphql';
 import { SpanKind } from '@opentelemetry/api';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
@@ -41,6 +41,7 @@ import type { RequestContext, ServiceDeps } from '../service/definition';
 import { withRequestId } from '../request-id';
 import { injectTraceContext, SERVICE_ATTRIBUTE, inSpan } from '../tracing';
 import { isLiveEvent } from './pubsub';
+import { decodeCursor, LiveLog, RESUME_FROM, setLiveResume } from './resume';
 import { mapStream, SKIP } from './queue';
 
 export interface SubscriptionServingOptions {
@@ -73,7 +74,7 @@ export interface AttachedProtocol {
 }
 
 const CONNECTION_IDENTITY = new WeakMap<object, Identity | null>();
-const EVENT_CONTEXT = new WeakMap<object, () => Promise<object>>();
+const EVENT_CONTEXT = new WeakMap<object, (event: object | undefined) => Promise<object>>();
 
 /**
  * Serves the schema's subscriptions over graphql-ws on the service's HTTP server (see the module
@@ -86,9 +87,16 @@ export function serveSubscriptions(server: http.Server, schema: GraphQLSchema, o
   const events = counter({ name: 'subgraph_subscription_events_total', help: 'Subscription events sent by a subgraph, by service and root field.', labelNames: ['service', 'field'] });
   const { handlers } = options;
   // Started at once; a subscribe waits for it, so no subscriber believes it listens while it does not.
-  const listening = handlers.length ? deps.listen(handlers) : Promise.resolve();
+  // The log as this replica's listener follows it: the positions behind every event's cursor, and the replays.
+  const liveLog = deps.bus.log && handlers.length ? new LiveLog(deps.bus.log, handlers) : undefined;
+  const listening = handlers.length
+    ? deps.listen(handlers, liveLog ? { onHandled: (message) => liveLog.handled(message) } : {}).then(() =>
+        // Without the log's end, fresh subscriptions' cursors leave out the partitions the listener has not seen a message on yet (a resume reads those from their start): worth a warning, not a replica without subscriptions.
+        liveLog?.seed().catch((err: unknown) => logger.warn({ err }, 'could not read the event log bounds for subscription cursors')),
+      )
+    : Promise.resolve();
   listening.catch((err: unknown) => logger.error({ err }, 'could not start the live listener of subscriptions'));
-  const buildContext = async (identity: Identity | null): Promise<object> => options.context({ identity, deps });
+  const buildContext = async (identity: Identity | null, liveEvent?: object): Promise<object> => options.context({ identity, deps, ...(liveEvent ? { liveEvent } : {}) });
 
   const rules = [...specifiedRules, ...(options.validationRules ?? [])];
   const wss = new WebSocketServer({ server, path: options.path ?? '/graphql', maxPayload: 1024 * 1024 });
@@ -115,6 +123,12 @@ export function serveSubscriptions(server: http.Server, schema: GraphQLSchema, o
           return [unauthenticated('Your session has expired.')];
         }
         if (!payload.query) return [badRequest('A subscribe message needs a query.')];
+        const resumeFrom = payload.extensions?.[RESUME_FROM];
+        if (resumeFrom !== undefined && resumeFrom !== null) {
+          const from = decodeCursor(resumeFrom);
+          if (from instanceof Error) return [from];
+          if (!liveLog) return [badRequest('This service cannot resume subscriptions (its event bus has no readable log).')];
+        }
         const maxTokens = options.maxTokens ?? DEFAULT_QUERY_LIMITS.maxTokens;
         try {
           parse(payload.query, { maxTokens });
@@ -124,10 +138,15 @@ export function serveSubscriptions(server: http.Server, schema: GraphQLSchema, o
         }
         return undefined;
       },
-      context: async (ctx) => {
+      context: async (ctx, _id, payload) => {
         const identity = CONNECTION_IDENTITY.get(ctx) ?? null;
         const contextValue = await buildContext(identity);
-        EVENT_CONTEXT.set(contextValue, () => buildContext(identity));
+        if (liveLog) {
+          const resumeFrom = payload.extensions?.[RESUME_FROM];
+          const from = resumeFrom === undefined || resumeFrom === null ? undefined : decodeCursor(resumeFrom);
+          setLiveResume(contextValue, { log: liveLog, from: from instanceof Error ? undefined : from });
+        }
+        EVENT_CONTEXT.set(contextValue, (event) => buildContext(identity, event));
         return contextValue as Record<string, unknown>;
       },
       subscribe: async (args: ExecutionArgs) => {
@@ -140,7 +159,7 @@ export function serveSubscriptions(server: http.Server, schema: GraphQLSchema, o
         const field = rootFieldOf(args);
         const source = await createSourceEventStream(args);
         if (!isAsyncIterable(source)) return source;
-        const fresh = EVENT_CONTEXT.get(args.contextValue as object) ?? (async () => args.contextValue as object);
+        const fresh = EVENT_CONTEXT.get(args.contextValue as object) ?? (async (_event: object | undefined) => args.contextValue as object);
         active.inc({ service, field });
         let previous: string | undefined;
         return mapStream(
@@ -149,9 +168,11 @@ export function serveSubscriptions(server: http.Server, schema: GraphQLSchema, o
             // A span per event in the trace it was published in (the domain event's); its context
             // goes to the gateway as `extensions.traceparent`, so the delivery continues the trace.
             const live = isLiveEvent(payload) ? payload : undefined;
+            // The last value of a subscription that cannot go on (a cursor past retention): its error, then complete.
+            if (live?.failure) return { errors: [live.failure instanceof GraphQLError && typeof live.failure.extensions['code'] === 'string' ? live.failure : serviceUnavailable('The event log could not be read to resume this subscription; try again.')] };
             const inRequest = <T>(fn: () => T): T => (live?.requestId === undefined ? fn() : withRequestId(live.requestId, fn));
             return inRequest(() => inSpan(`${field} subscription event`, { kind: SpanKind.PRODUCER, attributes: { [SERVICE_ATTRIBUTE]: service, 'graphql.operation.type': 'subscription', 'shop.subscription.field': field }, ...(live?.trace ? { parent: live.trace } : {}) }, async (span) => {
-              const result: ExecutionResult = await execute({ ...args, rootValue: payload, contextValue: await fresh() });
+              const result: ExecutionResult = await execute({ ...args, rootValue: payload, contextValue: await fresh(live?.payload as object | undefined) });
               const digest = createHash('sha256')
                 .update(JSON.stringify([result.data ?? null, result.errors?.map((e) => e.message) ?? []]))
                 .digest('base64url');
@@ -163,6 +184,7 @@ export function serveSubscriptions(server: http.Server, schema: GraphQLSchema, o
               events.inc({ service, field });
               const extensions: Record<string, unknown> = { ...result.extensions };
               if (live?.eventTime !== undefined) extensions['eventTime'] = new Date(live.eventTime).toISOString();
+              if (live?.cursor !== undefined) extensions['cursor'] = live.cursor;
               // traceparent (and x-request-id): the gateway continues both.
               const carrier = injectTraceContext({});
               if (Object.keys(carrier).length) extensions['traceContext'] = carrier;

@@ -11,7 +11,7 @@ import type { DocumentNode } from 'graphql';
 import type { DataSource, EntityManager, EntitySchema, MigrationInterface } from 'typeorm';
 import type { NodeEnv, SettingsOf, SettingsOverrides, SettingsShape, SettingsSpec } from '../config';
 import type { EventBus } from '../events/bus';
-import type { EventHandler, LiveHandler } from '../events/consumers';
+import type { EventHandler, LiveHandler, LiveListenOptions } from '../events/consumers';
 import type { Outbox } from '../events/outbox';
 import type { QueryLimits } from '../http/query-limits';
 import type { AuthContext, Identity } from '../identity';
@@ -42,7 +42,7 @@ export interface ServiceDeps {
    */
   wakeOutboxRelay(): void;
   /** Registers a live listener (every replica sees every event); stopped on shutdown. */
-  listen(handlers: ReadonlyArray<LiveHandler<any>>): Promise<void>;
+  listen(handlers: ReadonlyArray<LiveHandler<any>>, options?: LiveListenOptions): Promise<void>;
 }
 
 /** The context every resolver receives; services extend it through `context`. */
@@ -51,6 +51,12 @@ export interface RequestContext extends AuthContext {
   readonly deps: ServiceDeps;
   /** The caller's network address: as signed by the gateway, else the socket peer (for rate limits). */
   readonly clientAddress?: string;
+  /**
+   * In a subscription event's context: the published payload being delivered, the same object for
+   * every subscription of this replica that receives it, so a service may share per-event reads
+   * between them (orders: one set of DataLoaders per event, not one per subscription).
+   */
+  readonly liveEvent?: object;
 }
 
 /** Something a service runs while it is up (a worker, a sweeper); stopped on shutdown. */

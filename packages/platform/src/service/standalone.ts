@@ -16,7 +16,7 @@ import { DEFAULT_DRAIN_TIMEOUT_MS } from './definition';
 import { startService } from './start';
 
 /** Creates the Kafka adapter for `brokers`, or the durable in-process adapter on `pool`. */
-export function createEventBus(options: { brokers?: readonly string[] | undefined; pool?: Pool; logger: Logger; clientId?: string; partitions?: number; replicationFactor?: number; namespace?: string | undefined; security?: KafkaSecurity | undefined }): EventBus {
+export function createEventBus(options: { brokers?: readonly string[] | undefined; pool?: Pool; logger: Logger; clientId?: string; partitions?: number; replicationFactor?: number; namespace?: string | undefined; security?: KafkaSecurity | undefined; retentionMs?: number }): EventBus {
   if (options.brokers?.length) {
     return new KafkaBus({
       brokers: options.brokers,
@@ -29,7 +29,7 @@ export function createEventBus(options: { brokers?: readonly string[] | undefine
     });
   }
   if (!options.pool) throw new Error('The in-process event bus needs a Postgres pool');
-  return new InProcessBus({ pool: options.pool, logger: options.logger });
+  return new InProcessBus({ pool: options.pool, logger: options.logger, ...(options.retentionMs ? { retentionMs: options.retentionMs } : {}) });
 }
 
 /** The platform's settings of every standalone service, from its environment. */

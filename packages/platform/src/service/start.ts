@@ -83,11 +83,11 @@ export async function startService<S extends SettingsShape, P, C extends Request
         return result;
       },
       wakeOutboxRelay: () => relay.wake(),
-      listen: async (handlers) => {
+      listen: async (handlers, listenOptions) => {
         // A group per call (a second call must not share the first one's partitions), tracked
         // while it joins so that a stop during the join still stops it.
         const groupId = `${def.name}.live.${instanceId}${pendingListens.length ? `-${pendingListens.length}` : ''}`;
-        const joining = startLiveListener({ bus: options.bus, groupId, handlers, logger }).then((consumer) => void liveConsumers.push(consumer));
+        const joining = startLiveListener({ bus: options.bus, groupId, handlers, logger, ...listenOptions }).then((consumer) => void liveConsumers.push(consumer));
         pendingListens.push(joining);
         await joining;
       },

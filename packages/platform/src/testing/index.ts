@@ -81,7 +81,7 @@ export { startKafkaBroker } from './kafka-broker';
 export type { AuditFinding } from './http-audit';
 export { auditGraphqlOverHttp } from './http-audit';
 export type { HttpSubscription, HttpSubscriptionTransport } from './subscription-clients';
-export { HTTP_SUBSCRIPTION_TRANSPORTS, MULTIPART_SUBSCRIPTION_ACCEPT, subscribeOverHttp } from './subscription-clients';
+export { cursorOf, HTTP_SUBSCRIPTION_TRANSPORTS, MULTIPART_SUBSCRIPTION_ACCEPT, resumeAfter, subscribeOverHttp } from './subscription-clients';
 export type { RedisServerHandle, RedisServerOptions } from './redis-server';
 export { startRedisServer } from './redis-server';
 export type { CertificateFiles, LeafOptions } from './certificates';
