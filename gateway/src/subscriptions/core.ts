@@ -199,6 +199,7 @@ export class SubscriptionCore {
   private readonly rules: ValidationRule[];
   /** The gateway's formatting of errors for clients (masking, no stack traces), as on HTTP. */
   private readonly forClient: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+  private readonly formatted = new WeakMap<ExecutionResult, FormattedExecutionResult>();
   private readonly connections: UpstreamConnections;
   private readonly hub: SubscriptionHub;
   private readonly sessions = new Set<ClientSession>();
@@ -398,12 +399,21 @@ export class SubscriptionCore {
     return stream;
   }
 
-  /** A result as a client sees it: non-public errors masked, no stack traces, no result extensions. */
+  /**
+   * A result as a client sees it: non-public errors masked, no stack traces, no result extensions.
+   * Made once per result object: every client of a delivery group gets the same one (hub.ts), so
+   * the same formatted object, serialised once.
+   */
   format(result: ExecutionResult): FormattedExecutionResult {
-    return {
-      ...(result.data !== undefined ? { data: result.data } : {}),
-      ...(result.errors?.length ? { errors: this.formatErrors(result.errors) } : {}),
-    };
+    let formatted = this.formatted.get(result);
+    if (!formatted) {
+      formatted = {
+        ...(result.data !== undefined ? { data: result.data } : {}),
+        ...(result.errors?.length ? { errors: this.formatErrors(result.errors) } : {}),
+      };
+      this.formatted.set(result, formatted);
+    }
+    return formatted;
   }
 
   /** Errors as a client sees them (the registry's codes, the limit's code, the rest masked). */
