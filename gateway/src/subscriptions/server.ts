@@ -85,6 +85,8 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
     server: httpServer,
     path: options.path ?? '/graphql',
     maxPayload: 1024 * 1024,
+    // No set of every client (the core knows its sessions; dispose drops them): less per connection.
+    clientTracking: false,
     handleProtocols: (protocols) => handleProtocols(protocols),
   });
   const keepAliveMs = options.keepAliveMs ?? 12_000;
