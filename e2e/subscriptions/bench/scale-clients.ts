@@ -106,7 +106,10 @@ function connect(url: string, connection: Connection, resumeFrom?: string): Prom
       failures.set(error.code ?? error.message, (failures.get(error.code ?? error.message) ?? 0) + 1);
       settle(false);
     });
-    socket.on('close', () => settle(false));
+    socket.on('close', (code: number) => {
+      if (!settled) failures.set(`close ${code}`, (failures.get(`close ${code}`) ?? 0) + 1);
+      settle(false);
+    });
   });
 }
 
@@ -119,12 +122,24 @@ async function open(command: Extract<ClientCommand, { cmd: 'open' }>): Promise<v
     added.push({ socket: undefined, productId: command.productIds[n % command.productIds.length]!, localAddress: command.localAddresses[n % command.localAddresses.length]!, seen: new Set(), received: 0, levels: [], cursor: undefined });
   }
   connections.push(...added);
-  // 250 handshakes at a time per process: the gateway accepts them at its pace.
-  for (let i = 0; i < added.length; i += 250) {
-    const results = await Promise.all(added.slice(i, i + 250).map(async (c) => connect(command.url, c)));
+  // 100 handshakes at a time per process: the gateway accepts them at its pace. A connection
+  // closed before its connection_ack (on a starved machine graphql-ws's 3 s connection_init
+  // timeout, 4408) is retried after a second, up to 5 times, as graphql-ws clients retry it.
+  let retries = 0;
+  const opening = async (c: Connection): Promise<boolean> => {
+    for (let attempt = 0; attempt <= 5; attempt++) {
+      if (await connect(command.url, c)) return true;
+      retries++;
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+    retries--;
+    return false;
+  };
+  for (let i = 0; i < added.length; i += 100) {
+    const results = await Promise.all(added.slice(i, i + 100).map(opening));
     failed += results.filter((ok) => !ok).length;
   }
-  reply({ opened: connections.length, failed, reasons: Object.fromEntries(failures) });
+  reply({ opened: connections.length, failed, retries, reasons: Object.fromEntries(failures) });
 }
 
 function roundStats(expected: Record<string, number>, of: readonly Connection[]): RoundStats {

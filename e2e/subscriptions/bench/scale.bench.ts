@@ -118,6 +118,7 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 const loadAverage = (): string => os.loadavg().map((l) => l.toFixed(1)).join(' ');
+const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
 const mib = (bytes: number): string => (bytes / 1024 / 1024).toFixed(0);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -147,7 +148,8 @@ async function main(): Promise<void> {
     process.stdout.write(`gateway pids ${pids.join(',')}, ${mib(idle.rss)} MiB RSS with no connection; open files limit ${openFilesLimit()}; load average ${loadAverage()}\n`);
 
     const heapUsed = async () => sample(await (await fetch(metricsUrl)).text(), 'nodejs_heap_size_used_bytes');
-    let previous = { rss: idle.rss, heap: await heapUsed() };
+    const idleHeap = await heapUsed();
+    let previous = { rss: idle.rss, heap: idleHeap };
     const rows: string[] = [];
     let connections = 0;
     let level = 0;
@@ -160,12 +162,13 @@ async function main(): Promise<void> {
         clients.map(async (c, i) => {
           const share = Math.floor(adding / clients.length) + (i < adding % clients.length ? 1 : 0);
           const total = Math.ceil(target / clients.length);
-          return c.ask<{ opened: number; failed: number; reasons: Record<string, number> }>({ cmd: 'open', url, productIds: products.map((p) => p.id), connections: share, localAddresses: c.addressesFor(total) });
+          return c.ask<{ opened: number; failed: number; retries: number; reasons: Record<string, number> }>({ cmd: 'open', url, productIds: products.map((p) => p.id), connections: share, localAddresses: c.addressesFor(total) });
         }),
       );
       const failed = opened.reduce((n, o) => n + o.failed, 0);
+      const retried = opened.reduce((n, o) => n + o.retries, 0);
+      const reasons = opened.map((o) => JSON.stringify(o.reasons)).join(' ');
       if (failed) {
-        const reasons = opened.map((o) => JSON.stringify(o.reasons)).join(' ');
         rows.push(`| ${target.toLocaleString('en')} | ${failed} connections failed (${reasons}) | | | | | | | | ${loadAverage()} |`);
         break;
       }
@@ -176,9 +179,10 @@ async function main(): Promise<void> {
       await sleep(3_000);
       const held = gatewayUsage(pids);
       const heap = await heapUsed();
-      // Per connection: what the connections added since the previous level (the first level also pays the warm-up).
-      const perConnection = (held.rss - previous.rss) / adding;
-      const heapPerConnection = (heap - previous.heap) / adding;
+      // Per connection: everything over the gateway with no connection (warm-up included: an upper
+      // bound), and what this level's connections added (noisier: RSS and heap move by whole chunks).
+      const overIdle = { rss: (held.rss - idle.rss) / connections, heap: (heap - idleHeap) / connections };
+      const marginal = { rss: (held.rss - previous.rss) / adding, heap: (heap - previous.heap) / adding };
       previous = { rss: held.rss, heap };
 
       await Promise.all(clients.map(async (c) => c.ask({ cmd: 'reset' })));
@@ -204,7 +208,7 @@ async function main(): Promise<void> {
       const latencies = stats.flatMap((s) => s.latencies).sort((a, b) => a - b);
       const sum = (key: 'received' | 'missing' | 'duplicated' | 'closed') => stats.reduce((n, s) => n + s[key], 0);
       rows.push(
-        `| ${connections.toLocaleString('en')} | ${want.toLocaleString('en')} / ${sum('received').toLocaleString('en')} | ${sum('missing')} | ${sum('duplicated')} | ${percentile(latencies, 50)} / ${percentile(latencies, 95)} / ${percentile(latencies, 99)} / ${latencies.at(-1) ?? 'n/a'} ms | ${mib(held.rss)} → ${mib(after.rss)} MiB | ${(perConnection / 1024).toFixed(1)} KiB (heap ${(heapPerConnection / 1024).toFixed(1)} KiB) | ${(after.cpu - before.cpu).toFixed(1)} s (open: ${openCpu.toFixed(1)} s in ${openSeconds.toFixed(0)} s) | ${sum('closed')} | ${loadAverage()} |`,
+        `| ${connections.toLocaleString('en')} | ${want.toLocaleString('en')} / ${sum('received').toLocaleString('en')} | ${sum('missing')} | ${sum('duplicated')} | ${percentile(latencies, 50)} / ${percentile(latencies, 95)} / ${percentile(latencies, 99)} / ${latencies.at(-1) ?? 'n/a'} ms | ${mib(held.rss)} → ${mib(after.rss)} MiB | ${kib(overIdle.rss)} (${kib(overIdle.heap)}); added ${kib(marginal.rss)} (${kib(marginal.heap)}) | ${(after.cpu - before.cpu).toFixed(1)} s (open: ${openCpu.toFixed(1)} s in ${openSeconds.toFixed(0)} s${retried ? `, ${retried} handshakes retried ${reasons}` : ''}) | ${sum('closed')} | ${loadAverage()} |`,
       );
       process.stdout.write(`${rows.at(-1)}\n`);
       level++;
@@ -213,7 +217,7 @@ async function main(): Promise<void> {
       '',
       `${EVENTS} stock changes ${INTERVAL_MS} ms apart over ${products.length} product(s) per level; ${CLIENT_PROCESSES} client processes; GATEWAY_WORKERS=${WORKERS}`,
       '',
-      '| connections | deliveries expected / received | missing | duplicated | change → arrival p50 / p95 / p99 / max | gateway RSS held → after the round | per idle connection added: RSS (JS heap) | gateway CPU in the round | connections closed | load average (1/5/15 min) |',
+      '| connections | deliveries expected / received | missing | duplicated | change → arrival p50 / p95 / p99 / max | gateway RSS held → after the round | per idle connection: RSS (JS heap) over idle; of the added ones | gateway CPU in the round | connections closed | load average (1/5/15 min) |',
       '|---|---|---|---|---|---|---|---|---|---|',
     ];
     process.stdout.write([...header, ...rows, ''].join('\n'));
