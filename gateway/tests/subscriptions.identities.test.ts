@@ -99,4 +99,26 @@ describe('one upstream connection for many identities', () => {
     valid.unsubscribe();
     await client.dispose();
   });
+
+  it('should sign each identity afresh when it resubscribes after the subgraph restarted', async () => {
+    // Signatures living 1 s (+5 s of tolerated skew) and a subgraph away for 7 s: a resubscription
+    // carrying the first signature would be refused.
+    const short = await startFixture({ internalRequestTtlSeconds: 1, upstream: { retryBaseMs: 50, retryMaxMs: 500, keepAliveMs: 2_000 } });
+    try {
+      const sub = subscribe(short.wsUrl, SECRET_TICKS, {}, await short.tokenFor({ userId: 'returning' }));
+      await eventually(() => short.ticker().parts.live.subscriberCount('ticks') === 1, 15_000);
+      short.publish({ seq: 1, productId: 'any' });
+      await eventually(() => sub.events.length === 1, 15_000);
+      await short.restartTicker(7_000);
+      await eventually(() => short.ticker().parts.live.subscriberCount('ticks') === 1, 20_000);
+      short.publish({ seq: 2, productId: 'any' });
+      await eventually(() => sub.events.length === 2, 15_000);
+      expect(sub.events.map((e) => e.data)).toEqual([{ secretTicks: { seq: 1, viewer: 'returning' } }, { secretTicks: { seq: 2, viewer: 'returning' } }]);
+      expect(sub.completed).toBe(false);
+      sub.unsubscribe();
+      await sub.client.dispose();
+    } finally {
+      await short.stop();
+    }
+  }, 90_000);
 });
