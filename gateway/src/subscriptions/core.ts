@@ -203,6 +203,7 @@ export class SubscriptionCore {
   private readonly rules: ValidationRule[];
   /** The gateway's formatting of errors for clients (masking, no stack traces), as on HTTP. */
   private readonly forClient: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+  private readonly formatted = new WeakMap<ExecutionResult, FormattedExecutionResult>();
   private readonly connections: UpstreamConnections;
   private readonly hub: SubscriptionHub;
   private readonly sessions = new Set<ClientSession>();
@@ -406,14 +407,24 @@ export class SubscriptionCore {
     return stream;
   }
 
-  /** A result as a client sees it: non-public errors masked, no stack traces, no result extensions but the event's `cursor`. */
+  /**
+   * A result as a client sees it: non-public errors masked, no stack traces, no result extensions
+   * but the event's `cursor`. Made once per result object: every client of a delivery group gets
+   * the same one (hub.ts), so the same formatted object, serialised once (the cursor belongs to
+   * the group's upstream subscription, so it is the same for all of them).
+   */
   format(result: ExecutionResult): FormattedExecutionResult {
-    const cursor = result.extensions?.['cursor'];
-    return {
-      ...(result.data !== undefined ? { data: result.data } : {}),
-      ...(result.errors?.length ? { errors: this.formatErrors(result.errors) } : {}),
-      ...(typeof cursor === 'string' ? { extensions: { cursor } } : {}),
-    };
+    let formatted = this.formatted.get(result);
+    if (!formatted) {
+      const cursor = result.extensions?.['cursor'];
+      formatted = {
+        ...(result.data !== undefined ? { data: result.data } : {}),
+        ...(result.errors?.length ? { errors: this.formatErrors(result.errors) } : {}),
+        ...(typeof cursor === 'string' ? { extensions: { cursor } } : {}),
+      };
+      this.formatted.set(result, formatted);
+    }
+    return formatted;
   }
 
   /** Errors as a client sees them (the registry's codes, the limit's code, the rest masked). */

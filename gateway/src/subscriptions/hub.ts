@@ -10,6 +10,15 @@
  * Events are executed concurrently (up to `maxConcurrentEvents` per group) but handed to clients
  * strictly in the order they came from the subgraph. Nothing here ever waits for a client.
  *
+ * Identity-bound upstream subscriptions (one per caller identity) all travel on the subgraph's one
+ * shared connection (upstream.ts), each with its own signed identity.
+ *
+ * Frames: a group hands the same result object to each of its clients, so what a transport makes
+ * of it is made once per group and event: the client's formatted result (core.ts `format`), its
+ * JSON text ({@link jsonOnce}), and for graphql-ws a `next` message whose payload is spliced in as
+ * text ({@link SerialisedPayload}) rather than serialised again per client. Writes to one socket
+ * within a tick go out as one batch ({@link BatchedWrites}).
+ *
  * Revocation is the subscription core's (core.ts): it cuts every client stream of a revoked
  * session, whatever transport carries it.
  */
@@ -272,10 +281,81 @@ function upstreamError(error: unknown, subgraph: string, logger: Logger): Execut
   return { errors: [serviceUnavailable('The subscription was ended by the service that owns it; subscribe again.', { subgraph })] };
 }
 
-/** The part of an identity results may depend on. With `exact`, the whole signed identity (for connection_init). */
+/** The part of an identity results may depend on. With `exact`, the whole signed identity (the upstream subscription's). */
 function identityKey(identity: Identity | null, exact: boolean): string {
   if (!identity) return 'anonymous';
   if (exact) return JSON.stringify(identity);
   return `${identity.userId}|${[...identity.roles].sort().join(',')}`;
 }
 
+
+const JSON_TEXT = new WeakMap<object, string>();
+
+/** `JSON.stringify(value)`, made once per object: a group's clients share one formatted result, so one text. */
+export function jsonOnce(value: object): string {
+  let text = JSON_TEXT.get(value);
+  if (text === undefined) {
+    text = JSON.stringify(value);
+    JSON_TEXT.set(value, text);
+  }
+  return text;
+}
+
+/** What a {@link SerialisedPayload} serialises to, in the message around it (a JSON string no result can end a message with). */
+const PLACEHOLDER = '\u0000shop-serialised-payload';
+const PLACEHOLDER_SUFFIX = `,"payload":${JSON.stringify(PLACEHOLDER)}}`;
+/** The text of the payload serialised last; taken by the send that follows it synchronously. */
+let pendingText: string | undefined;
+
+/**
+ * A graphql-ws `next` payload whose JSON text already exists ({@link jsonOnce}). graphql-ws builds
+ * the message (`{"id":…,"type":"next","payload":…}`) with `JSON.stringify` and hands it to the
+ * transport's `send` in the same synchronous step: this serialises as a placeholder and
+ * {@link spliceSerialised} puts the text in its place, so the payload is not serialised again for
+ * each client.
+ */
+export class SerialisedPayload {
+  constructor(readonly text: string) {}
+
+  toJSON(): string {
+    pendingText = this.text;
+    return PLACEHOLDER;
+  }
+}
+
+/** The graphql-ws message with a {@link SerialisedPayload}'s text in place of its placeholder (any other message unchanged). */
+export function spliceSerialised(message: string): string {
+  const text = pendingText;
+  pendingText = undefined;
+  if (text === undefined || !message.endsWith(PLACEHOLDER_SUFFIX)) return message;
+  return `${message.slice(0, message.length - PLACEHOLDER_SUFFIX.length)},"payload":${text}}`;
+}
+
+/** A socket whose writes can be held and flushed together (net.Socket's cork/uncork). */
+export interface Corkable {
+  cork(): void;
+  uncork(): void;
+}
+
+/**
+ * Writes to one socket within a tick flushed as one batch (one `writev` instead of a write per
+ * frame): the first write of a tick corks the socket, the end of the tick (after the fan-out's
+ * promise continuations) uncorks it. A connection carrying many subscriptions gets an event's
+ * frames in one system call.
+ */
+export class BatchedWrites {
+  private corked = false;
+
+  constructor(private readonly socket: Corkable | undefined) {}
+
+  /** Call before each write. */
+  hold(): void {
+    if (this.corked || !this.socket) return;
+    this.corked = true;
+    this.socket.cork();
+    process.nextTick(() => {
+      this.corked = false;
+      this.socket?.uncork();
+    });
+  }
+}

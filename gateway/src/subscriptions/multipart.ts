@@ -23,6 +23,7 @@ import type { Logger } from '@shop/platform';
 import { sendGraphqlError } from '@shop/platform';
 import type { DropReason, SessionTransport, SubscriptionCore } from './core';
 import { httpRefusal } from './core';
+import { jsonOnce } from './hub';
 
 /** Apollo Router's heartbeat interval. */
 export const DEFAULT_MULTIPART_HEARTBEAT_MS = 5_000;
@@ -90,7 +91,8 @@ export function multipartSubscriptions(core: SubscriptionCore, options: { readon
     });
     for await (const result of stream) {
       if (!res.writable) break;
-      await write(`${PART_HEAD}${JSON.stringify({ payload: core.format(result) })}`);
+      // The group's result, serialised once for all its clients (hub.ts).
+      await write(`${PART_HEAD}{"payload":${jsonOnce(core.format(result))}}`);
     }
     clearInterval(heartbeat);
     if (res.writable) res.end(END);

@@ -19,13 +19,15 @@
 import type http from 'node:http';
 import type { ApolloGateway } from '@apollo/gateway';
 import type { RequestHandler } from 'express';
-import type { GraphQLError } from 'graphql';
+import type { FormattedExecutionResult, GraphQLError } from 'graphql';
 import { CloseCode, handleProtocols, makeServer } from 'graphql-ws';
 import type { WebSocket } from 'ws';
 import { WebSocketServer } from 'ws';
 import { keepAlive } from '@shop/platform';
 import type { AttachContext, ClientSession, DropReason, SubscriptionCoreOptions } from './core';
 import { SubscriptionCore } from './core';
+import type { Corkable } from './hub';
+import { BatchedWrites, jsonOnce, SerialisedPayload, spliceSerialised } from './hub';
 import { rateLimitedCloseReason } from './admission';
 import { multipartSubscriptions } from './multipart';
 import { sseSubscriptions } from './sse';
@@ -74,7 +76,8 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
     },
     onSubscribe: async (ctx, _id, payload) => core.prepare(ctx.extra.session!, payload),
     subscribe: async (args) => core.start(args),
-    onNext: (_ctx, _id, _payload, _args, result) => core.format(result),
+    // The group's formatted result, serialised once for all its clients (hub.ts).
+    onNext: (_ctx, _id, _payload, _args, result) => new SerialisedPayload(jsonOnce(core.format(result))) as unknown as FormattedExecutionResult,
     onError: (_ctx, _id, _payload, errors) => core.formatErrors(errors),
   });
 
@@ -82,6 +85,8 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
     server: httpServer,
     path: options.path ?? '/graphql',
     maxPayload: 1024 * 1024,
+    // No set of every client (the core knows its sessions; dispose drops them): less per connection.
+    clientTracking: false,
     handleProtocols: (protocols) => handleProtocols(protocols),
   });
   const keepAliveMs = options.keepAliveMs ?? 12_000;
@@ -91,6 +96,7 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
     const extra: SocketExtra = { socket, clientAddress: attach.clientAddress?.(request) ?? request.socket.remoteAddress };
     socket.on('error', (err) => logger.warn({ err: err.message }, 'subscription socket error'));
     const stopKeepAlive = keepAlive(socket, keepAliveMs);
+    const batch = new BatchedWrites((socket as unknown as { _socket?: Corkable })._socket);
     const closed = graphqlWs.opened(
       {
         protocol: socket.protocol,
@@ -98,8 +104,10 @@ export function startSubscriptionServer(httpServer: http.Server, gateway: Apollo
         // asking a subscription for its next event, which is what makes ClientStream's buffer fill.
         send: (data) =>
           new Promise<void>((resolve) => {
+            const frame = spliceSerialised(data);
             if (socket.readyState !== socket.OPEN) return resolve();
-            socket.send(data, () => resolve());
+            batch.hold();
+            socket.send(frame, () => resolve());
           }),
         close: (code, reason) => socket.close(code, reason),
         onMessage: (cb) =>

@@ -1,27 +1,32 @@
 /**
  * graphql-ws connections from the gateway to the subgraphs.
  *
- * One connection per (subgraph, caller identity): the identity travels signed in `connection_init`,
- * exactly as the HTTP headers of queries (the handshake signed as `GET <path>` for that subgraph,
- * afresh on every (re)connection; anonymous callers share one connection per subgraph). A
+ * One connection per subgraph (per gateway process), whatever the callers: `connection_init` only
+ * proves that the gateway opens it (the handshake signed as `GET <path>` for that subgraph, with no
+ * identity, afresh on every (re)connection), and each subscribe message carries its own caller's
+ * identity in `extensions.shopIdentity`, signed for that subgraph, that operation and those
+ * variables, with a lifetime of seconds (internal-request.ts `SUBSCRIPTION_IDENTITY_EXTENSION`).
+ * The subgraph verifies it per subscription and runs the subscription as that caller; a refused
+ * identity ends that subscription only. So upstream sockets do not grow with signed-in users. A
  * connection lives while it carries at least one subscription.
  *
  * Resilience: a dropped connection (subgraph restart, network cut, missed pong) is reopened with
  * exponential backoff and jitter, for as long as it carries subscriptions, and graphql-ws's client
- * resubscribes each of them on the new socket: the clients' subscriptions never notice, apart from
- * the events the subgraph published while nobody listened (see docs/notes/subscriptions.md).
+ * resubscribes each of them on the new socket (each identity signed again: the signature is made
+ * when the message is serialised): the clients' subscriptions never notice, apart from the events
+ * the subgraph published while nobody listened (see docs/notes/subscriptions.md).
  */
 import type { Client, Sink } from 'graphql-ws';
 import { createClient } from 'graphql-ws';
 import type { FormattedExecutionResult } from 'graphql';
 import WebSocket from 'ws';
 import type { Identity, Logger } from '@shop/platform';
-import { PongWatch, signInternalRequest } from '@shop/platform';
+import { PongWatch, signInternalRequest, SUBSCRIBE_METHOD, SUBSCRIPTION_IDENTITY_EXTENSION, subscriptionBody } from '@shop/platform';
 import { subscriptionMetrics } from './metrics';
 
 export interface UpstreamOptions {
   readonly internalAuthSecret: string;
-  /** Lifetime of the handshake's signature. Default 10 s. */
+  /** Lifetime of the signatures of the handshake and of each subscription's identity. Default 10 s. */
   readonly internalRequestTtlSeconds?: number;
   readonly logger: Logger;
   /** Ping interval on upstream sockets; a pong later than as long drops and reopens the socket. Default 10 s. */
@@ -42,7 +47,7 @@ interface Connection {
   refs: number;
 }
 
-/** Close codes that retrying with the same connection_init cannot fix: the subgraph refused the identity. */
+/** Close codes that retrying with the same connection_init cannot fix: the subgraph refused the gateway. */
 const FATAL_CLOSE_CODES = new Set([4401, 4403]);
 
 export class UpstreamConnections {
@@ -51,14 +56,16 @@ export class UpstreamConnections {
 
   constructor(private readonly options: UpstreamOptions) {}
 
-  /** Open connections (one per subgraph and identity). */
+  /** Open connections (one per subgraph). */
   get size(): number {
     return this.connections.size;
   }
 
   /**
-   * Subscribes `query` on `url` (http(s) URL of the subgraph's GraphQL endpoint) as `identity`.
-   * The sink's `complete`/`error` end it for good; drops in between are retried invisibly.
+   * Subscribes `query` on `url` (http(s) URL of the subgraph's GraphQL endpoint) as `identity`, on
+   * the subgraph's one shared connection. `request.extensions` (if any) go with the subscribe
+   * message, beside the signed identity. The sink's `complete`/`error` end it for good; drops in
+   * between are retried invisibly.
    */
   subscribe(
     subgraph: string,
@@ -68,15 +75,36 @@ export class UpstreamConnections {
     sink: Sink<FormattedExecutionResult>,
   ): UpstreamSubscription {
     if (this.disposed) throw new Error('The subscription gateway is shutting down.');
-    const key = `${subgraph}\n${url}\n${JSON.stringify(identity)}`;
+    const key = `${subgraph}\n${url}`;
     let connection = this.connections.get(key);
     if (!connection) {
-      connection = { client: this.createClient(subgraph, url, identity), refs: 0 };
+      connection = { client: this.createClient(subgraph, url), refs: 0 };
       this.connections.set(key, connection);
     }
     connection.refs++;
     subscriptionMetrics.upstreams.inc({ subgraph });
-    const unsubscribe = connection.client.subscribe<FormattedExecutionResult>(request, sink);
+    const path = upstreamPath(url);
+    const { query, variables } = request;
+    const extensions = request.extensions ?? {};
+    const sign = (): Record<string, string> =>
+      signInternalRequest({
+        secret: this.options.internalAuthSecret,
+        audience: subgraph,
+        method: SUBSCRIBE_METHOD,
+        path,
+        body: subscriptionBody(query, variables),
+        identity,
+        ...(this.options.internalRequestTtlSeconds ? { ttlSeconds: this.options.internalRequestTtlSeconds } : {}),
+      });
+    // graphql-ws serialises the payload each time it sends the subscribe message (first, then after
+    // every reconnection): `toJSON` signs the identity right then, so a resubscription never
+    // carries an expired signature.
+    const payload = {
+      query,
+      variables,
+      extensions: identity ? { toJSON: () => ({ ...extensions, [SUBSCRIPTION_IDENTITY_EXTENSION]: sign() }) } : extensions,
+    };
+    const unsubscribe = connection.client.subscribe<FormattedExecutionResult>(payload, sink);
     let released = false;
     return {
       unsubscribe: () => {
@@ -101,7 +129,7 @@ export class UpstreamConnections {
     await Promise.all(clients.map(async (c) => c.dispose()));
   }
 
-  private createClient(subgraph: string, url: string, identity: Identity | null): Client {
+  private createClient(subgraph: string, url: string): Client {
     const { logger } = this.options;
     const keepAlive = this.options.keepAliveMs ?? 10_000;
     const base = this.options.retryBaseMs ?? 200;
@@ -113,20 +141,20 @@ export class UpstreamConnections {
     client = createClient({
       url: wsUrl.href,
       webSocketImpl: WebSocket,
-      // Signed at each (re)connection: a signature lives seconds.
+      // Signed at each (re)connection: a signature lives seconds. No identity: the subscriptions carry theirs.
       connectionParams: () =>
         signInternalRequest({
           secret: this.options.internalAuthSecret,
           audience: subgraph,
           method: 'GET',
-          path: `${wsUrl.pathname}${wsUrl.search}`,
+          path: upstreamPath(url),
           body: '',
-          identity,
+          identity: null,
           ...(this.options.internalRequestTtlSeconds ? { ttlSeconds: this.options.internalRequestTtlSeconds } : {}),
         }),
       lazy: true,
       keepAlive,
-      // Reconnect as long as subscriptions need the connection; only a refused identity is final.
+      // Reconnect as long as subscriptions need the connection; only a refused handshake is final.
       retryAttempts: Number.POSITIVE_INFINITY,
       shouldRetry: (errOrClose) => !(isCloseEvent(errOrClose) && FATAL_CLOSE_CODES.has(errOrClose.code)),
       retryWait: async (retries) => {
@@ -157,6 +185,12 @@ export class UpstreamConnections {
     });
     return client;
   }
+}
+
+/** Path and query string of the subgraph's graphql-ws endpoint (what the subgraph sees as the upgrade URL). */
+function upstreamPath(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.pathname}${parsed.search}`;
 }
 
 function isCloseEvent(value: unknown): value is { code: number; reason: string } {

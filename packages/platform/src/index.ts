@@ -31,6 +31,9 @@ export {
   GATEWAY_SIGNATURE_HEADER,
   IDENTITY_HEADER,
   signInternalRequest,
+  SUBSCRIBE_METHOD,
+  SUBSCRIPTION_IDENTITY_EXTENSION,
+  subscriptionBody,
   verifyInternalRequest,
 } from './internal-request';
 export type { DenyListMetrics, FollowOptions, RevocationFeed, RevocationSource, SessionDenyListOptions } from './revocations';

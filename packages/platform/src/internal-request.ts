@@ -121,6 +121,24 @@ export function verifyInternalRequest(headers: Record<string, string | string[] 
   return { identity, clientAddress: address || null };
 }
 
+/**
+ * One subscription's identity on a shared gateway→subgraph graphql-ws connection: the subscribe
+ * message's `extensions[SUBSCRIPTION_IDENTITY_EXTENSION]` holds headers signed as a request
+ * `SUBSCRIBE <path>` whose body is {@link subscriptionBody} of that message (so a captured
+ * signature cannot carry another operation or other variables), this subgraph as audience, a
+ * lifetime of seconds (signed afresh whenever the message is sent again after a reconnection).
+ * The connection's own `connection_init` only proves it is the gateway (no identity), so upstream
+ * sockets do not grow with signed-in users (docs/notes/subscriptions.md).
+ */
+export const SUBSCRIPTION_IDENTITY_EXTENSION = 'shopIdentity';
+/** The method a subscription's identity is signed for. */
+export const SUBSCRIBE_METHOD = 'SUBSCRIBE';
+
+/** The body a subscription's identity signature binds: its query and variables. */
+export function subscriptionBody(query: string, variables: unknown): string {
+  return JSON.stringify([query, variables ?? null]);
+}
+
 /** Hex SHA-256 of a body, as the signature binds it. */
 export function bodyDigest(body: string | Uint8Array): string {
   return createHash('sha256').update(body).digest('hex');

@@ -7,6 +7,14 @@
  *   identity if any) and sends those headers as the `connection_init` payload, signed afresh on
  *   every (re)connection. A missing, forged or expired signature, an expired identity or a revoked
  *   session closes the socket with 4403 (Forbidden). Documents pass the same query limits as HTTP.
+ * - One connection, many identities: the gateway multiplexes every caller's subscriptions on one
+ *   connection per subgraph; each subscribe message carries its caller's identity signed for that
+ *   subscription (`extensions.shopIdentity`, internal-request.ts `SUBSCRIPTION_IDENTITY_EXTENSION`),
+ *   which is checked like a request (forged, for another subgraph or operation, expired, revoked
+ *   session) and becomes that subscription's context. A refused identity refuses that subscription
+ *   only (an `error` message, UNAUTHENTICATED); the connection and its other subscriptions go on.
+ *   A subscribe message without it runs as the connection's identity (anonymous on the gateway's
+ *   shared connection).
  * - Events: the service's {@link LivePubSub} (built in its `setup`), fed by the live handlers its
  *   `live` hook returns, through a live listener (`deps.listen`: every replica sees every event, so
  *   each one can serve its own subscribers), one ordered queue per subscriber.
@@ -36,6 +44,7 @@ import { DEFAULT_QUERY_LIMITS, exceedsTokenLimit } from '../http/query-limits';
 import type { LiveHandler } from '../events/consumers';
 import type { Identity } from '../identity';
 import type { VerifiedRequest } from '../internal-request';
+import { bodyDigest, SUBSCRIBE_METHOD, SUBSCRIPTION_IDENTITY_EXTENSION, subscriptionBody } from '../internal-request';
 import { counter, gauge } from '../metrics';
 import type { RequestContext, ServiceDeps } from '../service/definition';
 import { withRequestId } from '../request-id';
@@ -48,9 +57,11 @@ export interface SubscriptionServingOptions {
   readonly deps: ServiceDeps;
   /**
    * Verifies the gateway's signature of the handshake (`connection_init` payload as headers, the
-   * upgrade request's path) and answers the caller; throws when the gateway did not sign it.
+   * upgrade request's path; `request` absent: `GET` with an empty body) or of one subscription's
+   * identity (`request`: {@link SUBSCRIBE_METHOD} and the digest of its {@link subscriptionBody}),
+   * and answers the caller; throws when the gateway did not sign it.
    */
-  readonly verify: (headers: Record<string, string>, path: string) => VerifiedRequest;
+  readonly verify: (headers: Record<string, string>, path: string, request?: { readonly method: string; readonly digest: string }) => VerifiedRequest;
   /** More validation rules (the query limits). Default none. */
   readonly validationRules?: readonly ValidationRule[];
   /** Most tokens in a subscription document. Default the {@link DEFAULT_QUERY_LIMITS} value (beyond it: MAX_TOKENS_LIMIT). */
@@ -74,6 +85,8 @@ export interface AttachedProtocol {
 }
 
 const CONNECTION_IDENTITY = new WeakMap<object, Identity | null>();
+/** The identity each subscribe message was verified for (keyed by its payload, which graphql-ws hands to every hook). */
+const SUBSCRIPTION_IDENTITY = new WeakMap<object, Identity | null>();
 const EVENT_CONTEXT = new WeakMap<object, (event: object | undefined) => Promise<object>>();
 
 /**
@@ -84,6 +97,8 @@ export function serveSubscriptions(server: http.Server, schema: GraphQLSchema, o
   const { deps } = options;
   const { logger, name: service } = deps;
   const active = gauge({ name: 'subgraph_subscriptions_active', help: 'GraphQL subscriptions open on a subgraph (from the gateway), by service and root field.', labelNames: ['service', 'field'] });
+  const connections = gauge({ name: 'subgraph_subscription_connections_active', help: 'graphql-ws connections open on a subgraph (from the gateways), by service.', labelNames: ['service'] });
+  const counted = new WeakSet<object>();
   const events = counter({ name: 'subgraph_subscription_events_total', help: 'Subscription events sent by a subgraph, by service and root field.', labelNames: ['service', 'field'] });
   const { handlers } = options;
   // Started at once; a subscribe waits for it, so no subscriber believes it listens while it does not.
@@ -109,6 +124,8 @@ export function serveSubscriptions(server: http.Server, schema: GraphQLSchema, o
         for (const [key, value] of Object.entries(ctx.connectionParams ?? {})) if (typeof value === 'string') headers[key.toLowerCase()] = value;
         try {
           CONNECTION_IDENTITY.set(ctx, options.verify(headers, ctx.extra.request.url ?? '/').identity);
+          counted.add(ctx);
+          connections.inc({ service });
           return true;
         } catch (error) {
           const reason = `Forbidden: ${error instanceof Error ? error.message : 'invalid identity'}`;
@@ -116,8 +133,25 @@ export function serveSubscriptions(server: http.Server, schema: GraphQLSchema, o
           return false;
         }
       },
+      onClose: (ctx) => {
+        if (counted.delete(ctx)) connections.dec({ service });
+      },
       onSubscribe: (ctx, _id, payload) => {
-        const identity = CONNECTION_IDENTITY.get(ctx) ?? null;
+        let identity = CONNECTION_IDENTITY.get(ctx) ?? null;
+        const signed = payload.extensions?.[SUBSCRIPTION_IDENTITY_EXTENSION];
+        if (signed !== undefined) {
+          // This subscription's own caller, signed for this operation and these variables.
+          if (typeof signed !== 'object' || signed === null) return [unauthenticated('Malformed subscription identity.')];
+          const headers: Record<string, string> = {};
+          for (const [key, value] of Object.entries(signed)) if (typeof value === 'string') headers[key.toLowerCase()] = value;
+          try {
+            const digest = bodyDigest(subscriptionBody(payload.query, payload.variables));
+            identity = options.verify(headers, ctx.extra.request.url ?? '/', { method: SUBSCRIBE_METHOD, digest }).identity;
+          } catch (error) {
+            return [unauthenticated(error instanceof Error ? error.message : 'Invalid subscription identity.')];
+          }
+        }
+        SUBSCRIPTION_IDENTITY.set(payload, identity);
         // The connection outlived the identity it was opened with: the gateway must reconnect.
         if (identity && identity.exp <= Date.now() / 1000) {
           return [unauthenticated('Your session has expired.')];
@@ -139,7 +173,7 @@ export function serveSubscriptions(server: http.Server, schema: GraphQLSchema, o
         return undefined;
       },
       context: async (ctx, _id, payload) => {
-        const identity = CONNECTION_IDENTITY.get(ctx) ?? null;
+        const identity = SUBSCRIPTION_IDENTITY.has(payload) ? (SUBSCRIPTION_IDENTITY.get(payload) ?? null) : (CONNECTION_IDENTITY.get(ctx) ?? null);
         const contextValue = await buildContext(identity);
         if (liveLog) {
           const resumeFrom = payload.extensions?.[RESUME_FROM];

@@ -204,7 +204,7 @@ export async function startService<S extends SettingsShape, P, C extends Request
     );
     app.use(jsonErrorHandler(logger));
     const live = def.live
-      ? serveSubscriptions(httpServer, schema, { deps, verify: (headers, path) => checkRequest(headers, 'GET', path, EMPTY_DIGEST), context: contextOf, handlers: def.live(parts), validationRules: protection.rules, maxTokens: limits.maxTokens })
+      ? serveSubscriptions(httpServer, schema, { deps, verify: (headers, path, request) => checkRequest(headers, request?.method ?? 'GET', path, request?.digest ?? EMPTY_DIGEST), context: contextOf, handlers: def.live(parts), validationRules: protection.rules, maxTokens: limits.maxTokens })
       : undefined;
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);
