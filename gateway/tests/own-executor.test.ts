@@ -214,7 +214,7 @@ describe('the own executor, compared with @apollo/gateway over the same subgraph
     }
   });
 
-  it('should answer data and an entity error together, the error's path as @apollo/gateway writes it', async () => {
+  it("should answer data and an entity error together, the error's path as @apollo/gateway writes it", async () => {
     const res = await post(own.url, '{ items { id ... on Book { secret } } }');
     const body = JSON.parse(res.body) as { data: { items: Array<{ id: string; secret?: string | null }> }; errors: Array<{ path: unknown[]; extensions: Record<string, unknown> }> };
     expect(body.data.items.find((i) => i.id === '2')).toEqual({ id: '2', secret: null });
