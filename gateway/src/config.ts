@@ -54,7 +54,7 @@ export const edgeEnv = {
   GATEWAY_SUBGRAPH_TIMEOUT_MS: env.int(10_000, 100),
   /** Request coalescing: identical concurrent anonymous queries share one execution. Default true. */
   GATEWAY_COALESCING: env.bool(true),
-  /** Executor of the query plans: `apollo` (@apollo/gateway's) or `own` (gateway/src/execution/, the same answers at less CPU). Default apollo. */
+  /** Executor of the query plans: `apollo` (@apollo/gateway's) or `own` (gateway/src/execution/, the same answers at less CPU). Default own. */
   GATEWAY_EXECUTOR: z.enum(GATEWAY_EXECUTORS).default(DEFAULT_GATEWAY_EXECUTOR),
 };
 

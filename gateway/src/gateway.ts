@@ -100,7 +100,7 @@ export interface GatewaySettings {
   readonly persistedOperations?: PersistedOperationSettings;
   /** Identical concurrent anonymous queries share one execution (coalescing.ts). Default on. */
   readonly coalescing?: CoalescingSettings;
-  /** Executor of the query plans: `apollo` or `own` (execution/own-executor.ts). Default the environment's GATEWAY_EXECUTOR, else `apollo`. */
+  /** Executor of the query plans: `apollo` or `own` (execution/own-executor.ts). Default the environment's GATEWAY_EXECUTOR, else `own`. */
   readonly executor?: GatewayExecutorKind;
   /** Answers GET /metrics instead of this process's registry (a cluster worker: every worker's sum, cluster.ts). */
   readonly metricsHandler?: RequestHandler;

@@ -22,7 +22,7 @@ import { cachedGatewaySettings } from './cached';
 export const GATEWAY_KINDS = ['ours', 'apollo', 'hive-js', 'hive-rust', 'hive-rust-nodedupe'] as const;
 /**
  * More of ours, for the other scenarios (scenarios.ts): `ours-own` with the own executor of the query
- * plans (GATEWAY_EXECUTOR=own, gateway/src/execution/; `ours` runs @apollo/gateway's); `ours-nocoalesce` with request coalescing
+ * plans (GATEWAY_EXECUTOR=own, the default, gateway/src/execution/; `ours` runs @apollo/gateway's, the baseline); `ours-nocoalesce` with request coalescing
  * off; `ours-workers` as a cluster of one worker per core (gateway/src/cluster.ts, as main.ts runs
  * it with GATEWAY_WORKERS), not pinned; `ours-cached` with the entity cache on (cached.ts).
  */
@@ -34,7 +34,7 @@ export const isOurs = (kind: GatewayKind): boolean => kind.startsWith('ours');
 
 /** What each kind is, for the table. */
 export const GATEWAY_LABELS: Readonly<Record<GatewayKind, string>> = {
-  ours: 'ours (@shop/gateway)',
+  ours: 'ours (@shop/gateway), apollo executor',
   'ours-cached': 'ours, entity cache on',
   'ours-baseline': 'ours, baseline commit',
   'ours-own': 'ours, own executor',
@@ -102,7 +102,8 @@ async function startOurs(o: GatewayStartOptions, extra: Partial<GatewaySettings>
     logger: createLogger('gateway', process.env['LOG_LEVEL'] ?? 'warn'),
     attach: attachSubscriptions({ internalAuthSecret: o.secret }),
     coalescing: { enabled: o.kind !== 'ours-nocoalesce' },
-    // `ours` runs @apollo/gateway's executor (the baseline of `ours-own`), whatever GATEWAY_EXECUTOR says; a baseline commit its own default.
+    // Every row of ours but `ours-own` runs @apollo/gateway's executor (the baseline the own executor is
+    // measured against, and what the other scenarios were measured with), whatever GATEWAY_EXECUTOR says; a baseline commit its own default.
     ...(o.kind === 'ours-baseline' ? {} : { executor: 'apollo' as const }),
     ...extra,
   });

@@ -26,6 +26,7 @@ import type { Operation, Schema } from '@apollo/federation-internals';
 import { operationFromDocument } from '@apollo/federation-internals';
 import type { PlanNode, QueryPlan, QueryPlanCache, QueryPlanner } from '@apollo/query-planner';
 import type { GatewayExecutionResult, GatewayExecutor, GatewayGraphQLRequestContext, GatewayInterface } from '@apollo/server-gateway-interface';
+import type { Span } from '@opentelemetry/api';
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { GraphQLSchema } from 'graphql';
 import { GraphQLError, Kind } from 'graphql';
@@ -37,8 +38,8 @@ import { NotCompilable, ResultShaper } from './result-shaper';
 /** Which executor runs the query plans: @apollo/gateway's (`apollo`) or ours (`own`). */
 export const GATEWAY_EXECUTORS = ['apollo', 'own'] as const;
 export type GatewayExecutorKind = (typeof GATEWAY_EXECUTORS)[number];
-/** The default executor. */
-export const DEFAULT_GATEWAY_EXECUTOR: GatewayExecutorKind = 'apollo';
+/** The default executor: ours (every gateway and e2e test that runs queries passes with it, and it answers byte for byte what @apollo/gateway answers: docs/notes/gateway-bench.md). */
+export const DEFAULT_GATEWAY_EXECUTOR: GatewayExecutorKind = 'own';
 
 /**
  * The executor of a gateway whose settings do not say: `GATEWAY_EXECUTOR` of the environment when
@@ -116,8 +117,7 @@ export function ownExecutor(gateway: ApolloGateway, apollo: GatewayExecutor): Ga
         span.setAttributes(operationContextSpanAttributes(operationContext));
         const validationErrors = g.validateIncomingRequest(requestContext, operationContext);
         if (validationErrors.length > 0) {
-          recordExceptions(span, [...validationErrors], g.config.telemetry);
-          span.setStatus({ code: SpanStatusCode.ERROR });
+          markFailed(span, validationErrors, g.config.telemetry);
           return { errors: [...validationErrors] } satisfies GatewayExecutionResult;
         }
         const plan = await queryPlan(g, requestContext, key);
@@ -135,13 +135,11 @@ export function ownExecutor(gateway: ApolloGateway, apollo: GatewayExecutor): Ga
         if (!conditions) return 'condition-variable';
         const response = await execute(g, plan, ready.shaper, ready.operation, conditions, requestContext);
         if (response.errors) {
-          recordExceptions(span, [...response.errors], g.config.telemetry);
-          span.setStatus({ code: SpanStatusCode.ERROR });
+          markFailed(span, response.errors, g.config.telemetry);
         }
         return response;
       } catch (error) {
-        recordExceptions(span, [error as GraphQLError], g.config.telemetry);
-        span.setStatus({ code: SpanStatusCode.ERROR });
+        markFailed(span, [error], g.config.telemetry);
         throw error;
       } finally {
         span.end();
@@ -160,8 +158,7 @@ async function queryPlan(g: GatewayInternals, requestContext: GatewayGraphQLRequ
       const operation = operationFromDocument(g.apiSchema!, requestContext.document, requestContext.request.operationName ? { operationName: requestContext.request.operationName } : {});
       return g.queryPlanner!.buildQueryPlan(operation, { recursiveSelectionsLimitDisabled: g.recursiveSelectionsLimitDisabled, nonLocalSelectionsLimitDisabled: g.nonLocalSelectionsLimitDisabled });
     } catch (error) {
-      recordExceptions(span, [error as GraphQLError], g.config.telemetry);
-      span.setStatus({ code: SpanStatusCode.ERROR });
+      markFailed(span, [error], g.config.telemetry);
       throw error;
     } finally {
       span.end();
@@ -221,14 +218,12 @@ function execute(g: GatewayInternals, plan: QueryPlan, shaper: ResultShaper, ope
         try {
           const shaped = shaper.shape(unfiltered, conditions);
           if (errors.length === 0 && shaped.errors.length > 0) {
-            recordExceptions(post, shaped.errors, g.config.telemetry);
-            post.setStatus({ code: SpanStatusCode.ERROR });
+            markFailed(post, shaped.errors, g.config.telemetry);
             return { extensions: { valueCompletion: shaped.errors }, data: shaped.data };
           }
           return errors.length === 0 ? { data: shaped.data } : { errors, data: shaped.data };
         } catch (error) {
-          recordExceptions(post, [error as GraphQLError], g.config.telemetry);
-          post.setStatus({ code: SpanStatusCode.ERROR });
+          markFailed(post, [error], g.config.telemetry);
           if (error instanceof GraphQLError) return { errors: [error] };
           if (error instanceof Error) return { errors: [new GraphQLError(error.message, { originalError: error })] };
           return { errors: [new GraphQLError('Unexpected error during query plan execution')] };
@@ -237,16 +232,20 @@ function execute(g: GatewayInternals, plan: QueryPlan, shaper: ResultShaper, ope
         }
       });
       if (result.errors) {
-        recordExceptions(span, [...result.errors], g.config.telemetry);
-        span.setStatus({ code: SpanStatusCode.ERROR });
+        markFailed(span, result.errors, g.config.telemetry);
       }
       return result;
     } catch (error) {
-      recordExceptions(span, [error as GraphQLError], g.config.telemetry);
-      span.setStatus({ code: SpanStatusCode.ERROR });
+      markFailed(span, [error], g.config.telemetry);
       throw error;
     } finally {
       span.end();
     }
   });
+}
+
+/** Records `errors` on `span` (as @apollo/gateway's telemetry settings say) and marks it failed, as @apollo/gateway does at each step. */
+function markFailed(span: Span, errors: readonly unknown[], telemetry: Parameters<typeof recordExceptions>[2]): void {
+  recordExceptions(span, [...errors] as GraphQLError[], telemetry);
+  span.setStatus({ code: SpanStatusCode.ERROR });
 }
