@@ -30,6 +30,8 @@ import { RateLimits, watchStore } from './rate-limits';
 import { rateLimitOperations, rateLimitRequests } from './rate-limit.plugin';
 import type { CoalescingSettings } from './coalescing';
 import { coalescingGateway } from './coalescing';
+import type { GatewayExecutorKind } from './execution/own-executor';
+import { defaultGatewayExecutor, executingGateway } from './execution/own-executor';
 import { isGatewayWorker } from './cluster';
 import { CacheHints } from './cache/cache-hints';
 import { followInvalidations } from './cache/cache-invalidations';
@@ -99,6 +101,8 @@ export interface GatewaySettings {
   readonly persistedOperations?: PersistedOperationSettings;
   /** Identical concurrent anonymous queries share one execution (coalescing.ts). Default on. */
   readonly coalescing?: CoalescingSettings;
+  /** Executor of the query plans: `apollo` or `own` (execution/own-executor.ts). Default the environment's GATEWAY_EXECUTOR, else `own`. */
+  readonly executor?: GatewayExecutorKind;
   /** Answers GET /metrics instead of this process's registry (a cluster worker: every worker's sum, cluster.ts). */
   readonly metricsHandler?: RequestHandler;
   /**
@@ -213,7 +217,7 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
   const protection = queryLimitRules(limits, { blockFieldSuggestion: production });
   const apollo = new ApolloServer<GatewayContext>({
     allowBatchedHttpRequests: false,
-    gateway: coalescingGateway(gateway, settings.coalescing),
+    gateway: coalescingGateway(executingGateway(gateway, settings.executor ?? defaultGatewayExecutor()), settings.coalescing),
     csrfPrevention: true,
     introspection: true,
     includeStacktraceInErrorResponses: false,

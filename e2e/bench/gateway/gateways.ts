@@ -21,11 +21,12 @@ import { cachedGatewaySettings } from './cached';
 
 export const GATEWAY_KINDS = ['ours', 'apollo', 'hive-js', 'hive-rust', 'hive-rust-nodedupe'] as const;
 /**
- * More of ours, for the other scenarios (scenarios.ts): `ours-nocoalesce` with request coalescing
+ * More of ours, for the other scenarios (scenarios.ts): `ours-own` with the own executor of the query
+ * plans (GATEWAY_EXECUTOR=own, the default, gateway/src/execution/; `ours` runs @apollo/gateway's, the baseline); `ours-nocoalesce` with request coalescing
  * off; `ours-workers` as a cluster of one worker per core (gateway/src/cluster.ts, as main.ts runs
  * it with GATEWAY_WORKERS), not pinned; `ours-cached` with the entity cache on (cached.ts).
  */
-export const MORE_KINDS = ['ours-nocoalesce', 'ours-workers', 'ours-cached'] as const;
+export const MORE_KINDS = ['ours-own', 'ours-nocoalesce', 'ours-workers', 'ours-cached'] as const;
 /** Every kind: also `ours-baseline`, ours as of another commit (`--baseline <rev>`), for before/after figures of a change. */
 export type GatewayKind = (typeof GATEWAY_KINDS)[number] | (typeof MORE_KINDS)[number] | 'ours-baseline';
 /** Whether a kind is our gateway (it verifies access tokens: the load generator signs real ones). */
@@ -33,9 +34,10 @@ export const isOurs = (kind: GatewayKind): boolean => kind.startsWith('ours');
 
 /** What each kind is, for the table. */
 export const GATEWAY_LABELS: Readonly<Record<GatewayKind, string>> = {
-  ours: 'ours (@shop/gateway)',
+  ours: 'ours (@shop/gateway), apollo executor',
   'ours-cached': 'ours, entity cache on',
   'ours-baseline': 'ours, baseline commit',
+  'ours-own': 'ours, own executor',
   'ours-nocoalesce': 'ours, coalescing off',
   'ours-workers': 'ours, one worker per core',
   apollo: 'vanilla @apollo/gateway',
@@ -72,6 +74,8 @@ export async function startBenchGateway(o: GatewayStartOptions): Promise<Started
       return startOurs(o);
     case 'ours-cached':
       return startOurs(o, cachedGatewaySettings());
+    case 'ours-own':
+      return startOurs(o, { executor: 'own' });
     case 'apollo':
       return startVanillaApollo(o);
     default:
@@ -98,6 +102,9 @@ async function startOurs(o: GatewayStartOptions, extra: Partial<GatewaySettings>
     logger: createLogger('gateway', process.env['LOG_LEVEL'] ?? 'warn'),
     attach: attachSubscriptions({ internalAuthSecret: o.secret }),
     coalescing: { enabled: o.kind !== 'ours-nocoalesce' },
+    // Every row of ours but `ours-own` runs @apollo/gateway's executor (the baseline the own executor is
+    // measured against, and what the other scenarios were measured with), whatever GATEWAY_EXECUTOR says; a baseline commit its own default.
+    ...(o.kind === 'ours-baseline' ? {} : { executor: 'apollo' as const }),
     ...extra,
   });
   return { url: gateway.url, stop: () => gateway.stop() };

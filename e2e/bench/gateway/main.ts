@@ -26,11 +26,11 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { GatewayKind } from './gateways';
-import { GATEWAY_KINDS, MORE_KINDS } from './gateways';
+import { GATEWAY_KINDS, GATEWAY_LABELS, MORE_KINDS } from './gateways';
 import { formatProfile, summariseProfile } from './profile';
 import { formatReport } from './report';
 import type { BenchSettings } from './run';
-import { DEFAULT_SETTINGS, runGatewayBench } from './run';
+import { DEFAULT_SETTINGS, PROFILED_KINDS, runGatewayBench } from './run';
 import type { Scenario } from './scenarios';
 import { DEFAULT_SCENARIOS, SCENARIOS } from './scenarios';
 import type { Workload } from './cached';
@@ -150,10 +150,12 @@ async function main(): Promise<void> {
     reports.push(report);
     process.stdout.write(`${formatReport(report, `npm run bench:gateway -- ${argv.join(' ')}`.trim())}\n\n`);
     if (profileDir) {
-      const profiles = readdirSync(profileDir).filter((f) => /^ours-round-\d+\.cpuprofile$/.test(f)).map((f) => path.join(profileDir, f));
-      const ours = report.gateways.find((g) => g.gateway === 'ours');
-      const requests = ours?.samples.reduce((n, w) => n + w.requests, 0) ?? 0;
-      if (profiles.length) process.stdout.write(`${formatProfile(summariseProfile(profiles), requests)}\n\n`);
+      for (const kind of PROFILED_KINDS) {
+        const profiles = readdirSync(profileDir).filter((f) => f.startsWith(`${kind}-round-`) && /-round-\d+\.cpuprofile$/.test(f)).map((f) => path.join(profileDir, f));
+        const measured = report.gateways.find((g) => g.gateway === kind);
+        const requests = measured?.samples.reduce((n, w) => n + w.requests, 0) ?? 0;
+        if (profiles.length) process.stdout.write(`${formatProfile(summariseProfile(profiles), requests, GATEWAY_LABELS[kind])}\n\n`);
+      }
     }
   }
   if (json) writeFileSync(json, JSON.stringify(reports, null, 2));

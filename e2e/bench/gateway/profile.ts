@@ -72,8 +72,8 @@ export function summariseProfile(files: readonly string[], top = 25): ProfileSum
   };
 }
 
-export function formatProfile(summary: ProfileSummary, requests: number): string {
-  const lines = [`CPU profile of ours over the measured windows: ${summary.busyMs.toFixed(0)} ms on the main thread (idle excluded)${requests ? `, ${(summary.busyMs / requests).toFixed(2)} ms per request` : ''}`];
+export function formatProfile(summary: ProfileSummary, requests: number, label = 'ours'): string {
+  const lines = [`CPU profile of ${label} over the measured windows: ${summary.busyMs.toFixed(0)} ms on the main thread (idle excluded)${requests ? `, ${(summary.busyMs / requests).toFixed(2)} ms per request` : ''}`];
   lines.push('', 'self time by package:');
   for (const p of summary.packages) lines.push(`  ${(p.share * 100).toFixed(1).padStart(5)} %  ${p.name}`);
   lines.push('', 'top functions by self time:');

@@ -25,6 +25,9 @@ import { answerProblem, benchSupergraph } from './workload';
 import type { Workload } from './cached';
 import { BROWSING_BODY, browsingProblem } from './cached';
 
+/** The gateways `--profile` profiles: ours, and ours with the own executor (`<kind>-round-<n>.cpuprofile`). */
+export const PROFILED_KINDS: readonly GatewayKind[] = ['ours', 'ours-own'];
+
 export interface BenchSettings {
   /** What is measured: the title, how requests are authorized (scenarios.ts). Default the uncached listing. */
   readonly scenario: Scenario;
@@ -51,7 +54,7 @@ export interface BenchSettings {
    * figures of a change in the same interleaved run. Default none.
    */
   readonly baseline?: string | undefined;
-  /** Where ours writes a V8 CPU profile of each measured window (ours-round-<n>.cpuprofile), or undefined for none. */
+  /** Where ours (and ours with the own executor) writes a V8 CPU profile of each measured window (ours-round-<n>.cpuprofile), or undefined for none. */
   readonly profileDir?: string | undefined;
   /** The query every client sends (cached.ts): the nested `listing` (default) or `browsing`. */
   readonly workload?: Workload | undefined;
@@ -235,7 +238,7 @@ async function measureWindow(g: RunningGatewayChild, stubs: Child, load: Child, 
   // Whichever fails first is the error; the other must not become an unhandled rejection.
   done.catch(() => undefined);
   await measuring;
-  const profile = settings.profileDir && g.kind === 'ours' ? path.join(settings.profileDir, `ours-round-${round + 1}.cpuprofile`) : undefined;
+  const profile = settings.profileDir && PROFILED_KINDS.includes(g.kind) ? path.join(settings.profileDir, `${g.kind}-round-${round + 1}.cpuprofile`) : undefined;
   if (profile) await g.child.ask({ type: 'profile-start' }, 'profile-start:done');
   const t0 = performance.now();
   const gatewayCpuMs = (): number => g.pids.reduce((sum, pid) => sum + processCpuMs(pid), 0);
