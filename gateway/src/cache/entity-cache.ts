@@ -60,6 +60,8 @@ type Representation = Record<string, unknown> & { __typename?: unknown; id?: unk
 export interface StoredResponse {
   readonly body: string;
   readonly maxAgeMs: number;
+  /** The `cache-control` header Apollo Server sent with it (from the same hints), if any. */
+  readonly cacheControl?: string | undefined;
 }
 
 const lookups = counter({
@@ -157,10 +159,10 @@ export class EntityCache {
    * fetches were built from; not when nothing was recorded for `context` (an answer shared by
    * request coalescing: the request that executed it keeps it).
    */
-  async storeResponse(key: string, context: object, body: string, maxAgeMs: number, fetchedAt: number): Promise<void> {
+  async storeResponse(key: string, context: object, response: StoredResponse, fetchedAt: number): Promise<void> {
     const tags = this.requestTags.get(context);
     if (!tags) return;
-    await this.write([[key, { value: { body, maxAgeMs } satisfies StoredResponse, fetchedAt, tags: [...tags] }]]);
+    await this.write([[key, { value: response, fetchedAt, tags: [...tags] }]]);
   }
 
   private recordTags(context: object | undefined, service: string, tags: readonly string[]): void {

@@ -41,7 +41,9 @@ export function cacheResponses(cache: EntityCache): ApolloServerPlugin {
           if (!pending || rc.response.body.kind !== 'single') return;
           const { data, errors, extensions } = rc.response.body.singleResult;
           // The body Apollo Server sends for `{ data }` (its JSON text and a newline).
-          if (data && !errors?.length && !extensions?.['stale']) await cache.storeResponse(pending.key, rc.contextValue as object, `${JSON.stringify({ data })}\n`, pending.maxAgeMs, pending.fetchedAt);
+          if (!data || errors?.length || extensions?.['stale']) return;
+          const cacheControl = rc.response.http.headers.get('cache-control');
+          await cache.storeResponse(pending.key, rc.contextValue as object, { body: `${JSON.stringify({ data })}\n`, maxAgeMs: pending.maxAgeMs, cacheControl }, pending.fetchedAt);
         },
       };
     },
@@ -72,6 +74,7 @@ export function answerCachedResponses(cache: EntityCache, identify: (req: Reques
       identify(req).then(
         () => {
           res.status(200).setHeader('content-type', 'application/json; charset=utf-8');
+          if (hit.cacheControl) res.setHeader('cache-control', hit.cacheControl);
           res.end(hit.body);
         },
         () => next(),
