@@ -97,6 +97,32 @@ describe('exact cache dependencies through the gateway', () => {
     expect(await wholeAnswerHits(shop.url)).toBe(hits + 2);
   });
 
+  it('should answer a cached page as the full pipeline does: same body and cache-control, and a bad token still refused', async () => {
+    const ask = (authorization?: string) =>
+      fetch(shop.url, { method: 'POST', headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) }, body: JSON.stringify({ query: IN_STOCK, variables: { search: 'lockprobe' } }) });
+    const hits = await wholeAnswerHits(shop.url);
+    const first = await ask();
+    const second = await ask();
+    expect(await wholeAnswerHits(shop.url)).toBeGreaterThan(hits);
+    expect(second.status).toBe(200);
+    const body = await first.text();
+    expect(await second.text()).toBe(body);
+    expect(second.headers.get('cache-control')).toBe(first.headers.get('cache-control'));
+    // Apollo Server's own header, where its hints give one (every field hinted): kept on a hit.
+    const CATEGORIES = JSON.stringify({ query: '{ categories { id name slug } }' });
+    const categories = () => fetch(shop.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: CATEGORIES });
+    const header = (await categories()).headers.get('cache-control');
+    expect(header).toMatch(/max-age=\d+/);
+    expect((await categories()).headers.get('cache-control')).toBe(header);
+    // A signed-in caller shares the public answer; a token that does not verify is refused, cached page or not.
+    const token = await shop.tokenFor({});
+    expect(await (await ask(`Bearer ${token}`)).text()).toBe(body);
+    const forged = await ask(`Bearer ${token.slice(0, -4)}AAAA`);
+    const refused = (await forged.json()) as { data?: unknown; errors?: Array<{ extensions?: { code?: string } }> };
+    expect(refused.data ?? null).toBeNull();
+    expect(refused.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  });
+
   it('should never serve a list filtered on stock after catalog’s change reached the gateway, however late catalog applied it', async () => {
     expect(await listed()).toBe(true);
     const lock = new Client({ connectionString: shop.databaseUrl('catalog') });

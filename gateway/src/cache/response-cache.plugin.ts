@@ -42,6 +42,9 @@ export function cacheResponses(cache: EntityCache): ApolloServerPlugin {
           const { data, errors, extensions } = rc.response.body.singleResult;
           // The body Apollo Server sends for `{ data }` (its JSON text and a newline).
           if (!data || errors?.length || extensions?.['stale']) return;
+          // Apollo Server's cache-control plugin sets its header in its own willSendResponse, which
+          // runs after this one's first await: read it once every plugin has had its turn.
+          await new Promise((resolve) => setImmediate(resolve));
           const cacheControl = rc.response.http.headers.get('cache-control');
           await cache.storeResponse(pending.key, rc.contextValue as object, { body: `${JSON.stringify({ data })}\n`, maxAgeMs: pending.maxAgeMs, cacheControl }, pending.fetchedAt);
         },
