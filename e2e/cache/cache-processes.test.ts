@@ -65,8 +65,7 @@ describe('the entity cache of two gateway processes sharing Redis', () => {
     gateways = ok.slice(0, 2);
     otherDeployment = ok[2]!;
     // Each process's invalidation feed is live (its consumer group assigned) once it handled an event:
-    // another product's price (a stock event would mark catalog's lists again 1 s and 5 s later,
-    // cache-invalidations.ts, outdating what the test caches next).
+    // another product's price (it outdates catalog's lists and that product, not what the test reads).
     let attempt = 0;
     await eventually(
       async () => {

@@ -50,6 +50,13 @@ describe('a storefront listing while inventory is down', () => {
         });
       }
 
+      // A listing that reaches products whose stock was never fetched: SERVICE_UNAVAILABLE for those
+      // stocks alone (the first five are served stale, without an error). `Product.inventory` is
+      // non-null in the contract, so GraphQL's null propagation still blanks the page.
+      const wider = await shop.gql('{ products(first: 8) { edges { node { id inventory { available } } } } }');
+      expect(wider.errors?.map((e) => [e.path, e.extensions?.['code']])).toEqual([5, 6, 7].map((i) => [['products', 'edges', i, 'node', 'inventory'], 'SERVICE_UNAVAILABLE']));
+      expect(wider.data ?? null).toBeNull();
+
       const never = await shop.gql<{ product: null }>(PRODUCT, { id: neverFetched });
       expect(never.data?.product ?? null).toBeNull();
       expect(never.errors).toHaveLength(1);

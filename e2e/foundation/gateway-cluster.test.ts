@@ -13,7 +13,6 @@ import http from 'node:http';
 import { SessionRevoked } from '@shop/events';
 import { Pool } from 'pg';
 import { createEnvelope } from '@shop/platform';
-import { REMARK_AFTER_MS } from '@shop/gateway';
 import { eventually, testKafkaBrokers } from '@shop/platform/testing';
 import { asAdmin } from '../cache/cache-support';
 import type { DemoProduct } from '../orders/orders-flow';
@@ -130,9 +129,6 @@ describe('the gateway with two workers sharing its port', () => {
 
   it('should serve cached answers from each worker, and the new price on both once its event arrives (no Redis: a store per worker)', async () => {
     const p = products[1]!;
-    // The subscription test's stock event marks catalog's lists (and whole answers) again 1 s and 5 s
-    // after it (cache-invalidations.ts), which would outdate what this test caches: wait those out.
-    await new Promise((r) => setTimeout(r, Math.max(...REMARK_AFTER_MS) + 1_000));
     let request = 0;
     // Four reads on four connections (both workers, in turn), each from an address of its own (the anonymous budget is 6).
     const prices = async (): Promise<string[]> => {

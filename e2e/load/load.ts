@@ -29,6 +29,12 @@ export interface LoadOptions {
   readonly subscriptions?: number;
   /** Operations in flight at most. Default 64. */
   readonly maxInFlight?: number;
+  /**
+   * Which mix: `shopper` (default: the one above) or `storefront`, the issue-16 storefront reads
+   * (listing with stock 35 %, filtered search 25 %, product detail with reviews and similar 25 %,
+   * `me` with orders 15 %, signed in) with no writes.
+   */
+  readonly mix?: 'shopper' | 'storefront';
   /** Called about once a second (the progress line). */
   readonly onProgress?: (progress: LoadProgress) => void;
 }
@@ -192,6 +198,20 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
       },
     },
   ];
+  if (options.mix === 'storefront') {
+    // The storefront reads of issue 16 instead (the same customers for `me`).
+    mix.length = 0;
+    mix.push(
+      { kind: 'listing', weight: 35, op: async () => expectOk(await gql(url, 'query Listing($n: Int) { products(first: $n) { edges { node { id name price { amount currencyCode } rating inventory { available } } } } }', { n: 10 + 5 * Math.floor(random() * 3) })) },
+      { kind: 'filtered search', weight: 25, op: async () => expectOk(await gql(url, 'query Filtered($q: String!, $max: Decimal) { products(filter: { search: $q, inStock: true, maxPrice: $max }, first: 10) { totalCount edges { node { id name price { amount } } } } }', { q: pick(SEARCHES), max: pick(['50', '100', '500']) })) },
+      {
+        kind: 'product detail',
+        weight: 25,
+        op: async () => expectOk(await gql(url, 'query Detail($id: ID!) { product(id: $id) { id name description price { amount } rating inventory { available } reviews(first: 3) { edges { node { rating comment author { username } } } } similar(first: 4) { id name price { amount } } } }', { id: pick(products).id })),
+      },
+      { kind: 'me with orders', weight: customers.length ? 15 : 0, op: async () => expectOk(await gql(url, '{ me { id email orders(first: 5) { totalCount edges { node { id status } } } } }', undefined, pick(customers).token)) },
+    );
+  }
   const totalWeight = mix.reduce((n, m) => n + m.weight, 0);
   const choose = (): (typeof mix)[number] => {
     let x = random() * totalWeight;

@@ -1,7 +1,7 @@
 /**
  * `npm run load`: a bounded, seeded shopper mix against a running shop (see load.ts).
  *
- *   npm run load -- [--rate 10] [--duration 60] [--seed 1] [--url http://127.0.0.1:4000/graphql]
+ *   npm run load -- [--rate 10] [--duration 60] [--seed 1] [--url http://127.0.0.1:4000/graphql] [--mix shopper|storefront]
  *
  * Admin adjustments sign in with ADMIN_EMAIL (default admin@shop.local) and ADMIN_PASSWORD (the
  * one npm start printed or was given); without ADMIN_PASSWORD they are skipped. Loopback only.
@@ -18,6 +18,7 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     url: { type: 'string', default: `http://127.0.0.1:${process.env['PORT'] ?? '4000'}/graphql` },
     subscriptions: { type: 'string', default: '3' },
+    mix: { type: 'string', default: 'shopper' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -28,7 +29,7 @@ function fail(message: string): never {
 }
 
 if (values.help) {
-  process.stdout.write('npm run load -- [--rate ops/s (10)] [--duration s (60)] [--seed n (1)] [--url gateway (http://127.0.0.1:4000/graphql)] [--subscriptions n (3)]\n');
+  process.stdout.write('npm run load -- [--rate ops/s (10)] [--duration s (60)] [--seed n (1)] [--url gateway (http://127.0.0.1:4000/graphql)] [--subscriptions n (3)] [--mix shopper|storefront (shopper; storefront: the issue-16 reads, no writes)]\n');
   process.exit(0);
 }
 const rate = Number(values.rate);
@@ -39,6 +40,8 @@ if (!(rate > 0 && rate <= 500)) fail(`--rate must be between 0 and 500 operation
 if (!(duration > 0 && duration <= 3600)) fail(`--duration must be between 0 and 3600 seconds, got ${values.duration}`);
 if (!Number.isInteger(seed)) fail(`--seed must be an integer, got ${values.seed}`);
 if (!(Number.isInteger(subscriptions) && subscriptions >= 0 && subscriptions <= 100)) fail(`--subscriptions must be 0-100, got ${values.subscriptions}`);
+if (values.mix !== 'shopper' && values.mix !== 'storefront') fail(`--mix must be shopper or storefront, got ${values.mix}`);
+const mix = values.mix;
 let url: URL;
 try {
   url = new URL(values.url);
@@ -59,6 +62,7 @@ runLoad({
   seed,
   subscriptions,
   admin,
+  mix,
   onProgress: (p) => {
     const line = `${p.elapsedSeconds.toFixed(0).padStart(4)} s  ${String(p.completed).padStart(6)} done  ${p.rate.toFixed(0).padStart(4)}/s  ${String(p.errors).padStart(4)} errors  p95 ${p.p95Ms.toFixed(0).padStart(5)} ms  ${p.subscriptionEvents} subscription events`;
     process.stderr.write(tty ? `\r${line}` : `${line}\n`);

@@ -39,7 +39,7 @@ import { DEFAULT_REDIS_KEY_PREFIX, MemoryCacheStore, RedisCacheStore } from './c
 import type { EntityCacheSettings } from './cache/entity-cache';
 import { EntityCache } from './cache/entity-cache';
 import { StaleAnswers } from './cache/stale-answers';
-import { cacheResponses } from './cache/response-cache.plugin';
+import { answerCachedResponses, cacheResponses } from './cache/response-cache.plugin';
 
 /** How long a starting gateway waits for Redis before it serves with in-memory budgets. */
 const REDIS_CONNECT_WAIT_MS = 5_000;
@@ -258,6 +258,8 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
     ...(attached?.http ? [attached.http] : []),
     rateLimitRequests(rateLimits, identify, (req) => req.ip ?? req.socket.remoteAddress),
     resolvePersistedOperations(persisted),
+    // Fresh whole answers of public operations, from their stored JSON text (cache/response-cache.plugin.ts).
+    answerCachedResponses(cache, identify),
     expressMiddleware(apollo, {
       context: async ({ req }) => {
         const identity = await identify(req);

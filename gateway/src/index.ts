@@ -13,4 +13,3 @@ export type { ListedOperation, PersistedOperationMode, PersistedOperationSetting
 export { PERSISTED_OPERATION_MODES, PersistedOperations } from './persisted-operations';
 export type { ManifestSource, PersistedQueryManifest } from './persisted-manifest';
 export { buildManifest } from './persisted-manifest';
-export { REMARK_AFTER_MS } from './cache/cache-invalidations';

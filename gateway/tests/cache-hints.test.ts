@@ -15,13 +15,27 @@ const entities = (selection: string) => `query ($representations: [_Any!]!) { _e
 
 describe('cache hints of the supergraph', () => {
   it('should cache the catalog listing for the smallest hint it touches', () => {
-    expect(policy('{ products(first: 5) { edges { node { __typename id name price { amount } } } } }')).toEqual({ kind: 'root', maxAgeMs: 60_000, fields: ['products'] });
-    expect(policy('{ categories { id name slug } }')).toEqual({ kind: 'root', maxAgeMs: 300_000, fields: ['categories'] });
+    expect(policy('{ products(first: 5) { edges { node { __typename id name price { amount } } } } }')).toMatchObject({ kind: 'root', maxAgeMs: 60_000, fields: ['products'] });
+    expect(policy('{ categories { id name slug } }')).toMatchObject({ kind: 'root', maxAgeMs: 300_000, fields: ['categories'] });
   });
 
   it('should cache stock levels by entity for their own hint', () => {
-    expect(policy(entities('... on Product { inventory { available isLowStock } }'))).toEqual({ kind: 'entities', maxAgeMs: 30_000, fields: ['inventory'] });
-    expect(policy(entities('... on Product { name rating reviewCount }'))).toEqual({ kind: 'entities', maxAgeMs: 300_000, fields: ['name', 'rating', 'reviewCount'] });
+    expect(policy(entities('... on Product { inventory { available isLowStock } }'))).toMatchObject({ kind: 'entities', maxAgeMs: 30_000, fields: ['inventory'] });
+    expect(policy(entities('... on Product { name rating reviewCount }'))).toMatchObject({ kind: 'entities', maxAgeMs: 300_000, fields: ['name', 'rating', 'reviewCount'] });
+  });
+
+  it('should send every entity object with its __typename and id (its cache tags), and tell lists and lookups apart', () => {
+    const list = hints.policyOf(parse('{ products(first: 5) { edges { node { name price { amount } } } } }'), apiSchema, CAP_MS, 'catalog');
+    expect(list?.query.replace(/\s+/g, ' ')).toBe('{ products(first: 5) { edges { node { name price { amount } __typename id } } } }');
+    expect(list).toMatchObject({ lists: true, lookups: new Set() });
+    const lookup = hints.policyOf(parse('query ($id: ID!) { product(id: $id) { name } }'), apiSchema, CAP_MS, 'catalog');
+    expect(lookup?.query.replace(/\s+/g, ' ')).toBe('query ($id: ID!) { product(id: $id) { name __typename id } }');
+    expect(lookup).toMatchObject({ lists: false, lookups: new Set(['product']) });
+    const stock = hints.policyOf(parse(entities('... on Product { inventory { available } }')), apiSchema, CAP_MS, 'inventory');
+    expect(stock).toMatchObject({ lists: false, lookups: new Set() });
+    expect(stock?.query).not.toContain('__typename');
+    // An alias that takes `id` for something else: not cacheable (the tags could not be read).
+    expect(hints.policyOf(parse('query ($id: ID!) { product(id: $id) { id: name } }'), apiSchema, CAP_MS, 'catalog')).toBeNull();
   });
 
   it('should allow a reference to a user (its id) under public data, but never the user’s own fields', () => {

@@ -10,8 +10,8 @@
  * appear under a public parent (a reference). `scope: PRIVATE` anywhere makes the fetch uncacheable.
  * The fetch's age limit is the smallest hint it touches.
  */
-import type { ConstArgumentNode, DocumentNode, FragmentDefinitionNode, GraphQLSchema, SelectionSetNode } from 'graphql';
-import { getNamedType, isCompositeType, isObjectType, Kind, parse } from 'graphql';
+import type { ConstArgumentNode, DefinitionNode, DocumentNode, FieldNode, FragmentDefinitionNode, GraphQLSchema, SelectionNode, SelectionSetNode } from 'graphql';
+import { getNamedType, getNullableType, isAbstractType, isCompositeType, isInterfaceType, isListType, isObjectType, Kind, parse, print } from 'graphql';
 
 /** One `@cacheControl` application. */
 export interface CacheHint {
@@ -27,6 +27,16 @@ export interface FetchPolicy {
   readonly maxAgeMs: number;
   /** Response names of the fetch's top-level fields (root) or of the entity fields it adds (entities). */
   readonly fields: readonly string[];
+  /**
+   * The operation text to send instead of the plan's: the same selection with `__typename` and
+   * `id` on every entity object it reaches (dropped again by the gateway's result shaping), so
+   * that the answer names every entity it was built from (its cache tags).
+   */
+  readonly query: string;
+  /** Whether the answer holds a list (of products, reviews, …): its membership changes with events of entities it does not hold. */
+  readonly lists: boolean;
+  /** Root fields (response names) that look one entity up (`product(id:)`): an answer with it found depends on that entity alone. */
+  readonly lookups: ReadonlySet<string>;
 }
 
 /** The hints of one supergraph. */
@@ -37,6 +47,8 @@ export class CacheHints {
     private readonly typeHints: ReadonlyMap<string, CacheHint>,
     private readonly fieldHints: ReadonlyMap<string, CacheHint>,
     private readonly entities: ReadonlySet<string>,
+    /** Entity types keyed by `id`, with the services (subgraph names) that resolve them. */
+    private readonly idEntities: ReadonlyMap<string, ReadonlySet<string>>,
   ) {}
 
   /** Reads the hints and the entity types (`@join__type(key:)`) of a composed supergraph SDL. */
@@ -44,11 +56,24 @@ export class CacheHints {
     const typeHints = new Map<string, CacheHint>();
     const fieldHints = new Map<string, CacheHint>();
     const entities = new Set<string>();
-    for (const definition of parse(sdl, { noLocation: true }).definitions) {
+    const idEntities = new Map<string, Set<string>>();
+    const definitions = parse(sdl, { noLocation: true }).definitions;
+    const graphNames = joinGraphNames(definitions);
+    for (const definition of definitions) {
       if (definition.kind !== Kind.OBJECT_TYPE_DEFINITION && definition.kind !== Kind.OBJECT_TYPE_EXTENSION) continue;
       const name = definition.name.value;
       for (const directive of definition.directives ?? []) {
-        if (directive.name.value === 'join__type' && directive.arguments?.some((a) => a.name.value === 'key')) entities.add(name);
+        if (directive.name.value === 'join__type' && directive.arguments?.some((a) => a.name.value === 'key')) {
+          entities.add(name);
+          const key = directive.arguments.find((a) => a.name.value === 'key')?.value;
+          const graph = directive.arguments.find((a) => a.name.value === 'graph')?.value;
+          const service = graph?.kind === Kind.ENUM ? graphNames.get(graph.value) : undefined;
+          if (key?.kind === Kind.STRING && key.value.trim() === 'id' && service) {
+            const services = idEntities.get(name) ?? new Set<string>();
+            services.add(service);
+            idEntities.set(name, services);
+          }
+        }
         if (directive.name.value === 'cacheControl') typeHints.set(name, hintOf(directive.arguments ?? []));
       }
       for (const field of definition.fields ?? []) {
@@ -56,7 +81,7 @@ export class CacheHints {
         if (hint) fieldHints.set(`${name}.${field.name.value}`, hintOf(hint.arguments ?? []));
       }
     }
-    return new CacheHints(typeHints, fieldHints, entities);
+    return new CacheHints(typeHints, fieldHints, entities, idEntities);
   }
 
   /** Hinted types and fields (for the start-up log). */
@@ -68,16 +93,16 @@ export class CacheHints {
    * The policy of a subgraph fetch (its operation document, as the query plan holds it; computed
    * once per document), or null when nothing of it may be cached. `capMs` bounds every age.
    */
-  policyOf(document: DocumentNode, schema: GraphQLSchema, capMs: number): FetchPolicy | null {
+  policyOf(document: DocumentNode, schema: GraphQLSchema, capMs: number, service?: string): FetchPolicy | null {
     let policy = this.policies.get(document);
     if (policy === undefined) {
-      policy = this.computePolicy(document, schema, capMs);
+      policy = this.computePolicy(document, schema, capMs, service);
       this.policies.set(document, policy);
     }
     return policy;
   }
 
-  private computePolicy(document: DocumentNode, schema: GraphQLSchema, capMs: number): FetchPolicy | null {
+  private computePolicy(document: DocumentNode, schema: GraphQLSchema, capMs: number, service: string | undefined): FetchPolicy | null {
     const operation = document.definitions.find((d) => d.kind === Kind.OPERATION_DEFINITION);
     if (!operation || operation.operation !== 'query') return null;
     const fragments = new Map<string, FragmentDefinitionNode>();
@@ -103,7 +128,26 @@ export class CacheHints {
       maxAge = walker.selectionAge(root, operation.selectionSet, undefined);
     }
     if (maxAge === null || !Number.isFinite(maxAge) || maxAge <= 0) return null;
-    return { kind: isEntities ? 'entities' : 'root', maxAgeMs: Math.min(maxAge * 1000, capMs), fields };
+    const tagging = new TaggingRewriter(this, schema, service);
+    const rewritten = tagging.document(document, isEntities);
+    if (!rewritten) return null;
+    const lookups = new Set<string>();
+    if (!isEntities) {
+      const root = schema.getQueryType();
+      for (const s of operation.selectionSet.selections) {
+        if (s.kind !== Kind.FIELD) continue;
+        const type = root?.getFields()[s.name.value]?.type;
+        const nullable = type ? getNullableType(type) : undefined;
+        if (nullable && isObjectType(nullable) && this.isEntity(nullable.name)) lookups.add(s.alias?.value ?? s.name.value);
+      }
+    }
+    return { kind: isEntities ? 'entities' : 'root', maxAgeMs: Math.min(maxAge * 1000, capMs), fields, query: print(rewritten), lists: tagging.lists, lookups };
+  }
+
+  /** Whether `type` is an entity keyed by `id` in `service` (every entity is, with no service given). */
+  isIdEntity(type: string, service: string | undefined): boolean {
+    const services = this.idEntities.get(type);
+    return services !== undefined && (service === undefined || services.has(service));
   }
 
   /** @internal */
@@ -171,6 +215,99 @@ class PolicyWalker {
       age = Math.min(age, result);
     }
     return age;
+  }
+}
+
+/** The subgraph names of the supergraph's `join__Graph` values (`CATALOG @join__graph(name: "catalog")`). */
+function joinGraphNames(definitions: readonly DefinitionNode[]): Map<string, string> {
+  const names = new Map<string, string>();
+  for (const d of definitions) {
+    if (d.kind !== Kind.ENUM_TYPE_DEFINITION || d.name.value !== 'join__Graph') continue;
+    for (const value of d.values ?? []) {
+      const name = value.directives?.find((x) => x.name.value === 'join__graph')?.arguments?.find((a) => a.name.value === 'name')?.value;
+      if (name?.kind === Kind.STRING) names.set(value.name.value, name.value);
+    }
+  }
+  return names;
+}
+
+const TYPENAME: FieldNode = { kind: Kind.FIELD, name: { kind: Kind.NAME, value: '__typename' } };
+const ID: FieldNode = { kind: Kind.FIELD, name: { kind: Kind.NAME, value: 'id' } };
+
+/**
+ * Adds `__typename` and `id` to every selection of an entity object (and `__typename` to every
+ * abstract one) of a fetch, and finds whether it selects lists. Refuses (null) a selection whose
+ * response names `__typename` or `id` are taken by something else.
+ */
+class TaggingRewriter {
+  lists = false;
+
+  constructor(
+    private readonly hints: CacheHints,
+    private readonly schema: GraphQLSchema,
+    private readonly service: string | undefined,
+  ) {}
+
+  document(document: DocumentNode, isEntities: boolean): DocumentNode | null {
+    const definitions: DefinitionNode[] = [];
+    for (const d of document.definitions) {
+      if (d.kind === Kind.FRAGMENT_DEFINITION) {
+        const set = this.set(d.selectionSet, d.typeCondition.name.value, 0);
+        if (!set) return null;
+        definitions.push({ ...d, selectionSet: set });
+      } else if (d.kind === Kind.OPERATION_DEFINITION) {
+        let set: SelectionSetNode | null;
+        if (isEntities) {
+          const entities = d.selectionSet.selections[0] as FieldNode;
+          const fragments: SelectionNode[] = [];
+          for (const f of entities.selectionSet?.selections ?? []) {
+            if (f.kind !== Kind.INLINE_FRAGMENT || !f.typeCondition) return null;
+            const inner = this.set(f.selectionSet, f.typeCondition.name.value, 0, true);
+            if (!inner) return null;
+            fragments.push({ ...f, selectionSet: inner });
+          }
+          set = { ...d.selectionSet, selections: [{ ...entities, selectionSet: { kind: Kind.SELECTION_SET, selections: fragments } }] };
+        } else {
+          set = this.set(d.selectionSet, this.schema.getQueryType()?.name ?? 'Query', 0, true);
+        }
+        if (!set) return null;
+        definitions.push({ ...d, selectionSet: set });
+      } else definitions.push(d);
+    }
+    return { ...document, definitions };
+  }
+
+  private set(set: SelectionSetNode, typeName: string, depth: number, top = false): SelectionSetNode | null {
+    if (depth > 32) return null;
+    const type = this.schema.getType(typeName);
+    const selections: SelectionNode[] = [];
+    const names = new Map<string, string>();
+    for (const selection of set.selections) {
+      if (selection.kind === Kind.FIELD) {
+        names.set(selection.alias?.value ?? selection.name.value, selection.name.value);
+        const field = isObjectType(type) || isInterfaceType(type) ? type.getFields()[selection.name.value] : undefined;
+        if (field && isListType(getNullableType(field.type)) && isCompositeType(getNamedType(field.type))) this.lists = true;
+        if (selection.selectionSet && field) {
+          const inner = this.set(selection.selectionSet, getNamedType(field.type).name, depth + 1);
+          if (!inner) return null;
+          selections.push({ ...selection, selectionSet: inner });
+        } else selections.push(selection);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        const inner = this.set(selection.selectionSet, selection.typeCondition?.name.value ?? typeName, depth + 1, top);
+        if (!inner) return null;
+        selections.push({ ...selection, selectionSet: inner });
+      } else selections.push(selection);
+    }
+    if (top) return { ...set, selections };
+    const entity = isObjectType(type) && this.hints.isIdEntity(typeName, this.service);
+    for (const [name, field] of [['__typename', TYPENAME], ['id', ID]] as const) {
+      if (name === 'id' && !entity) continue;
+      if (name === '__typename' && !entity && !(type && isAbstractType(type))) continue;
+      const taken = names.get(name);
+      if (taken === undefined) selections.push(field);
+      else if (taken !== name) return null;
+    }
+    return { ...set, selections };
   }
 }
 

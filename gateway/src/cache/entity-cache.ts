@@ -6,8 +6,13 @@
  *   is answered from the store for the representations it holds fresh; only the others are sent,
  *   and what comes back is stored per (service, selection, representation). A public root fetch
  *   (`products`, `product`, `categories`, `category`) is one entry per (service, operation, variables).
+ * - Every entry knows the entities it was built from: its tags (`<service>:<Type>:<id>` for each
+ *   entity the answer holds: the fetch's operation is sent with `__typename` and `id` on every
+ *   entity object, cache-hints.ts), plus `list:<service>` when its membership may change with
+ *   entities it does not hold (lists, searches, a lookup that found nothing). Whole answers
+ *   (response-cache.plugin.ts) carry the tags of every fetch that built them.
  * - Fresh means: younger than the hint's maxAge (capped by the setting) and fetched after the
- *   last invalidation of its tags (cache-invalidations.ts marks them from the domain events).
+ *   last invalidation of each of its tags (cache-invalidations.ts marks them from the domain events).
  * - When a fetch fails (refused, reset, timed out, non-2xx, or a GraphQL answer without data), the
  *   last known values younger than the stale limit answer instead, each recorded for the response's
  *   `extensions.stale` (stale.plugin.ts); an entity with none answers SERVICE_UNAVAILABLE at its
@@ -20,8 +25,9 @@ import type { GraphQLDataSourceProcessOptions, RemoteGraphQLDataSource } from '@
 import type { DocumentNode, GraphQLFormattedError, GraphQLSchema } from 'graphql';
 import type { Logger } from '@shop/platform';
 import { counter, serviceUnavailable } from '@shop/platform';
-import type { CacheHints } from './cache-hints';
-import type { CacheEntry, CacheRead, CacheStore } from './cache-store';
+import type { CacheHints, FetchPolicy } from './cache-hints';
+import type { CacheEntry, CacheStore, ReadEntry } from './cache-store';
+import { ALL_TAG } from './cache-store';
 import type { StaleAnswers } from './stale-answers';
 
 /** The settings of the cache and of stale-if-error. */
@@ -39,10 +45,7 @@ export interface EntityCacheSettings {
 /** Defaults of {@link EntityCacheSettings}. */
 export const DEFAULT_CACHE_SETTINGS = { enabled: true, maxAgeSeconds: 300, staleMaxAgeSeconds: 600, maxEntries: 50_000 } as const;
 
-/** The tag every entry carries: marking it outdates everything (a lost invalidation). */
-export const ALL_TAG = '*';
-/** The tag of whole answers (response-cache.plugin.ts), marked by every invalidation. */
-const RESPONSES_TAG = 'responses';
+export { ALL_TAG } from './cache-store';
 /** The `service` label of whole answers in the lookup metrics. */
 const RESPONSES_SERVICE = 'gateway';
 
@@ -52,6 +55,14 @@ type Incoming = Extract<Options, { incomingRequestContext: unknown }>;
 type GatewayGraphQLResponse = Awaited<ReturnType<RemoteGraphQLDataSource['process']>>;
 type Send = (options: Options) => Promise<GatewayGraphQLResponse>;
 type Representation = Record<string, unknown> & { __typename?: unknown; id?: unknown };
+
+/** A stored whole answer: the response body as sent (JSON text) and how long it is fresh. */
+export interface StoredResponse {
+  readonly body: string;
+  readonly maxAgeMs: number;
+  /** The `cache-control` header Apollo Server sent with it (from the same hints), if any. */
+  readonly cacheControl?: string | undefined;
+}
 
 const lookups = counter({
   name: 'gateway_cache_lookups_total',
@@ -68,6 +79,8 @@ export class EntityCache {
   private distrustBefore = 0;
   /** Fresh answers are served only while invalidations are followed (see {@link follow}). */
   private following = false;
+  /** The tags of every fetch of each request in flight (keyed by its context): what its whole answer was built from. */
+  private readonly requestTags = new WeakMap<object, Set<string>>();
 
   constructor(
     readonly store: CacheStore,
@@ -99,13 +112,13 @@ export class EntityCache {
   }
 
   /**
-   * Marks tags invalidated now, and every whole answer (response-cache.plugin.ts); if the store
-   * cannot take it, distrusts everything older in this process.
+   * Marks tags invalidated now (the entries and whole answers that hold them are outdated); if
+   * the store cannot take it, distrusts everything older in this process.
    */
   async invalidate(tags: readonly string[]): Promise<void> {
     const at = Date.now();
     try {
-      await this.store.invalidate([...tags, RESPONSES_TAG], at, this.retentionMs);
+      await this.store.invalidate(tags, at, this.retentionMs);
     } catch (error) {
       this.distrustBefore = Math.max(this.distrustBefore, at);
       this.logger?.warn({ err: error, tags: tags.length }, 'cache invalidation not stored: every cached answer of this process counts as outdated');
@@ -117,24 +130,47 @@ export class EntityCache {
     return this.hints?.policyOf(document, schema, this.settings.maxAgeSeconds * 1000)?.maxAgeMs ?? null;
   }
 
-  /** The store key of a whole answer. */
+  /** The store key of a whole answer (`queryHash`: sha256 hex of the operation text, as Apollo Server's). */
   responseKey(queryHash: string, operationName: string | null, variables: Record<string, unknown>): string {
     return digest(`response\n${queryHash}\n${operationName ?? ''}\n${JSON.stringify(variables)}`);
   }
 
   /** A fresh whole answer, or undefined. */
-  async readResponse(key: string, maxAgeMs: number, now: number): Promise<Record<string, unknown> | undefined> {
-    const lookup: Lookup = { keys: [key], tags: [RESPONSES_TAG], types: ['Response'] };
-    const read = await this.read(lookup, RESPONSES_SERVICE);
-    const entry = read?.entries[0];
-    const fresh = entry !== undefined && read !== undefined && this.isFresh(entry, [RESPONSES_TAG], read.marks, maxAgeMs, now);
-    lookups.inc({ service: RESPONSES_SERVICE, type: 'Response', result: fresh ? 'hit' : 'miss' });
-    return fresh ? (entry.value as Record<string, unknown>) : undefined;
+  async readResponse(key: string, now: number): Promise<StoredResponse | undefined> {
+    const entries = await this.read([key], [ALL_TAG]);
+    return this.freshResponse(entries?.[0], now);
   }
 
-  /** Keeps a complete whole answer whose execution started at `fetchedAt`. */
-  async storeResponse(key: string, value: Record<string, unknown>, fetchedAt: number): Promise<void> {
-    await this.write([[key, { value, fetchedAt }]]);
+  /** The same, synchronously, when the store is this process's (the fast path); null: ask {@link readResponse}. */
+  readResponseNow(key: string, now: number): StoredResponse | undefined | null {
+    if (!('readNow' in this.store)) return null;
+    return this.freshResponse((this.store as MemoryStoreLike).readNow([key], [ALL_TAG])[0], now);
+  }
+
+  private freshResponse(entry: ReadEntry | undefined, now: number): StoredResponse | undefined {
+    const value = entry?.value as StoredResponse | undefined;
+    const fresh = entry !== undefined && value !== undefined && this.isFresh(entry, value.maxAgeMs, now);
+    lookups.inc({ service: RESPONSES_SERVICE, type: 'Response', result: fresh ? 'hit' : 'miss' });
+    return fresh ? value : undefined;
+  }
+
+  /**
+   * Keeps a complete whole answer whose execution started at `fetchedAt`, tagged with what its
+   * fetches were built from; not when nothing was recorded for `context` (an answer shared by
+   * request coalescing: the request that executed it keeps it).
+   */
+  async storeResponse(key: string, context: object, response: StoredResponse, fetchedAt: number): Promise<void> {
+    const tags = this.requestTags.get(context);
+    if (!tags) return;
+    await this.write([[key, { value: response, fetchedAt, tags: [...tags] }]]);
+  }
+
+  private recordTags(context: object | undefined, service: string, tags: readonly string[]): void {
+    if (!context) return;
+    let set = this.requestTags.get(context);
+    if (!set) this.requestTags.set(context, (set = new Set()));
+    set.add(serviceTag(service));
+    for (const tag of tags) set.add(tag);
   }
 
   /** Answers one subgraph fetch, from the cache where it may, falling back to stale values when `send` fails. */
@@ -153,7 +189,7 @@ export class EntityCache {
       }
     }
     if (operation !== 'query') return send(options);
-    const policy = this.hints.policyOf(options.document, options.incomingRequestContext.schema, this.settings.maxAgeSeconds * 1000);
+    const policy = this.hints.policyOf(options.document, options.incomingRequestContext.schema, this.settings.maxAgeSeconds * 1000, service);
     if (!policy) return send(options);
     const operationHash = this.hashOf(options);
     const variables = options.request.variables ?? {};
@@ -163,24 +199,45 @@ export class EntityCache {
         ? Array.isArray(representations)
           ? entityLookup(service, operationHash, representations as Representation[])
           : { keys: [], tags: [], types: [] }
-        : { keys: [digest(`${service}\n${operationHash}\n${JSON.stringify(variables)}`)], tags: [`root:${service}`], types: ['Query'] };
+        : { keys: [digest(`${service}\n${operationHash}\n${JSON.stringify(variables)}`)], tags: [], types: ['Query'] };
     if (lookup.keys.length === 0) return send(options);
-    return this.answer(service, options, send, policy.maxAgeMs, policy.fields, policy.kind, lookup);
+    // Sent with `__typename` and `id` on every entity object: the answer names what it holds.
+    const tagged = { ...options, request: { ...options.request, query: policy.query } } as Incoming;
+    return this.answer(service, tagged, send, policy, lookup);
   }
 
-  private async answer(service: string, options: Incoming, send: Send, maxAgeMs: number, fields: readonly string[], kind: 'entities' | 'root', lookup: Lookup): Promise<GatewayGraphQLResponse> {
+  /** The tags of one answer of a fetch: the entities it holds, and its service's lists when its membership may change. */
+  private tagsOf(service: string, policy: FetchPolicy, value: unknown, own: string | undefined): string[] {
+    const tags = new Set<string>();
+    if (own) tags.add(own);
+    collectEntities(service, value, tags, 0);
+    let list = policy.lists;
+    if (!list && policy.kind === 'root') {
+      // A root answer depends on its entities alone only if every field of it looked one up and found it.
+      const root = value as Record<string, unknown> | null;
+      list = policy.fields.some((f) => !policy.lookups.has(f) || root === null || typeof root[f] !== 'object' || root[f] === null);
+    }
+    if (list) tags.add(listTag(service));
+    return [...tags];
+  }
+
+  private async answer(service: string, options: Incoming, send: Send, policy: FetchPolicy, lookup: Lookup): Promise<GatewayGraphQLResponse> {
+    const { maxAgeMs, fields, kind } = policy;
     const started = Date.now();
     const count = lookup.keys.length;
-    let read = this.serving ? await this.read(lookup, service) : undefined;
+    let read = this.serving ? await this.read(lookup.keys, service) : undefined;
     const values: unknown[] = new Array<unknown>(count).fill(null);
     const missing: number[] = [];
+    const hitTags: string[] = [];
     for (let i = 0; i < count; i++) {
-      const entry = read?.entries[i];
-      if (entry && read && this.isFresh(entry, [lookup.tags[i] ?? ALL_TAG, serviceTag(service)], read.marks, maxAgeMs, started)) {
+      const entry = read?.[i];
+      if (entry && this.isFresh(entry, maxAgeMs, started)) {
         values[i] = entry.value;
+        hitTags.push(...entry.tags);
         lookups.inc({ service, type: lookup.types[i] ?? 'unknown', result: 'hit' });
       } else missing.push(i);
     }
+    this.recordTags(options.context, service, hitTags);
     const wrap = (payload: unknown[]): Record<string, unknown> => (kind === 'entities' ? { _entities: payload } : (payload[0] as Record<string, unknown>));
     if (missing.length === 0) return { data: wrap(values) };
 
@@ -195,11 +252,11 @@ export class EntityCache {
     if (!response || received === undefined || received === null || (kind === 'entities' && (!Array.isArray(received) || received.length !== missing.length))) {
       // Nothing usable came back: the last known values, where there are some.
       if (this.settings.staleMaxAgeSeconds <= 0) return rethrow(failure, response);
-      read ??= await this.read(lookup, service);
+      read ??= await this.read(lookup.keys, service);
       const errors: GraphQLFormattedError[] = [];
       let served = count - missing.length;
       for (const i of missing) {
-        const entry = read?.entries[i];
+        const entry = read?.[i];
         const type = lookup.types[i] ?? 'unknown';
         if (entry && started - entry.fetchedAt <= this.settings.staleMaxAgeSeconds * 1000) {
           values[i] = entry.value;
@@ -226,26 +283,30 @@ export class EntityCache {
       else for (let j = 0; j < missing.length; j++) failed.add(j);
     }
     const writes: Array<readonly [string, CacheEntry]> = [];
+    const fetchedTags: string[] = [];
     missing.forEach((original, j) => {
       const value = answered[j];
       values[original] = value ?? null;
       lookups.inc({ service, type: lookup.types[original] ?? 'unknown', result: 'miss' });
-      if (value !== null && value !== undefined && !failed.has(j)) writes.push([lookup.keys[original] ?? '', { value, fetchedAt: started }]);
+      const tags = this.tagsOf(service, policy, value ?? null, lookup.tags[original]);
+      fetchedTags.push(...tags);
+      if (value !== null && value !== undefined && !failed.has(j)) writes.push([lookup.keys[original] ?? '', { value, fetchedAt: started, tags }]);
     });
+    this.recordTags(options.context, service, fetchedTags);
     void this.write(writes);
     if (kind === 'root') return response;
     const errors = response.errors?.map((e) => (e.path?.[0] === '_entities' && typeof e.path[1] === 'number' ? { ...e, path: ['_entities', missing[e.path[1]] ?? e.path[1], ...e.path.slice(2)] } : e));
     return { ...response, data: { ...response.data, _entities: values }, ...(errors ? { errors } : {}) };
   }
 
-  private isFresh(entry: CacheEntry, tags: readonly string[], marks: ReadonlyMap<string, number>, maxAgeMs: number, now: number): boolean {
-    if (now - entry.fetchedAt >= maxAgeMs || entry.fetchedAt <= this.distrustBefore || entry.fetchedAt <= (marks.get(ALL_TAG) ?? 0)) return false;
-    return tags.every((tag) => entry.fetchedAt > (marks.get(tag) ?? 0));
+  private isFresh(entry: ReadEntry, maxAgeMs: number, now: number): boolean {
+    return now - entry.fetchedAt < maxAgeMs && entry.fetchedAt > this.distrustBefore && entry.fetchedAt > entry.outdatedAt;
   }
 
-  private async read(lookup: Lookup, service: string): Promise<CacheRead | undefined> {
+  /** Entries by key, checked against the global mark, and a service's (its mutations) when given. */
+  private async read(keys: readonly string[], service: string | readonly string[]): Promise<ReadonlyArray<ReadEntry | undefined> | undefined> {
     try {
-      return await this.store.read(lookup.keys, [...new Set(lookup.tags), serviceTag(service), ALL_TAG]);
+      return await this.store.read(keys, typeof service === 'string' ? [serviceTag(service), ALL_TAG] : service);
     } catch (error) {
       this.storeFailed(error);
       return undefined;
@@ -302,7 +363,7 @@ function entityLookup(service: string, operationHash: string, representations: r
     // hash per entity on the hot path. Anything richer (@requires fields) is hashed whole.
     const plain = typeof representation.id === 'string' && Object.keys(representation).length === 2;
     keys.push(plain ? `${service}:${operationHash}:${type}:${String(representation.id)}` : digest(`${service}\n${operationHash}\n${JSON.stringify(representation)}`));
-    tags.push(`${service}:${type}:${String(representation.id)}`);
+    tags.push(entityTag(service, type, representation.id));
     types.push(type);
   }
   return { keys, tags, types, representations };
@@ -313,8 +374,41 @@ function withRepresentations(options: Options, representations: ReadonlyArray<Re
 }
 
 /** The tag of everything a service answered (marked by every mutation sent to it). */
-function serviceTag(service: string): string {
+export function serviceTag(service: string): string {
   return `svc:${service}`;
+}
+
+/** The tag of what `service` answered about one entity (`catalog:Product:<id>`). */
+export function entityTag(service: string, type: string, id: unknown): string {
+  // Tags are stored one per line: a newline in an id would split it (outdating more, never less).
+  return `${service}:${type}:${String(id).replace(/[\n\r]/g, ' ')}`;
+}
+
+/** The tag of the lists and searches of a service (their membership changes with any of its entities). */
+export function listTag(service: string): string {
+  return `list:${service}`;
+}
+
+/** Adds the tag of every entity object (`__typename` and `id`) in a subgraph's answer. */
+function collectEntities(service: string, value: unknown, tags: Set<string>, depth: number): void {
+  if (value === null || typeof value !== 'object' || depth > 64) return;
+  if (Array.isArray(value)) {
+    for (const item of value) collectEntities(service, item, tags, depth + 1);
+    return;
+  }
+  const record = value as Record<string, unknown>;
+  const type = record['__typename'];
+  const id = record['id'];
+  if (typeof type === 'string' && (typeof id === 'string' || typeof id === 'number')) tags.add(entityTag(service, type, id));
+  for (const key in record) {
+    const inner = record[key];
+    if (inner !== null && typeof inner === 'object') collectEntities(service, inner, tags, depth + 1);
+  }
+}
+
+/** The synchronous read of the in-process store. */
+interface MemoryStoreLike {
+  readNow(keys: readonly string[], alwaysTags: readonly string[]): Array<ReadEntry | undefined>;
 }
 
 function digest(text: string): string {

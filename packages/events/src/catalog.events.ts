@@ -33,3 +33,15 @@ export const ReviewAdded = defineEvent(
   CATALOG_PRODUCT_TOPIC,
   z.object({ productId: id, reviewId: id, rating: z.number().int().min(1).max(5) }),
 );
+
+/**
+ * The catalog's own read model of availability changed: a product came into stock or went out of
+ * it (what `products(filter: { inStock })` and the facets' in-stock count read). Published in the
+ * transaction that applies inventory's stock event, so that a reader of the catalog's lists (the
+ * gateway's cache) learns of the change only once the lists already show it.
+ */
+export const ProductAvailabilityChanged = defineEvent(
+  'catalog.product-availability-changed.v1',
+  CATALOG_PRODUCT_TOPIC,
+  z.object({ productId: id, inStock: z.boolean() }),
+);

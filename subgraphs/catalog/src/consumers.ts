@@ -5,11 +5,12 @@
  * - inventory.stock-changed.v1 (topic inventory.stock, keyed by product id): keeps the read model
  *   of availability that `products(filter: { inStock })` filters on. Events carry inventory's
  *   per-product version; an event older than what is stored is ignored (redelivery, reordering
- *   across a rebalance), so the model only moves forward.
+ *   across a rebalance), so the model only moves forward. A product coming into stock or going out
+ *   of it publishes catalog.product-availability-changed.v1 in the same transaction.
  * - orders.order-placed.v1 / order-confirmed.v1 / order-rejected.v1 (topic orders.order): the read
  *   models of discovery (bought together, units sold, each customer's purchases), confirmed orders only.
  */
-import { AccountErased, ERASED_USER_ID_PREFIX, OrderConfirmed, OrderPlaced, OrderRejected, StockChanged } from '@shop/events';
+import { AccountErased, ERASED_USER_ID_PREFIX, OrderConfirmed, OrderPlaced, OrderRejected, ProductAvailabilityChanged, StockChanged } from '@shop/events';
 import { on } from '@shop/platform';
 import type { EventHandler } from '@shop/platform';
 import { isUuid } from './persistence/catalog.repository';
@@ -25,6 +26,8 @@ export function catalogConsumers({ deps, repo, discovery }: CatalogParts): Reado
       }
       const applied = await repo.in(tx).applyStockLevel(productId, Math.max(0, available), version);
       if (!applied) deps.logger.debug({ eventId: event.id, productId, version }, 'stale stock event ignored');
+      // In or out of stock now: the lists that filter on it changed (the gateway's cache outdates them on this event).
+      else if (applied.wasInStock !== available > 0) await deps.outbox.add(tx, ProductAvailabilityChanged, productId, { productId, inStock: available > 0 });
     }),
     // users.account-erased.v1 (issue 20): the reviews stay (ratings, comments), their author becomes
     // a "deleted user" with a fresh id per review, so nothing links them to the person or each other.

@@ -363,16 +363,21 @@ export class CatalogRepository {
     ]);
   }
 
-  /** Applies a stock level from inventory unless a newer one is already there; true when applied. */
-  async applyStockLevel(productId: string, available: number, version: number): Promise<boolean> {
+  /**
+   * Applies a stock level from inventory unless a newer one is already there: null when not
+   * applied, else whether the product was in stock before (null for a product with no level yet).
+   */
+  async applyStockLevel(productId: string, available: number, version: number): Promise<{ readonly wasInStock: boolean | null } | null> {
     const rows = (await this.db.query(
-      `INSERT INTO product_availability AS a (product_id, available, version, updated_at) VALUES ($1, $2, $3, now())
+      `WITH previous AS (SELECT available FROM product_availability WHERE product_id = $1)
+       INSERT INTO product_availability AS a (product_id, available, version, updated_at) VALUES ($1, $2, $3, now())
        ON CONFLICT (product_id) DO UPDATE SET available = excluded.available, version = excluded.version, updated_at = now()
        WHERE a.version < excluded.version
-       RETURNING product_id`,
+       RETURNING (SELECT available > 0 FROM previous) AS was_in_stock`,
       [productId, available, version],
-    )) as unknown[];
-    return rows.length > 0;
+    )) as Array<{ was_in_stock: boolean | null }>;
+    const [row] = rows;
+    return row ? { wasInStock: row.was_in_stock } : null;
   }
 }
 

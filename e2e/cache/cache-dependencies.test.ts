@@ -1,0 +1,162 @@
+/**
+ * Exact dependency tracking through the gateway: a cached answer is outdated by the events of the
+ * entities it was built from, and only by them; and a list filtered on stock (catalog's `inStock`,
+ * a read model catalog keeps from inventory's events) is outdated when catalog's own read model
+ * changed (its `catalog.product-availability-changed.v1`), not when inventory's event reaches the
+ * gateway, however late catalog applies it.
+ *
+ * Catalog's lag is made certain, not hoped for: the test holds a row lock on the product's
+ * availability in catalog's database, so catalog's consumer waits (longer than any fixed delay
+ * after the stock event: the former re-marks came 1 s and 5 s after it) while the gateway has
+ * already had inventory's event. A list fetched in that window still says "in stock", rightly;
+ * once catalog commits, the gateway must never serve that list again.
+ */
+import { Client } from 'pg';
+import { eventually } from '@shop/platform/testing';
+import type { TestShop } from '../support/harness';
+import { startTestShop } from '../support/harness';
+import { asAdmin, invalidationsHandled } from './cache-support';
+
+const IN_STOCK = 'query ($search: String!) { products(first: 20, filter: { search: $search, inStock: true }) { edges { node { id name price { amount } } } } }';
+const STOCK = 'query ($id: ID!) { product(id: $id) { id inventory { available } } }';
+
+/** The count of invalidation events once it has not moved for a second (nothing in flight). */
+async function settledInvalidations(gatewayUrl: string): Promise<number> {
+  let last = await invalidationsHandled(gatewayUrl);
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 1_000));
+    const now = await invalidationsHandled(gatewayUrl);
+    if (now === last) return now;
+    last = now;
+  }
+}
+
+/** Whole answers this gateway served from its cache so far. */
+async function wholeAnswerHits(gatewayUrl: string): Promise<number> {
+  const text = await (await fetch(gatewayUrl.replace(/\/graphql$/, '/metrics'))).text();
+  const line = text.split('\n').find((l) => l.startsWith('gateway_cache_lookups_total{') && l.includes('service="gateway"') && l.includes('result="hit"'));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+describe('exact cache dependencies through the gateway', () => {
+  let shop: TestShop;
+  let catalogDb: Client;
+  let productId: string;
+
+  const listed = async (): Promise<boolean> => {
+    const res = await shop.gql<{ products: { edges: Array<{ node: { id: string } }> } }>(IN_STOCK, { search: 'lockprobe' });
+    expect(res.errors).toBeUndefined();
+    return res.data!.products.edges.some((e) => e.node.id === productId);
+  };
+  const adjustStock = async (delta: number): Promise<number> => {
+    const res = await asAdmin(shop, 'inventory', 'mutation ($id: ID!, $delta: Int!) { adjustInventory(productId: $id, delta: $delta, reason: "cache test") { available } }', { id: productId, delta });
+    expect(res.errors).toBeUndefined();
+    return res.data.adjustInventory.available as number;
+  };
+  const available = async (): Promise<number> => {
+    const res = await shop.gql<{ product: { inventory: { available: number } } }>(STOCK, { id: productId });
+    expect(res.errors).toBeUndefined();
+    return res.data!.product.inventory.available;
+  };
+
+  beforeAll(async () => {
+    shop = await startTestShop({ bus: 'in-process' });
+    catalogDb = new Client({ connectionString: shop.databaseUrl('catalog') });
+    await catalogDb.connect();
+    const admin = await shop.tokenFor({ roles: ['ADMIN'] });
+    const category = await shop.gql('mutation { createCategory(input: { name: "Probes" }) { id } }', {}, admin);
+    const created = await shop.gql(
+      'mutation ($c: ID!) { createProduct(input: { name: "Lockprobe Lamp", description: "A probe.", price: "9.00", categoryId: $c, initialStock: 2 }) { id } }',
+      { c: category.data.createCategory.id },
+      admin,
+    );
+    expect(created.errors).toBeUndefined();
+    productId = created.data.createProduct.id;
+    // Inventory opened the stock record (from catalog's product event).
+    await eventually(async () => (await shop.gql(STOCK, { id: productId })).data?.product?.inventory?.available === 2, 30_000);
+  }, 120_000);
+  afterAll(async () => {
+    await catalogDb?.end();
+    await shop?.stop();
+  });
+
+  it('should keep a list whose products did not change, and refetch the stock that did', async () => {
+    expect(await listed()).toBe(true);
+    expect(await available()).toBe(2);
+    const delivered = await settledInvalidations(shop.url);
+    const hits = await wholeAnswerHits(shop.url);
+    expect(await listed()).toBe(true);
+    expect(await wholeAnswerHits(shop.url)).toBe(hits + 1);
+
+    // Stock changes, still in stock: catalog's lists are not outdated by it, the stock is.
+    const now = await adjustStock(3);
+    await eventually(async () => (await invalidationsHandled(shop.url)) > delivered, 30_000, 20);
+    await settledInvalidations(shop.url);
+    expect(await available()).toBe(now);
+    expect(await listed()).toBe(true);
+    expect(await wholeAnswerHits(shop.url)).toBe(hits + 2);
+  });
+
+  it('should answer a cached page as the full pipeline does: same body and cache-control, and a bad token still refused', async () => {
+    const ask = (authorization?: string) =>
+      fetch(shop.url, { method: 'POST', headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) }, body: JSON.stringify({ query: IN_STOCK, variables: { search: 'lockprobe' } }) });
+    const hits = await wholeAnswerHits(shop.url);
+    const first = await ask();
+    const second = await ask();
+    expect(await wholeAnswerHits(shop.url)).toBeGreaterThan(hits);
+    expect(second.status).toBe(200);
+    const body = await first.text();
+    expect(await second.text()).toBe(body);
+    expect(second.headers.get('cache-control')).toBe(first.headers.get('cache-control'));
+    // Apollo Server's own header, where its hints give one (every field hinted): kept on a hit.
+    const CATEGORIES = JSON.stringify({ query: '{ categories { id name slug } }' });
+    const categories = () => fetch(shop.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: CATEGORIES });
+    const header = (await categories()).headers.get('cache-control');
+    expect(header).toMatch(/max-age=\d+/);
+    expect((await categories()).headers.get('cache-control')).toBe(header);
+    // A signed-in caller shares the public answer; a token that does not verify is refused, cached page or not.
+    const token = await shop.tokenFor({});
+    expect(await (await ask(`Bearer ${token}`)).text()).toBe(body);
+    const forged = await ask(`Bearer ${token.slice(0, -4)}AAAA`);
+    const refused = (await forged.json()) as { data?: unknown; errors?: Array<{ extensions?: { code?: string } }> };
+    expect(refused.data ?? null).toBeNull();
+    expect(refused.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('should never serve a list filtered on stock after catalog’s change reached the gateway, however late catalog applied it', async () => {
+    expect(await listed()).toBe(true);
+    const lock = new Client({ connectionString: shop.databaseUrl('catalog') });
+    await lock.connect();
+    let locked = true;
+    try {
+      await lock.query('BEGIN');
+      await lock.query('SELECT 1 FROM product_availability WHERE product_id = $1 FOR UPDATE', [productId]);
+      const before = await settledInvalidations(shop.url);
+      expect(await adjustStock(-(await available()))).toBe(0);
+      // The gateway has inventory's event (its stock answers 0 at once) while catalog waits on the lock.
+      await eventually(async () => (await invalidationsHandled(shop.url)) > before, 30_000, 20);
+      expect(await available()).toBe(0);
+      // Catalog still lists it (its read model has not moved): fetched now, cached now.
+      expect(await listed()).toBe(true);
+      // Longer than any fixed delay after the stock event.
+      await new Promise((r) => setTimeout(r, 6_000));
+      expect(await listed()).toBe(true);
+      const applied = await settledInvalidations(shop.url);
+      await lock.query('COMMIT');
+      locked = false;
+      // Catalog applies the event and says so; from the moment the gateway has that, never the old list.
+      await eventually(async () => (await invalidationsHandled(shop.url)) > applied, 30_000, 20);
+      const { rows } = await catalogDb.query<{ available: number }>('SELECT available FROM product_availability WHERE product_id = $1', [productId]);
+      expect(rows[0]?.available).toBe(0);
+      expect(await listed()).toBe(false);
+    } finally {
+      if (locked) await lock.query('ROLLBACK');
+      await lock.end();
+    }
+
+    // Back in stock: listed again once catalog's change is delivered.
+    await adjustStock(4);
+    // Well within the list's hint (60 s): only catalog's event can bring it back this soon.
+    await eventually(listed, 15_000, 50);
+  });
+});
