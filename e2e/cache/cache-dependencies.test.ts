@@ -15,21 +15,11 @@ import { Client } from 'pg';
 import { eventually } from '@shop/platform/testing';
 import type { TestShop } from '../support/harness';
 import { startTestShop } from '../support/harness';
-import { asAdmin, invalidationsHandled } from './cache-support';
+import { asAdmin, invalidationsHandled, settledInvalidations } from './cache-support';
 
 const IN_STOCK = 'query ($search: String!) { products(first: 20, filter: { search: $search, inStock: true }) { edges { node { id name price { amount } } } } }';
 const STOCK = 'query ($id: ID!) { product(id: $id) { id inventory { available } } }';
 
-/** The count of invalidation events once it has not moved for a second (nothing in flight). */
-async function settledInvalidations(gatewayUrl: string): Promise<number> {
-  let last = await invalidationsHandled(gatewayUrl);
-  for (;;) {
-    await new Promise((r) => setTimeout(r, 1_000));
-    const now = await invalidationsHandled(gatewayUrl);
-    if (now === last) return now;
-    last = now;
-  }
-}
 
 /** Whole answers this gateway served from its cache so far. */
 async function wholeAnswerHits(gatewayUrl: string): Promise<number> {

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { eventually, testRedisUrl } from '@shop/platform/testing';
 import type { TestShop } from '../support/harness';
 import { postGraphQL, startTestShop } from '../support/harness';
-import { asAdmin, invalidationsHandled } from './cache-support';
+import { asAdmin, invalidationsHandled, settledInvalidations } from './cache-support';
 
 const PRODUCT = 'query ($id: ID!) { product(id: $id) { id name price { amount } inventory { available } } }';
 
@@ -20,16 +20,6 @@ interface ProductPage {
   product: { id: string; name: string; price: { amount: string }; inventory: { available: number } };
 }
 
-/** The count once it has not moved for a second (no event in flight). */
-async function settledInvalidations(gatewayUrl: string): Promise<number> {
-  let last = await invalidationsHandled(gatewayUrl);
-  for (;;) {
-    await new Promise((r) => setTimeout(r, 1_000));
-    const now = await invalidationsHandled(gatewayUrl);
-    if (now === last) return now;
-    last = now;
-  }
-}
 
 describe('the entity cache on the real stack', () => {
   let shop: TestShop;

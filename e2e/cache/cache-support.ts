@@ -36,3 +36,14 @@ export async function invalidationsHandled(gatewayUrl: string): Promise<number> 
   const line = text.split('\n').find((l) => l.startsWith('gateway_cache_invalidation_delay_seconds_count'));
   return line ? Number(line.split(' ').pop()) : 0;
 }
+
+/** The count of invalidation events once it has not moved for a second (no event in flight). */
+export async function settledInvalidations(gatewayUrl: string): Promise<number> {
+  let last = await invalidationsHandled(gatewayUrl);
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 1_000));
+    const now = await invalidationsHandled(gatewayUrl);
+    if (now === last) return now;
+    last = now;
+  }
+}
