@@ -107,6 +107,7 @@ describe('observability: Prometheus and Alertmanager against the running shop', 
     const address = { line1: '1 Main St', city: 'Springfield', postalCode: '12345', country: 'US' };
     const placeOrder = 'mutation Checkout($input: PlaceOrderInput!) { placeOrder(input: $input) { id status } }';
     const [first, second] = listed;
+    const roomiest = [...listed].sort((a: any, b: any) => b.inventory.available - a.inventory.available)[0];
     // Orders learns products from catalog events: wait until it knows the ones we buy.
     await eventually(async () => {
       const r = await shop.gql('mutation Checkout($input: PlaceOrderInput!) { placeOrder(input: $input) { id } }', {
@@ -117,12 +118,33 @@ describe('observability: Prometheus and Alertmanager against the running shop', 
     // Two rounds, a few scrapes apart: a counter's first increment creates its series, and only
     // the next one shows as a rate.
     for (const round of [1, 2]) {
-      for (const [product, card] of [[first, 'tok_visa'], [second, 'tok_chargeDeclined']] as const) {
-        await step(`place order ${round} (${card})`, () =>
+      // 3-D Secure (on the product with the most stock, so it is never rejected for stock): the
+      // order waits for the customer's authentication (the authentication panel).
+      for (const [product, card] of [[first, 'tok_visa'], [second, 'tok_chargeDeclined'], [roomiest, 'tok_threeDSecureRequired']] as const) {
+        const placed = await step(`place order ${round} (${card})`, () =>
           shop.gql(placeOrder, { input: { items: [{ productId: product.id, quantity: 1 }], shippingAddress: address, payment: { token: card }, idempotencyKey: randomUUID() } }, token),
         );
+        const id: string | undefined = placed?.placeOrder?.id;
+        if (card === 'tok_threeDSecureRequired' && id) {
+          await eventually(async () => ((await shop.gql('query O($id: ID!) { order(id: $id) { payment { status } } }', { id }, token)).data?.order?.payment?.status === 'REQUIRES_ACTION' ? true : null), 30_000, 200).catch(() =>
+            trafficProblems.push(`place order ${round} (${card}): never REQUIRES_ACTION`),
+          );
+        }
       }
       if (round === 1) await new Promise((r) => setTimeout(r, 2_500));
+    }
+
+    // After delivery: an order shipped, delivered and partly returned (the returns panels).
+    const returned = await step('order to return', () => shop.gql(placeOrder, { input: { items: [{ productId: first.id, quantity: 1 }], shippingAddress: address, payment: { token: 'tok_visa' }, idempotencyKey: randomUUID() } }, token));
+    const returnedId: string | undefined = returned?.placeOrder?.id;
+    if (returnedId) {
+      const backOffice = await shop.tokenFor({ roles: ['ADMIN'] });
+      await eventually(async () => ((await shop.gql('query O($id: ID!) { order(id: $id) { status } }', { id: returnedId }, token)).data?.order?.status === 'CONFIRMED' ? true : null), 30_000, 200).catch(() =>
+        trafficProblems.push('order to return: never CONFIRMED'),
+      );
+      await step('ship', () => shop.gql('mutation S($id: ID!) { shipOrder(id: $id, carrier: "UPS", trackingNumber: "1Z999") { status } }', { id: returnedId }, backOffice));
+      await step('deliver', () => shop.gql('mutation D($id: ID!) { markDelivered(id: $id) { status } }', { id: returnedId }, backOffice));
+      await step('request return', () => shop.gql('mutation R($id: ID!, $p: ID!) { requestReturn(orderId: $id, lines: [{ productId: $p, quantity: 1 }], reason: "too small") { status } }', { id: returnedId, p: first.id }, token));
     }
 
     // Back office: a restock (seen by a stock subscription), and a threshold that puts a product under it.
