@@ -3,22 +3,20 @@
  * storefront's checkout burst): a request queues for a connection for DB_POOL_ACQUIRE_TIMEOUT_MS
  * and is served when one comes free; past that it answers SERVICE_UNAVAILABLE with
  * `retryable: true`, never a 500 or INTERNAL_SERVER_ERROR. Real subgraph over HTTP, real Postgres;
- * the pool is made small (one connection) so that one slow statement exhausts it.
+ * the pool is made small (two connections) and the test takes both, as requests holding transactions do.
  */
 import { randomUUID } from 'node:crypto';
 import { parse } from 'graphql';
-import { Client, Pool } from 'pg';
+import { Pool } from 'pg';
 import type { RunningService } from '@shop/platform';
 import { ConfigError, createLogger, databasePoolSettings, defineService, InProcessBus, NO_SETTINGS, parseSettings, startService } from '@shop/platform';
 import type { TestDatabase } from '@shop/platform/testing';
-import { createTestDatabase, eventually, postAsGateway } from '@shop/platform/testing';
+import { createTestDatabase, postAsGateway } from '@shop/platform/testing';
 import type { DataSource } from 'typeorm';
 
 const SDL = `
   extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key"])
   type Query {
-    "Holds a connection for ms milliseconds."
-    hold(ms: Int!): Boolean!
     ping: Int
   }
 `;
@@ -29,7 +27,6 @@ const probe = defineService({
   typeDefs: parse(SDL),
   resolvers: {
     Query: {
-      hold: async (_: unknown, { ms }: { ms: number }, ctx: { db: DataSource }) => (await ctx.db.query('SELECT pg_sleep($1::float / 1000)', [ms]), true),
       ping: async (_: unknown, __: unknown, ctx: { db: DataSource }) => Number(((await ctx.db.query('SELECT 1 AS one')) as Array<{ one: number }>)[0]!.one),
     },
   } as never,
@@ -61,48 +58,48 @@ describe('a service whose database pool is exhausted', () => {
     for (const d of dbs) await d.drop();
   });
 
-  /** A probe with a pool of one connection that waits `acquireTimeoutMs` for it. */
-  async function start(acquireTimeoutMs: number): Promise<{ url: string; dbUrl: string }> {
-    const db = await createTestDatabase('pool_probe');
-    dbs.push(db);
-    const service = await startService(probe, { port: 0, databaseUrl: db.url, bus, internalAuthSecret: secret, nodeEnv: 'test', logger: createLogger('pool-probe', process.env['LOG_LEVEL'] ?? 'silent'), drainTimeoutMs: 1_000, followRevocations: false, databasePool: { max: 1, acquireTimeoutMs } });
+  /** A probe with a pool of two connections (migrations need two) that waits `acquireTimeoutMs` for one. */
+  async function start(acquireTimeoutMs: number): Promise<{ url: string; db: DataSource }> {
+    const database = await createTestDatabase('pool_probe');
+    dbs.push(database);
+    const service = await startService(probe, { port: 0, databaseUrl: database.url, bus, internalAuthSecret: secret, nodeEnv: 'test', logger: createLogger('pool-probe', process.env['LOG_LEVEL'] ?? 'silent'), drainTimeoutMs: 1_000, followRevocations: false, databasePool: { max: 2, acquireTimeoutMs } });
     running.push(service as RunningService<unknown>);
-    return { url: service.url, dbUrl: db.url };
+    return { url: service.url, db: service.parts };
   }
 
   const ask = (url: string, query: string) => postAsGateway(url, { secret, audience: 'pool-probe', query });
 
-  /** Starts a request that holds the pool's one connection, and waits until Postgres runs it. */
-  async function exhaust(url: string, dbUrl: string, ms: number): Promise<Promise<unknown>> {
-    const holding = ask(url, `{ hold(ms: ${ms}) }`);
-    const admin = new Client({ connectionString: dbUrl });
-    await admin.connect();
-    try {
-      const name = new URL(dbUrl).pathname.slice(1);
-      await eventually(async () => Number((await admin.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'SELECT pg_sleep%' AND state = 'active'", [name])).rows[0]!.n) > 0, 10_000);
-    } finally {
-      await admin.end();
-    }
-    return holding;
+  /** Takes every connection of the service's pool (as requests holding transactions do), answers their release. */
+  async function exhaust(db: DataSource): Promise<() => Promise<void>> {
+    const runners = [db.createQueryRunner(), db.createQueryRunner()];
+    for (const r of runners) await r.connect();
+    return async () => {
+      for (const r of runners) await r.release();
+    };
   }
 
   it('should queue a request for a connection and serve it once one is free', async () => {
-    const { url, dbUrl } = await start(30_000);
-    const holding = await exhaust(url, dbUrl, 1_500);
-    const answer = await ask(url, '{ ping }');
-    expect(answer).toEqual({ status: 200, data: { ping: 1 } });
-    expect(await holding).toEqual({ status: 200, data: { hold: true } });
+    const { url, db } = await start(30_000);
+    const release = await exhaust(db);
+    const answer = ask(url, '{ ping }');
+    // Still waiting for a connection a while later (nothing answered it yet).
+    expect(await Promise.race([answer, new Promise((r) => setTimeout(() => r('waiting'), 1_000))])).toBe('waiting');
+    await release();
+    expect(await answer).toEqual({ status: 200, data: { ping: 1 } });
   });
 
   it('should answer SERVICE_UNAVAILABLE, retryable, never a 500, when no connection comes within the wait', async () => {
-    const { url, dbUrl } = await start(300);
-    const holding = await exhaust(url, dbUrl, 5_000);
-    const answer = await ask(url, '{ ping }');
-    expect(answer.status).not.toBe(500);
-    expect(answer.data).toEqual({ ping: null });
-    expect(answer.errors).toEqual([{ message: expect.stringContaining('retry later') as unknown, path: ['ping'], extensions: { code: 'SERVICE_UNAVAILABLE', retryable: true } }]);
-    // The request that held the connection is served as usual, and the pool serves again after it.
-    expect(await holding).toEqual({ status: 200, data: { hold: true } });
+    const { url, db } = await start(300);
+    const release = await exhaust(db);
+    try {
+      const answer = await ask(url, '{ ping }');
+      expect(answer.status).not.toBe(500);
+      expect(answer.data).toEqual({ ping: null });
+      expect(answer.errors).toEqual([{ message: expect.stringContaining('retry later') as unknown, path: ['ping'], extensions: { code: 'SERVICE_UNAVAILABLE', retryable: true } }]);
+    } finally {
+      await release();
+    }
+    // Once connections are free again the same service serves as usual.
     expect(await ask(url, '{ ping }')).toEqual({ status: 200, data: { ping: 1 } });
   });
 });
