@@ -12,6 +12,7 @@
  * and stock subscriptions held open over graphql-ws for the whole run.
  */
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
 import type { Client } from 'graphql-ws';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
@@ -91,17 +92,32 @@ interface Answer {
   readonly errors?: ReadonlyArray<{ message: string; extensions?: { code?: string } }>;
 }
 
-async function gql(url: string, query: string, variables?: Record<string, unknown>, token?: string): Promise<Answer> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
+/**
+ * Where a virtual user's requests come from: its own loopback address (127.0.0.0/8 is all the
+ * loopback interface on Linux), so the shop's per-address limits (registrations, failed logins)
+ * see one shopper per address, as they would on the internet, instead of the whole run as one
+ * client. Keep-alive, one agent per user.
+ */
+function agentFrom(localAddress: string | undefined): http.Agent {
+  return new http.Agent({ keepAlive: true, ...(localAddress ? { localAddress } : {}) });
+}
+
+async function gql(url: string, query: string, variables?: Record<string, unknown>, token?: string, agent?: http.Agent): Promise<Answer> {
+  const body = JSON.stringify({ query, variables });
+  const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...(token ? { authorization: `Bearer ${token}` } : {}) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
   });
-  const text = await res.text();
   try {
     return JSON.parse(text) as Answer;
   } catch {
-    return { errors: [{ message: `HTTP ${res.status}: ${text.slice(0, 120)}` }] };
+    return { errors: [{ message: `HTTP ${status}: ${text.slice(0, 120)}` }] };
   }
 }
 
@@ -133,16 +149,43 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
   if (products.length === 0) throw new Error(`${url} lists no products (start the shop with its demo data: SEED_DEMO_DATA=true)`);
   const inStock = products.filter((p) => p.available > 0);
 
-  // A few customers (seeded names, fresh per run: the same seed twice must not collide).
+  // Virtual customers, each with its own loopback address (see agentFrom), leased by one operation
+  // at a time: a checkout fills and checks out its own cart, as a real shopper does. With a few
+  // shared customers (before) concurrent checkouts queued on the same cart's row lock (holding
+  // orders' connections), checked out each other's carts and tripped the login limits: the run
+  // measured its own contention. As many as operations can be in flight, so one is always free.
+  // Seeded names are fresh per run (the same seed twice must not collide).
   const run = randomUUID().slice(0, 6);
   const password = 'load test password 1';
-  const customers: Array<{ email: string; token: string }> = [];
-  for (let i = 0; i < 4; i++) {
-    const email = `load-${run}-${i}@example.com`;
-    const r = await gql(url, 'mutation R($input: RegisterInput!) { register(input: $input) { accessToken } }', { input: { email, username: `load${run}${i}`, password } });
+  const maxInFlight = options.maxInFlight ?? 64;
+  const loopback = /^http:\/\/127\./.test(url) ? (i: number) => `127.${77 + (parseInt(run.slice(0, 2), 16) % 100)}.${1 + (parseInt(run.slice(2, 4), 16) % 250)}.${1 + i}` : () => undefined;
+  type Customer = { email: string; token: string; agent: http.Agent };
+  const register = async (i: number, label: string): Promise<Customer | undefined> => {
+    const email = `load-${run}-${label}${i}@example.com`;
+    const agent = agentFrom(loopback(label === 'g' ? 200 + i : i));
+    const r = await gql(url, 'mutation R($input: RegisterInput!) { register(input: $input) { accessToken } }', { input: { email, username: `load${run}${label}${i}`, password } }, undefined, agent);
     const token = r.data?.register?.accessToken;
-    if (typeof token === 'string') customers.push({ email, token });
-  }
+    return typeof token === 'string' ? { email, token, agent } : undefined;
+  };
+  const registerMany = async (count: number, label: string): Promise<Customer[]> => {
+    const out: Customer[] = [];
+    for (let i = 0; i < count; i += 4) out.push(...(await Promise.all(Array.from({ length: Math.min(4, count - i) }, (_, j) => register(i + j, label)))).filter((c): c is Customer => !!c));
+    return out;
+  };
+  const customers = await registerMany(Math.min(maxInFlight, 199), 'c');
+  // Wrong passwords go to accounts of their own (addresses 127.x.y.201-202): the shop pauses a guessed account (RATE_LIMITED),
+  // which must not lock out the shoppers.
+  const guessed = await registerMany(2, 'g');
+  const idle = [...customers];
+  /** Runs `fn` as a customer nobody else is using now (back in the pool after). */
+  const asCustomer = async <T>(fn: (c: Customer) => Promise<T>): Promise<T> => {
+    const c = idle.shift() ?? pick(customers);
+    try {
+      return await fn(c);
+    } finally {
+      idle.push(c);
+    }
+  };
   if (customers.length === 0) skipped.push('checkouts and sign-ins (registration failed)');
   let adminToken: string | undefined;
   if (options.admin && 'token' in options.admin) adminToken = options.admin.token;
@@ -153,27 +196,27 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
   } else skipped.push('admin adjustments (no ADMIN_PASSWORD given)');
 
   const expectOk = (r: Answer): { ok: boolean; detail?: string } => (r.errors?.length ? { ok: false, detail: JSON.stringify(r.errors[0]).slice(0, 200) } : { ok: true });
-  const expectCode = (code: string) => (r: Answer): { ok: boolean; detail?: string } => (r.errors?.some((e) => e.extensions?.code === code) ? { ok: true } : { ok: false, detail: `expected ${code}, got ${JSON.stringify(r).slice(0, 200)}` });
+  const expectCode = (...codes: string[]) => (r: Answer): { ok: boolean; detail?: string } => (r.errors?.some((e) => codes.includes(e.extensions?.code ?? '')) ? { ok: true } : { ok: false, detail: `expected ${codes.join(' or ')}, got ${JSON.stringify(r).slice(0, 200)}` });
 
-  const placeOrder = async (card: string): Promise<Answer> => {
-    const customer = pick(customers);
+  const placeOrder = (card: string): Promise<Answer> => asCustomer((customer) => placeOrderAs(customer, card));
+  const placeOrderAs = async (customer: Customer, card: string): Promise<Answer> => {
     const product = pick(inStock.length ? inStock : products);
     if (carts) {
-      const added = await gql(url, 'mutation A($p: ID!) { addToCart(productId: $p, quantity: 1) { id } }', { p: product.id }, customer.token);
+      const added = await gql(url, 'mutation A($p: ID!) { addToCart(productId: $p, quantity: 1) { id } }', { p: product.id }, customer.token, customer.agent);
       if (added.errors?.length) return added;
       const cartId: string | undefined = added.data?.addToCart?.id;
       // The address first (it decides the methods on offer), then the cheapest method for it.
-      const addressed = await gql(url, 'mutation S($c: ID, $a: ShippingAddressInput!) { setCartShipping(cartId: $c, address: $a) { availableShippingMethods { id price { amount } } } }', { c: cartId, a: ADDRESS }, customer.token);
+      const addressed = await gql(url, 'mutation S($c: ID, $a: ShippingAddressInput!) { setCartShipping(cartId: $c, address: $a) { availableShippingMethods { id price { amount } } } }', { c: cartId, a: ADDRESS }, customer.token, customer.agent);
       if (addressed.errors?.length) return addressed;
       const methods: Array<{ id: string; price: { amount: string } }> = addressed.data?.setCartShipping?.availableShippingMethods ?? [];
       const cheapest = [...methods].sort((a, b) => Number(a.price.amount) - Number(b.price.amount))[0];
       if (cheapest) {
-        const shipped = await gql(url, 'mutation M($c: ID, $a: ShippingAddressInput!, $m: ID) { setCartShipping(cartId: $c, address: $a, shippingMethodId: $m) { id } }', { c: cartId, a: ADDRESS, m: cheapest.id }, customer.token);
+        const shipped = await gql(url, 'mutation M($c: ID, $a: ShippingAddressInput!, $m: ID) { setCartShipping(cartId: $c, address: $a, shippingMethodId: $m) { id } }', { c: cartId, a: ADDRESS, m: cheapest.id }, customer.token, customer.agent);
         if (shipped.errors?.length) return shipped;
       }
-      return gql(url, 'mutation C($input: CheckoutInput!) { checkout(input: $input) { id status } }', { input: { cartId, payment: { token: card }, idempotencyKey: randomUUID() } }, customer.token);
+      return gql(url, 'mutation C($input: CheckoutInput!) { checkout(input: $input) { id status } }', { input: { cartId, payment: { token: card }, idempotencyKey: randomUUID() } }, customer.token, customer.agent);
     }
-    return gql(url, 'mutation P($input: PlaceOrderInput!) { placeOrder(input: $input) { id status } }', { input: { items: [{ productId: product.id, quantity: 1 }], shippingAddress: ADDRESS, payment: { token: card }, idempotencyKey: randomUUID() } }, customer.token);
+    return gql(url, 'mutation P($input: PlaceOrderInput!) { placeOrder(input: $input) { id status } }', { input: { items: [{ productId: product.id, quantity: 1 }], shippingAddress: ADDRESS, payment: { token: card }, idempotencyKey: randomUUID() } }, customer.token, customer.agent);
   };
 
   // Weights of the mix (per 100 operations).
@@ -184,8 +227,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
     { kind: 'checkout', weight: customers.length ? 9 : 0, op: async () => expectOk(await placeOrder('tok_visa')) },
     // The declined card: the order is placed (PENDING) and the saga rejects it.
     { kind: 'checkout declined', weight: customers.length ? 2 : 0, op: async () => expectOk(await placeOrder('tok_chargeDeclined')) },
-    { kind: 'sign-in', weight: customers.length ? 5 : 0, op: async () => expectOk(await gql(url, 'mutation L($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }', { e: pick(customers).email, p: password })) },
-    { kind: 'sign-in failed', weight: customers.length ? 3 : 0, op: async () => expectCode('UNAUTHENTICATED')(await gql(url, 'mutation L($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }', { e: pick(customers).email, p: 'not the password' })) },
+    { kind: 'sign-in', weight: customers.length ? 5 : 0, op: () => asCustomer(async (c) => expectOk(await gql(url, 'mutation L($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }', { e: c.email, p: password }, undefined, c.agent))) },
+    // UNAUTHENTICATED, then RATE_LIMITED once the account's failures fill its window: both right.
+    { kind: 'sign-in failed', weight: guessed.length ? 3 : 0, op: async () => {
+      const g = pick(guessed);
+      return expectCode('UNAUTHENTICATED', 'RATE_LIMITED')(await gql(url, 'mutation L($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }', { e: g.email, p: 'not the password' }, undefined, g.agent));
+    } },
     { kind: 'bad input', weight: 7, op: async () => expectCode('BAD_USER_INPUT')(await gql(url, 'query Page($n: Int) { products(first: $n) { totalCount } }', { n: -1 - Math.floor(random() * 10) })) },
     {
       kind: 'admin adjustment',
@@ -209,7 +256,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
         weight: 25,
         op: async () => expectOk(await gql(url, 'query Detail($id: ID!) { product(id: $id) { id name description price { amount } rating inventory { available } reviews(first: 3) { edges { node { rating comment author { username } } } } similar(first: 4) { id name price { amount } } } }', { id: pick(products).id })),
       },
-      { kind: 'me with orders', weight: customers.length ? 15 : 0, op: async () => expectOk(await gql(url, '{ me { id email orders(first: 5) { totalCount edges { node { id status } } } } }', undefined, pick(customers).token)) },
+      { kind: 'me with orders', weight: customers.length ? 15 : 0, op: () => asCustomer(async (c) => expectOk(await gql(url, '{ me { id email orders(first: 5) { totalCount edges { node { id status } } } } }', undefined, c.token, c.agent))) },
     );
   }
   const totalWeight = mix.reduce((n, m) => n + m.weight, 0);
@@ -238,7 +285,6 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
   let dropped = 0;
   let errors = 0;
   let inFlight = 0;
-  const maxInFlight = options.maxInFlight ?? 64;
   const total = Math.max(1, Math.round(options.rate * options.durationSeconds));
   const begin = Date.now();
   const pending = new Set<Promise<void>>();

@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import type { GraphQLFormattedError } from 'graphql';
-import { isDatabaseUnavailable } from './db/unavailable';
+import { isDatabaseUnavailable, isPoolTimeout } from './db/unavailable';
 import type { Logger } from './logger';
 
 /** What the registry says of one public error code. */
@@ -143,7 +143,7 @@ export function maskError(formatted: GraphQLFormattedError, error: unknown, logg
   const where = formatted.path ? { path: formatted.path } : {};
   if (isDatabaseUnavailable(error)) {
     logger.warn({ err: error, ...where }, 'database unavailable');
-    return { ...serviceUnavailable('The service cannot reach its database; retry later.').toJSON(), ...where };
+    return { ...serviceUnavailable(isPoolTimeout(error) ? 'The service could not get a database connection in time (busy or unreachable); retry later.' : 'The service cannot reach its database; retry later.').toJSON(), ...where };
   }
   logger.error({ err: error, ...where }, 'unexpected error in resolver');
   return { ...INTERNAL_ERROR, ...where };

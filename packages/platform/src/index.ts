@@ -71,7 +71,7 @@ export { every, PollingLoop } from './scheduler';
 
 // Databases.
 export type { DataSourceOptions } from './db/data-source';
-export { createDataSource, ensureDatabase, initializeDataSource, instrumentDataSource, runMigrationsLocked, withDatabase } from './db/data-source';
+export { createDataSource, databasePoolSettings, DEFAULT_DB_POOL_ACQUIRE_TIMEOUT_MS, DEFAULT_DB_POOL_MAX, ensureDatabase, initializeDataSource, instrumentDataSource, runMigrationsLocked, withDatabase } from './db/data-source';
 export { PlatformOutboxInbox1700000000000 } from './db/platform.migration';
 export { afterCommit } from './db/after-commit';
 export { isDatabaseUnavailable } from './db/unavailable';

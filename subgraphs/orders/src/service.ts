@@ -60,6 +60,9 @@ export function createOrdersService(options: OrdersOptions = {}) {
     entities: ORDERS_ENTITIES,
     migrations: [OrdersInit1700000004000, CartsPricing1700000300000, OrdersCustomerErasure1700000400001, CartsShippingEncryption1700000400100, OrdersSalesReport1700000500100, OrdersSalesReportCarts1700000500200, PaymentIntents1700000700000, OrdersReturns1700000750000, OrdersFraud1700000760000],
     settings: ordersSettings,
+    // Carts and checkout hold a transaction across a dozen statements each, and the saga's consumers,
+    // payment worker and outbox relay share the pool: 10 ran dry under the storefront's checkout burst.
+    databasePoolMax: 20,
     setup: (deps, settings) => setupOrders(deps, settings, options),
     context: createContext,
     consumers: ordersConsumers,

@@ -4,6 +4,7 @@ import { Client } from 'pg';
 import type { TlsClientOptions } from '../tls';
 import { explainTlsFailure } from '../tls';
 import { histogram, sourcedGauge } from '../metrics';
+import { defineSettings, env } from '../config';
 
 export interface DataSourceOptions {
   /** postgres:// URL of the service's own database. */
@@ -12,10 +13,32 @@ export interface DataSourceOptions {
   readonly name: string;
   readonly entities: ReadonlyArray<EntitySchema<any>>;
   readonly migrations: ReadonlyArray<new () => MigrationInterface>;
-  /** Pool size. Default 10. */
+  /** Pool size. Default {@link DEFAULT_DB_POOL_MAX}. */
   readonly poolSize?: number;
+  /**
+   * How long a query waits for a free connection of an exhausted pool before it fails (the
+   * client reads SERVICE_UNAVAILABLE, retryable: see errors.ts). Default {@link DEFAULT_DB_POOL_ACQUIRE_TIMEOUT_MS}.
+   */
+  readonly acquireTimeoutMs?: number;
   /** TLS (`postgresTls(settings)`); default none. */
   readonly ssl?: TlsClientOptions | undefined;
+}
+
+/** A service's pool size when neither its definition nor DB_POOL_MAX says otherwise. */
+export const DEFAULT_DB_POOL_MAX = 10;
+/** How long a query queues for a connection of an exhausted pool by default (ms). */
+export const DEFAULT_DB_POOL_ACQUIRE_TIMEOUT_MS = 10_000;
+
+/**
+ * The pool settings every service reads from its environment (standalone, `npm start`, tests):
+ * `DB_POOL_MAX` connections (default `defaultMax`, the service's own) and
+ * `DB_POOL_ACQUIRE_TIMEOUT_MS`, how long a query queues for a connection of an exhausted pool.
+ */
+export function databasePoolSettings(defaultMax: number = DEFAULT_DB_POOL_MAX) {
+  return defineSettings({
+    DB_POOL_MAX: env.int(defaultMax, 1),
+    DB_POOL_ACQUIRE_TIMEOUT_MS: env.int(DEFAULT_DB_POOL_ACQUIRE_TIMEOUT_MS, 1),
+  });
 }
 
 /**
@@ -33,7 +56,7 @@ export function createDataSource(options: DataSourceOptions): DataSource {
     migrationsTransactionMode: 'each',
     synchronize: false,
     logging: false,
-    extra: { max: options.poolSize ?? 10, application_name: options.name, connectionTimeoutMillis: 5_000 },
+    extra: { max: options.poolSize ?? DEFAULT_DB_POOL_MAX, application_name: options.name, connectionTimeoutMillis: options.acquireTimeoutMs ?? DEFAULT_DB_POOL_ACQUIRE_TIMEOUT_MS },
   });
 }
 
@@ -126,7 +149,7 @@ export function instrumentDataSource(dataSource: DataSource, service: string): (
     }),
     max.addSource(async () => {
       const p = pool();
-      return p ? [{ labels: { service }, value: p.options.max ?? 10 }] : [];
+      return p ? [{ labels: { service }, value: p.options.max ?? DEFAULT_DB_POOL_MAX }] : [];
     }),
   ];
   return () => {

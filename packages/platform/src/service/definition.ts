@@ -78,6 +78,12 @@ export interface ServiceDefinition<S extends SettingsShape = SettingsShape, P = 
   readonly migrations: ReadonlyArray<new () => MigrationInterface>;
   /** Its own settings: environment variable names with their parsers and defaults (see `defineSettings`). */
   readonly settings: SettingsSpec<S>;
+  /**
+   * Its database pool's size when DB_POOL_MAX is not set (default DEFAULT_DB_POOL_MAX, 10): a
+   * service whose requests hold a transaction across several statements (orders' carts and
+   * checkout) needs more connections than one that reads.
+   */
+  readonly databasePoolMax?: number;
   /** Builds the service's parts, once per running instance, before anything else of it runs. */
   readonly setup: (deps: ServiceDeps, settings: SettingsOf<S>) => P | Promise<P>;
   /** Builds the per-request context (DataLoaders live here: built per request, and per subscription event). */
@@ -140,6 +146,12 @@ export interface ServiceOptions<S extends SettingsShape = SettingsShape> {
   readonly drainTimeoutMs?: number;
   /** Unique id of this replica (live listener groups). Default random. */
   readonly instanceId?: string;
+  /**
+   * The database pool: `max` connections, a query waits `acquireTimeoutMs` for one of an exhausted
+   * pool (then SERVICE_UNAVAILABLE, retryable). Each wins over DB_POOL_MAX / DB_POOL_ACQUIRE_TIMEOUT_MS
+   * of the environment ({@link databasePoolSettings}); the size's default is the definition's `databasePoolMax`.
+   */
+  readonly databasePool?: { readonly max?: number; readonly acquireTimeoutMs?: number };
 }
 
 /** How long a stopping service waits for in-flight requests by default. */

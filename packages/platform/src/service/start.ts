@@ -11,7 +11,7 @@ import type { DataSource } from 'typeorm';
 import type { SettingsShape } from '../config';
 import { parseSettings } from '../config';
 import { installAfterCommitHooks } from '../db/after-commit';
-import { createDataSource, initializeDataSource, instrumentDataSource, runMigrationsLocked } from '../db/data-source';
+import { createDataSource, databasePoolSettings, initializeDataSource, instrumentDataSource, runMigrationsLocked } from '../db/data-source';
 import { PlatformOutboxInbox1700000000000 } from '../db/platform.migration';
 import { maskError } from '../errors';
 import type { Consumer } from '../events/bus';
@@ -42,10 +42,13 @@ export async function startService<S extends SettingsShape, P, C extends Request
   const settings = parseSettings(def.settings, options.settings, nodeEnv);
   collectProcessMetrics();
   initTracingFromEnv(def.name);
+  const pool = parseSettings(databasePoolSettings(def.databasePoolMax), { ...(options.databasePool?.max ? { DB_POOL_MAX: options.databasePool.max } : {}), ...(options.databasePool?.acquireTimeoutMs ? { DB_POOL_ACQUIRE_TIMEOUT_MS: options.databasePool.acquireTimeoutMs } : {}) }, nodeEnv);
   const dataSource = createDataSource({
     url: options.databaseUrl,
     ssl: options.databaseTls,
     name: def.name,
+    poolSize: pool.DB_POOL_MAX,
+    acquireTimeoutMs: pool.DB_POOL_ACQUIRE_TIMEOUT_MS,
     entities: def.entities,
     migrations: [PlatformOutboxInbox1700000000000, ...def.migrations],
   });

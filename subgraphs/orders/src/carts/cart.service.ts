@@ -167,8 +167,7 @@ export class CartService {
       const cart = await this.resolve(tx, identity, cartId, true);
       const now = new Date();
       const patch = (await change(tx, cart, now)) ?? {};
-      await this.carts.touch(tx, cart.id, now, patch);
-      return this.view(tx, (await this.carts.findCart(tx, cart.id, this.activeSince(now)))!, identity);
+      return this.view(tx, await this.carts.touch(tx, cart.id, now, patch), identity);
     });
   }
 
@@ -314,8 +313,7 @@ export class CartService {
         ? {}
         : { shipLine1: guest.shipLine1, shipLine2: guest.shipLine2, shipCity: guest.shipCity, shipPostalCode: guest.shipPostalCode, shipCountry: guest.shipCountry, shippingMethodId: guest.shippingMethodId };
       await this.carts.deleteCart(tx, guest.id);
-      await this.carts.touch(tx, mine.id, now, { couponCodes: codes, ...address } as Partial<CartRow>);
-      return this.view(tx, (await this.carts.findCart(tx, mine.id, this.activeSince(now)))!, identity);
+      return this.view(tx, await this.carts.touch(tx, mine.id, now, { couponCodes: codes, ...address } as Partial<CartRow>), identity);
     });
   }
 
