@@ -14,7 +14,7 @@ import type { BusKind, TestShop } from '../support/harness';
 import { startAnotherGateway } from '../support/harness';
 import { registerAccount } from '../users/support';
 import { ADD, address, CHECKOUT, CREATE_CART, guestContact, ok, SHIP as SHIP_TO } from '../orders/cart-support';
-import { ADJUST, subgraphSubscriptions, subscriptionShop, watch } from './support';
+import { ADJUST, metricsOf, sample, subgraphSubscriptions, subscriptionShop, watch } from './support';
 
 const STOCK_CHANGED = 'subscription($ids: [ID!]!) { stockChanged(productIds: $ids) { productId available product { name } } }';
 const MY_ORDERS = 'subscription { myOrderUpdated { id status total { amount } } }';
@@ -82,6 +82,42 @@ export function resumeScenarios(bus: BusKind, expireLog: (shop: TestShop) => Pro
       expect(new Set(cursors).size).toBe(4);
       await resumed.close();
       await upstreamsOn('inventory', 'stockChanged', 0);
+    });
+
+    it('should give many stockChanged clients resuming at once every event, executing the rest of the plan once per event for all of them', async () => {
+      // Each resuming client has an upstream subscription of its own; without sharing the rest of
+      // the plan (`product { name }` at catalog) across them, every event cost one catalog fetch per
+      // client, and 1 000 clients resuming at once got SERVICE_UNAVAILABLE instead of their events
+      // (the benchmark's resume scenario).
+      const p = take();
+      const n = 20;
+      const firsts = Array.from({ length: n }, () => open(shop.url, 'graphql-ws', STOCK_CHANGED, { ids: [p.id] }));
+      await upstreamsOn('inventory', 'stockChanged', 1);
+      await adjust(p.id, 1);
+      await eventually(() => firsts.every((s) => s.events.length === 1), 20_000);
+      const cursors = firsts.map((s) => cursorOf(s.events[0])!);
+      await Promise.all(firsts.map(async (s) => s.close()));
+      await upstreamsOn('inventory', 'stockChanged', 0);
+
+      const missed = await adjust(p.id, 2);
+      const resumed = cursors.map((cursor) => open(shop.url, 'graphql-ws', STOCK_CHANGED, { ids: [p.id] }, undefined, resumeAfter(cursor)));
+      await eventually(() => resumed.every((s) => s.events.length === 1), 60_000);
+      await upstreamsOn('inventory', 'stockChanged', n);
+      const catalogFetches = async () => sample(await metricsOf(shop, 'gateway'), 'gateway_subgraph_fetch_duration_seconds_count', { subgraph: 'catalog' });
+      const before = await catalogFetches();
+      const live = await adjust(p.id, 3);
+      await eventually(() => resumed.every((s) => s.events.length === 2), 20_000);
+      await new Promise((r) => setTimeout(r, 500));
+      const fetched = (await catalogFetches()) - before;
+      for (const s of resumed) {
+        expect(available(s)).toEqual([missed, live]);
+        expect(s.events.every((e) => e.errors === undefined && e.data.stockChanged.product.name === p.name)).toBe(true);
+      }
+      // One execution for the live event (a few if the machine is slow enough that the upstream
+      // events arrive after the first execution ended), not one per resumed client.
+      expect(fetched).toBeGreaterThan(0);
+      expect(fetched).toBeLessThanOrEqual(n / 4);
+      await Promise.all(resumed.map(async (s) => s.close()));
     });
 
     it.each(['graphql-ws', 'multipart'] as const)("should replay only the caller's own orders over %s (myOrderUpdated), checking every replayed event", async (transport) => {

@@ -14,8 +14,8 @@ export type ClientCommand =
   | { cmd: 'reset' }
   | { cmd: 'stats'; expected: Record<string, number> }
   | { cmd: 'drop'; count: number }
-  | { cmd: 'resume'; url: string }
-  | { cmd: 'resumed'; expected: Record<string, number> }
+  | { cmd: 'resume'; url: string; missed: number }
+  | { cmd: 'resumed'; expected: Record<string, number[]> }
   | { cmd: 'close' };
 
 export interface RoundStats {
@@ -32,13 +32,34 @@ export interface RoundStats {
 }
 
 export interface ResumeStats {
+  /** Clients dropped (their sockets terminated, as a phone in a tunnel). */
+  readonly dropped: number;
   /** Dropped clients that had a cursor to resume from. */
   readonly withCursor: number;
-  /** Clients that got every expected event exactly once, in order. */
+  /** Dropped clients whose new connection was acknowledged (after up to 5 retried handshakes). */
+  readonly reconnected: number;
+  /** Handshakes retried on reconnecting (closed before connection_ack, as graphql-ws clients retry). */
+  readonly retries: number;
+  /** Clients that got exactly the expected events: each once, in order, nothing else. */
   readonly complete: number;
+  /** Clients that got every expected event at least once (complete ones and those with extras). */
+  readonly everyEvent: number;
+  /** Clients with at least one expected event missing, and the missing events over all clients. */
+  readonly clientsMissing: number;
   readonly missing: number;
+  /** Clients with an event twice (or one from before the drop again), and those deliveries. */
+  readonly clientsDuplicated: number;
   readonly duplicated: number;
+  /** Clients whose events (first arrivals) came in another order than the changes. */
   readonly outOfOrder: number;
+  /** Clients whose resume ended with CURSOR_EXPIRED, and with any other error (codes counted in `errors`). */
+  readonly cursorExpired: number;
+  readonly otherErrors: number;
+  readonly errors: Record<string, number>;
+  /** Clients whose new connection is not open at the end. */
+  readonly closed: number;
+  /** Per client, ms from its resubscribe to the arrival of the events it missed (those that got them). */
+  readonly replayMs: number[];
 }
 
 const QUERY = 'subscription($ids: [ID!]!) { stockChanged(productIds: $ids) { productId available updatedAt product { name } } }';
@@ -50,15 +71,32 @@ interface Connection {
   /** Stock levels received this round (`available@updatedAt`). */
   seen: Set<string>;
   received: number;
-  /** `available` of each event since the last resume (order check). */
+  /** `available` of each event since the last reset (the resume check). */
   levels: number[];
   cursor: string | undefined;
+  /** Error codes the gateway answered with (an `error` message, or a `next` with errors) since the last reset. */
+  errors: string[];
+  /** When the resuming subscribe went out, and when the events missed while away had all arrived. */
+  resubscribedAt: number | undefined;
+  replayedAt: number | undefined;
 }
 
 const connections: Connection[] = [];
 /** Why connections failed (error code → count). */
 const failures = new Map<string, number>();
 let latencies: number[] = [];
+
+interface ErrorPayload {
+  readonly message: string;
+  readonly path?: ReadonlyArray<string | number>;
+  readonly extensions?: { readonly code?: unknown; readonly serviceName?: unknown };
+}
+/** An error's code, with where it happened (`stockChanged.product`, a subgraph) when it says. */
+const codeOf = (error: ErrorPayload): string =>
+  [typeof error.extensions?.code === 'string' ? error.extensions.code : error.message, error.path?.join('.'), typeof error.extensions?.serviceName === 'string' ? error.extensions.serviceName : undefined].filter(Boolean).join(' at ');
+
+/** Events a resumed client missed while away (set by `resume`): its replay is done when that many arrived. */
+let missedWhileAway = Number.POSITIVE_INFINITY;
 
 function reply(message: unknown): void {
   process.send?.(message);
@@ -76,23 +114,33 @@ function connect(url: string, connection: Connection, resumeFrom?: string): Prom
     };
     socket.on('open', () => socket.send('{"type":"connection_init","payload":{}}'));
     socket.on('message', (data: Buffer) => {
-      const message = JSON.parse(data.toString()) as { type: string; payload?: { data?: { stockChanged?: { available: number; updatedAt: string } }; extensions?: { cursor?: unknown } } };
+      const message = JSON.parse(data.toString()) as {
+        type: string;
+        payload?: { data?: { stockChanged?: { available: number; updatedAt: string } }; errors?: ErrorPayload[]; extensions?: { cursor?: unknown } } | ErrorPayload[];
+      };
       switch (message.type) {
         case 'connection_ack': {
           const payload = { query: QUERY, variables: { ids: [connection.productId] }, ...(resumeFrom ? { extensions: { resumeFrom } } : {}) };
           socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload }));
+          if (resumeFrom) connection.resubscribedAt = Date.now();
           settle(true);
           return;
         }
+        case 'error':
+          if (Array.isArray(message.payload)) connection.errors.push(...message.payload.map(codeOf));
+          return;
         case 'next': {
-          const level = message.payload?.data?.stockChanged;
+          if (!message.payload || Array.isArray(message.payload)) return;
+          if (message.payload.errors) connection.errors.push(...message.payload.errors.map(codeOf));
+          const level = message.payload.data?.stockChanged;
           if (!level) return;
           latencies.push(Date.now() - Date.parse(level.updatedAt));
           connection.received++;
           const key = `${level.available}@${level.updatedAt}`;
           connection.seen.add(key);
           connection.levels.push(level.available);
-          if (typeof message.payload?.extensions?.cursor === 'string') connection.cursor = message.payload.extensions.cursor;
+          if (connection.levels.length === missedWhileAway && connection.resubscribedAt !== undefined) connection.replayedAt = Date.now();
+          if (typeof message.payload.extensions?.cursor === 'string') connection.cursor = message.payload.extensions.cursor;
           return;
         }
         case 'ping':
@@ -113,33 +161,40 @@ function connect(url: string, connection: Connection, resumeFrom?: string): Prom
   });
 }
 
+/** Handshakes retried so far. */
+let retried = 0;
+
+/**
+ * Connects, retrying a connection closed before its connection_ack (on a starved machine
+ * graphql-ws's 3 s connection_init timeout, 4408) after a second, up to 5 times, as graphql-ws
+ * clients retry it. The subscribe goes out only once acknowledged, so a retry never subscribes twice.
+ */
+async function connectRetrying(url: string, c: Connection, resumeFrom?: string): Promise<boolean> {
+  for (let attempt = 0; attempt <= 5; attempt++) {
+    if (await connect(url, c, resumeFrom)) return true;
+    if (attempt === 5) break;
+    retried++;
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
+  return false;
+}
+
 async function open(command: Extract<ClientCommand, { cmd: 'open' }>): Promise<void> {
   let failed = 0;
   const start = connections.length;
   const added: Connection[] = [];
   for (let i = 0; i < command.connections; i++) {
     const n = start + i;
-    added.push({ socket: undefined, productId: command.productIds[n % command.productIds.length]!, localAddress: command.localAddresses[n % command.localAddresses.length]!, seen: new Set(), received: 0, levels: [], cursor: undefined });
+    added.push({ socket: undefined, productId: command.productIds[n % command.productIds.length]!, localAddress: command.localAddresses[n % command.localAddresses.length]!, seen: new Set(), received: 0, levels: [], cursor: undefined, errors: [], resubscribedAt: undefined, replayedAt: undefined });
   }
   connections.push(...added);
-  // 100 handshakes at a time per process: the gateway accepts them at its pace. A connection
-  // closed before its connection_ack (on a starved machine graphql-ws's 3 s connection_init
-  // timeout, 4408) is retried after a second, up to 5 times, as graphql-ws clients retry it.
-  let retries = 0;
-  const opening = async (c: Connection): Promise<boolean> => {
-    for (let attempt = 0; attempt <= 5; attempt++) {
-      if (await connect(command.url, c)) return true;
-      retries++;
-      await new Promise((r) => setTimeout(r, 1_000));
-    }
-    retries--;
-    return false;
-  };
+  // 100 handshakes at a time per process: the gateway accepts them at its pace.
+  const before = retried;
   for (let i = 0; i < added.length; i += 100) {
-    const results = await Promise.all(added.slice(i, i + 100).map(opening));
+    const results = await Promise.all(added.slice(i, i + 100).map(async (c) => connectRetrying(command.url, c)));
     failed += results.filter((ok) => !ok).length;
   }
-  reply({ opened: connections.length, failed, retries, reasons: Object.fromEntries(failures) });
+  reply({ opened: connections.length, failed, retries: retried - before, reasons: Object.fromEntries(failures) });
 }
 
 function roundStats(expected: Record<string, number>, of: readonly Connection[]): RoundStats {
@@ -162,10 +217,60 @@ function reset(): void {
     c.seen = new Set();
     c.received = 0;
     c.levels = [];
+    c.errors = [];
+    c.resubscribedAt = undefined;
+    c.replayedAt = undefined;
   }
 }
 
 const dropped: Connection[] = [];
+let droppedWithCursor = 0;
+let reconnected = 0;
+let resumeRetries = 0;
+
+/**
+ * What each dropped client got since it resumed, against `expected` (per product, the `available`
+ * of each change made since the drop, in order): exactly those, once each, in order, is complete;
+ * an event from before the drop again counts as duplicated.
+ */
+function resumeStats(expected: Record<string, number[]>): ResumeStats {
+  let complete = 0;
+  let everyEvent = 0;
+  let clientsMissing = 0;
+  let missing = 0;
+  let clientsDuplicated = 0;
+  let duplicated = 0;
+  let outOfOrder = 0;
+  let cursorExpired = 0;
+  let otherErrors = 0;
+  let closed = 0;
+  const errors: Record<string, number> = {};
+  const replayMs: number[] = [];
+  for (const c of dropped) {
+    const want = expected[c.productId] ?? [];
+    const wanted = new Set(want);
+    const got = new Set(c.levels);
+    const lacking = want.filter((level) => !got.has(level)).length;
+    // The first arrival of each expected event; anything else is twice the same event, or one the
+    // client had before it dropped (not a change made since).
+    const firsts = c.levels.filter((level, i) => wanted.has(level) && c.levels.indexOf(level) === i);
+    const extra = c.levels.length - firsts.length;
+    const ordered = firsts.every((level, i) => i === 0 || want.indexOf(level) > want.indexOf(firsts[i - 1]!));
+    if (lacking) clientsMissing++;
+    missing += lacking;
+    if (extra) clientsDuplicated++;
+    duplicated += extra;
+    if (!ordered) outOfOrder++;
+    if (!lacking) everyEvent++;
+    if (!lacking && !extra && ordered && c.errors.length === 0) complete++;
+    if (c.errors.some((e) => e.startsWith('CURSOR_EXPIRED'))) cursorExpired++;
+    else if (c.errors.length) otherErrors++;
+    for (const code of c.errors) errors[code] = (errors[code] ?? 0) + 1;
+    if (c.socket?.readyState !== WebSocket.OPEN) closed++;
+    if (c.replayedAt !== undefined && c.resubscribedAt !== undefined) replayMs.push(c.replayedAt - c.resubscribedAt);
+  }
+  return { dropped: dropped.length, withCursor: droppedWithCursor, reconnected, retries: resumeRetries, complete, everyEvent, clientsMissing, missing, clientsDuplicated, duplicated, outOfOrder, cursorExpired, otherErrors, errors, closed, replayMs };
+}
 
 process.on('message', (command: ClientCommand) => {
   switch (command.cmd) {
@@ -185,31 +290,25 @@ process.on('message', (command: ClientCommand) => {
         c.socket?.terminate();
         dropped.push(c);
       }
-      reply({ dropped: dropped.length, withCursor: dropped.filter((c) => c.cursor).length });
+      droppedWithCursor = dropped.filter((c) => c.cursor).length;
+      reply({ dropped: dropped.length, withCursor: droppedWithCursor });
       return;
     }
     case 'resume': {
+      // Back from the tunnel: every dropped client at once, each subscribing after its last cursor.
       reset();
-      void Promise.all(dropped.map(async (c) => connect(command.url, c, c.cursor))).then((results) => reply({ resumed: results.filter(Boolean).length }));
+      missedWhileAway = command.missed;
+      const before = retried;
+      void Promise.all(dropped.map(async (c) => connectRetrying(command.url, c, c.cursor))).then((results) => {
+        reconnected = results.filter(Boolean).length;
+        resumeRetries = retried - before;
+        reply({ reconnected, retries: resumeRetries });
+      });
       return;
     }
-    case 'resumed': {
-      let complete = 0;
-      let missing = 0;
-      let duplicated = 0;
-      let outOfOrder = 0;
-      for (const c of dropped) {
-        const want = command.expected[c.productId] ?? 0;
-        missing += Math.max(0, want - c.seen.size);
-        duplicated += c.received - c.seen.size;
-        const ordered = c.levels.every((level, i) => i === 0 || level > c.levels[i - 1]!);
-        if (!ordered) outOfOrder++;
-        if (c.seen.size === want && c.received === want && ordered) complete++;
-      }
-      const stats: ResumeStats = { withCursor: dropped.filter((c) => c.cursor).length, complete, missing, duplicated, outOfOrder };
-      reply(stats);
+    case 'resumed':
+      reply(resumeStats(command.expected));
       return;
-    }
     case 'close':
       for (const c of connections) c.socket?.terminate();
       setTimeout(() => process.exit(0), 200);

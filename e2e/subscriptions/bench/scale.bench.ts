@@ -23,11 +23,13 @@
  *
  * BENCH_GATEWAY_NODE_OPTIONS sets the gateway's NODE_OPTIONS (e.g. `--cpu-prof --cpu-prof-dir=…`).
  *
- * BENCH_RESUME=1 adds the resume scenario after the last level: 1 000 clients drop for 10 s while
- * BENCH_EVENTS changes happen, then reconnect with `extensions.resumeFrom` set to the last
- * `extensions.cursor` they received (resumable subscriptions, api-next), then more changes go out
- * live; it counts the clients that got every event exactly once, in order. Without cursors on the
- * events (resumable subscriptions not on this branch) it says so and skips.
+ * BENCH_RESUME=1 adds the resume scenario after the last level: BENCH_RESUME_CLIENTS (default
+ * 1 000, spread over the client processes) drop for BENCH_RESUME_AWAY_MS (default 10 000) while
+ * BENCH_EVENTS changes happen, then all reconnect at once with `extensions.resumeFrom` set to the
+ * last `extensions.cursor` they received (resumable subscriptions, api-next) while BENCH_EVENTS more
+ * changes go out; it prints, per client, who got every event exactly once and in order, and who
+ * had events missing, duplicated (or again from before the drop), out of order, CURSOR_EXPIRED or
+ * another error, and how long the replay took from the resubscribe.
  */
 import type { ChildProcess } from 'node:child_process';
 import { fork } from 'node:child_process';
@@ -55,7 +57,8 @@ const CLIENT_PROCESSES = numberSetting('BENCH_CLIENT_PROCESSES', 4);
 const WORKERS = numberSetting('BENCH_WORKERS', 1);
 const PORT = numberSetting('BENCH_GATEWAY_PORT', 4660);
 const RESUME = process.env['BENCH_RESUME'] === '1';
-const RESUME_CLIENTS = 1_000;
+const RESUME_CLIENTS = numberSetting('BENCH_RESUME_CLIENTS', 1_000);
+const RESUME_AWAY_MS = numberSetting('BENCH_RESUME_AWAY_MS', 10_000);
 /** Connections per loopback source address (below the ~28 000 ephemeral ports of one). */
 const PER_ADDRESS = 20_000;
 
@@ -121,6 +124,64 @@ const loadAverage = (): string => os.loadavg().map((l) => l.toFixed(1)).join(' '
 const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`;
 const mib = (bytes: number): string => (bytes / 1024 / 1024).toFixed(0);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The resume scenario: RESUME_CLIENTS clients (spread over the client processes) drop for
+ * RESUME_AWAY_MS while EVENTS changes happen, reconnect all at once with `extensions.resumeFrom` =
+ * the last `extensions.cursor` they received, then EVENTS more changes go out while (and after)
+ * they replay. Per client: exactly the 2 × EVENTS changes, once each, in order, is complete.
+ */
+async function resumeScenario(clients: readonly ClientProcess[], url: string, change: (i: number) => Promise<{ productId: string; available: number }>): Promise<void> {
+  const share = (i: number) => Math.floor(RESUME_CLIENTS / clients.length) + (i < RESUME_CLIENTS % clients.length ? 1 : 0);
+  const drops = await Promise.all(clients.map(async (c, i) => c.ask<{ dropped: number; withCursor: number }>({ cmd: 'drop', count: share(i) })));
+  const withCursor = drops.reduce((n, d) => n + d.withCursor, 0);
+  if (withCursor === 0) throw new Error('resume scenario: no dropped client had an extensions.cursor (every event should carry one)');
+  const expected: Record<string, number[]> = {};
+  const changeAndRecord = async (i: number) => {
+    const { productId, available } = await change(i);
+    (expected[productId] ??= []).push(available);
+  };
+  const droppedAt = Date.now();
+  for (let i = 0; i < EVENTS; i++) {
+    await changeAndRecord(i);
+    await sleep(RESUME_AWAY_MS / EVENTS);
+  }
+  const awayMs = Date.now() - droppedAt;
+  const awayLoad = loadAverage();
+  // Every dropped client reconnects at once; the live changes start while they replay (the gap-free switch).
+  const reconnecting = Promise.all(clients.map(async (c) => c.ask<{ reconnected: number; retries: number }>({ cmd: 'resume', url, missed: EVENTS })));
+  for (let i = 0; i < EVENTS; i++) {
+    await changeAndRecord(EVENTS + i);
+    await sleep(INTERVAL_MS);
+  }
+  await reconnecting;
+  const collect = async (): Promise<ResumeStats[]> => Promise.all(clients.map(async (c) => c.ask<ResumeStats>({ cmd: 'resumed', expected })));
+  let stats = await collect();
+  const deadline = Date.now() + 120_000;
+  const sum = (key: Exclude<keyof ResumeStats, 'errors' | 'replayMs'>) => stats.reduce((n, s) => n + s[key], 0);
+  // Until every client has every event or ended (an error, a closed connection); then a little
+  // longer, so that a duplicate, if any, arrives before the count.
+  while (sum('everyEvent') + sum('cursorExpired') + sum('otherErrors') + sum('closed') < sum('dropped') && Date.now() < deadline) {
+    await sleep(1_000);
+    stats = await collect();
+  }
+  await sleep(2_000);
+  stats = await collect();
+  const errors: Record<string, number> = {};
+  for (const s of stats) for (const [code, n] of Object.entries(s.errors)) errors[code] = (errors[code] ?? 0) + n;
+  const replay = stats.flatMap((s) => s.replayMs).sort((a, b) => a - b);
+  process.stdout.write(
+    [
+      '',
+      `resume scenario: ${sum('dropped').toLocaleString('en')} clients dropped for ${(awayMs / 1000).toFixed(1)} s (load average then ${awayLoad}) while ${EVENTS} stock changes happened, reconnected at once with extensions.resumeFrom = their last extensions.cursor, then ${EVENTS} changes ${INTERVAL_MS} ms apart; expected per client: those ${EVENTS * 2} events, once each, in order`,
+      '',
+      '| clients dropped / with a cursor / reconnected | every event exactly once, in order | with events missing (events) | with duplicates (deliveries) | out of order | CURSOR_EXPIRED | other errors | connections closed | resubscribe → missed events delivered p50 / p95 / max | load average (1/5/15 min) |',
+      '|---|---|---|---|---|---|---|---|---|---|',
+      `| ${sum('dropped').toLocaleString('en')} / ${sum('withCursor').toLocaleString('en')} / ${sum('reconnected').toLocaleString('en')}${sum('retries') ? ` (${sum('retries')} handshakes retried)` : ''} | ${sum('complete').toLocaleString('en')} | ${sum('clientsMissing')} (${sum('missing')}) | ${sum('clientsDuplicated')} (${sum('duplicated')}) | ${sum('outOfOrder')} | ${sum('cursorExpired')} | ${sum('otherErrors')}${Object.keys(errors).length ? ` ${JSON.stringify(errors)}` : ''} | ${sum('closed')} | ${percentile(replay, 50)} / ${percentile(replay, 95)} / ${replay.at(-1) ?? 'n/a'} ms | ${loadAverage()} |`,
+      '',
+    ].join('\n'),
+  );
+}
 
 async function main(): Promise<void> {
   const shop = await startTestShop({ bus: 'kafka', seed: true });
@@ -222,36 +283,13 @@ async function main(): Promise<void> {
     ];
     process.stdout.write([...header, ...rows, ''].join('\n'));
 
-    if (RESUME && connections >= RESUME_CLIENTS) {
-      const first = clients[0]!;
-      const dropped = await first.ask<{ dropped: number; withCursor: number }>({ cmd: 'drop', count: RESUME_CLIENTS });
-      if (dropped.withCursor === 0) {
-        process.stdout.write(`\nresume scenario: ${dropped.dropped} clients dropped, none had an extensions.cursor (resumable subscriptions are not on this branch): skipped\n`);
-      } else {
-        const expected: Record<string, number> = {};
-        const change = async (i: number) => {
-          const product = products[i % products.length]!;
-          const res = await shop.gql(ADJUST, { id: product.id, delta: 1 }, admin);
-          if (res.errors) throw new Error(JSON.stringify(res.errors));
-          expected[product.id] = (expected[product.id] ?? 0) + 1;
-        };
-        // 10 s away while the changes happen, then back with the cursors, then live changes.
-        for (let i = 0; i < EVENTS; i++) {
-          await change(i);
-          await sleep(10_000 / EVENTS);
-        }
-        await first.ask({ cmd: 'resume', url });
-        for (let i = 0; i < EVENTS; i++) {
-          await change(EVENTS + i);
-          await sleep(INTERVAL_MS);
-        }
-        await sleep(5_000);
-        const resumed = await first.ask<ResumeStats>({ cmd: 'resumed', expected });
-        process.stdout.write(
-          `\nresume scenario (load average ${loadAverage()}): ${dropped.dropped} clients dropped for 10 s, ${resumed.withCursor} with a cursor; ${resumed.complete} got every one of the ${EVENTS * 2} events exactly once and in order; missing ${resumed.missing}, duplicated ${resumed.duplicated}, out of order ${resumed.outOfOrder}\n`,
-        );
-      }
-    }
+    if (RESUME && connections < RESUME_CLIENTS) process.stdout.write(`resume scenario: needs ${RESUME_CLIENTS} connections, ${connections} held\n`);
+    if (RESUME && connections >= RESUME_CLIENTS) await resumeScenario(clients, url, async (i) => {
+      const product = products[i % products.length]!;
+      const res = await shop.gql(ADJUST, { id: product.id, delta: 1 }, admin);
+      if (res.errors) throw new Error(JSON.stringify(res.errors));
+      return { productId: product.id, available: (res.data as { adjustInventory: { available: number } }).adjustInventory.available };
+    });
   } finally {
     await Promise.all(clients.map(async (c) => c.stop()));
     await gateway?.stop();

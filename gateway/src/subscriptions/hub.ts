@@ -43,6 +43,27 @@ export interface HubOptions {
   readonly maxConcurrentEvents?: number;
 }
 
+/**
+ * What the hub's upstreams and groups share: the executions of the rest of the plan in flight, by
+ * group key and upstream event. Groups of different upstreams with the same key (the clients that
+ * resumed, each on an upstream of its own, and the shared one once they are live) get identical
+ * events: one execution serves them all, as one group's does for its clients. Without it, 1 000
+ * clients resuming at once made 1 000 entity fetches per event and the subgraph of the rest timed
+ * out (SERVICE_UNAVAILABLE instead of the event; the resume scenario of the benchmark).
+ */
+interface SharingOptions extends HubOptions {
+  readonly executions: Map<string, Promise<ExecutionResult>>;
+}
+
+/** `run()`, or the identical execution already in flight under `key` (removed once it settles). */
+function executeOnce(executions: Map<string, Promise<ExecutionResult>>, key: string, run: () => Promise<ExecutionResult>): Promise<ExecutionResult> {
+  const running = executions.get(key);
+  if (running) return running;
+  const started = run().finally(() => executions.delete(key));
+  executions.set(key, started);
+  return started;
+}
+
 /** One client subscription to attach. */
 export interface ClientSubscription {
   readonly plan: SubscriptionPlan;
@@ -60,11 +81,14 @@ export interface ClientSubscription {
 export class SubscriptionHub {
   private readonly upstreams = new Map<string, SharedUpstream>();
   private resumes = 0;
+  private readonly options: SharingOptions;
 
   constructor(
     private readonly connections: UpstreamConnections,
-    private readonly options: HubOptions,
-  ) {}
+    options: HubOptions,
+  ) {
+    this.options = { ...options, executions: new Map() };
+  }
 
   /** Upstream subscriptions currently open. */
   get upstreamCount(): number {
@@ -113,7 +137,7 @@ class SharedUpstream {
     private readonly identity: Identity | null,
     variables: Record<string, unknown>,
     resumeFrom: string | undefined,
-    private readonly options: HubOptions,
+    private readonly options: SharingOptions,
     private readonly onClosed: () => void,
   ) {
     this.request = { query: plan.upstreamQuery, variables, extensions: resumeFrom ? { resumeFrom } : {} };
@@ -144,7 +168,7 @@ class SharedUpstream {
     const key = [client.query, client.plan.operationName ?? '', stableJson(client.variables), identityKey(client.identity, false)].join('\n');
     let group = this.groups.get(key);
     if (!group) {
-      group = new DeliveryGroup(client, this.options, () => {
+      group = new DeliveryGroup(key, client, this.options, () => {
         this.groups.delete(key);
         if (this.groups.size === 0) this.close();
       });
@@ -202,8 +226,10 @@ class DeliveryGroup {
   private ended = false;
 
   constructor(
+    /** The group key (client operation, variables, caller): with the event, what the execution depends on. */
+    private readonly key: string,
     first: ClientSubscription,
-    private readonly options: HubOptions,
+    private readonly options: SharingOptions,
     private readonly onEmpty: () => void,
   ) {
     this.request = { plan: first.plan, query: first.query, variables: first.variables };
@@ -225,7 +251,8 @@ class DeliveryGroup {
     // plan (@apollo/gateway's fetch spans, children of it) and the send to the group's clients.
     const span = tracer().startSpan(`${plan.rootField} upstream event`, { kind: SpanKind.CONSUMER, attributes: { [SERVICE_ATTRIBUTE]: 'gateway', 'graphql.operation.type': 'subscription', 'shop.subscription.subgraph': plan.subgraph } }, parent);
     const spanContext = trace.setSpan(parent, span);
-    const result = this.limit(() => context.with(spanContext, () => executeEvent(plan, event, { query, variables, identity, logger: this.options.logger })));
+    const execution = [plan.subgraph, this.key, stableJson({ data: event.data, errors: event.errors })].join('\n');
+    const result = this.limit(() => context.with(spanContext, () => executeOnce(this.options.executions, execution, () => executeEvent(plan, event, { query, variables, identity, logger: this.options.logger }))));
     // Concurrent execution, ordered delivery: each delivery waits for the previous one.
     this.tail = this.tail.then(async () => {
       try {
