@@ -59,7 +59,8 @@ export { eventBusMetrics } from './events/bus-metrics';
 // Live events (GraphQL subscriptions): the typed pub/sub, the bounded queue, keep-alive.
 export type { LiveEvent, LiveSubscribeOptions } from './live/pubsub';
 export { isLiveEvent, LivePubSub } from './live/pubsub';
-export type { CursorPositions, LivePosition, LiveResume } from './live/resume';
+export type { LivePosition } from './live/live-scope';
+export type { CursorPositions, LiveResume } from './live/resume';
 export { cursorExpired, decodeCursor, encodeCursor, LiveLog, liveResumeOf, MAX_CURSOR_LENGTH, RESUME_FROM } from './live/resume';
 export type { AsyncQueueOptions } from './live/queue';
 export { AsyncQueue, mapStream } from './live/queue';

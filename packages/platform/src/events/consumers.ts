@@ -7,7 +7,7 @@ import type { BusMessage, Consumer, EventBus } from './bus';
 import type { EventDefinition } from '@shop/events';
 import type { EventEnvelope } from './envelope';
 import { parseEnvelope, parseEventData } from './envelope';
-import { inLiveScope } from '../live/resume';
+import { inLiveScope } from '../live/live-scope';
 
 /** A handler of one event type that runs inside the consumer's transaction. */
 export interface EventHandler<T = unknown> {

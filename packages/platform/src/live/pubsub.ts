@@ -2,8 +2,10 @@ import type { Context } from '@opentelemetry/api';
 import { context } from '@opentelemetry/api';
 import { currentRequestId } from '../request-id';
 import { AsyncQueue } from './queue';
-import type { CursorPositions, LivePosition, LiveResume } from './resume';
-import { currentLiveScope, encodeCursor } from './resume';
+import type { LivePosition } from './live-scope';
+import { currentLiveScope } from './live-scope';
+import type { CursorPositions, LiveResume } from './resume';
+import { encodeCursor } from './resume';
 
 function requestIdField(): { requestId?: string } {
   const id = currentRequestId();

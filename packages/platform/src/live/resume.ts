@@ -20,38 +20,13 @@
  * partition. No gap (the replay reaches at least where live starts), no duplicate (positions
  * compared per partition). A cursor older than what retention removed fails with CURSOR_EXPIRED.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { GraphQLError } from 'graphql';
 import type { BusMessage, EventLog, PartitionBounds } from '../events/bus';
 import type { LiveHandler } from '../events/consumers';
 import { parseEnvelope, parseEventData } from '../events/envelope';
 import { badUserInput, publicError } from '../errors';
-
-/** Where a message sits in the bus log. */
-export interface LivePosition {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: string;
-}
-
-/** What a pub/sub publish inside a live handler learns of its message, and where a replay captures it. */
-export interface LiveScope {
-  readonly position: LivePosition;
-  /** Set while replaying: the publish is handed here instead of going to subscribers. */
-  readonly capture?: (topic: PropertyKey, payload: object, occurredAt: string | Date | undefined) => void;
-}
-
-const scopes = new AsyncLocalStorage<LiveScope>();
-
-/** Runs `fn` (a live handler) with its message's position. */
-export function inLiveScope<T>(scope: LiveScope, fn: () => T): T {
-  return scopes.run(scope, fn);
-}
-
-/** The scope of the live handler running now, if any. */
-export function currentLiveScope(): LiveScope | undefined {
-  return scopes.getStore();
-}
+import type { LivePosition } from './live-scope';
+import { inLiveScope } from './live-scope';
 
 /** Positions per topic, then partition: offsets as decimal strings. */
 export type CursorPositions = Map<string, Map<number, bigint>>;
