@@ -14,9 +14,17 @@
  */
 import type { DataSource, EntityManager } from 'typeorm';
 import type { BackgroundJob, Logger, PiiCipher } from '@shop/platform';
-import type { CartRow } from '../persistence/carts.repository';
 import type { OrderRow } from '../persistence/entities';
 import type { ShippingAddress } from '../domain/checkout';
+
+/** The columns of a cart row (persistence/carts.repository.ts `CartRow`) this module seals and opens. */
+interface CartShippingColumns {
+  readonly id: string;
+  readonly shipLine1: string | null;
+  readonly shipLine2: string | null;
+  readonly shipCity: string | null;
+  readonly shipPostalCode: string | null;
+}
 
 /** The shipping columns that name a person or a place they live, in storage order. */
 const COLUMNS = ['line1', 'line2', 'city', 'postal_code'] as const;
@@ -70,7 +78,7 @@ export class ShippingPrivacy {
   }
 
   /** A stored cart with its shipping address decrypted (legacy plaintext is read as it is). */
-  openCart<C extends CartRow>(cart: C): C {
+  openCart<C extends CartShippingColumns>(cart: C): C {
     const read = (value: string | null, column: Column) => (value !== null && isEnvelope(value) ? this.cipher.decrypt(value, context(column, cart.id, 'cart')) : value);
     return { ...cart, shipLine1: read(cart.shipLine1, 'line1'), shipLine2: read(cart.shipLine2, 'line2'), shipCity: read(cart.shipCity, 'city'), shipPostalCode: read(cart.shipPostalCode, 'postal_code') };
   }
@@ -82,7 +90,7 @@ export class ShippingPrivacy {
         `SELECT id, ship_line1 AS "shipLine1", ship_line2 AS "shipLine2", ship_city AS "shipCity", ship_postal_code AS "shipPostalCode" FROM cart
          WHERE ship_line1 IS NOT NULL AND ship_line1 NOT LIKE 'v1:%' LIMIT $1 FOR UPDATE SKIP LOCKED`,
         [limit],
-      )) as Array<Pick<CartRow, 'id' | 'shipLine1' | 'shipLine2' | 'shipCity' | 'shipPostalCode'>>;
+      )) as CartShippingColumns[];
       for (const c of legacy) {
         await tx.query('UPDATE cart SET ship_line1 = $2, ship_line2 = $3, ship_city = $4, ship_postal_code = $5 WHERE id = $1', [
           c.id, this.sealCart('line1', c.id, c.shipLine1), this.sealCart('line2', c.id, c.shipLine2), this.sealCart('city', c.id, c.shipCity), this.sealCart('postal_code', c.id, c.shipPostalCode),
