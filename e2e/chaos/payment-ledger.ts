@@ -1,7 +1,7 @@
 /**
- * The payment provider of the chaos run: a double of Stripe's charges API (the part the orders
- * service's Stripe adapter speaks: `POST /v1/charges`, `POST /v1/refunds`, `GET /v1/charges/search`,
- * `Idempotency-Key` replays) that lives in the chaos runner's process, so its ledger survives
+ * The payment provider of the chaos run: a double of Stripe's PaymentIntents API (the part the
+ * orders service's Stripe adapter speaks: `POST /v1/payment_intents`, `POST /v1/refunds`,
+ * `GET /v1/payment_intents/search`, `Idempotency-Key` replays) that lives in the chaos runner's process, so its ledger survives
  * every SIGKILL of orders. It is the payment boundary, the one place a mock belongs; the
  * invariants read its ledger to prove that no order was charged or refunded twice.
  */
@@ -64,34 +64,52 @@ export class PaymentLedger {
   }
 
   private route(method: string, url: URL, form: Record<string, string>, key: string): Reply {
-    if (method === 'POST' && url.pathname === '/v1/charges') {
-      const card = CARDS[form['source'] ?? ''];
-      if (!card) return { status: 400, body: { error: { type: 'invalid_request_error', code: 'resource_missing', param: 'source', message: 'No such token' } } };
-      const charge: LedgerCharge = { id: `ch_${this.charges.length + 1}`, orderId: form['metadata[order_id]'] ?? '', idempotencyKey: form['metadata[idempotency_key]'] ?? key, amountCents: Number(form['amount']), succeeded: card.ok };
+    if (method === 'POST' && url.pathname === '/v1/payment_intents') {
+      const card = CARDS[form['payment_method_data[card][token]'] ?? ''];
+      if (!card) return { status: 400, body: { error: { type: 'invalid_request_error', code: 'resource_missing', param: 'payment_method_data[card][token]', message: 'No such token' } } };
+      const charge: LedgerCharge = { id: `pi_${this.charges.length + 1}`, orderId: form['metadata[order_id]'] ?? '', idempotencyKey: form['metadata[idempotency_key]'] ?? key, amountCents: Number(form['amount']), succeeded: card.ok };
       this.charges.push(charge);
-      if (!card.ok) return { status: 402, body: { error: { type: 'card_error', code: 'card_declined', charge: charge.id, message: 'Your card was declined.' } } };
-      return { status: 200, body: stripeCharge(charge, card.last4) };
+      const intent = stripeIntent(charge, card.last4, form['currency'] ?? '');
+      if (!card.ok) return { status: 402, body: { error: { type: 'card_error', code: 'card_declined', decline_code: 'generic_decline', message: 'Your card was declined.', payment_intent: intent } } };
+      return { status: 200, body: intent };
     }
     if (method === 'POST' && url.pathname === '/v1/refunds') {
-      const chargeId = form['charge'] ?? '';
-      if (!this.charges.some((c) => c.id === chargeId && c.succeeded)) return { status: 400, body: { error: { type: 'invalid_request_error', code: 'resource_missing', param: 'charge', message: 'No such charge' } } };
+      const chargeId = form['payment_intent'] ?? '';
+      if (!this.charges.some((c) => c.id === chargeId && c.succeeded)) return { status: 400, body: { error: { type: 'invalid_request_error', code: 'resource_missing', param: 'payment_intent', message: 'No such payment_intent' } } };
       if (this.refunds.some((r) => r.chargeId === chargeId)) {
         this.secondRefundRequests++;
         return { status: 400, body: { error: { type: 'invalid_request_error', code: 'charge_already_refunded', message: 'Charge has already been refunded.' } } };
       }
       const refund = { id: `re_${this.refunds.length + 1}`, chargeId };
       this.refunds.push(refund);
-      return { status: 200, body: { id: refund.id, object: 'refund', charge: chargeId, status: 'succeeded' } };
+      return { status: 200, body: { id: refund.id, object: 'refund', payment_intent: chargeId, status: 'succeeded' } };
     }
-    if (method === 'GET' && url.pathname === '/v1/charges/search') {
+    if (method === 'GET' && url.pathname === '/v1/payment_intents/search') {
       const wanted = /metadata\['idempotency_key'\]:'([^']*)'/.exec(url.searchParams.get('query') ?? '')?.[1];
-      const found = this.charges.filter((c) => c.idempotencyKey === wanted).map((c) => stripeCharge(c, ''));
-      return { status: 200, body: { object: 'search_result', data: found } };
+      const found = this.charges.filter((c) => c.idempotencyKey === wanted).map((c) => stripeIntent(c, CARD_LAST4.get(c.id) ?? '', 'usd'));
+      return { status: 200, body: { object: 'search_result', url: '/v1/payment_intents/search', has_more: false, data: found } };
     }
     return { status: 404, body: { error: { type: 'invalid_request_error', message: 'Unrecognized request URL' } } };
   }
 }
 
-function stripeCharge(c: LedgerCharge, last4: string): Record<string, unknown> {
-  return { id: c.id, object: 'charge', amount: c.amountCents, status: c.succeeded ? 'succeeded' : 'failed', metadata: { order_id: c.orderId, idempotency_key: c.idempotencyKey }, payment_method_details: { card: { last4 } } };
+/** The card's last 4 digits per intent, for the search answer. */
+const CARD_LAST4 = new Map<string, string>();
+
+/** The intent as Stripe shows it (with `payment_method` expanded, as the adapter asks). */
+function stripeIntent(c: LedgerCharge, last4: string, currency: string): Record<string, unknown> {
+  CARD_LAST4.set(c.id, last4);
+  return {
+    id: c.id,
+    object: 'payment_intent',
+    amount: c.amountCents,
+    amount_received: c.succeeded ? c.amountCents : 0,
+    currency,
+    client_secret: `${c.id}_secret_chaos`,
+    status: c.succeeded ? 'succeeded' : 'requires_payment_method',
+    next_action: null,
+    last_payment_error: c.succeeded ? null : { code: 'card_declined' },
+    metadata: { order_id: c.orderId, idempotency_key: c.idempotencyKey },
+    payment_method: { id: `pm_${c.id}`, object: 'payment_method', card: { last4 } },
+  };
 }

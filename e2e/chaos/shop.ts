@@ -99,7 +99,7 @@ export class ChaosShop {
       catalog: {},
       inventory: {},
       // The payment double: a real HTTP boundary whose ledger outlives every orders process.
-      orders: { PAYMENT_PROVIDER: 'stripe', STRIPE_API_KEY: 'sk_test_chaos', STRIPE_API_URL: ledgerUrl },
+      orders: { PAYMENT_PROVIDER: 'stripe', STRIPE_API_KEY: 'sk_test_chaos', STRIPE_API_URL: ledgerUrl, PAYMENT_WEBHOOK_SECRET: 'whsec_chaos_run_only' },
     };
     // Issue 19: the load's customers order far more often than the fraud rules allow a real one; chaos checks the saga.
     own.orders = { ...own.orders, FRAUD_CHECKS: 'false' };
