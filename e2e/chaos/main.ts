@@ -1,6 +1,6 @@
 /**
  * `npm run chaos [-- --faults users,catalog,inventory,orders,kafka,postgres] [--keep-data] [--log-level warn]
- *   [--gateway-port 4440] [--pg-port 54445] [--kafka-port 19445]`
+ *   [--gateway-port 4440] [--pg-port 25445] [--kafka-port 19445]`
  *
  * The chaos suite: starts the shop with every service its own process on a real Postgres and a
  * real Kafka (see shop.ts), puts a checkout load on it through the gateway (the checkout
@@ -76,7 +76,7 @@ function options() {
       'keep-data': { type: 'boolean', default: false },
       'log-level': { type: 'string', default: 'warn' },
       'gateway-port': { type: 'string', default: '4440' },
-      'pg-port': { type: 'string', default: '54445' },
+      'pg-port': { type: 'string', default: '25445' },
       'kafka-port': { type: 'string', default: '19445' },
       faults: { type: 'string' },
     },

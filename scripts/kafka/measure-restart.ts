@@ -7,7 +7,7 @@
  *   npm run kafka -- start --background            # or any broker
  *   node --import tsx scripts/kafka/measure-restart.ts [service=catalog] [brokers=127.0.0.1:9092] [restarts=3]
  *
- * Settings: MEASURE_PORT (the service's port, default 5011), MEASURE_PG_PORT (default 54363).
+ * Settings: MEASURE_PORT (the service's port, default 5011), MEASURE_PG_PORT (default 25463).
  * Its data stays in .data/measure-restart (the service's database is recreated on each run).
  */
 import { spawn } from 'node:child_process';
@@ -61,7 +61,7 @@ async function untilReady(started: { child: ChildProcess; at: number }, output: 
 }
 
 async function main(): Promise<void> {
-  const pg = await startEmbeddedPostgres({ dataDir: path.join(root, '.data', 'measure-restart'), port: Number(process.env['MEASURE_PG_PORT'] ?? 54363) });
+  const pg = await startEmbeddedPostgres({ dataDir: path.join(root, '.data', 'measure-restart'), port: Number(process.env['MEASURE_PG_PORT'] ?? 25463) });
   try {
     const admin = new Client({ connectionString: pg.url('postgres') });
     await admin.connect();

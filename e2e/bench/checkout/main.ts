@@ -21,7 +21,7 @@
  *   --max-in-flight <n> [1000] open loop: arrivals beyond this many unanswered requests are dropped
  *   --drain-timeout <s> [240] --idle <s> [5] --warmup <s> [5] (a closed loop before the first phase, not reported; 0: none)
  *   --limit-seconds <s> [5]  --limit-connections <list> [8,16,32]   the database limit (0 seconds: skip it)
- *   --pg-port <port> [54361] --kafka-port <port> [19494] (its controller on the next port)
+ *   --pg-port <port> [25461] --kafka-port <port> [19494] (its controller on the next port)
  *   --keep-data              keep .data/bench-checkout-<id> (removed by default)
  *   --inline-client          run the load generator in the shop's thread (default: a worker thread)
  *   --json <file>            also write the raw report as JSON
@@ -71,7 +71,7 @@ function parseOptions() {
       warmup: { type: 'string' },
       'limit-seconds': { type: 'string', default: '5' },
       'limit-connections': { type: 'string', default: '8,16,32' },
-      'pg-port': { type: 'string', default: '54361' },
+      'pg-port': { type: 'string', default: '25461' },
       'kafka-port': { type: 'string', default: '19494' },
       'keep-data': { type: 'boolean', default: false },
       'inline-client': { type: 'boolean', default: false },
@@ -110,7 +110,7 @@ function parseOptions() {
     settings,
     limitSeconds: int('limit-seconds', values['limit-seconds'], 5, 0, 600),
     limitConnections,
-    pgPort: int('pg-port', values['pg-port'], 54361, 1024, 65535),
+    pgPort: int('pg-port', values['pg-port'], 25461, 1024, 65535),
     kafkaPort: int('kafka-port', values['kafka-port'], 19494, 1024, 65534),
     keepData: values['keep-data'],
     inlineClient: values['inline-client'],

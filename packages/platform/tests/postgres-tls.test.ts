@@ -17,8 +17,8 @@ import { createDataSource, ensureDatabase, postgresTls, withDatabase } from '@sh
 import { TestCertificates } from '@shop/platform/testing';
 
 const root = path.resolve(__dirname, '../../..');
-/** The TLS Postgres's port: TEST_PG_TLS_PORT, else 5 above the run's test Postgres (54335 by default), below the ephemeral range. */
-const PORT = Number(process.env['TEST_PG_TLS_PORT'] ?? Number(process.env['TEST_PG_PORT'] ?? 54330) + 5);
+/** The TLS Postgres's port: TEST_PG_TLS_PORT, else 5 above the run's test Postgres (25435 by default), below the ephemeral range. */
+const PORT = Number(process.env['TEST_PG_TLS_PORT'] ?? Number(process.env['TEST_PG_PORT'] ?? 25430) + 5);
 const dir = path.join(root, '.data', `test-pg-tls-${PORT}`);
 /** The role that logs in with its client certificate (pg_hba `cert`: the certificate's CN is the role). */
 const CERT_ROLE = 'tls_cert_user';

@@ -13,7 +13,7 @@ import { startRedisServer } from './redis-server';
 const root = path.resolve(__dirname, '../../../..');
 
 async function main(): Promise<void> {
-  const pgPort = Number(process.env['TEST_PG_PORT'] ?? 54330);
+  const pgPort = Number(process.env['TEST_PG_PORT'] ?? 25430);
   const kafkaPort = Number(process.env['TEST_KAFKA_PORT'] ?? 19092);
   const redisPort = Number(process.env['TEST_REDIS_PORT'] ?? 16379);
   const [pg, kafka, redis] = await Promise.all([
