@@ -15,18 +15,11 @@ import { Client } from 'pg';
 import { eventually } from '@shop/platform/testing';
 import type { TestShop } from '../support/harness';
 import { startTestShop } from '../support/harness';
-import { asAdmin, invalidationsHandled, settledInvalidations } from './cache-support';
+import { adjustStock, invalidationsHandled, settledInvalidations, wholeAnswerHits } from './cache-support';
 
 const IN_STOCK = 'query ($search: String!) { products(first: 20, filter: { search: $search, inStock: true }) { edges { node { id name price { amount } } } } }';
 const STOCK = 'query ($id: ID!) { product(id: $id) { id inventory { available } } }';
 
-
-/** Whole answers this gateway served from its cache so far. */
-async function wholeAnswerHits(gatewayUrl: string): Promise<number> {
-  const text = await (await fetch(gatewayUrl.replace(/\/graphql$/, '/metrics'))).text();
-  const line = text.split('\n').find((l) => l.startsWith('gateway_cache_lookups_total{') && l.includes('service="gateway"') && l.includes('result="hit"'));
-  return line ? Number(line.split(' ').pop()) : 0;
-}
 
 describe('exact cache dependencies through the gateway', () => {
   let shop: TestShop;
@@ -37,11 +30,6 @@ describe('exact cache dependencies through the gateway', () => {
     const res = await shop.gql<{ products: { edges: Array<{ node: { id: string } }> } }>(IN_STOCK, { search: 'lockprobe' });
     expect(res.errors).toBeUndefined();
     return res.data!.products.edges.some((e) => e.node.id === productId);
-  };
-  const adjustStock = async (delta: number): Promise<number> => {
-    const res = await asAdmin(shop, 'inventory', 'mutation ($id: ID!, $delta: Int!) { adjustInventory(productId: $id, delta: $delta, reason: "cache test") { available } }', { id: productId, delta });
-    expect(res.errors).toBeUndefined();
-    return res.data.adjustInventory.available as number;
   };
   const available = async (): Promise<number> => {
     const res = await shop.gql<{ product: { inventory: { available: number } } }>(STOCK, { id: productId });
@@ -79,7 +67,7 @@ describe('exact cache dependencies through the gateway', () => {
     expect(await wholeAnswerHits(shop.url)).toBe(hits + 1);
 
     // Stock changes, still in stock: catalog's lists are not outdated by it, the stock is.
-    const now = await adjustStock(3);
+    const now = await adjustStock(shop, productId, 3);
     await eventually(async () => (await invalidationsHandled(shop.url)) > delivered, 30_000, 20);
     await settledInvalidations(shop.url);
     expect(await available()).toBe(now);
@@ -122,7 +110,7 @@ describe('exact cache dependencies through the gateway', () => {
       await lock.query('BEGIN');
       await lock.query('SELECT 1 FROM product_availability WHERE product_id = $1 FOR UPDATE', [productId]);
       const before = await settledInvalidations(shop.url);
-      expect(await adjustStock(-(await available()))).toBe(0);
+      expect(await adjustStock(shop, productId, -(await available()))).toBe(0);
       // The gateway has inventory's event (its stock answers 0 at once) while catalog waits on the lock.
       await eventually(async () => (await invalidationsHandled(shop.url)) > before, 30_000, 20);
       expect(await available()).toBe(0);
@@ -145,7 +133,7 @@ describe('exact cache dependencies through the gateway', () => {
     }
 
     // Back in stock: listed again once catalog's change is delivered.
-    await adjustStock(4);
+    await adjustStock(shop, productId, 4);
     // Well within the list's hint (60 s): only catalog's event can bring it back this soon.
     await eventually(listed, 15_000, 50);
   });

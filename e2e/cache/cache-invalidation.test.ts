@@ -11,34 +11,12 @@
 import { randomUUID } from 'node:crypto';
 import { eventually, testRedisUrl } from '@shop/platform/testing';
 import type { TestShop } from '../support/harness';
-import { postGraphQL, startTestShop } from '../support/harness';
-import { asAdmin, invalidationsHandled, settledInvalidations } from './cache-support';
-
-const PRODUCT = 'query ($id: ID!) { product(id: $id) { id name price { amount } inventory { available } } }';
-
-interface ProductPage {
-  product: { id: string; name: string; price: { amount: string }; inventory: { available: number } };
-}
-
+import { startTestShop } from '../support/harness';
+import { adjustStock, invalidationsHandled, readProduct, setPrice, settledInvalidations } from './cache-support';
 
 describe('the entity cache on the real stack', () => {
   let shop: TestShop;
   let productId: string;
-
-  const read = async (url: string, query = PRODUCT): Promise<ProductPage['product']> => {
-    const res = await postGraphQL<ProductPage>(url, query, { id: productId });
-    expect(res.errors).toBeUndefined();
-    return res.data!.product;
-  };
-  const adjustStock = async (delta: number): Promise<number> => {
-    const res = await asAdmin(shop, 'inventory', 'mutation ($id: ID!, $delta: Int!) { adjustInventory(productId: $id, delta: $delta, reason: "cache test") { available } }', { id: productId, delta });
-    expect(res.errors).toBeUndefined();
-    return res.data.adjustInventory.available as number;
-  };
-  const setPrice = async (price: string): Promise<void> => {
-    const res = await asAdmin(shop, 'catalog', 'mutation ($id: ID!, $price: Decimal!) { updateProduct(id: $id, input: { price: $price }) { price { amount } } }', { id: productId, price });
-    expect(res.errors).toBeUndefined();
-  };
 
   beforeAll(async () => {
     shop = await startTestShop({ bus: 'kafka', seed: true, gateway: { redisUrl: testRedisUrl() } });
@@ -50,21 +28,21 @@ describe('the entity cache on the real stack', () => {
   });
 
   it('should never show a price or stock older than the last event the gateway was delivered', async () => {
-    let page = await read(shop.url);
+    let page = await readProduct(shop.url, productId);
     for (let step = 1; step <= 3; step++) {
       const delivered = await settledInvalidations(shop.url);
       // Cached now: a read before the event may still show the previous value, never an older one.
-      expect(await read(shop.url)).toEqual(page);
-      const available = await adjustStock(1);
+      expect(await readProduct(shop.url, productId)).toEqual(page);
+      const available = await adjustStock(shop, productId, 1);
       await eventually(async () => (await invalidationsHandled(shop.url)) > delivered, 30_000, 20);
-      page = await read(shop.url);
+      page = await readProduct(shop.url, productId);
       expect(page.inventory.available).toBe(available);
 
       const before = await settledInvalidations(shop.url);
       const price = `${100 + step}.50`;
-      await setPrice(price);
+      await setPrice(shop, productId, price);
       await eventually(async () => (await invalidationsHandled(shop.url)) > before, 30_000, 20);
-      page = await read(shop.url);
+      page = await readProduct(shop.url, productId);
       expect(page.price.amount).toBe(price);
     }
   });

@@ -14,16 +14,14 @@ import { Redis } from 'ioredis';
 import { Pool } from 'pg';
 import { eventually, testKafkaBrokers, testRedisUrl } from '@shop/platform/testing';
 import type { TestShop } from '../support/harness';
-import { postGraphQL, startTestShop } from '../support/harness';
+import { startTestShop } from '../support/harness';
 import type { GatewayProcess } from '../support/gateway-process';
 import { gatewayEnvFor, startGatewayProcess } from '../support/gateway-process';
-import { asAdmin, invalidationsHandled } from './cache-support';
+import type { ProductPage } from './cache-support';
+import { adjustStock, invalidationsHandled, readProduct, setPrice } from './cache-support';
 
-const PRODUCT = 'query ($id: ID!) { product(id: $id) { id name price { amount } inventory { available } } }';
 /** The same with a user-bound field beside: not cached whole, so its catalog and stock parts come from the per-fetch cache. */
 const PRODUCT_AND_ME = 'query ($id: ID!) { me { id } product(id: $id) { id name price { amount } inventory { available } } }';
-
-type Product = { id: string; name: string; price: { amount: string }; inventory: { available: number } };
 
 describe('the entity cache of two gateway processes sharing Redis', () => {
   let shop: TestShop;
@@ -32,21 +30,6 @@ describe('the entity cache of two gateway processes sharing Redis', () => {
   const prefix = `shop-${randomBytes(4).toString('hex')}:`;
   let gateways: GatewayProcess[] = [];
   let otherDeployment: GatewayProcess;
-
-  const read = async (url: string, query = PRODUCT): Promise<Product> => {
-    const res = await postGraphQL<{ product: Product }>(url, query, { id: productId });
-    expect(res.errors).toBeUndefined();
-    return res.data!.product;
-  };
-  const adjustStock = async (delta: number): Promise<number> => {
-    const res = await asAdmin(shop, 'inventory', 'mutation ($id: ID!, $delta: Int!) { adjustInventory(productId: $id, delta: $delta, reason: "cache test") { available } }', { id: productId, delta });
-    expect(res.errors).toBeUndefined();
-    return res.data.adjustInventory.available as number;
-  };
-  const setPrice = async (price: string, id = productId): Promise<void> => {
-    const res = await asAdmin(shop, 'catalog', 'mutation ($id: ID!, $price: Decimal!) { updateProduct(id: $id, input: { price: $price }) { price { amount } } }', { id, price });
-    expect(res.errors).toBeUndefined();
-  };
 
   beforeAll(async () => {
     shop = await startTestShop({ bus: 'kafka', seed: true });
@@ -69,7 +52,7 @@ describe('the entity cache of two gateway processes sharing Redis', () => {
     let attempt = 0;
     await eventually(
       async () => {
-        await setPrice(`${20 + ++attempt}.00`, otherProductId);
+        await setPrice(shop, otherProductId, `${20 + ++attempt}.00`);
         return (await Promise.all(ok.map((g) => invalidationsHandled(g.url)))).every((n) => n > 0);
       },
       60_000,
@@ -84,9 +67,9 @@ describe('the entity cache of two gateway processes sharing Redis', () => {
   it('should serve cached answers while the data changes behind their back, and the new ones on both once the event arrives', async () => {
     const urls = gateways.map((g) => g.url);
     expect(new Set(urls).size).toBe(2);
-    const start = await read(urls[0]!);
-    for (const url of urls) expect(await read(url)).toEqual(start);
-    for (const url of urls) expect(await read(url, PRODUCT_AND_ME)).toEqual(start);
+    const start = await readProduct(urls[0]!, productId);
+    for (const url of urls) expect(await readProduct(url, productId)).toEqual(start);
+    for (const url of urls) expect(await readProduct(url, productId, PRODUCT_AND_ME)).toEqual(start);
 
     // Changed behind everyone's back (no event): both keep answering what they cached.
     const behindTheirBack = start.price.amount === '1.25' ? '1.35' : '1.25';
@@ -96,18 +79,18 @@ describe('the entity cache of two gateway processes sharing Redis', () => {
     } finally {
       await pool.end();
     }
-    for (const url of urls) expect((await read(url)).price.amount).toBe(start.price.amount);
-    for (const url of urls) expect((await read(url, PRODUCT_AND_ME)).price.amount).toBe(start.price.amount);
+    for (const url of urls) expect((await readProduct(url, productId)).price.amount).toBe(start.price.amount);
+    for (const url of urls) expect((await readProduct(url, productId, PRODUCT_AND_ME)).price.amount).toBe(start.price.amount);
     // Another deployment on the same Redis never sees their entries: it asks catalog.
-    expect((await read(otherDeployment.url)).price.amount).toBe(behindTheirBack);
+    expect((await readProduct(otherDeployment.url, productId)).price.amount).toBe(behindTheirBack);
 
     // Changed with its event: both processes serve the new price, then the new stock. Within 10 s
     // each (the event latency is well under a second even at load 17, docs/notes/gateway-cache.md),
     // so well before the hints' ages (stock 30 s, product 60 s) would expire what they cached.
-    const everywhere = (check: (p: Product) => boolean) => async () => (await Promise.all(urls.flatMap((url) => [read(url), read(url, PRODUCT_AND_ME)]))).every(check);
-    await setPrice('77.70');
+    const everywhere = (check: (p: ProductPage) => boolean) => async () => (await Promise.all(urls.flatMap((url) => [readProduct(url, productId), readProduct(url, productId, PRODUCT_AND_ME)]))).every(check);
+    await setPrice(shop, productId, '77.70');
     await eventually(everywhere((p) => p.price.amount === '77.70'), 10_000, 50);
-    const available = await adjustStock(2);
+    const available = await adjustStock(shop, productId, 2);
     await eventually(everywhere((p) => p.inventory.available === available), 10_000, 50);
   });
 
