@@ -13,6 +13,10 @@ export interface LedgerCharge {
   readonly orderId: string;
   readonly idempotencyKey: string;
   readonly amountCents: number;
+  /** Lower-case ISO code, as the charge asked for it (`usd`). */
+  readonly currency: string;
+  /** The last 4 digits of the card charged, as the intent's `payment_method.card.last4` shows them. */
+  readonly cardLast4: string;
   readonly succeeded: boolean;
 }
 
@@ -67,9 +71,17 @@ export class PaymentLedger {
     if (method === 'POST' && url.pathname === '/v1/payment_intents') {
       const card = CARDS[form['payment_method_data[card][token]'] ?? ''];
       if (!card) return { status: 400, body: { error: { type: 'invalid_request_error', code: 'resource_missing', param: 'payment_method_data[card][token]', message: 'No such token' } } };
-      const charge: LedgerCharge = { id: `pi_${this.charges.length + 1}`, orderId: form['metadata[order_id]'] ?? '', idempotencyKey: form['metadata[idempotency_key]'] ?? key, amountCents: Number(form['amount']), succeeded: card.ok };
+      const charge: LedgerCharge = {
+        id: `pi_${this.charges.length + 1}`,
+        orderId: form['metadata[order_id]'] ?? '',
+        idempotencyKey: form['metadata[idempotency_key]'] ?? key,
+        amountCents: Number(form['amount']),
+        currency: form['currency'] ?? '',
+        cardLast4: card.last4,
+        succeeded: card.ok,
+      };
       this.charges.push(charge);
-      const intent = stripeIntent(charge, card.last4, form['currency'] ?? '');
+      const intent = stripeIntent(charge);
       if (!card.ok) return { status: 402, body: { error: { type: 'card_error', code: 'card_declined', decline_code: 'generic_decline', message: 'Your card was declined.', payment_intent: intent } } };
       return { status: 200, body: intent };
     }
@@ -86,30 +98,26 @@ export class PaymentLedger {
     }
     if (method === 'GET' && url.pathname === '/v1/payment_intents/search') {
       const wanted = /metadata\['idempotency_key'\]:'([^']*)'/.exec(url.searchParams.get('query') ?? '')?.[1];
-      const found = this.charges.filter((c) => c.idempotencyKey === wanted).map((c) => stripeIntent(c, CARD_LAST4.get(c.id) ?? '', 'usd'));
+      const found = this.charges.filter((c) => c.idempotencyKey === wanted).map(stripeIntent);
       return { status: 200, body: { object: 'search_result', url: '/v1/payment_intents/search', has_more: false, data: found } };
     }
     return { status: 404, body: { error: { type: 'invalid_request_error', message: 'Unrecognized request URL' } } };
   }
 }
 
-/** The card's last 4 digits per intent, for the search answer. */
-const CARD_LAST4 = new Map<string, string>();
-
-/** The intent as Stripe shows it (with `payment_method` expanded, as the adapter asks). */
-function stripeIntent(c: LedgerCharge, last4: string, currency: string): Record<string, unknown> {
-  CARD_LAST4.set(c.id, last4);
+/** The intent as Stripe shows it (with `payment_method` expanded, as the adapter asks), from the charge alone. */
+function stripeIntent(c: LedgerCharge): Record<string, unknown> {
   return {
     id: c.id,
     object: 'payment_intent',
     amount: c.amountCents,
     amount_received: c.succeeded ? c.amountCents : 0,
-    currency,
+    currency: c.currency,
     client_secret: `${c.id}_secret_chaos`,
     status: c.succeeded ? 'succeeded' : 'requires_payment_method',
     next_action: null,
     last_payment_error: c.succeeded ? null : { code: 'card_declined' },
     metadata: { order_id: c.orderId, idempotency_key: c.idempotencyKey },
-    payment_method: { id: `pm_${c.id}`, object: 'payment_method', card: { last4 } },
+    payment_method: { id: `pm_${c.id}`, object: 'payment_method', card: { last4: c.cardLast4 } },
   };
 }
