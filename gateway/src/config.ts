@@ -112,6 +112,14 @@ export const gatewayEnv = {
   KAFKA_NAMESPACE: kafkaNamespaceSetting,
   /** Proxies in front of the gateway whose X-Forwarded-For is trusted for the client address. Default 0 (the socket peer). */
   TRUST_PROXY_HOPS: env.int(0),
+  /**
+   * A directory holding GraphiQL's prebuilt browser bundle (`node --import tsx
+   * gateway/src/graphiql/bundle.main.ts <dir>` writes one; the image has one at /app/graphiql and
+   * sets this): served as it is, without esbuild; the gateway stops at start when the directory
+   * holds no complete bundle of its sources. Default unset: built at run time, cached in
+   * <checkout>/.cache/graphiql (in memory where that cannot be written).
+   */
+  GRAPHIQL_BUNDLE_DIR: z.string().min(1).optional(),
   /** TLS and SASL/SCRAM to Kafka (KAFKA_SECURITY_PROTOCOL, KAFKA_SSL_CA_FILE, KAFKA_SASL_USERNAME, …); default plaintext. */
   ...kafkaSecuritySettings.shape,
   ...edgeEnv,

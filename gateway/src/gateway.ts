@@ -16,6 +16,7 @@ import type { EventBus, Identity, Logger, QueryLimits, SessionDenyList } from '@
 import { collectProcessMetrics, createLogger, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_QUERY_LIMITS, graphqlBody, initTracingFromEnv, jsonErrorHandler, mountOperationalRoutes, queryLimitRules, useGraphqlMetrics } from '@shop/platform';
 import type { AccessTokenVerifier } from './auth';
 import { bearerToken } from './auth';
+import { readPrebuiltBundle } from './graphiql/bundle';
 import { createGraphiqlHandler } from './graphiql/graphiql';
 import type { SessionRevocations } from './revocations';
 import type { GatewayContext } from './subgraph-data-source';
@@ -112,6 +113,12 @@ export interface GatewaySettings {
   readonly cache?: EntityCacheSettings;
   /** Longest wait for a subgraph's answer, ms. Default none (the connection's own limits). */
   readonly subgraphTimeoutMs?: number;
+  /**
+   * A directory holding GraphiQL's prebuilt bundle (GRAPHIQL_BUNDLE_DIR; graphiql/bundle.main.ts
+   * writes one, the image has one): served as it is, and start fails when it holds no complete
+   * bundle of these sources. Default none: built at run time (graphiql/bundle.ts).
+   */
+  readonly graphiqlBundleDir?: string;
 }
 
 /** What the `attach` hook gets: the gateway's logger, verifier, limits, budgets, safelist and how it tells a client's address. */
@@ -139,6 +146,8 @@ export interface RunningGateway {
 /** Starts the federation gateway: one GraphQL endpoint over every subgraph, with GraphiQL at GET /graphql. */
 export async function startGateway(settings: GatewaySettings): Promise<RunningGateway> {
   const logger = settings.logger ?? createLogger('gateway');
+  // Read and checked before anything else starts, so that a wrong directory stops the gateway at once.
+  const graphiqlBundle = settings.graphiqlBundleDir === undefined ? undefined : await readPrebuiltBundle(settings.graphiqlBundleDir);
   collectProcessMetrics();
   initTracingFromEnv('gateway');
   // @apollo/gateway reports usage metrics to Apollo's servers (and probes cloud metadata endpoints
@@ -243,7 +252,7 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
   });
   await apollo.start();
   let ready = false;
-  const graphiql = createGraphiqlHandler({ endpointPath: '/graphql', logger, prepare: production });
+  const graphiql = createGraphiqlHandler({ endpointPath: '/graphql', logger, prepare: production, ...(graphiqlBundle ? { bundle: graphiqlBundle } : {}) });
   app.use((req, res, next) => (graphiql(req, res) ? undefined : next()));
   if (settings.metricsHandler) app.get('/metrics', settings.metricsHandler);
   mountOperationalRoutes(app, 'gateway', async () => ready && revocationsReplayed, { logger });

@@ -48,6 +48,8 @@ async function main(): Promise<void> {
     ...edgeSettings(cfg),
     nodeEnv: cfg.NODE_ENV,
     drainTimeoutMs: cfg.DRAIN_TIMEOUT_MS,
+    // GraphiQL's bundle built ahead of time (the image's), else built at run time.
+    ...(cfg.GRAPHIQL_BUNDLE_DIR ? { graphiqlBundleDir: cfg.GRAPHIQL_BUNDLE_DIR } : {}),
     logger,
     // GraphQL subscriptions over graphql-ws on the same port and path.
     attach: attachSubscriptions({ internalAuthSecret: cfg.INTERNAL_AUTH_SECRET, internalRequestTtlSeconds: cfg.INTERNAL_REQUEST_TTL_SECONDS }),

@@ -6,8 +6,8 @@
 //   GET <assetsPath>/<name>?v=<hash>                                           -> static assets
 //
 // The assets are the esbuild bundle of browser/main.js (bundle.ts: the page script and stylesheet,
-// Monaco's codicon font and its three web workers), built on the first request for the page or an
-// asset and cached on disk by content hash. Each asset is hashed once when loaded; compressed
+// Monaco's codicon font and its three web workers): a prebuilt one when given (`bundle`, the
+// image's), else built on the first request for the page or an asset and cached on disk by content hash. Each asset is hashed once when loaded; compressed
 // variants (br, gzip) are made lazily once per asset and kept. Asset URLs carry the content hash
 // (`?v=`, or a hash in the name for the font the stylesheet refers to), so they are served
 // `immutable`; every response also has a strong ETag.
@@ -39,6 +39,12 @@ export interface GraphiqlOptions extends BundleOptions {
    * open GraphiQL never pay for it).
    */
   prepare?: boolean;
+  /**
+   * A bundle loaded already (bundle.ts `readPrebuiltBundle`, the image's): served as it is, nothing
+   * is built or cached and esbuild is never loaded. Default none: built (or read from the cache) on
+   * first use.
+   */
+  bundle?: GraphiqlBundle;
 }
 
 export const DEFAULT_QUERY = `{
@@ -282,7 +288,7 @@ export function createGraphiqlHandler(
   const load = (): Promise<Loaded> => {
     loading ??= (async () => {
       const started = Date.now();
-      const bundle = await graphiqlBundle(bundleOptions);
+      const bundle = options.bundle ?? (await graphiqlBundle(bundleOptions));
       const assets = assetsOf(bundle);
       const html = page(assets);
       options.logger?.info({ source: bundle.source, key: bundle.key, ms: Date.now() - started }, 'GraphiQL bundle ready');
