@@ -12,7 +12,8 @@
 # project has no build step). Arguments after the image name are passed to main.ts, so
 # `docker run shop-catalog migrate` applies the migrations and exits (the Kubernetes init container).
 # The final stage is distroless (no shell, no package manager), runs as uid 65532 and holds only the
-# production dependencies of the one workspace plus the sources it loads.
+# production dependencies of the one workspace plus the sources it loads (and, for the gateway,
+# GraphiQL's browser bundle built in the graphiql stage).
 
 # The current Node.js LTS line, as in CI (scripts/ensure-node.sh).
 ARG NODE_MAJOR=24
@@ -70,12 +71,27 @@ RUN set -eu; test -f "${WORKSPACE}/src/main.ts" || { echo "no ${WORKSPACE}/src/m
     cp package.json /out/; \
     if [ "${WORKSPACE}" = gateway ]; then mkdir -p /out/schema && cp schema/supergraph.graphql /out/schema/; fi
 
+# --- graphiql: the gateway's GraphiQL browser bundle, built once here by the gateway's own build
+# (gateway/src/graphiql/bundle.ts, through bundle.main.ts) instead of by esbuild in every pod at
+# start (7-14 s, a ~430 MB peak: docs/notes/graphiql.md). The same dependencies and sources as the
+# runtime, so the bundle's key (esbuild's version, the build options, the browser sources, the
+# lockfile) is the one the gateway checks at start. Other services get an empty directory.
+FROM deps AS graphiql
+ARG WORKSPACE
+COPY --from=sources /out/ /app/
+RUN set -eu; mkdir -p /graphiql; \
+    if [ "${WORKSPACE}" = gateway ]; then node --import tsx gateway/src/graphiql/bundle.main.ts /graphiql; fi
+
 # --- runtime
 FROM ${RUNTIME_IMAGE} AS runtime
 ARG WORKSPACE
 ENV NODE_ENV=production
 COPY --from=deps /app/ /app/
 COPY --from=sources /out/ /app/
+# The gateway serves this bundle as it is (GRAPHIQL_BUNDLE_DIR; it stops at start if the bundle is
+# missing or of other sources); no other service reads the setting.
+COPY --from=graphiql /graphiql/ /app/graphiql/
+ENV GRAPHIQL_BUNDLE_DIR=/app/graphiql
 WORKDIR /app/${WORKSPACE}
 # The distroless "nonroot" user; numeric so that Kubernetes' runAsNonRoot can verify it. Files stay
 # owned by root: the service cannot modify its own code. tsx needs a writable /tmp (an emptyDir

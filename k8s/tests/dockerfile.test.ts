@@ -116,10 +116,30 @@ describe('Dockerfile', () => {
     expect(kinds.has('RUN')).toBe(false);
     expect(kinds.has('ADD')).toBe(false);
     const copies = finalStage.instructions.filter((i) => i.keyword === 'COPY');
-    expect(copies.map((c) => /--from=(\S+)/.exec(c.args)?.[1]).sort()).toEqual(['deps', 'sources']);
+    expect(copies.map((c) => /--from=(\S+)/.exec(c.args)?.[1]).sort()).toEqual(['deps', 'graphiql', 'sources']);
     const install = stage('deps').instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args).join(' ');
     expect(install).toMatch(/npm ci\b[^;&]*--omit=dev/);
     expect(install).toMatch(/npm ci\b[^;&]*--workspace/);
+  });
+
+  it('should build GraphiQL’s bundle once, in the gateway image, with the gateway’s own build, where the runtime’s GRAPHIQL_BUNDLE_DIR points', () => {
+    const graphiql = stage('graphiql');
+    // On the production dependencies and the sources the runtime gets, nothing else.
+    expect(graphiql.from).toBe('deps');
+    expect(graphiql.instructions.filter((i) => i.keyword === 'COPY').map((i) => i.args)).toEqual(['--from=sources /out/ /app/']);
+    const run = graphiql.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args).join(' ');
+    const built = /if \[ "\$\{WORKSPACE\}" = gateway \]; then (node --import tsx (\S+)) (\S+); fi/.exec(run);
+    expect(built).not.toBeNull();
+    const [, command, script, out] = built as unknown as [string, string, string, string];
+    expect(run).toContain(`mkdir -p ${out};`);
+    // The command the gateway names when it refuses a directory, running the gateway's build (bundle.ts).
+    expect(readFileSync(path.join(REPO_ROOT, 'gateway/src/graphiql/bundle.ts'), 'utf8')).toContain(`PREBUILD_COMMAND = '${command}'`);
+    expect(readFileSync(path.join(REPO_ROOT, script), 'utf8')).toMatch(/import \{ writePrebuiltBundle \} from '\.\/bundle'/);
+    // The runtime copies it and points the gateway at it (gateway/src/config.ts reads the setting).
+    const dir = finalStage.instructions.flatMap((i) => (i.keyword === 'ENV' ? [/^GRAPHIQL_BUNDLE_DIR=(\S+)$/.exec(i.args)?.[1]] : [])).find(Boolean);
+    expect(dir).toBeDefined();
+    expect(finalStage.instructions.filter((i) => i.keyword === 'COPY').map((i) => i.args)).toContain(`--from=graphiql ${out}/ ${dir}/`);
+    expect(readFileSync(path.join(REPO_ROOT, 'gateway/src/config.ts'), 'utf8')).toMatch(/^\s+GRAPHIQL_BUNDLE_DIR: /m);
   });
 
   it('should start main.ts through tsx and pass the container arguments to it (`migrate`)', () => {
@@ -168,6 +188,8 @@ describe('Dockerfile', () => {
         expect({ service: s.name, copied: copied.sort() }).toEqual({ service: s.name, copied: expected.sort() });
         expect(existsSync(path.join(out, s.dir, 'src/main.ts'))).toBe(true);
         for (const dir of copied) expect({ dir, tests: existsSync(path.join(out, dir, 'tests')) }).toEqual({ dir, tests: false });
+        // What the graphiql stage builds from: the bundler and the browser sources.
+        if (s.kind === 'gateway') for (const file of ['src/graphiql/bundle.main.ts', 'src/graphiql/browser/main.js']) expect({ file, copied: existsSync(path.join(out, s.dir, file)) }).toEqual({ file, copied: true });
       } finally {
         rmSync(out, { recursive: true, force: true });
       }
