@@ -36,6 +36,8 @@ export interface LoadOptions {
    * `me` with orders 15 %, signed in) with no writes.
    */
   readonly mix?: 'shopper' | 'storefront';
+  /** Only these kinds of the mix (their weights kept), e.g. `['me with orders']`: one operation's cost alone. */
+  readonly only?: readonly string[];
   /** Called about once a second (the progress line). */
   readonly onProgress?: (progress: LoadProgress) => void;
 }
@@ -258,6 +260,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
       },
       { kind: 'me with orders', weight: customers.length ? 15 : 0, op: () => asCustomer(async (c) => expectOk(await gql(url, '{ me { id email orders(first: 5) { totalCount edges { node { id status } } } } }', undefined, c.token, c.agent))) },
     );
+  }
+  if (options.only?.length) {
+    const unknown = options.only.filter((k) => !mix.some((m) => m.kind === k));
+    if (unknown.length) throw new Error(`--only: no ${unknown.join(', ')} in this mix (it has ${mix.map((m) => m.kind).join(', ')})`);
+    for (const m of mix) if (!options.only.includes(m.kind)) m.weight = 0;
   }
   const totalWeight = mix.reduce((n, m) => n + m.weight, 0);
   const choose = (): (typeof mix)[number] => {
