@@ -83,7 +83,7 @@ runLoad({
         ...rows,
         '',
         ...(s.skipped.length ? [`Skipped: ${s.skipped.join('; ')}`] : []),
-        ...(s.errorSamples.length ? ['Unexpected answers (first few):', ...s.errorSamples.map((e) => `  ${e}`)] : []),
+        ...(s.errorSamples.length ? ['Unexpected answers (the first two of each kind):', ...s.errorSamples.map((e) => `  ${e}`)] : []),
         '',
       ].join('\n'),
     );
