@@ -36,6 +36,8 @@ export interface LoadOptions {
    * `me` with orders 15 %, signed in) with no writes.
    */
   readonly mix?: 'shopper' | 'storefront';
+  /** Only these kinds of the mix (their weights kept), e.g. `['me with orders']`: one operation's cost alone. */
+  readonly only?: readonly string[];
   /** Called about once a second (the progress line). */
   readonly onProgress?: (progress: LoadProgress) => void;
 }
@@ -70,7 +72,7 @@ export interface LoadSummary {
   readonly subscriptionEvents: number;
   /** How orders were placed: `placeOrder`, or `cart+checkout` when the schema has carts. */
   readonly checkoutPath: string;
-  /** First few unexpected answers, for a person to read. */
+  /** The first two unexpected answers of each kind, for a person to read. */
   readonly errorSamples: readonly string[];
   readonly skipped: readonly string[];
 }
@@ -259,6 +261,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
       { kind: 'me with orders', weight: customers.length ? 15 : 0, op: () => asCustomer(async (c) => expectOk(await gql(url, '{ me { id email orders(first: 5) { totalCount edges { node { id status } } } } }', undefined, c.token, c.agent))) },
     );
   }
+  if (options.only?.length) {
+    const unknown = options.only.filter((k) => !mix.some((m) => m.kind === k));
+    if (unknown.length) throw new Error(`--only: no ${unknown.join(', ')} in this mix (it has ${mix.map((m) => m.kind).join(', ')})`);
+    for (const m of mix) if (!options.only.includes(m.kind)) m.weight = 0;
+  }
   const totalWeight = mix.reduce((n, m) => n + m.weight, 0);
   const choose = (): (typeof mix)[number] => {
     let x = random() * totalWeight;
@@ -308,7 +315,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
         if (!result.ok) {
           errors++;
           errorsByKind.set(kind, (errorsByKind.get(kind) ?? 0) + 1);
-          if (errorSamples.length < 5) errorSamples.push(`${kind}: ${result.detail ?? ''}`);
+          // The first two of each kind (a burst of one kind must not hide another's, a failed checkout behind sign-ins).
+          if ((errorsByKind.get(kind) ?? 0) <= 2) errorSamples.push(`${kind}: ${result.detail ?? ''}`);
         }
       })
       .finally(() => {

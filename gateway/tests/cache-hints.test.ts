@@ -1,7 +1,7 @@
 /**
  * What the entity cache may keep, decided from the cache hints of our own composed supergraph:
- * public catalog lists and stock levels, never a user's data or anything a subgraph marked
- * PRIVATE, and for how long.
+ * public catalog lists and stock levels, the public fields of a review's author, never a user's
+ * own data (`me`, e-mails, orders) or anything a subgraph marked PRIVATE, and for how long.
  */
 import { parse } from 'graphql';
 import { compose } from '@shop/schema/composition';
@@ -38,11 +38,29 @@ describe('cache hints of the supergraph', () => {
     expect(hints.policyOf(parse('query ($id: ID!) { product(id: $id) { id: name } }'), apiSchema, CAP_MS, 'catalog')).toBeNull();
   });
 
-  it('should allow a reference to a user (its id) under public data, but never the user’s own fields', () => {
+  it('should allow a reference to a user under public data, and only the user’s public fields (id, username, createdAt)', () => {
     expect(policy('query ($id: ID!) { product(id: $id) { reviews(first: 3) { edges { node { rating author { __typename id } } } } } }')?.kind).toBe('root');
-    expect(policy(entities('... on User { username }'))).toBeNull();
-    expect(policy(entities('... on User { orders(first: 1) { totalCount } }'))).toBeNull();
-    expect(policy('{ me { id email } }')).toBeNull();
+    expect(policy(entities('... on User { username }'))).toMatchObject({ kind: 'entities', maxAgeMs: 300_000, fields: ['username'] });
+    expect(policy(entities('... on User { id username createdAt }'))).toMatchObject({ kind: 'entities', maxAgeMs: 300_000 });
+    for (const field of ['email', 'firstName', 'phone', 'roles', 'emailVerified', 'addresses { city }', 'orders(first: 1) { totalCount }', 'recommendedProducts { id }']) {
+      expect(policy(entities(`... on User { username ${field} }`))).toBeNull();
+    }
+    // The product page of the storefront, review authors' usernames included: one public answer.
+    const page = 'query ($id: ID!) { product(id: $id) { id name price { amount } inventory { available } reviews(first: 3) { edges { node { rating comment author { username } } } } similar(first: 4) { id name } } }';
+    expect(policy(page)).toMatchObject({ kind: 'root', maxAgeMs: 30_000 });
+    expect(policy(page.replace('author { username }', 'author { username email }'))).toBeNull();
+  });
+
+  it('should never cache `me` or any user looked up at the root, even with only public fields selected', () => {
+    for (const query of ['{ me { id } }', '{ me { id username createdAt } }', '{ me { id email } }', 'query ($id: ID!) { user(id: $id) { username } }', '{ __typename me { id } }']) expect(policy(query)).toBeNull();
+    // Without users' PRIVATE hints the root rule alone refuses them: a root field needs a hint of its own.
+    const unmarkedSdl = supergraphSdl.replace(/(me: User @join__field\(graph: USERS\)) @cacheControl\(scope: PRIVATE\)/, '$1');
+    expect(unmarkedSdl).not.toBe(supergraphSdl);
+    const unmarked = CacheHints.fromSupergraph(unmarkedSdl);
+    expect(unmarked.policyOf(parse('{ me { id username } }'), apiSchema, CAP_MS)).toBeNull();
+    expect(unmarked.policyOf(parse('{ products(first: 2) { edges { node { id } } } }'), apiSchema, CAP_MS)).not.toBeNull();
+    // A fragment at the root: not cacheable (its fields' hints are not looked at).
+    expect(policy('{ ... on Query { products(first: 2) { edges { node { id } } } } }')).toBeNull();
   });
 
   it('should never cache mutations, unhinted root fields, or anything marked PRIVATE', () => {

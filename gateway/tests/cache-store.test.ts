@@ -50,6 +50,20 @@ describe('the cache stores', () => {
     expect((await store.read(['list'], []))[0]).toEqual({ ...list, outdatedAt: 4_000 });
   });
 
+  it.each(['memory', 'redis'] as const)('should give every reader its own copy of an entry (%s)', async (kind) => {
+    // The executor merges other subgraphs' answers into what a fetch returns: neither the writer's
+    // later changes nor a reader's may reach the stored entry (an erased author's username would
+    // stay in catalog's cached answer).
+    const store: CacheStore = kind === 'memory' ? new MemoryCacheStore() : new RedisCacheStore(redis, `copies-${run}:`);
+    const value = { product: { reviews: [{ author: { __typename: 'User', id: 'u1' } }] } };
+    await store.write([['page', { value, fetchedAt: 1_000, tags: ['catalog:Product:p1'] }]], 60_000);
+    value.product.reviews[0]!.author = { ...value.product.reviews[0]!.author, username: 'written later' } as never;
+    const first = (await store.read(['page'], []))[0]!.value as typeof value;
+    expect(first).toEqual({ product: { reviews: [{ author: { __typename: 'User', id: 'u1' } }] } });
+    (first.product.reviews[0]!.author as Record<string, unknown>)['username'] = 'merged by a reader';
+    expect((await store.read(['page'], []))[0]!.value).toEqual({ product: { reviews: [{ author: { __typename: 'User', id: 'u1' } }] } });
+  });
+
   it('should never let two prefixes see each other’s entries or marks', async () => {
     const a = new RedisCacheStore(redis, staging);
     const b = new RedisCacheStore(redis, production);

@@ -7,7 +7,10 @@
  * field's own hint, else the hint of the object type it belongs to; value types such as Money
  * inherit their parent's). Entity types never inherit: an entity without a hint of its own (User,
  * Order) is user-bound unless its owner says otherwise, and only its key (`id`, `__typename`) may
- * appear under a public parent (a reference). `scope: PRIVATE` anywhere makes the fetch uncacheable.
+ * appear under a public parent (a reference), or with its public fields hinted one by one (User's
+ * id, username, createdAt). A root field is cacheable only with a hint of its own: whether its
+ * answer is the same for every caller is the root field's to say (`me` answers per caller, with
+ * fields that are public by their hints). `scope: PRIVATE` anywhere makes the fetch uncacheable.
  * The fetch's age limit is the smallest hint it touches.
  */
 import type { ConstArgumentNode, DefinitionNode, DocumentNode, FieldNode, FragmentDefinitionNode, GraphQLSchema, SelectionNode, SelectionSetNode } from 'graphql';
@@ -124,7 +127,12 @@ export class CacheHints {
       }
     } else {
       const root = schema.getQueryType()?.name ?? 'Query';
-      for (const s of operation.selectionSet.selections) if (s.kind === Kind.FIELD) fields.push(s.alias?.value ?? s.name.value);
+      for (const s of operation.selectionSet.selections) {
+        // A root field without a hint of its own (`me`, `user(id:)`), or a fragment at the root: not cacheable.
+        if (s.kind !== Kind.FIELD) return null;
+        if (s.name.value !== '__typename' && !this.fieldHints.has(`${root}.${s.name.value}`)) return null;
+        fields.push(s.alias?.value ?? s.name.value);
+      }
       maxAge = walker.selectionAge(root, operation.selectionSet, undefined);
     }
     if (maxAge === null || !Number.isFinite(maxAge) || maxAge <= 0) return null;

@@ -14,13 +14,18 @@
  * | catalog.review-added.v1 | the product in catalog (rating, reviews), catalog's lists (rating order and filter) |
  * | catalog.product-availability-changed.v1 | catalog's lists (the inStock filter and facet): published by catalog once *its* read model changed, so a list fetched before it is outdated, one fetched after it already shows the change |
  * | inventory.stock-changed.v1 / low-stock.v1 | the product's stock in inventory |
+ * | users.user-updated.v1 / users.account-erased.v1 | the account in users (its public username and createdAt, cached under review authors): every update, whichever fields it names, so a field made public later is covered too |
+ *
+ * Erasure is the case that matters: once its event is delivered, no cached answer shows the
+ * erased account's username (users answers the "deleted user" placeholder, or catalog the
+ * anonymous author id it wrote instead).
  *
  * The group starts at the end of the log: entries are only ever outdated by events that come after
  * them, and a process starts with an empty in-process store (a shared one keeps the marks).
  */
 import type { Consumer, EventBus, Logger } from '@shop/platform';
 import { histogram, parseEnvelope } from '@shop/platform';
-import { CATALOG_PRODUCT_TOPIC, INVENTORY_STOCK_TOPIC, LowStock, ProductAvailabilityChanged, ProductCreated, ProductDeleted, ProductUpdated, ReviewAdded, StockChanged } from '@shop/events';
+import { AccountErased, CATALOG_PRODUCT_TOPIC, INVENTORY_STOCK_TOPIC, LowStock, ProductAvailabilityChanged, ProductCreated, ProductDeleted, ProductUpdated, ReviewAdded, StockChanged, UserUpdated, USERS_USER_TOPIC } from '@shop/events';
 import { ALL_TAG } from './cache-store';
 import type { EntityCache } from './entity-cache';
 import { entityTag, listTag } from './entity-cache';
@@ -33,8 +38,8 @@ const delay = histogram({
 
 /** The tags an event outdates, or none for events that change nothing cached. */
 export function tagsOf(type: string, data: unknown): string[] {
-  const productId = typeof data === 'object' && data !== null && 'productId' in data ? (data as { productId: unknown }).productId : undefined;
-  const known = typeof productId === 'string' && productId.length > 0;
+  const productId = idIn(data, 'productId');
+  const known = productId !== undefined;
   switch (type) {
     case ProductCreated.type:
     case ProductUpdated.type:
@@ -46,9 +51,20 @@ export function tagsOf(type: string, data: unknown): string[] {
     case StockChanged.type:
     case LowStock.type:
       return known ? [entityTag('inventory', 'Product', productId)] : [ALL_TAG];
+    case UserUpdated.type:
+    case AccountErased.type: {
+      const userId = idIn(data, 'userId');
+      return userId !== undefined ? [entityTag('users', 'User', userId)] : [ALL_TAG];
+    }
     default:
       return [];
   }
+}
+
+/** The non-empty string id `data[field]`, or undefined. */
+function idIn(data: unknown, field: string): string | undefined {
+  const value = typeof data === 'object' && data !== null && field in data ? (data as Record<string, unknown>)[field] : undefined;
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
 }
 
 /** A running invalidation feed. */
@@ -56,11 +72,11 @@ export interface InvalidationFeed {
   stop(): Promise<void>;
 }
 
-/** Follows the catalog and stock topics into `cache`; fresh answers are served while it runs. */
+/** Follows the catalog, stock and user topics into `cache`; fresh answers are served while it runs. */
 export async function followInvalidations(cache: EntityCache, options: { readonly bus: EventBus; readonly logger: Logger; readonly instanceId?: string }): Promise<InvalidationFeed> {
   const consumer: Consumer = await options.bus.subscribe({
     groupId: `gateway.cache.${options.instanceId ?? Math.random().toString(36).slice(2, 10)}`,
-    topics: [CATALOG_PRODUCT_TOPIC, INVENTORY_STOCK_TOPIC],
+    topics: [CATALOG_PRODUCT_TOPIC, INVENTORY_STOCK_TOPIC, USERS_USER_TOPIC],
     fromBeginning: false,
     maxAttempts: 1,
     handle: async (message) => {

@@ -41,10 +41,22 @@ export interface CacheStore {
 /** The tag every entry is checked against: marking it outdates everything (a lost invalidation). */
 export const ALL_TAG = '*';
 
-/** The in-process store: an LRU of entries (at most `maxEntries`, default 50 000) and one of marks. */
+/** An entry as the in-process store keeps it: its value as JSON text. */
+interface KeptEntry extends Omit<CacheEntry, 'value'> {
+  readonly json: string;
+}
+
+/**
+ * The in-process store: an LRU of entries (at most `maxEntries`, default 50 000) and one of marks.
+ * Values are kept as JSON text, as Redis keeps them, so every reader gets its own copy and a
+ * writer may go on changing what it wrote: the gateway's executor merges the other subgraphs'
+ * answers into the objects a fetch returns (a review author's username into catalog's cached
+ * answer), and a shared object would keep that merged data, and serve it after the entity it
+ * came from was changed or erased.
+ */
 export class MemoryCacheStore implements CacheStore {
   readonly kind = 'memory';
-  private readonly entries: LRUCache<string, CacheEntry>;
+  private readonly entries: LRUCache<string, KeptEntry>;
   private readonly marks: LRUCache<string, number>;
 
   constructor(maxEntries = 50_000) {
@@ -74,7 +86,7 @@ export class MemoryCacheStore implements CacheStore {
         const at = this.marks.get(tag);
         if (at !== undefined && at > outdatedAt) outdatedAt = at;
       }
-      return { ...entry, outdatedAt };
+      return { value: JSON.parse(entry.json) as unknown, fetchedAt: entry.fetchedAt, tags: entry.tags, outdatedAt };
     });
   }
 
@@ -83,7 +95,7 @@ export class MemoryCacheStore implements CacheStore {
   }
 
   write(entries: ReadonlyArray<readonly [string, CacheEntry]>, ttlMs: number): Promise<void> {
-    for (const [key, entry] of entries) this.entries.set(key, entry, { ttl: ttlMs });
+    for (const [key, entry] of entries) this.entries.set(key, { json: JSON.stringify(entry.value), fetchedAt: entry.fetchedAt, tags: entry.tags }, { ttl: ttlMs });
     return Promise.resolve();
   }
 

@@ -225,6 +225,12 @@ describe('the orders saga (orders alone; the test plays catalog and inventory)',
     expect(next.data._entities[0].orders.edges[0].node.id).not.toBe(a.orders.edges[1].node.id);
     const asBob = await h.gql(entities, { reps: [{ __typename: 'User', id: alice.userId }] }, bob);
     expect(asBob.errors?.[0]?.extensions?.['code']).toBe('FORBIDDEN');
+    // No order at all, and past the last page: no edges, the total still counted (one statement per batch).
+    const nobody = customer();
+    const none = await h.gql(entities, { reps: [{ __typename: 'User', id: nobody.userId }] }, nobody);
+    expect(none.data._entities[0].orders).toMatchObject({ totalCount: 0, edges: [], pageInfo: { hasNextPage: false, endCursor: null } });
+    const past = await h.gql(entities.replace('orders(first: 2)', `orders(first: 2, after: "${b.orders.pageInfo.endCursor}")`), { reps: [{ __typename: 'User', id: bob.userId }] }, bob);
+    expect(past.data._entities[0].orders).toMatchObject({ totalCount: 1, edges: [], pageInfo: { hasNextPage: false } });
     await h.publish(StockRejected, bobOrder.id, { orderId: bobOrder.id, shortages: [] });
   });
 

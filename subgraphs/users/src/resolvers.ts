@@ -61,8 +61,11 @@ export const resolvers: GraphQLResolverMap<UsersContext> = {
     expiresAt: (p: AuthResult) => p.expiresAt.toISOString(),
   },
   User: {
-    // Reviews of erased accounts name an anonymous id: they show the "deleted user" placeholder.
-    __resolveReference: (ref: { id: string }, ctx: UsersContext) => (isErasedUserId(ref.id) ? deletedUser(ref.id) : ctx.loaders.user.load(ref.id)),
+    // Reviews of erased accounts name an anonymous id: they show the "deleted user" placeholder. So
+    // does the account's own id once its row is gone, until catalog has replaced it (its consumer of
+    // the erasure may come later) or while a gateway still holds catalog's answer with it: the page
+    // shows the review by a deleted user, never an error, and never the old username.
+    __resolveReference: async (ref: { id: string }, ctx: UsersContext) => (isErasedUserId(ref.id) ? deletedUser(ref.id) : ((await ctx.loaders.user.load(ref.id)) ?? deletedUser(ref.id))),
     // Public: id, username, createdAt (what a review shows about its author). The rest is private.
     createdAt: (u: User) => u.createdAt.toISOString(),
     email: privateField('email'),

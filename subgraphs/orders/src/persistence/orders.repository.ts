@@ -125,25 +125,32 @@ export class OrdersRepository {
   }
 
   /**
-   * One page of orders for each of several users in a single query (the `User.orders` DataLoader):
-   * a window function numbers each user's orders, newest first.
+   * One page of orders for each of several users, with each user's total, in one statement (the
+   * `User.orders` DataLoader; `me { orders }` on every storefront page): per user, its count and
+   * its newest `first` orders after the cursor (a LATERAL lookup on `orders_by_user`). A user with
+   * no order on the page still answers one row (the order columns null) carrying the total.
    */
   async pageByUsers(userIds: readonly string[], first: number, after: OrderCursor | null): Promise<OrderPage[]> {
     const rows = (await this.ds.query(
-      `SELECT * FROM (
-         SELECT ${ORDER_COLUMNS}, row_number() OVER (PARTITION BY o.user_id ORDER BY o.created_at DESC, o.id DESC) AS rn
-         FROM orders o
-         WHERE o.user_id = ANY($1) AND ($2::timestamptz IS NULL OR (o.created_at, o.id) < ($2::timestamptz, $3::uuid))
-       ) t WHERE t.rn <= $4 ORDER BY t."createdAt" DESC, t.id DESC`,
+      `SELECT u.user_id AS "pageOf", t.n AS "orderCount", p.*
+       FROM unnest($1::text[]) WITH ORDINALITY AS u(user_id, n)
+       CROSS JOIN LATERAL (SELECT count(*)::int AS n FROM orders WHERE user_id = u.user_id) t
+       LEFT JOIN LATERAL (
+         SELECT ${ORDER_COLUMNS} FROM orders o
+         WHERE o.user_id = u.user_id AND ($2::timestamptz IS NULL OR (o.created_at, o.id) < ($2::timestamptz, $3::uuid))
+         ORDER BY o.created_at DESC, o.id DESC LIMIT $4
+       ) p ON true
+       ORDER BY u.n, p."createdAt" DESC, p.id DESC`,
       [userIds, after?.createdAt ?? null, after?.id ?? null, first],
-    )) as Array<OrderRow & { rn: string }>;
-    const totals = (await this.ds.query('SELECT user_id AS "userId", count(*)::int AS total FROM orders WHERE user_id = ANY($1) GROUP BY user_id', [userIds])) as Array<{
-      userId: string;
-      total: number;
-    }>;
-    const totalOf = new Map(totals.map((t) => [t.userId, t.total]));
-    const grouped = groupBy(userIds, rows, (r) => r.userId);
-    return userIds.map((id, i) => ({ rows: grouped[i]!.map(({ rn: _rn, ...row }) => row as OrderRow), total: totalOf.get(id) ?? 0 }));
+    )) as Array<OrderRow & { pageOf: string; orderCount: number }>;
+    const pages = new Map<string, { rows: OrderRow[]; total: number }>(userIds.map((id) => [id, { rows: [], total: 0 }]));
+    for (const { pageOf, orderCount, ...row } of rows) {
+      const page = pages.get(pageOf);
+      if (!page) continue;
+      page.total = orderCount;
+      if (row.id !== null) page.rows.push(row as OrderRow);
+    }
+    return userIds.map((id) => pages.get(id)!);
   }
 
   /**
