@@ -28,7 +28,7 @@ import { PersistedOperations } from './persisted-operations';
 import { admitPersistedOperations, resolvePersistedOperations } from './persisted-operations.plugin';
 import type { RateLimitSettings } from './rate-limits';
 import { RateLimits, watchStore } from './rate-limits';
-import { rateLimitOperations, rateLimitRequests } from './rate-limit.plugin';
+import { chargeRequest, rateLimitOperations, rateLimitRequests } from './rate-limit.plugin';
 import type { CoalescingSettings } from './coalescing';
 import { coalescingGateway } from './coalescing';
 import type { GatewayExecutorKind } from './execution/own-executor';
@@ -41,6 +41,7 @@ import type { EntityCacheSettings } from './cache/entity-cache';
 import { EntityCache } from './cache/entity-cache';
 import { StaleAnswers } from './cache/stale-answers';
 import { answerCachedResponses, cacheResponses } from './cache/response-cache.plugin';
+import { CachedAnswerLane } from './cache/response-cache-http';
 
 /** How long a starting gateway waits for Redis before it serves with in-memory budgets. */
 const REDIS_CONNECT_WAIT_MS = 5_000;
@@ -212,7 +213,10 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
     }
     return identity;
   };
-  const httpServer = http.createServer(app);
+  // Cached answers of repeated POSTs, before Express (cache/response-cache-http.ts).
+  const address = (req: http.IncomingMessage): string | undefined => (settings.trustProxy === undefined ? req.socket.remoteAddress : clientAddress(req));
+  const lane = new CachedAnswerLane({ cache, identify, charge: (req) => chargeRequest(rateLimits, identify, address(req), req), logger });
+  const httpServer = http.createServer(lane.listener(app));
   httpServer.keepAliveTimeout = 65_000;
   // Revoked sessions: replay users' session events before reporting ready.
   const revocationFeed = settings.revocations && settings.bus ? await settings.revocations.follow({ bus: settings.bus, logger, ...(settings.instanceId ? { instanceId: settings.instanceId } : {}) }) : undefined;
@@ -262,13 +266,13 @@ export async function startGateway(settings: GatewaySettings): Promise<RunningGa
   const attached = settings.attach?.(httpServer, gateway, { logger, verifier: settings.verifier, limits, production, rateLimits, persistedOperations: persisted, clientAddress, ...(settings.revocations ? { revocations: settings.revocations } : {}) });
   app.use(
     '/graphql',
-    ...graphqlBody({ limitBytes: limits.maxBodyBytes }),
+    ...graphqlBody({ limitBytes: limits.maxBodyBytes, onBody: lane.keepBody }),
     // SSE and multipart subscriptions are answered here, charged once by the subscription guards.
     ...(attached?.http ? [attached.http] : []),
     rateLimitRequests(rateLimits, identify, (req) => req.ip ?? req.socket.remoteAddress),
     resolvePersistedOperations(persisted),
     // Fresh whole answers of public operations, from their stored JSON text (cache/response-cache.plugin.ts).
-    answerCachedResponses(cache, identify),
+    answerCachedResponses(cache, identify, lane),
     expressMiddleware(apollo, {
       context: async ({ req }) => {
         const identity = await identify(req);

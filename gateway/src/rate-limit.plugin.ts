@@ -20,8 +20,7 @@ export function rateLimitRequests(limits: RateLimits, identify: (req: http.Incom
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     try {
       if (req.method === 'OPTIONS') return next();
-      const identity = await identify(req).catch(() => null);
-      const verdict = await limits.charge(limits.callerOf(identity, clientAddress(req)), 'requests', 1, 'http');
+      const verdict = charged.has(req) ? charged.get(req) : await chargeRequest(limits, identify, clientAddress(req), req);
       if (!verdict) return next();
       res.set(rateLimitHeaders(verdict));
       if (verdict.allowed) return next();
@@ -30,6 +29,21 @@ export function rateLimitRequests(limits: RateLimits, identify: (req: http.Incom
       next(error);
     }
   };
+}
+
+/** Requests already charged their point of `requests` before Express (the cached answers' handler, cache/response-cache-http.ts), with the verdict. */
+const charged = new WeakMap<http.IncomingMessage, Verdict | null>();
+
+/**
+ * Takes the request's point of its caller's `requests` budget (what {@link rateLimitRequests}
+ * does for every request), and remembers it: when the request then goes on to
+ * rateLimitRequests, it is not charged again and gets this verdict's headers or refusal.
+ */
+export async function chargeRequest(limits: RateLimits, identify: (req: http.IncomingMessage) => Promise<Identity | null>, address: string | undefined, req: http.IncomingMessage): Promise<Verdict | null> {
+  const identity = await identify(req).catch(() => null);
+  const verdict = await limits.charge(limits.callerOf(identity, address), 'requests', 1, 'http');
+  charged.set(req, verdict);
+  return verdict;
 }
 
 /**

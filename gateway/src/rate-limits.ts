@@ -96,6 +96,8 @@ export class RateLimits {
   /** Per-process counters used while the cluster's primary does not answer (cluster mode only). */
   private readonly insurance = new Map<RateLimiterAbstract, RateLimiterAbstract>();
   private readonly exempt = new BlockList();
+  /** Whether each recent address is exempt (the BlockList's answer, once per address). */
+  private readonly exemptions = new Map<string, boolean>();
 
   private constructor(
     readonly settings: Required<RateLimitSettings>,
@@ -199,8 +201,13 @@ export class RateLimits {
   }
 
   private isExempt(address: string): boolean {
-    const family = isIP(address);
-    return family !== 0 && this.exempt.check(address, family === 6 ? 'ipv6' : 'ipv4');
+    let exempt = this.exemptions.get(address);
+    if (exempt === undefined) {
+      const family = isIP(address);
+      exempt = family !== 0 && this.exempt.check(address, family === 6 ? 'ipv6' : 'ipv4');
+      remember(this.exemptions, address, exempt);
+    }
+    return exempt;
   }
 }
 
@@ -231,9 +238,22 @@ export function watchStore(redis: Redis, logger: Logger): void {
   });
 }
 
-/** The address as the budgets see it: IPv4-mapped IPv6 as IPv4, 'unknown' when there is none. */
+/** How many recent addresses and callers keep their normalized address and key (then the memory starts again). */
+const REMEMBERED = 10_000;
+
+/** Sets `key` in a memo of at most {@link REMEMBERED} entries (a full memo starts again: cheaper than an LRU, and only a cost saving). */
+function remember<K, V>(memo: Map<K, V>, key: K, value: V): V {
+  if (memo.size >= REMEMBERED) memo.clear();
+  memo.set(key, value);
+  return value;
+}
+
+const normalized = new Map<string, string>();
+
+/** The address as the budgets see it: IPv4-mapped IPv6 as IPv4, 'unknown' when there is none (parsed once per recent address). */
 function normalizeAddress(address: string | undefined): string {
-  return address && ipaddr.isValid(address) ? ipaddr.process(address).toString() : 'unknown';
+  if (!address) return 'unknown';
+  return normalized.get(address) ?? remember(normalized, address, ipaddr.isValid(address) ? ipaddr.process(address).toString() : 'unknown');
 }
 
 /** One budget per IPv4 address and per IPv6 /64 (what one subscriber line gets); IPv4-mapped IPv6 counts as IPv4. */
@@ -245,10 +265,15 @@ export function clientGroup(address: string | undefined): string {
   return `${parts.map((p) => p.toString(16)).join(':')}::/64`;
 }
 
+const hashedKeys = new Map<string, string>();
+
 function hashKey(caller: Caller): string {
-  // Hashed: neither user ids nor addresses are written to Redis as they are.
-  const raw = caller.kind === 'user' ? `u:${caller.userId}` : `a:${clientGroup(caller.address)}`;
-  return createHash('sha256').update(raw).digest('base64url').slice(0, 22);
+  // Hashed: neither user ids nor addresses are written to Redis as they are (once per recent caller).
+  const raw = caller.kind === 'user' ? `u:${caller.userId}` : `a:${caller.address}`;
+  const known = hashedKeys.get(raw);
+  if (known !== undefined) return known;
+  const key = caller.kind === 'user' ? raw : `a:${clientGroup(caller.address)}`;
+  return remember(hashedKeys, raw, createHash('sha256').update(key).digest('base64url').slice(0, 22));
 }
 
 function addRange(list: BlockList, entry: string): void {

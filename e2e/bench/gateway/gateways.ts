@@ -24,19 +24,26 @@ export const GATEWAY_KINDS = ['ours', 'apollo', 'hive-js', 'hive-rust', 'hive-ru
  * More of ours, for the other scenarios (scenarios.ts): `ours-own` with the own executor of the query
  * plans (GATEWAY_EXECUTOR=own, the default, gateway/src/execution/; `ours` runs @apollo/gateway's, the baseline); `ours-nocoalesce` with request coalescing
  * off; `ours-workers` as a cluster of one worker per core (gateway/src/cluster.ts, as main.ts runs
- * it with GATEWAY_WORKERS), not pinned; `ours-cached` with the entity cache on (cached.ts).
+ * it with GATEWAY_WORKERS), not pinned; `ours-cached` with the entity cache on and the own executor, as shipped (cached.ts).
  */
 export const MORE_KINDS = ['ours-own', 'ours-nocoalesce', 'ours-workers', 'ours-cached'] as const;
-/** Every kind: also `ours-baseline`, ours as of another commit (`--baseline <rev>`), for before/after figures of a change. */
-export type GatewayKind = (typeof GATEWAY_KINDS)[number] | (typeof MORE_KINDS)[number] | 'ours-baseline';
+/**
+ * Every kind: also `ours-baseline`, ours as of another commit (`--baseline <rev>`), for before/after
+ * figures of a change, and `ours-cached-baseline`, the same with the entity cache on (what
+ * `--baseline` adds to a scenario that runs `ours-cached`).
+ */
+export type GatewayKind = (typeof GATEWAY_KINDS)[number] | (typeof MORE_KINDS)[number] | 'ours-baseline' | 'ours-cached-baseline';
+/** Whether a kind runs ours as of the baseline commit. */
+export const isBaseline = (kind: GatewayKind): boolean => kind === 'ours-baseline' || kind === 'ours-cached-baseline';
 /** Whether a kind is our gateway (it verifies access tokens: the load generator signs real ones). */
 export const isOurs = (kind: GatewayKind): boolean => kind.startsWith('ours');
 
 /** What each kind is, for the table. */
 export const GATEWAY_LABELS: Readonly<Record<GatewayKind, string>> = {
   ours: 'ours (@shop/gateway), apollo executor',
-  'ours-cached': 'ours, entity cache on',
+  'ours-cached': 'ours, own executor, cache on',
   'ours-baseline': 'ours, baseline commit',
+  'ours-cached-baseline': 'ours, baseline, cache on',
   'ours-own': 'ours, own executor',
   'ours-nocoalesce': 'ours, coalescing off',
   'ours-workers': 'ours, one worker per core',
@@ -73,6 +80,9 @@ export async function startBenchGateway(o: GatewayStartOptions): Promise<Started
     case 'ours-workers':
       return startOurs(o);
     case 'ours-cached':
+      // As shipped: the own executor (the default), like the cached scenario's uncached row.
+      return startOurs(o, { ...cachedGatewaySettings(), executor: 'own' });
+    case 'ours-cached-baseline':
       return startOurs(o, cachedGatewaySettings());
     case 'ours-own':
       return startOurs(o, { executor: 'own' });
@@ -85,7 +95,7 @@ export async function startBenchGateway(o: GatewayStartOptions): Promise<Started
 
 async function startOurs(o: GatewayStartOptions, extra: Partial<GatewaySettings> = {}): Promise<StartedGateway> {
   // The baseline's sources resolve their own imports (@shop/platform, node_modules) from this checkout.
-  const from = o.kind === 'ours-baseline' && o.baselineDir ? path.join(o.baselineDir, 'gateway/src') : undefined;
+  const from = isBaseline(o.kind) && o.baselineDir ? path.join(o.baselineDir, 'gateway/src') : undefined;
   const { jwtVerifier, SessionRevocations, startGateway } = (await import(from ? path.join(from, 'index.ts') : '@shop/gateway')) as typeof import('@shop/gateway');
   const { attachSubscriptions } = (await import(from ? path.join(from, 'subscriptions/index.ts') : '@shop/gateway/subscriptions')) as typeof import('@shop/gateway/subscriptions');
   const { createLogger } = await import('@shop/platform');
@@ -104,7 +114,7 @@ async function startOurs(o: GatewayStartOptions, extra: Partial<GatewaySettings>
     coalescing: { enabled: o.kind !== 'ours-nocoalesce' },
     // Every row of ours but `ours-own` runs @apollo/gateway's executor (the baseline the own executor is
     // measured against, and what the other scenarios were measured with), whatever GATEWAY_EXECUTOR says; a baseline commit its own default.
-    ...(o.kind === 'ours-baseline' ? {} : { executor: 'apollo' as const }),
+    ...(isBaseline(o.kind) ? {} : { executor: 'apollo' as const }),
     ...extra,
   });
   return { url: gateway.url, stop: () => gateway.stop() };

@@ -61,7 +61,8 @@ ${Object.values(SCENARIOS).map((sc) => `  ${sc.name.padEnd(12)} ${sc.gateways.jo
   --load-cpu <n>        core of the stubs and the load generator [${DEFAULT_SETTINGS.loadCpu}]
   --profile <dir>       CPU-profile ours in each measured window (V8 profiler, as --cpu-prof)
                         into <dir>/ours-round-<n>.cpuprofile and print its top functions
-  --baseline <rev>      also run ours as of git revision <rev> (its gateway/), right after ours:
+  --baseline <rev>      also run ours as of git revision <rev> (its gateway/), right after ours
+                        (with the cache on, right after ours-cached, in the cached scenario):
                         before/after figures of a change in one interleaved run
   --json <file>         also write the raw report as JSON
   --workload <name>     listing (the nested query) or browsing (20 products with price, rating and

@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { GatewayKind, GatewayStartOptions } from './gateways';
@@ -25,8 +25,15 @@ import { answerProblem, benchSupergraph } from './workload';
 import type { Workload } from './cached';
 import { BROWSING_BODY, browsingProblem } from './cached';
 
-/** The gateways `--profile` profiles: ours, and ours with the own executor (`<kind>-round-<n>.cpuprofile`). */
-export const PROFILED_KINDS: readonly GatewayKind[] = ['ours', 'ours-own'];
+/** The gateways `--profile` profiles: ours, ours with the own executor, ours with the cache and its baseline (`<kind>-round-<n>.cpuprofile`). */
+export const PROFILED_KINDS: readonly GatewayKind[] = ['ours', 'ours-own', 'ours-cached', 'ours-cached-baseline'];
+
+/** The gateways with the baseline commit's beside them: with the cache right after `ours-cached` when it runs, else `ours-baseline` right after the first. */
+function withBaseline(gateways: readonly GatewayKind[]): GatewayKind[] {
+  const cached = gateways.indexOf('ours-cached');
+  const at = cached >= 0 ? cached + 1 : 1;
+  return [...gateways.slice(0, at), cached >= 0 ? 'ours-cached-baseline' : 'ours-baseline', ...gateways.slice(at)];
+}
 
 export interface BenchSettings {
   /** What is measured: the title, how requests are authorized (scenarios.ts). Default the uncached listing. */
@@ -50,8 +57,9 @@ export interface BenchSettings {
   readonly gatewayCpu: number;
   readonly loadCpu: number;
   /**
-   * A git revision whose gateway/ also runs, as `ours-baseline` (right after ours), for before/after
-   * figures of a change in the same interleaved run. Default none.
+   * A git revision whose gateway/ also runs, as `ours-baseline` (right after ours; with the cache on,
+   * as `ours-cached-baseline`, right after `ours-cached`, when the scenario runs it), for
+   * before/after figures of a change in the same interleaved run. Default none.
    */
   readonly baseline?: string | undefined;
   /** Where ours (and ours with the own executor) writes a V8 CPU profile of each measured window (ours-round-<n>.cpuprofile), or undefined for none. */
@@ -140,7 +148,7 @@ export async function runGatewayBench(settings: BenchSettings, log: (line: strin
     const subgraphUrls = stubs.ready['urls'] as Record<string, string>;
     const supergraphFile = path.join(dir, 'supergraph.graphql');
     const baselineDir = settings.baseline ? extractBaseline(settings.baseline, dir) : undefined;
-    const kinds: GatewayKind[] = settings.baseline ? [...settings.gateways.slice(0, 1), 'ours-baseline', ...settings.gateways.slice(1)] : [...settings.gateways];
+    const kinds: GatewayKind[] = settings.baseline ? withBaseline(settings.gateways) : [...settings.gateways];
     writeFileSync(supergraphFile, benchSupergraph(subgraphUrls));
     // Started side by side (loading the modules is most of a start), kept in the settings' order.
     const started = await Promise.all(
@@ -209,6 +217,8 @@ function extractBaseline(rev: string, dir: string): string {
   execFileSync('tar', ['-x', '-C', target], { input: archive });
   // Its imports resolve from this checkout's node_modules (the directory is outside the checkout).
   symlinkSync(path.join(root, 'node_modules'), path.join(target, 'node_modules'), 'dir');
+  // And the gateway's own (versions npm did not hoist, such as lru-cache 11).
+  if (existsSync(path.join(root, 'gateway/node_modules'))) symlinkSync(path.join(root, 'gateway/node_modules'), path.join(target, 'gateway/node_modules'), 'dir');
   return target;
 }
 

@@ -70,6 +70,9 @@ const lookups = counter({
   labelNames: ['service', 'type', 'result'],
 });
 
+/** The lookups of whole answers (every cached answer counts one: bound once). */
+const responseLookups = { hit: lookups.labels({ service: RESPONSES_SERVICE, type: 'Response', result: 'hit' }), miss: lookups.labels({ service: RESPONSES_SERVICE, type: 'Response', result: 'miss' }) };
+
 /** The entity cache of one gateway process (one per worker; the store may be shared). */
 export class EntityCache {
   readonly settings: Required<EntityCacheSettings>;
@@ -150,7 +153,7 @@ export class EntityCache {
   private freshResponse(entry: ReadEntry | undefined, now: number): StoredResponse | undefined {
     const value = entry?.value as StoredResponse | undefined;
     const fresh = entry !== undefined && value !== undefined && this.isFresh(entry, value.maxAgeMs, now);
-    lookups.inc({ service: RESPONSES_SERVICE, type: 'Response', result: fresh ? 'hit' : 'miss' });
+    (fresh ? responseLookups.hit : responseLookups.miss).inc();
     return fresh ? value : undefined;
   }
 

@@ -10,15 +10,19 @@
  * event outdates exactly the whole answers that hold its entity. Only complete answers are kept:
  * none with errors or stale parts.
  *
- * Two ways in: {@link answerCachedResponses}, an HTTP handler ahead of Apollo Server that answers
- * a POSTed operation from its stored JSON text (no parsing, validation, planning or printing), and
- * the plugin, which answers what the handler could not (GET, a first hit) and stores the answers.
+ * Three ways in: the lane ahead of Express (response-cache-http.ts), which answers a POST whose
+ * body has the bytes of one answered from the cache before; {@link answerCachedResponses}, an
+ * Express handler ahead of Apollo Server that answers a POSTed operation from its stored JSON text
+ * (no parsing, validation, planning or printing) and teaches the lane its body; and the plugin,
+ * which answers what the handler could not (GET, a first hit) and stores the answers.
  */
 import { createHash } from 'node:crypto';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { HeaderMap } from '@apollo/server';
 import type { Request, RequestHandler } from 'express';
 import type { EntityCache, StoredResponse } from './entity-cache';
+import type { CachedAnswerLane } from './response-cache-http';
+import { answerType, countAnswer, writeCachedAnswer } from './response-cache-http';
 
 /** The Apollo Server plugin; does nothing while the cache does not serve fresh answers. */
 export function cacheResponses(cache: EntityCache): ApolloServerPlugin {
@@ -33,7 +37,10 @@ export function cacheResponses(cache: EntityCache): ApolloServerPlugin {
           const key = cache.responseKey(rc.queryHash ?? '', rc.request.operationName ?? null, rc.request.variables ?? {});
           const fetchedAt = Date.now();
           const hit = await cache.readResponse(key, fetchedAt);
-          if (hit) return { http: { headers: new HeaderMap(), status: undefined }, body: { kind: 'single', singleResult: JSON.parse(hit.body) as Record<string, unknown> } };
+          if (hit) {
+            countAnswer.apollo.inc();
+            return { http: { headers: new HeaderMap(), status: undefined }, body: { kind: 'single', singleResult: JSON.parse(hit.body) as Record<string, unknown> } };
+          }
           pending = { key, fetchedAt, maxAgeMs };
           return null;
         },
@@ -54,19 +61,24 @@ export function cacheResponses(cache: EntityCache): ApolloServerPlugin {
 }
 
 /**
- * The fast path of whole answers: a POST of `{ query, operationName?, variables? }` whose fresh
- * answer is stored is answered here with the stored JSON text, after the HTTP rate budget and the
- * caller's token verification (`identify`: a refused token goes on to Apollo Server, which
- * answers the refusal) and before Apollo Server. A stored answer exists only for an operation
- * that went once through the whole pipeline (query limits, safelist, hints), and its key is the
- * exact operation text, so what is answered here is what the pipeline admitted. A hit is charged
- * the `requests` budget, not the `cost` one (it costs no subgraph anything).
+ * The fast path of whole answers in Express: a POST of `{ query, operationName?, variables? }`
+ * whose fresh answer is stored is answered here with the stored JSON text, after the HTTP rate
+ * budget and the caller's token verification (`identify`: a refused token goes on to Apollo
+ * Server, which answers the refusal) and before Apollo Server. A stored answer exists only for an
+ * operation that went once through the whole pipeline (query limits, safelist, hints), and its key
+ * is the exact operation text, so what is answered here is what the pipeline admitted. A hit is
+ * charged the `requests` budget, not the `cost` one (it costs no subgraph anything). The body of
+ * each request answered here is learned by `lane`, which answers the same bytes again before
+ * Express (response-cache-http.ts).
  */
-export function answerCachedResponses(cache: EntityCache, identify: (req: Request) => Promise<unknown>): RequestHandler {
+export function answerCachedResponses(cache: EntityCache, identify: (req: Request) => Promise<unknown>, lane?: CachedAnswerLane): RequestHandler {
   return (req, res, next) => {
     if (!cache.serving || req.method !== 'POST') return next();
     const body = req.body as { query?: unknown; operationName?: unknown; variables?: unknown; extensions?: unknown } | undefined;
     if (!body || typeof body.query !== 'string' || body.extensions !== undefined || !req.is('application/json')) return next();
+    // Apollo Server answers other Accept headers with another type, or refuses them (406).
+    const type = answerType(req.headers.accept);
+    if (type === null) return next();
     const operationName = typeof body.operationName === 'string' ? body.operationName : null;
     const variables = body.variables === undefined || body.variables === null ? {} : body.variables;
     if (typeof variables !== 'object' || Array.isArray(variables)) return next();
@@ -76,9 +88,9 @@ export function answerCachedResponses(cache: EntityCache, identify: (req: Reques
       if (!hit) return next();
       identify(req).then(
         () => {
-          res.status(200).setHeader('content-type', 'application/json; charset=utf-8');
-          if (hit.cacheControl) res.setHeader('cache-control', hit.cacheControl);
-          res.end(hit.body);
+          writeCachedAnswer(res, hit, type);
+          countAnswer.express.inc();
+          lane?.learn(req, key);
         },
         () => next(),
       );

@@ -80,7 +80,7 @@ export type { EmbeddedPostgresHandle, EmbeddedPostgresOptions } from './db/embed
 export { assertPortFree, EmbeddedPostgresStartError, PortUnavailableError, startEmbeddedPostgres } from './db/embedded-postgres';
 
 // HTTP, GraphQL, logs, metrics and traces.
-export { mountOperationalRoutes } from './http/operational-routes';
+export { mountOperationalRoutes, servedRequestMetrics } from './http/operational-routes';
 export { graphqlBody, jsonErrorHandler, sendGraphqlError } from './http/graphql-body';
 export type { QueryLimits } from './http/query-limits';
 export { DEFAULT_QUERY_LIMITS, exceedsTokenLimit, operationCost, queryLimitRules, useExecutionBounds, withLimitCode } from './http/query-limits';
@@ -92,4 +92,4 @@ export { bindRequestId, currentRequestId, REQUEST_ID_HEADER, requestIdFrom, with
 export type { GaugeSample } from './metrics';
 export { boundedLabel, collectProcessMetrics, counter, filterExposition, gauge, histogram, LATENCY_BUCKETS, memoize, metricsFor, registerServedService, registry, sourcedGauge } from './metrics';
 export type { ReadableSpan, Tracing, TracingOptions } from './tracing';
-export { configuredExporter, extractTraceContext, flushTraces, initTracing, initTracingFromEnv, injectTraceContext, InMemorySpanExporter, inSpan, SERVICE_ATTRIBUTE, SERVICE_NAME, traceLogFields, tracer, tracingConfigured } from './tracing';
+export { configuredExporter, extractTraceContext, flushTraces, initTracing, initTracingFromEnv, injectTraceContext, InMemorySpanExporter, inSpan, SERVICE_ATTRIBUTE, SERVICE_NAME, traceLogFields, tracer, tracingActive, tracingConfigured } from './tracing';

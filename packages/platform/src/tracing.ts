@@ -168,6 +168,11 @@ export function initTracingFromEnv(serviceName: string): Tracing | undefined {
   return active ?? (tracingConfigured() ? initTracing({ serviceName }) : undefined);
 }
 
+/** Whether this process traces (initTracing ran and was not shut down). */
+export function tracingActive(): boolean {
+  return active !== undefined;
+}
+
 /** Exports the spans ended so far (a test, or a process about to stop). */
 export async function flushTraces(): Promise<void> {
   await active?.router.forceFlush();

@@ -5,14 +5,36 @@ import { counter, histogram, metricsFor, registerServedService, registry } from 
 import { bindRequestId, REQUEST_ID_HEADER, requestIdFrom, withRequestId } from '../request-id';
 import { extractTraceContext, SERVICE_ATTRIBUTE, tracer } from '../tracing';
 
+function httpMetrics() {
+  return {
+    requests: counter({ name: 'http_requests_total', help: 'HTTP requests served, by service, method, route and status class.', labelNames: ['service', 'method', 'route', 'status'] }),
+    duration: histogram({ name: 'http_request_duration_seconds', help: 'HTTP request duration in seconds, by service and route.', labelNames: ['service', 'route'] }),
+  };
+}
+
+/**
+ * The HTTP metrics {@link mountOperationalRoutes} records, for a handler that answers `POST
+ * /graphql` before Express does (the gateway's cached answers): call it once, then once per
+ * answered request with its status and duration.
+ */
+export function servedRequestMetrics(service: string): (status: number, seconds: number) => void {
+  const { requests, duration } = httpMetrics();
+  const ok = requests.labels({ service, method: 'POST', route: '/graphql', status: '2xx' });
+  const timing = duration.labels({ service, route: '/graphql' });
+  return (status, seconds) => {
+    if (status >= 200 && status < 300) ok.inc();
+    else requests.inc({ service, method: 'POST', route: '/graphql', status: `${Math.floor(status / 100)}xx` });
+    timing.observe(seconds);
+  };
+}
+
 /**
  * Adds `/health/live`, `/health/ready` and `/metrics` to an express app, and to every `/graphql`
  * request its request id, server span and (at debug level, with `logger`) an access log line.
  */
 export function mountOperationalRoutes(app: express.Express, service: string, isReady: () => Promise<boolean>, options: { readonly logger?: Logger } = {}): void {
   const { logger } = options;
-  const requests = counter({ name: 'http_requests_total', help: 'HTTP requests served, by service, method, route and status class.', labelNames: ['service', 'method', 'route', 'status'] });
-  const duration = histogram({ name: 'http_request_duration_seconds', help: 'HTTP request duration in seconds, by service and route.', labelNames: ['service', 'route'] });
+  const { requests, duration } = httpMetrics();
   registerServedService(service);
   app.use((req, res, next) => {
     const end = duration.startTimer();
