@@ -1,6 +1,6 @@
 import { RemoteGraphQLDataSource } from '@apollo/gateway';
 import type { GraphQLDataSourceProcessOptions } from '@apollo/gateway';
-import type { GatewayGraphQLRequest, GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
+import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import { STATUS_CODES } from 'node:http';
 import type { Fetcher, FetcherHeaders, FetcherResponse } from '@apollo/utils.fetcher';
 import { Agent } from 'undici';
@@ -153,31 +153,39 @@ export interface SigningOptions {
   readonly timeoutMs?: number;
 }
 
+/** The signed headers of one request for `subgraph` (internal-request.ts), `identity` given as the caller's verified one. */
+function signedHeaders(subgraph: string, signing: SigningOptions, path: string, method: string, body: string, identity: Identity | null, clientAddress: string | undefined): Record<string, string> {
+  return signInternalRequest({
+    secret: signing.internalSecret,
+    audience: subgraph,
+    method,
+    path,
+    body,
+    identity,
+    clientAddress,
+    ...(signing.ttlSeconds ? { ttlSeconds: signing.ttlSeconds } : {}),
+  });
+}
+
 /**
  * A fetcher that signs each request for `subgraph` as it leaves (internal-request.ts): the
  * signature covers the audience, method, path and the exact body, the identity and client address
- * headers set by `willSendRequest`, and lives seconds. (@apollo/gateway hands the fetcher the
- * final body and its headers as a plain object with lower-case names.)
+ * headers, and lives seconds. (The headers come as a plain object with lower-case names, the
+ * identity as its header value.) What `this.fetcher` of a SubgraphDataSource is, for whoever calls
+ * it directly; the data source's own requests are signed in {@link SubgraphDataSource.send}.
  */
 function signingFetcher(subgraph: string, signing: SigningOptions): Fetcher {
   return ((url: string, init?: Parameters<Fetcher>[1]) => {
     const headers = { ...(init?.headers as Record<string, string> | undefined) };
-    const target = parsedUrl(url);
     const identityHeader = headers[IDENTITY_HEADER];
-    const signed = signInternalRequest({
-      secret: signing.internalSecret,
-      audience: subgraph,
-      method: init?.method ?? 'POST',
-      path: target.path,
-      body: typeof init?.body === 'string' ? init.body : '',
-      identity: identityHeader ? (JSON.parse(Buffer.from(identityHeader, 'base64url').toString('utf8')) as Identity) : null,
-      clientAddress: headers[CLIENT_ADDRESS_HEADER],
-      ...(signing.ttlSeconds ? { ttlSeconds: signing.ttlSeconds } : {}),
-    });
+    const identity = identityHeader ? (JSON.parse(Buffer.from(identityHeader, 'base64url').toString('utf8')) as Identity) : null;
+    const signed = signedHeaders(subgraph, signing, parsedUrl(url).path, init?.method ?? 'POST', typeof init?.body === 'string' ? init.body : '', identity, headers[CLIENT_ADDRESS_HEADER]);
     const timeout = signing.timeoutMs && !init?.signal ? { signal: AbortSignal.timeout(signing.timeoutMs) } : {};
     return keepAliveFetcher(url, { ...init, ...timeout, headers: { ...headers, ...signed } } as Parameters<Fetcher>[1]);
   }) as Fetcher;
 }
+
+type ProcessOptions = GraphQLDataSourceProcessOptions<GatewayContext & Record<string, unknown>>;
 
 /**
  * Sends subgraph requests with the caller's verified identity, every request signed for its
@@ -185,6 +193,9 @@ function signingFetcher(subgraph: string, signing: SigningOptions): Fetcher {
  * forged identity, a header captured and replayed elsewhere or later).
  */
 export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext & Record<string, unknown>> {
+  private readonly signing: SigningOptions;
+  private readonly target: { readonly origin: string; readonly path: string } | undefined;
+
   constructor(
     private readonly subgraph: string,
     url: string,
@@ -192,58 +203,21 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext &
     /** The entity cache and stale-if-error (cache/entity-cache.ts). Default none: every fetch goes to the subgraph. */
     private readonly cache?: EntityCache,
   ) {
-    super({ url, fetcher: signingFetcher(subgraph, typeof signing === 'string' ? { internalSecret: signing } : signing) });
-    // @apollo/gateway's sendRequest (private in its types) is replaced by leanSendRequest below.
-    (this as unknown as { sendRequest: unknown }).sendRequest = this.leanSendRequest;
+    const options = typeof signing === 'string' ? { internalSecret: signing } : signing;
+    super({ url, fetcher: signingFetcher(subgraph, options) });
+    this.signing = options;
+    this.target = url ? parsedUrl(url) : undefined;
   }
 
-  /**
-   * @apollo/gateway's `sendRequest` without the node-fetch `Request` it builds for every call only
-   * to hand it to `parseBody` and `didEncounterError`, which never read it here (URL parsing,
-   * header copies: 4-5 % of the gateway's CPU in the benchmark's profile). Same steps otherwise:
-   * the body without `http`, a non-2xx as `errorFromResponse`, a non-object body refused.
-   */
-  private async leanSendRequest(request: GatewayGraphQLRequest, context: GatewayContext & Record<string, unknown>): Promise<GatewayGraphQLResponse> {
-    const { http, ...requestWithoutHttp } = request;
-    if (!http) throw new Error("Internal error: Only 'http' requests are supported.");
-    const init = { method: http.method, headers: Object.fromEntries(http.headers), body: JSON.stringify(requestWithoutHttp) };
-    // What the hooks get for the request: its URL, method and headers (never read by ours).
-    const described = { url: http.url, method: http.method, headers: init.headers } as never;
-    let response: FetcherResponse | undefined;
-    try {
-      response = await this.fetcher(http.url, init);
-      if (!response.ok) throw await this.errorFromResponse(response);
-      const body: unknown = await this.parseBody(response, described, context);
-      if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new Error(`Expected JSON response body, but received: ${String(body)}`);
-      return { ...(body as GatewayGraphQLResponse), http: response } as GatewayGraphQLResponse;
-    } catch (error) {
-      this.didEncounterError(error as Error, described, response as never, context, request as never);
-      throw error;
-    }
-  }
-
-  override willSendRequest(options: GraphQLDataSourceProcessOptions<GatewayContext & Record<string, unknown>>): void {
-    const { request } = options;
-    // Set here, signed by the fetcher with the body.
-    const identity = 'context' in options ? options.context?.identity : null;
-    if (identity && request.http) request.http.headers.set(IDENTITY_HEADER, Buffer.from(JSON.stringify(identity)).toString('base64url'));
-    const clientAddress = 'context' in options ? options.context?.clientAddress : undefined;
-    if (clientAddress && request.http) request.http.headers.set(CLIENT_ADDRESS_HEADER, clientAddress);
-    const authorization = 'context' in options ? options.context?.authorization : undefined;
-    if (authorization && request.http) request.http.headers.set('authorization', authorization);
-    // W3C trace context of the active span (@apollo/gateway's fetch span): the subgraph continues the trace.
-    if (request.http) for (const [name, value] of Object.entries(injectTraceContext({}))) request.http.headers.set(name, value);
-  }
-
-  override async process(options: GraphQLDataSourceProcessOptions<GatewayContext & Record<string, unknown>>) {
-    return this.cache ? this.cache.process(this.subgraph, options as never, (o) => this.fetch(o as typeof options)) : this.fetch(options);
+  override async process(options: ProcessOptions) {
+    return this.cache ? this.cache.process(this.subgraph, options as never, (o) => this.fetch(o as ProcessOptions)) : this.fetch(options);
   }
 
   /** One fetch from the subgraph, measured; a failure that is not a GraphQL answer becomes SERVICE_UNAVAILABLE. */
-  private async fetch(options: GraphQLDataSourceProcessOptions<GatewayContext & Record<string, unknown>>) {
+  private async fetch(options: ProcessOptions) {
     const end = fetchSeconds.startTimer({ subgraph: this.subgraph });
     try {
-      const response = await super.process(options);
+      const response = await this.send(options);
       if (response.errors?.length) fetchErrors.inc({ subgraph: this.subgraph, kind: 'graphql' });
       return response;
     } catch (error) {
@@ -254,5 +228,62 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext &
     } finally {
       end();
     }
+  }
+
+  /**
+   * RemoteGraphQLDataSource's `process` + `sendRequest` (@apollo/gateway 2.14; APQ is never on
+   * here) for our subgraphs, without its node-fetch plumbing: it builds a `Headers` object per call
+   * (sorted copies when read), a `Request` for hooks that never read it, and hands the fetcher
+   * headers from which the identity was decoded again to be signed (5-6 % of the gateway's CPU in
+   * the benchmark's profile, docs/notes/gateway-bench.md). The same request: POST of `{query,
+   * ...the rest but http}` with `content-type: application/json`, the incoming request's headers
+   * (e.g. `apollo-federation-include-trace`), the caller's identity, client address and
+   * Authorization, the active trace context, signed; the same answer: a non-2xx as
+   * `errorFromResponse`, a body that is not a JSON object refused, the subgraph's Cache-Control
+   * restricting the request's cache policy (`respond`).
+   */
+  private async send(options: ProcessOptions): Promise<GatewayGraphQLResponse> {
+    const { request } = options;
+    const context = 'context' in options ? options.context : undefined;
+    const { query, http: incoming, ...rest } = request;
+    const headers: Record<string, string> = {};
+    if (incoming?.headers) {
+      for (const [name, value] of incoming.headers) {
+        const lower = name.toLowerCase();
+        headers[lower] = headers[lower] === undefined ? value : `${headers[lower]}, ${value}`;
+      }
+    }
+    headers['content-type'] = 'application/json';
+    const identity = context?.identity ?? null;
+    const clientAddress = context?.clientAddress;
+    if (context?.authorization) headers['authorization'] = context.authorization;
+    // W3C trace context of the active span (the fetch span): the subgraph continues the trace.
+    injectTraceContext(headers);
+    if (!query) throw new Error('Missing query');
+    const overallCachePolicy =
+      this.honorSubgraphCacheControlHeader && 'incomingRequestContext' in options && options.incomingRequestContext.overallCachePolicy && 'restrict' in options.incomingRequestContext.overallCachePolicy
+        ? options.incomingRequestContext.overallCachePolicy
+        : null;
+    const requestWithQuery = { query, ...rest };
+    const body = JSON.stringify(requestWithQuery);
+    const target = this.target ?? parsedUrl(this.url ?? '');
+    Object.assign(headers, signedHeaders(this.subgraph, this.signing, target.path, 'POST', body, identity, clientAddress));
+    const init = { method: 'POST', headers, body, ...(this.signing.timeoutMs ? { signal: AbortSignal.timeout(this.signing.timeoutMs) } : {}) };
+    // What the hooks get for the request: its URL, method and headers (never read by ours).
+    const described = { url: this.url, method: 'POST', headers } as never;
+    let response: FetcherResponse | undefined;
+    let answer: GatewayGraphQLResponse;
+    try {
+      response = await keepAliveFetcher(this.url ?? '', init);
+      if (!response.ok) throw await this.errorFromResponse(response);
+      const parsed: unknown = await this.parseBody(response, described, context as never);
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`Expected JSON response body, but received: ${String(parsed)}`);
+      answer = { ...(parsed as GatewayGraphQLResponse), http: response } as GatewayGraphQLResponse;
+    } catch (error) {
+      this.didEncounterError(error as Error, described, response as never, context as never, requestWithQuery as never);
+      throw error;
+    }
+    // `respond` is private in @apollo/gateway's types.
+    return (this as unknown as { respond(o: unknown): Promise<GatewayGraphQLResponse> }).respond({ response: answer, request: requestWithQuery, context: context as never, overallCachePolicy, pathInIncomingRequest: 'pathInIncomingRequest' in options ? options.pathInIncomingRequest : undefined });
   }
 }
