@@ -22,24 +22,116 @@ export interface GatewayContext {
 const agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000, connections: 128, pipelining: 1 });
 
 /**
- * The fetcher of every subgraph call: undici's `request` on the shared keep-alive pool, answered as
- * the small `Fetcher` response @apollo/gateway reads (status, headers, text/json). Not undici's
- * `fetch`: its WHATWG machinery (Request, Headers, web streams) was 17 % of the gateway's CPU in
- * the gateway benchmark's profile (docs/notes/gateway-bench.md). Redirects are not followed (a
- * subgraph URL that redirects is a misconfiguration, answered as the non-2xx it is).
+ * The fetcher of every subgraph call: undici's `dispatch` on the shared keep-alive pool with a
+ * handler that collects the body, answered as the small `Fetcher` response @apollo/gateway reads
+ * (status, headers, text/json). Not undici's `fetch`: its WHATWG machinery (Request, Headers, web
+ * streams) was 17 % of the gateway's CPU in the gateway benchmark's profile
+ * (docs/notes/gateway-bench.md); nor its `request`, whose body is a Readable stream consumed
+ * again into text (4-6 % of the profile for bodies that are always read whole). Redirects are not
+ * followed (a subgraph URL that redirects is a misconfiguration, answered as the non-2xx it is).
+ * The answer comes once the whole body is in; a failure or an abort (`signal`) while connecting,
+ * sending or reading rejects it.
  */
-export const keepAliveFetcher: Fetcher = async (url, init) => {
+export const keepAliveFetcher: Fetcher = (url, init) => {
   const target = parsedUrl(url);
-  const response = await agent.request({
-    origin: target.origin,
-    path: target.path,
-    method: (init?.method ?? 'GET') as Dispatcher.HttpMethod,
-    headers: init?.headers,
-    body: init?.body ?? null,
-    signal: init?.signal as AbortSignal | undefined,
+  return new Promise<FetcherResponse>((resolve, reject) => {
+    const handler = new CollectingHandler(url, resolve, reject, init?.signal as AbortSignal | undefined);
+    if (handler.settled) return;
+    agent.dispatch(
+      {
+        origin: target.origin,
+        path: target.path,
+        method: (init?.method ?? 'GET') as Dispatcher.HttpMethod,
+        headers: init?.headers as Record<string, string> | undefined,
+        body: init?.body ?? null,
+      },
+      handler,
+    );
   });
-  return new SubgraphResponse(url, response.statusCode, new ResponseHeaders(response.headers), response.body.text());
 };
+
+/** Collects one response (undici's handler protocol, as its own `request` implements it) into a {@link SubgraphResponse}. */
+class CollectingHandler implements Dispatcher.DispatchHandler {
+  settled = false;
+  private status = 0;
+  private headers: Record<string, string | string[]> = {};
+  private readonly chunks: Buffer[] = [];
+  private abort: ((reason?: Error) => void) | undefined;
+  private reason: Error | undefined;
+  private readonly onAbort: (() => void) | undefined;
+
+  constructor(
+    private readonly url: string,
+    private readonly resolve: (response: FetcherResponse) => void,
+    private readonly reject: (error: unknown) => void,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    if (signal?.aborted) {
+      this.fail(abortReason(signal));
+    } else if (signal) {
+      this.onAbort = () => {
+        this.reason = abortReason(signal);
+        if (this.abort) this.abort(this.reason);
+        else this.fail(this.reason);
+      };
+      signal.addEventListener('abort', this.onAbort, { once: true });
+    }
+  }
+
+  onConnect(abort: (reason?: Error) => void): void {
+    if (this.reason || this.settled) abort(this.reason);
+    else this.abort = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[] | string[] | null): boolean {
+    if (statusCode < 200) return true;
+    this.status = statusCode;
+    const headers: Record<string, string | string[]> = {};
+    for (let i = 0; rawHeaders && i + 1 < rawHeaders.length; i += 2) {
+      const name = rawHeaders[i]!.toString('latin1').toLowerCase();
+      const value = rawHeaders[i + 1]!.toString('latin1');
+      const existing = headers[name];
+      headers[name] = existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value];
+    }
+    this.headers = headers;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.chunks.push(chunk);
+    return true;
+  }
+
+  onComplete(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.cleanUp();
+    const bytes = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+    let text = bytes.toString('utf8');
+    // As undici's body.text(): a UTF-8 byte order mark is not part of the text.
+    if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    this.resolve(new SubgraphResponse(this.url, this.status, new ResponseHeaders(this.headers), Promise.resolve(text)));
+  }
+
+  onError(error: Error): void {
+    this.fail(this.reason ?? error);
+  }
+
+  private fail(error: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.cleanUp();
+    this.reject(error);
+  }
+
+  private cleanUp(): void {
+    if (this.onAbort) this.signal?.removeEventListener('abort', this.onAbort);
+  }
+}
+
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new DOMException('This operation was aborted', 'AbortError');
+}
 
 /** Subgraph URLs parsed once (a gateway calls a handful of them, millions of times). */
 const parsedUrls = new Map<string, { readonly origin: string; readonly path: string }>();
