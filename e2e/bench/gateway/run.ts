@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { GatewayKind, GatewayStartOptions } from './gateways';
@@ -26,7 +26,7 @@ import type { Workload } from './cached';
 import { BROWSING_BODY, browsingProblem } from './cached';
 
 /** The gateways `--profile` profiles: ours, and ours with the own executor (`<kind>-round-<n>.cpuprofile`). */
-export const PROFILED_KINDS: readonly GatewayKind[] = ['ours', 'ours-own'];
+export const PROFILED_KINDS: readonly GatewayKind[] = ['ours', 'ours-own', 'ours-baseline'];
 
 export interface BenchSettings {
   /** What is measured: the title, how requests are authorized (scenarios.ts). Default the uncached listing. */
@@ -54,6 +54,8 @@ export interface BenchSettings {
    * figures of a change in the same interleaved run. Default none.
    */
   readonly baseline?: string | undefined;
+  /** Node flags of the baseline's process only (e.g. `--max-semi-space-size=64` with `--baseline HEAD`: a V8 flag measured against the same code). Default none. */
+  readonly baselineNodeFlags?: readonly string[] | undefined;
   /** Where ours (and ours with the own executor) writes a V8 CPU profile of each measured window (ours-round-<n>.cpuprofile), or undefined for none. */
   readonly profileDir?: string | undefined;
   /** The query every client sends (cached.ts): the nested `listing` (default) or `browsing`. */
@@ -147,7 +149,7 @@ export async function runGatewayBench(settings: BenchSettings, log: (line: strin
       kinds.map(async (kind, i): Promise<RunningGatewayChild | undefined> => {
         const options: GatewayStartOptions = { kind, port: port(5 + i), host: settings.host, supergraphFile, subgraphUrls, secret, baselineDir };
         try {
-          const { child, ready } = await startChild(kind, 'gateway.process.ts', [JSON.stringify(options)], { cpu: gatewayCpu(kind), env: { NODE_ENV: 'production' } });
+          const { child, ready } = await startChild(kind, 'gateway.process.ts', [JSON.stringify(options)], { cpu: gatewayCpu(kind), env: { NODE_ENV: 'production' }, ...(kind === 'ours-baseline' && settings.baselineNodeFlags?.length ? { nodeFlags: settings.baselineNodeFlags } : {}) });
           children.push(child);
           const pids = [child.pid, ...((ready['pids'] as number[] | undefined) ?? [])];
           log(`${kind}: ${String(ready['url'])} (pid ${pids.join(', ')})`);
@@ -209,6 +211,9 @@ function extractBaseline(rev: string, dir: string): string {
   execFileSync('tar', ['-x', '-C', target], { input: archive });
   // Its imports resolve from this checkout's node_modules (the directory is outside the checkout).
   symlinkSync(path.join(root, 'node_modules'), path.join(target, 'node_modules'), 'dir');
+  // And from the gateway's own node_modules (the versions npm installed there, e.g. lru-cache 11), as the working tree's do.
+  const own = path.join(root, 'gateway', 'node_modules');
+  if (existsSync(own)) symlinkSync(own, path.join(target, 'gateway', 'node_modules'), 'dir');
   return target;
 }
 
