@@ -1,4 +1,7 @@
+import { createHmac, createSecretKey, timingSafeEqual } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { jwtVerify } from 'jose';
+import type { JWTPayload } from 'jose';
 import type { Identity, Role } from '@shop/platform';
 import { histogram, publicError, TOKEN_AUDIENCE, TOKEN_ISSUER } from '@shop/platform';
 
@@ -48,15 +51,21 @@ export function jwtVerifier(secret: string, revocations?: RevocationList, option
   // A WebCrypto key imported once: given a KeyObject, jose imports it again on every verification
   // (a third of the cost of a cached answer in the gateway benchmark's profile).
   const key = crypto.subtle.importKey('raw', Buffer.from(secret, 'utf8'), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
+  // For the synchronous check: node:crypto's HMAC with a KeyObject (given a Buffer it costs ~8× as much).
+  const secretKey = createSecretKey(Buffer.from(secret, 'utf8'));
   const skew = options.clockSkewSeconds ?? 30;
   const maxLifetime = options.maxLifetimeSeconds ?? 3600;
   return {
     async verify(token) {
       const end = verifySeconds.startTimer();
       try {
-        const { payload } = await jwtVerify(token, await key, { issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE, algorithms: ['HS256'], requiredClaims: ['iat', 'exp', 'sub'] }).catch((error: unknown) => {
-          throw new RejectedToken((error as { code?: string }).code === 'ERR_JWT_EXPIRED' ? 'expired' : 'invalid');
-        });
+        const payload =
+          acceptedAtOnce(token, secretKey, Math.floor(Date.now() / 1000)) ??
+          (
+            await jwtVerify(token, await key, { issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE, algorithms: ['HS256'], requiredClaims: ['iat', 'exp', 'sub'] }).catch((error: unknown) => {
+              throw new RejectedToken((error as { code?: string }).code === 'ERR_JWT_EXPIRED' ? 'expired' : 'invalid');
+            })
+          ).payload;
         const roles = Array.isArray(payload['roles']) ? (payload['roles'] as unknown[]).filter((r): r is Role => typeof r === 'string' && ROLES.has(r)) : [];
         const sid = typeof payload['sid'] === 'string' ? payload['sid'] : '';
         if (!payload.sub || !sid || !payload.exp || payload.iat === undefined) throw new RejectedToken('invalid');
@@ -75,6 +84,48 @@ export function jwtVerifier(secret: string, revocations?: RevocationList, option
       }
     },
   };
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * The claims of `token`, checked synchronously, when it is what jose's `jwtVerify` above accepts
+ * in the ordinary case: three base64url parts, the signature exactly the HMAC-SHA256 of the first
+ * two with `secret`, a header with `alg: HS256` and neither `crit` nor `b64`, a JSON object of
+ * claims with our issuer and audience, a numeric `iat`, a string `sub`, a numeric `exp` not yet
+ * reached and no `nbf` in the future (jose's rules at zero clock tolerance); undefined for
+ * anything else, which jose then decides (and names: expired or invalid). jose verifies through
+ * WebCrypto, an asynchronous job per token: with the claims checks about 6 % of the gateway's CPU
+ * per uncached request in the benchmark's profile (docs/notes/gateway-bench.md); this is ~3 µs.
+ */
+function acceptedAtOnce(token: string, secret: KeyObject, nowSeconds: number): JWTPayload | undefined {
+  const first = token.indexOf('.');
+  const second = token.indexOf('.', first + 1);
+  if (first < 1 || second < 0 || token.indexOf('.', second + 1) !== -1) return undefined;
+  const signature = Buffer.from(token.slice(second + 1), 'utf8');
+  const expected = Buffer.from(createHmac('sha256', secret).update(token.slice(0, second)).digest('base64url'), 'utf8');
+  if (signature.length !== expected.length || !timingSafeEqual(signature, expected)) return undefined;
+  const header = jsonSegment(token.slice(0, first));
+  if (!header || header['alg'] !== 'HS256' || Object.hasOwn(header, 'crit') || Object.hasOwn(header, 'b64')) return undefined;
+  const claims = jsonSegment(token.slice(first + 1, second));
+  if (!claims) return undefined;
+  const { iss, aud, exp, iat, nbf, sub } = claims;
+  if (iss !== TOKEN_ISSUER || !(aud === TOKEN_AUDIENCE || (Array.isArray(aud) && aud.includes(TOKEN_AUDIENCE)))) return undefined;
+  if (typeof exp !== 'number' || exp <= nowSeconds || typeof iat !== 'number' || typeof sub !== 'string') return undefined;
+  if (nbf !== undefined && (typeof nbf !== 'number' || nbf > nowSeconds)) return undefined;
+  return claims as JWTPayload;
+}
+
+/** A base64url part of a JWT as the JSON object it encodes (strict UTF-8), or undefined. */
+function jsonSegment(segment: string): Record<string, unknown> | undefined {
+  if (!BASE64URL.test(segment)) return undefined;
+  try {
+    const value: unknown = JSON.parse(strictUtf8.decode(Buffer.from(segment, 'base64url')));
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Extracts the bearer token of an `Authorization` header value (null when absent). */
