@@ -1,6 +1,6 @@
 import { RemoteGraphQLDataSource } from '@apollo/gateway';
 import type { GraphQLDataSourceProcessOptions } from '@apollo/gateway';
-import type { GatewayGraphQLRequest, GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
+import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import { STATUS_CODES } from 'node:http';
 import type { Fetcher, FetcherHeaders, FetcherResponse } from '@apollo/utils.fetcher';
 import { Agent } from 'undici';
@@ -22,24 +22,116 @@ export interface GatewayContext {
 const agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000, connections: 128, pipelining: 1 });
 
 /**
- * The fetcher of every subgraph call: undici's `request` on the shared keep-alive pool, answered as
- * the small `Fetcher` response @apollo/gateway reads (status, headers, text/json). Not undici's
- * `fetch`: its WHATWG machinery (Request, Headers, web streams) was 17 % of the gateway's CPU in
- * the gateway benchmark's profile (docs/notes/gateway-bench.md). Redirects are not followed (a
- * subgraph URL that redirects is a misconfiguration, answered as the non-2xx it is).
+ * The fetcher of every subgraph call: undici's `dispatch` on the shared keep-alive pool with a
+ * handler that collects the body, answered as the small `Fetcher` response @apollo/gateway reads
+ * (status, headers, text/json). Not undici's `fetch`: its WHATWG machinery (Request, Headers, web
+ * streams) was 17 % of the gateway's CPU in the gateway benchmark's profile
+ * (docs/notes/gateway-bench.md); nor its `request`, whose body is a Readable stream consumed
+ * again into text (4-6 % of the profile for bodies that are always read whole). Redirects are not
+ * followed (a subgraph URL that redirects is a misconfiguration, answered as the non-2xx it is).
+ * The answer comes once the whole body is in; a failure or an abort (`signal`) while connecting,
+ * sending or reading rejects it.
  */
-export const keepAliveFetcher: Fetcher = async (url, init) => {
+export const keepAliveFetcher: Fetcher = (url, init) => {
   const target = parsedUrl(url);
-  const response = await agent.request({
-    origin: target.origin,
-    path: target.path,
-    method: (init?.method ?? 'GET') as Dispatcher.HttpMethod,
-    headers: init?.headers,
-    body: init?.body ?? null,
-    signal: init?.signal as AbortSignal | undefined,
+  return new Promise<FetcherResponse>((resolve, reject) => {
+    const handler = new CollectingHandler(url, resolve, reject, init?.signal as AbortSignal | undefined);
+    if (handler.settled) return;
+    agent.dispatch(
+      {
+        origin: target.origin,
+        path: target.path,
+        method: (init?.method ?? 'GET') as Dispatcher.HttpMethod,
+        headers: init?.headers as Record<string, string> | undefined,
+        body: init?.body ?? null,
+      },
+      handler,
+    );
   });
-  return new SubgraphResponse(url, response.statusCode, new ResponseHeaders(response.headers), response.body.text());
 };
+
+/** Collects one response (undici's handler protocol, as its own `request` implements it) into a {@link SubgraphResponse}. */
+class CollectingHandler implements Dispatcher.DispatchHandler {
+  settled = false;
+  private status = 0;
+  private headers: Record<string, string | string[]> = {};
+  private readonly chunks: Buffer[] = [];
+  private abort: ((reason?: Error) => void) | undefined;
+  private reason: Error | undefined;
+  private readonly onAbort: (() => void) | undefined;
+
+  constructor(
+    private readonly url: string,
+    private readonly resolve: (response: FetcherResponse) => void,
+    private readonly reject: (error: unknown) => void,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    if (signal?.aborted) {
+      this.fail(abortReason(signal));
+    } else if (signal) {
+      this.onAbort = () => {
+        this.reason = abortReason(signal);
+        if (this.abort) this.abort(this.reason);
+        else this.fail(this.reason);
+      };
+      signal.addEventListener('abort', this.onAbort, { once: true });
+    }
+  }
+
+  onConnect(abort: (reason?: Error) => void): void {
+    if (this.reason || this.settled) abort(this.reason);
+    else this.abort = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[] | string[] | null): boolean {
+    if (statusCode < 200) return true;
+    this.status = statusCode;
+    const headers: Record<string, string | string[]> = {};
+    for (let i = 0; rawHeaders && i + 1 < rawHeaders.length; i += 2) {
+      const name = rawHeaders[i]!.toString('latin1').toLowerCase();
+      const value = rawHeaders[i + 1]!.toString('latin1');
+      const existing = headers[name];
+      headers[name] = existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value];
+    }
+    this.headers = headers;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.chunks.push(chunk);
+    return true;
+  }
+
+  onComplete(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.cleanUp();
+    const bytes = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+    let text = bytes.toString('utf8');
+    // As undici's body.text(): a UTF-8 byte order mark is not part of the text.
+    if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    this.resolve(new SubgraphResponse(this.url, this.status, new ResponseHeaders(this.headers), Promise.resolve(text)));
+  }
+
+  onError(error: Error): void {
+    this.fail(this.reason ?? error);
+  }
+
+  private fail(error: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.cleanUp();
+    this.reject(error);
+  }
+
+  private cleanUp(): void {
+    if (this.onAbort) this.signal?.removeEventListener('abort', this.onAbort);
+  }
+}
+
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new DOMException('This operation was aborted', 'AbortError');
+}
 
 /** Subgraph URLs parsed once (a gateway calls a handful of them, millions of times). */
 const parsedUrls = new Map<string, { readonly origin: string; readonly path: string }>();
@@ -153,31 +245,39 @@ export interface SigningOptions {
   readonly timeoutMs?: number;
 }
 
+/** The signed headers of one request for `subgraph` (internal-request.ts), `identity` given as the caller's verified one. */
+function signedHeaders(subgraph: string, signing: SigningOptions, path: string, method: string, body: string, identity: Identity | null, clientAddress: string | undefined): Record<string, string> {
+  return signInternalRequest({
+    secret: signing.internalSecret,
+    audience: subgraph,
+    method,
+    path,
+    body,
+    identity,
+    clientAddress,
+    ...(signing.ttlSeconds ? { ttlSeconds: signing.ttlSeconds } : {}),
+  });
+}
+
 /**
  * A fetcher that signs each request for `subgraph` as it leaves (internal-request.ts): the
  * signature covers the audience, method, path and the exact body, the identity and client address
- * headers set by `willSendRequest`, and lives seconds. (@apollo/gateway hands the fetcher the
- * final body and its headers as a plain object with lower-case names.)
+ * headers, and lives seconds. (The headers come as a plain object with lower-case names, the
+ * identity as its header value.) What `this.fetcher` of a SubgraphDataSource is, for whoever calls
+ * it directly; the data source's own requests are signed in {@link SubgraphDataSource.send}.
  */
 function signingFetcher(subgraph: string, signing: SigningOptions): Fetcher {
   return ((url: string, init?: Parameters<Fetcher>[1]) => {
     const headers = { ...(init?.headers as Record<string, string> | undefined) };
-    const target = parsedUrl(url);
     const identityHeader = headers[IDENTITY_HEADER];
-    const signed = signInternalRequest({
-      secret: signing.internalSecret,
-      audience: subgraph,
-      method: init?.method ?? 'POST',
-      path: target.path,
-      body: typeof init?.body === 'string' ? init.body : '',
-      identity: identityHeader ? (JSON.parse(Buffer.from(identityHeader, 'base64url').toString('utf8')) as Identity) : null,
-      clientAddress: headers[CLIENT_ADDRESS_HEADER],
-      ...(signing.ttlSeconds ? { ttlSeconds: signing.ttlSeconds } : {}),
-    });
+    const identity = identityHeader ? (JSON.parse(Buffer.from(identityHeader, 'base64url').toString('utf8')) as Identity) : null;
+    const signed = signedHeaders(subgraph, signing, parsedUrl(url).path, init?.method ?? 'POST', typeof init?.body === 'string' ? init.body : '', identity, headers[CLIENT_ADDRESS_HEADER]);
     const timeout = signing.timeoutMs && !init?.signal ? { signal: AbortSignal.timeout(signing.timeoutMs) } : {};
     return keepAliveFetcher(url, { ...init, ...timeout, headers: { ...headers, ...signed } } as Parameters<Fetcher>[1]);
   }) as Fetcher;
 }
+
+type ProcessOptions = GraphQLDataSourceProcessOptions<GatewayContext & Record<string, unknown>>;
 
 /**
  * Sends subgraph requests with the caller's verified identity, every request signed for its
@@ -185,6 +285,9 @@ function signingFetcher(subgraph: string, signing: SigningOptions): Fetcher {
  * forged identity, a header captured and replayed elsewhere or later).
  */
 export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext & Record<string, unknown>> {
+  private readonly signing: SigningOptions;
+  private readonly target: { readonly origin: string; readonly path: string } | undefined;
+
   constructor(
     private readonly subgraph: string,
     url: string,
@@ -192,58 +295,21 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext &
     /** The entity cache and stale-if-error (cache/entity-cache.ts). Default none: every fetch goes to the subgraph. */
     private readonly cache?: EntityCache,
   ) {
-    super({ url, fetcher: signingFetcher(subgraph, typeof signing === 'string' ? { internalSecret: signing } : signing) });
-    // @apollo/gateway's sendRequest (private in its types) is replaced by leanSendRequest below.
-    (this as unknown as { sendRequest: unknown }).sendRequest = this.leanSendRequest;
+    const options = typeof signing === 'string' ? { internalSecret: signing } : signing;
+    super({ url, fetcher: signingFetcher(subgraph, options) });
+    this.signing = options;
+    this.target = url ? parsedUrl(url) : undefined;
   }
 
-  /**
-   * @apollo/gateway's `sendRequest` without the node-fetch `Request` it builds for every call only
-   * to hand it to `parseBody` and `didEncounterError`, which never read it here (URL parsing,
-   * header copies: 4-5 % of the gateway's CPU in the benchmark's profile). Same steps otherwise:
-   * the body without `http`, a non-2xx as `errorFromResponse`, a non-object body refused.
-   */
-  private async leanSendRequest(request: GatewayGraphQLRequest, context: GatewayContext & Record<string, unknown>): Promise<GatewayGraphQLResponse> {
-    const { http, ...requestWithoutHttp } = request;
-    if (!http) throw new Error("Internal error: Only 'http' requests are supported.");
-    const init = { method: http.method, headers: Object.fromEntries(http.headers), body: JSON.stringify(requestWithoutHttp) };
-    // What the hooks get for the request: its URL, method and headers (never read by ours).
-    const described = { url: http.url, method: http.method, headers: init.headers } as never;
-    let response: FetcherResponse | undefined;
-    try {
-      response = await this.fetcher(http.url, init);
-      if (!response.ok) throw await this.errorFromResponse(response);
-      const body: unknown = await this.parseBody(response, described, context);
-      if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new Error(`Expected JSON response body, but received: ${String(body)}`);
-      return { ...(body as GatewayGraphQLResponse), http: response } as GatewayGraphQLResponse;
-    } catch (error) {
-      this.didEncounterError(error as Error, described, response as never, context, request as never);
-      throw error;
-    }
-  }
-
-  override willSendRequest(options: GraphQLDataSourceProcessOptions<GatewayContext & Record<string, unknown>>): void {
-    const { request } = options;
-    // Set here, signed by the fetcher with the body.
-    const identity = 'context' in options ? options.context?.identity : null;
-    if (identity && request.http) request.http.headers.set(IDENTITY_HEADER, Buffer.from(JSON.stringify(identity)).toString('base64url'));
-    const clientAddress = 'context' in options ? options.context?.clientAddress : undefined;
-    if (clientAddress && request.http) request.http.headers.set(CLIENT_ADDRESS_HEADER, clientAddress);
-    const authorization = 'context' in options ? options.context?.authorization : undefined;
-    if (authorization && request.http) request.http.headers.set('authorization', authorization);
-    // W3C trace context of the active span (@apollo/gateway's fetch span): the subgraph continues the trace.
-    if (request.http) for (const [name, value] of Object.entries(injectTraceContext({}))) request.http.headers.set(name, value);
-  }
-
-  override async process(options: GraphQLDataSourceProcessOptions<GatewayContext & Record<string, unknown>>) {
-    return this.cache ? this.cache.process(this.subgraph, options as never, (o) => this.fetch(o as typeof options)) : this.fetch(options);
+  override async process(options: ProcessOptions) {
+    return this.cache ? this.cache.process(this.subgraph, options as never, (o) => this.fetch(o as ProcessOptions)) : this.fetch(options);
   }
 
   /** One fetch from the subgraph, measured; a failure that is not a GraphQL answer becomes SERVICE_UNAVAILABLE. */
-  private async fetch(options: GraphQLDataSourceProcessOptions<GatewayContext & Record<string, unknown>>) {
+  private async fetch(options: ProcessOptions) {
     const end = fetchSeconds.startTimer({ subgraph: this.subgraph });
     try {
-      const response = await super.process(options);
+      const response = await this.send(options);
       if (response.errors?.length) fetchErrors.inc({ subgraph: this.subgraph, kind: 'graphql' });
       return response;
     } catch (error) {
@@ -254,5 +320,62 @@ export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext &
     } finally {
       end();
     }
+  }
+
+  /**
+   * RemoteGraphQLDataSource's `process` + `sendRequest` (@apollo/gateway 2.14; APQ is never on
+   * here) for our subgraphs, without its node-fetch plumbing: it builds a `Headers` object per call
+   * (sorted copies when read), a `Request` for hooks that never read it, and hands the fetcher
+   * headers from which the identity was decoded again to be signed (5-6 % of the gateway's CPU in
+   * the benchmark's profile, docs/notes/gateway-bench.md). The same request: POST of `{query,
+   * ...the rest but http}` with `content-type: application/json`, the incoming request's headers
+   * (e.g. `apollo-federation-include-trace`), the caller's identity, client address and
+   * Authorization, the active trace context, signed; the same answer: a non-2xx as
+   * `errorFromResponse`, a body that is not a JSON object refused, the subgraph's Cache-Control
+   * restricting the request's cache policy (`respond`).
+   */
+  private async send(options: ProcessOptions): Promise<GatewayGraphQLResponse> {
+    const { request } = options;
+    const context = 'context' in options ? options.context : undefined;
+    const { query, http: incoming, ...rest } = request;
+    const headers: Record<string, string> = {};
+    if (incoming?.headers) {
+      for (const [name, value] of incoming.headers) {
+        const lower = name.toLowerCase();
+        headers[lower] = headers[lower] === undefined ? value : `${headers[lower]}, ${value}`;
+      }
+    }
+    headers['content-type'] = 'application/json';
+    const identity = context?.identity ?? null;
+    const clientAddress = context?.clientAddress;
+    if (context?.authorization) headers['authorization'] = context.authorization;
+    // W3C trace context of the active span (the fetch span): the subgraph continues the trace.
+    injectTraceContext(headers);
+    if (!query) throw new Error('Missing query');
+    const overallCachePolicy =
+      this.honorSubgraphCacheControlHeader && 'incomingRequestContext' in options && options.incomingRequestContext.overallCachePolicy && 'restrict' in options.incomingRequestContext.overallCachePolicy
+        ? options.incomingRequestContext.overallCachePolicy
+        : null;
+    const requestWithQuery = { query, ...rest };
+    const body = JSON.stringify(requestWithQuery);
+    const target = this.target ?? parsedUrl(this.url ?? '');
+    Object.assign(headers, signedHeaders(this.subgraph, this.signing, target.path, 'POST', body, identity, clientAddress));
+    const init = { method: 'POST', headers, body, ...(this.signing.timeoutMs ? { signal: AbortSignal.timeout(this.signing.timeoutMs) } : {}) };
+    // What the hooks get for the request: its URL, method and headers (never read by ours).
+    const described = { url: this.url, method: 'POST', headers } as never;
+    let response: FetcherResponse | undefined;
+    let answer: GatewayGraphQLResponse;
+    try {
+      response = await keepAliveFetcher(this.url ?? '', init);
+      if (!response.ok) throw await this.errorFromResponse(response);
+      const parsed: unknown = await this.parseBody(response, described, context as never);
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`Expected JSON response body, but received: ${String(parsed)}`);
+      answer = { ...(parsed as GatewayGraphQLResponse), http: response } as GatewayGraphQLResponse;
+    } catch (error) {
+      this.didEncounterError(error as Error, described, response as never, context as never, requestWithQuery as never);
+      throw error;
+    }
+    // `respond` is private in @apollo/gateway's types.
+    return (this as unknown as { respond(o: unknown): Promise<GatewayGraphQLResponse> }).respond({ response: answer, request: requestWithQuery, context: context as never, overallCachePolicy, pathInIncomingRequest: 'pathInIncomingRequest' in options ? options.pathInIncomingRequest : undefined });
   }
 }

@@ -19,6 +19,7 @@
  *   --no-pin                  do not pin with taskset  --gateway-cpu <n> [0]  --load-cpu <n> [1]
  *   --profile <dir>           a V8 CPU profile of ours per measured window into <dir>; prints the top functions after the table
  *   --baseline <rev>          also run ours as of <rev> (its gateway/) beside the working tree's
+ *   --baseline-node-flags=<f> Node flags of the baseline's process only (space-separated; with "=")
  *   --json <file>             also write the raw report as JSON
  *   --help
  */
@@ -64,6 +65,9 @@ ${Object.values(SCENARIOS).map((sc) => `  ${sc.name.padEnd(12)} ${sc.gateways.jo
   --baseline <rev>      also run ours as of git revision <rev> (its gateway/), right after ours
                         (with the cache on, right after ours-cached, in the cached scenario):
                         before/after figures of a change in one interleaved run
+  --baseline-node-flags=<flags>
+                        Node flags of the baseline's process only, space-separated (with
+                        --baseline HEAD: a V8 flag such as --max-semi-space-size=64 against the same code)
   --json <file>         also write the raw report as JSON
   --workload <name>     listing (the nested query) or browsing (20 products with price, rating and
                         stock: public data only, what the entity cache of ours-cached serves) [listing]
@@ -89,6 +93,7 @@ function parseOptions(argv: readonly string[]): Options {
       'load-cpu': { type: 'string' },
       profile: { type: 'string' },
       baseline: { type: 'string' },
+      'baseline-node-flags': { type: 'string' },
       json: { type: 'string' },
       workload: { type: 'string' },
       help: { type: 'boolean', default: false },
@@ -127,6 +132,7 @@ function parseOptions(argv: readonly string[]): Options {
     loadCpu: number('load-cpu', values['load-cpu'], DEFAULT_SETTINGS.loadCpu, 0),
     profileDir: values.profile ? path.resolve(values.profile) : undefined,
     baseline: values.baseline,
+    baselineNodeFlags: values['baseline-node-flags']?.split(/\s+/).filter(Boolean),
     json: values.json,
     workload: workloadOption(values.workload),
   };

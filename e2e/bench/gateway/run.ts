@@ -25,8 +25,8 @@ import { answerProblem, benchSupergraph } from './workload';
 import type { Workload } from './cached';
 import { BROWSING_BODY, browsingProblem } from './cached';
 
-/** The gateways `--profile` profiles: ours, ours with the own executor, ours with the cache and its baseline (`<kind>-round-<n>.cpuprofile`). */
-export const PROFILED_KINDS: readonly GatewayKind[] = ['ours', 'ours-own', 'ours-cached', 'ours-cached-baseline'];
+/** The gateways `--profile` profiles: ours, ours with the own executor, the baseline, ours with the cache and its baseline (`<kind>-round-<n>.cpuprofile`). */
+export const PROFILED_KINDS: readonly GatewayKind[] = ['ours', 'ours-own', 'ours-baseline', 'ours-cached', 'ours-cached-baseline'];
 
 /** The gateways with the baseline commit's beside them: with the cache right after `ours-cached` when it runs, else `ours-baseline` right after the first. */
 function withBaseline(gateways: readonly GatewayKind[]): GatewayKind[] {
@@ -62,6 +62,8 @@ export interface BenchSettings {
    * before/after figures of a change in the same interleaved run. Default none.
    */
   readonly baseline?: string | undefined;
+  /** Node flags of the baseline's process only (e.g. `--max-semi-space-size=64` with `--baseline HEAD`: a V8 flag measured against the same code). Default none. */
+  readonly baselineNodeFlags?: readonly string[] | undefined;
   /** Where ours (and ours with the own executor) writes a V8 CPU profile of each measured window (ours-round-<n>.cpuprofile), or undefined for none. */
   readonly profileDir?: string | undefined;
   /** The query every client sends (cached.ts): the nested `listing` (default) or `browsing`. */
@@ -155,7 +157,7 @@ export async function runGatewayBench(settings: BenchSettings, log: (line: strin
       kinds.map(async (kind, i): Promise<RunningGatewayChild | undefined> => {
         const options: GatewayStartOptions = { kind, port: port(5 + i), host: settings.host, supergraphFile, subgraphUrls, secret, baselineDir };
         try {
-          const { child, ready } = await startChild(kind, 'gateway.process.ts', [JSON.stringify(options)], { cpu: gatewayCpu(kind), env: { NODE_ENV: 'production' } });
+          const { child, ready } = await startChild(kind, 'gateway.process.ts', [JSON.stringify(options)], { cpu: gatewayCpu(kind), env: { NODE_ENV: 'production' }, ...(kind === 'ours-baseline' && settings.baselineNodeFlags?.length ? { nodeFlags: settings.baselineNodeFlags } : {}) });
           children.push(child);
           const pids = [child.pid, ...((ready['pids'] as number[] | undefined) ?? [])];
           log(`${kind}: ${String(ready['url'])} (pid ${pids.join(', ')})`);

@@ -34,6 +34,7 @@ import { counter } from '@shop/platform';
 import type { PlanExecution } from './plan-executor';
 import { executePlanNode } from './plan-executor';
 import { NotCompilable, ResultShaper } from './result-shaper';
+import { activeSpan } from './spans';
 
 /** Which executor runs the query plans: @apollo/gateway's (`apollo`) or ours (`own`). */
 export const GATEWAY_EXECUTORS = ['apollo', 'own'] as const;
@@ -102,19 +103,31 @@ export function ownExecutor(gateway: ApolloGateway, apollo: GatewayExecutor): Ga
     delegatedTotal.inc({ reason });
     return apollo(requestContext);
   };
+  /** @apollo/gateway's plan-store key of an operation picked by name (a SHA-256 of the document's hash and the name), computed once per pair. */
+  const planKeys = new Map<string, string>();
+  const planKey = (queryHash: string, operationName: string): string => {
+    const pair = `${queryHash}\n${operationName}`;
+    let key = planKeys.get(pair);
+    if (key === undefined) {
+      key = createHash('sha256').update(queryHash).update(operationName).digest('hex');
+      if (planKeys.size >= 1_000) planKeys.clear();
+      planKeys.set(pair, key);
+    }
+    return key;
+  };
   return async (requestContext) => {
     if (g.experimental_didResolveQueryPlan) return delegate(requestContext, 'hook');
     if (requestContext.metrics?.captureTraces) return delegate(requestContext, 'traces');
     const headers = requestContext.request.http?.headers;
     if (g.config.__exposeQueryPlanExperimental && headers?.get('Apollo-Query-Plan-Experimental')) return delegate(requestContext, 'query-plan');
     const { request, document, queryHash } = requestContext;
-    const key = request.operationName ? createHash('sha256').update(queryHash).update(request.operationName).digest('hex') : queryHash;
+    const key = request.operationName ? planKey(queryHash, request.operationName) : queryHash;
     const known = delegatedKeys.get(key);
     if (known) return delegate(requestContext, known);
-    const answer = await tracer.startActiveSpan(OpenTelemetrySpanNames.REQUEST, { attributes: requestContextSpanAttributes(requestContext, g.config.telemetry) }, async (span) => {
+    const answer = await activeSpan(OpenTelemetrySpanNames.REQUEST, () => requestContextSpanAttributes(requestContext, g.config.telemetry), async (span) => {
       try {
         const operationContext = buildOperationContext({ schema: g.schema!, operationDocument: document, ...(request.operationName ? { operationName: request.operationName } : {}) });
-        span.setAttributes(operationContextSpanAttributes(operationContext));
+        if (span.isRecording()) span.setAttributes(operationContextSpanAttributes(operationContext));
         const validationErrors = g.validateIncomingRequest(requestContext, operationContext);
         if (validationErrors.length > 0) {
           markFailed(span, validationErrors, g.config.telemetry);
@@ -208,13 +221,13 @@ function hasDefer(node: PlanNode): boolean {
 
 /** executeQueryPlan's steps: run the plan into one tree, then shape it; the same answer for each outcome. */
 function execute(g: GatewayInternals, plan: QueryPlan, shaper: ResultShaper, operation: Operation, conditions: Readonly<Record<string, unknown>>, requestContext: GatewayGraphQLRequestContext): Promise<GatewayExecutionResult> {
-  return tracer.startActiveSpan(OpenTelemetrySpanNames.EXECUTE, async (span) => {
+  return activeSpan(OpenTelemetrySpanNames.EXECUTE, undefined, async (span) => {
     try {
       const execution: PlanExecution = { requestContext, serviceMap: g.serviceMap, supergraphSchema: g.supergraphSchema!, variableDefinitions: operation.variableDefinitions, telemetry: g.config.telemetry, errors: [] };
       const unfiltered = Object.create(null) as Record<string, unknown>;
       if (plan.node) await executePlanNode(execution, plan.node as PlanNode, unfiltered);
       const errors = execution.errors;
-      const result = tracer.startActiveSpan(OpenTelemetrySpanNames.POST_PROCESSING, (post): GatewayExecutionResult => {
+      const result = activeSpan(OpenTelemetrySpanNames.POST_PROCESSING, undefined, (post): GatewayExecutionResult => {
         try {
           const shaped = shaper.shape(unfiltered, conditions);
           if (errors.length === 0 && shaped.errors.length > 0) {

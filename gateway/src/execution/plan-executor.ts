@@ -16,7 +16,7 @@ import type { GraphQLDataSource } from '@apollo/gateway';
 import { GraphQLDataSourceRequestKind } from '@apollo/gateway/dist/datasources/types';
 import { applyRewrites, isObjectOfType } from '@apollo/gateway/dist/dataRewrites';
 import { generateHydratedPaths } from '@apollo/gateway/dist/executeQueryPlan';
-import { OpenTelemetrySpanNames, recordExceptions, tracer } from '@apollo/gateway/dist/utilities/opentelemetry';
+import { OpenTelemetrySpanNames, recordExceptions } from '@apollo/gateway/dist/utilities/opentelemetry';
 import type { VariableDefinitions } from '@apollo/federation-internals';
 import { ERRORS, errorCodeDef } from '@apollo/federation-internals';
 import type { FetchNode, PlanNode, QueryPlanSelectionNode } from '@apollo/query-planner';
@@ -25,6 +25,7 @@ import type { GatewayGraphQLRequestContext } from '@apollo/server-gateway-interf
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { GraphQLErrorExtensions, GraphQLFormattedError, GraphQLSchema } from 'graphql';
 import { GraphQLError } from 'graphql';
+import { activeSpan } from './spans';
 
 type Data = Record<string, unknown>;
 type ResponsePath = Array<string | number>;
@@ -97,7 +98,7 @@ function flattenAt(value: unknown, path: ReadonlyArray<string | number>, at: num
 }
 
 function executeFetch(execution: PlanExecution, fetch: FetchNode, cursor: Cursor): Promise<void> {
-  return tracer.startActiveSpan(OpenTelemetrySpanNames.FETCH, { attributes: { service: fetch.serviceName } }, async (span) => {
+  return activeSpan(OpenTelemetrySpanNames.FETCH, () => ({ service: fetch.serviceName }), async (span) => {
     try {
       const service = execution.serviceMap[fetch.serviceName]?.dataSource;
       if (!service) throw new Error(`Couldn't find service with name "${fetch.serviceName}"`);

@@ -13,7 +13,7 @@
  * names they apply to.
  */
 import type { CompositeType, NamedType, Operation, Schema, SelectionSet, Type } from '@apollo/federation-internals';
-import { ERRORS, isCompositeType, isCustomScalarType, isEnumType, isListType, isNonNullType, isObjectType, isSubtype, typenameFieldName, Variable } from '@apollo/federation-internals';
+import { ERRORS, isCompositeType, isCustomScalarType, isEnumType, isListType, isNonNullType, isObjectType, isSubtype, typenameFieldName as federationTypename, Variable } from '@apollo/federation-internals';
 import type { GraphQLError } from 'graphql';
 
 const NON_NULL = 0;
@@ -62,6 +62,10 @@ export class NotCompilable extends Error {}
 /** Names a property lookup could find on a prototype (Object's or Array's): read as own properties only, as @apollo/gateway's getOwn does. */
 const PROTOTYPE_NAMES = new Set<string>([...Object.getOwnPropertyNames(Object.prototype), ...Object.getOwnPropertyNames(Array.prototype)]);
 
+/** `__typename`, read once: federation-internals' exports are getters, and the shaping reads it for every object. */
+const typenameFieldName: string = federationTypename;
+
+/** How federation-internals tells an integer: its decimal text (a safe integer always prints as one, so it is answered without printing). */
 const INTEGER = /^-?(?:0|[1-9][0-9]*)$/;
 
 /** What the shaping needs to know of the schema's types by name, memoised (a schema has a few hundred). */
@@ -202,7 +206,7 @@ function describe(type: Type, schema: Schema): TypeDesc {
 function validLeaf(t: TypeDesc & { k: typeof LEAF }, value: unknown): boolean {
   if (t.leaf === Leaf.Custom) return true;
   if (typeof value === 'boolean') return t.leaf === Leaf.Boolean;
-  if (typeof value === 'number' && Number.isFinite(value)) return t.leaf === Leaf.Int || t.leaf === Leaf.Id ? INTEGER.test(String(value)) : t.leaf === Leaf.Float;
+  if (typeof value === 'number' && Number.isFinite(value)) return t.leaf === Leaf.Int || t.leaf === Leaf.Id ? Number.isSafeInteger(value) || INTEGER.test(String(value)) : t.leaf === Leaf.Float;
   if (typeof value === 'string') return t.leaf === Leaf.Enum ? t.values!.has(value) : t.leaf !== Leaf.Boolean && t.leaf !== Leaf.Int && t.leaf !== Leaf.Float;
   return false;
 }
