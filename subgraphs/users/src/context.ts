@@ -9,6 +9,8 @@ import type { UsersService } from './users.service';
 export interface UsersLoaders {
   readonly user: DataLoader<string, User | null>;
   readonly addresses: DataLoader<string, Address[]>;
+  /** Whether an id is an erased account's (a reference to it shows the "deleted user"). */
+  readonly erased: DataLoader<string, boolean>;
   /** Product ids of each user's open back-in-stock requests. */
   readonly stockNotifications: DataLoader<string, string[]>;
 }
@@ -37,6 +39,7 @@ export function createContext(base: RequestContext, { service, store, notificati
     loaders: {
       user: new DataLoader((ids) => repo.findByIds(ids)),
       addresses: new DataLoader((ids) => repo.findAddressesByUserIds(ids)),
+      erased: new DataLoader((ids) => store.erasureReads.areErased(ids)),
       stockNotifications: new DataLoader((ids) => notifications.waitingProducts(ids)),
     },
     ownAccounts: new Set(base.identity ? [base.identity.userId] : []),

@@ -62,10 +62,17 @@ export const resolvers: GraphQLResolverMap<UsersContext> = {
   },
   User: {
     // Reviews of erased accounts name an anonymous id: they show the "deleted user" placeholder. So
-    // does the account's own id once its row is gone, until catalog has replaced it (its consumer of
-    // the erasure may come later) or while a gateway still holds catalog's answer with it: the page
-    // shows the review by a deleted user, never an error, and never the old username.
-    __resolveReference: async (ref: { id: string }, ctx: UsersContext) => (isErasedUserId(ref.id) ? deletedUser(ref.id) : ((await ctx.loaders.user.load(ref.id)) ?? deletedUser(ref.id))),
+    // does an erased account's own id (its row gone, its erasure recorded), until catalog has
+    // replaced it (its consumer of the erasure may come later) or while a gateway still holds
+    // catalog's answer with it: the page shows the review by a deleted user, never an error, and
+    // never the old username. Any other unknown id (a guest order's) stays null, as before: orders'
+    // `Order.email` requires `user { email }` and falls back to the guest's own address on null.
+    __resolveReference: async (ref: { id: string }, ctx: UsersContext) => {
+      if (isErasedUserId(ref.id)) return deletedUser(ref.id);
+      const user = await ctx.loaders.user.load(ref.id);
+      if (user) return user;
+      return (await ctx.loaders.erased.load(ref.id)) ? deletedUser(ref.id) : null;
+    },
     // Public: id, username, createdAt (what a review shows about its author). The rest is private.
     createdAt: (u: User) => u.createdAt.toISOString(),
     email: privateField('email'),
