@@ -13,7 +13,7 @@ import { measureDatabaseLimit } from './checkout/db-limit';
 import { runLoad } from './checkout/load';
 import { formatReport } from './checkout/report';
 import type { BenchReport, BenchSettings, BenchTarget } from './checkout/run';
-import { DEFAULT_SETTINGS, runCheckoutBench } from './checkout/run';
+import { BENCH_SHOP_SETTINGS, DEFAULT_SETTINGS, runCheckoutBench } from './checkout/run';
 import { installSqlCounter } from './checkout/sql-counter';
 
 const HOT_STOCK = 10;
@@ -24,7 +24,7 @@ describe('checkout benchmark, smoke (in-process bus)', () => {
 
   beforeAll(async () => {
     installSqlCounter();
-    shop = await startTestShop({ bus: 'in-process' });
+    shop = await startTestShop({ bus: 'in-process', settings: BENCH_SHOP_SETTINGS });
     const target: BenchTarget = {
       bus: 'in-process',
       gatewayUrl: shop.url,

@@ -48,7 +48,7 @@ import type { LoadResult, LoadSpec } from './load';
 import { runLoad } from './load';
 import { formatReport } from './report';
 import type { BenchSettings, BenchTarget, PhaseName } from './run';
-import { DEFAULT_SETTINGS, PHASES, runCheckoutBench } from './run';
+import { BENCH_SHOP_SETTINGS, DEFAULT_SETTINGS, PHASES, runCheckoutBench } from './run';
 import { installSqlCounter, profileSqlTexts } from './sql-counter';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -225,8 +225,7 @@ async function main(): Promise<void> {
       jwtSecret,
       seed: false,
       nodeEnv: 'development',
-      // Each bench customer places far more orders than the fraud rules allow a real one (issue 19): the bench measures the saga.
-      settings: { orders: { FRAUD_CHECKS: false } },
+      settings: BENCH_SHOP_SETTINGS,
       logger,
     });
     cleanups.push(() => supergraph.stop());

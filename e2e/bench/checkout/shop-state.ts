@@ -11,6 +11,8 @@ export interface OrderState {
   readonly key: string;
   readonly status: string;
   readonly rejectionReason: string | null;
+  /** The payment's status (what a PENDING order waits for), null without a payment row. */
+  readonly paymentStatus: string | null;
   /** Epoch ms (the orders service's clock, the same host as the client). */
   readonly createdAt: number;
   readonly confirmedAt: number | null;
@@ -71,12 +73,14 @@ export class ShopState {
       key: string;
       status: string;
       reason: string | null;
+      payment: string | null;
       created: Date;
       confirmed: Date | null;
       final: Date | null;
       items: Array<{ productId: string; quantity: number }> | null;
     }>(
       `SELECT o.id, o.idempotency_key AS key, o.status, o.rejection_reason AS reason, o.created_at AS created,
+              (SELECT p.status FROM payment p WHERE p.order_id = o.id) AS payment,
               (SELECT min(c.at) FROM order_status_change c WHERE c.order_id = o.id AND c.status = 'CONFIRMED') AS confirmed,
               (SELECT min(c.at) FROM order_status_change c WHERE c.order_id = o.id AND c.status <> 'PENDING') AS final,
               (SELECT json_agg(json_build_object('productId', i.product_id, 'quantity', i.quantity)) FROM order_item i WHERE i.order_id = o.id) AS items
@@ -88,6 +92,7 @@ export class ShopState {
       key: r.key,
       status: r.status,
       rejectionReason: r.reason,
+      paymentStatus: r.payment,
       createdAt: r.created.getTime(),
       confirmedAt: r.confirmed?.getTime() ?? null,
       finalAt: r.status === 'PENDING' ? null : (r.final?.getTime() ?? null),
