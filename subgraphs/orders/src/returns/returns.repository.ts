@@ -51,6 +51,9 @@ const RETURN_COLUMNS = `r.id, r.order_id AS "orderId", r.user_id AS "userId", r.
   r.refund_amount AS "refundAmount", r.refund_id AS "refundId", o.currency_code AS "currencyCode", r.created_at AS "createdAt", r.updated_at AS "updatedAt",
   coalesce((SELECT json_agg(json_build_object('productId', l.product_id, 'quantity', l.quantity) ORDER BY l.product_id) FROM order_return_line l WHERE l.return_id = r.id), '[]') AS lines`;
 
+/** What a lease answers (`LeasedRefund`), from `order_return r` and its `payment p`. */
+const LEASED_COLUMNS = `r.id, r.order_id AS "orderId", r.refund_amount::text AS amount, r.refund_attempts AS attempts, r.refund_locked_until AS "lockedUntil", p.charge_id AS "chargeId"`;
+
 /** The rows of an UPDATE … RETURNING (TypeORM answers `[rows, affected]` for UPDATE and DELETE). */
 function updatedRows<T>(result: unknown): T[] {
   return (result as [T[], number])[0];
@@ -130,16 +133,29 @@ export class ReturnsRepository {
     return updatedRows(result).length === 1;
   }
 
-  /** Leases received returns whose refund is due (all of them, or the one given), SKIP LOCKED across replicas. */
-  async leaseDueRefunds(now: Date, until: Date, limit: number, id?: string): Promise<LeasedRefund[]> {
+  /**
+   * Leases the refund of a return being received, in the receive's transaction (the caller holds
+   * the return's lock): committed leased, so no sweep can take it before the receiving call tries
+   * it; if that call dies first, the lease expires and the sweep retries.
+   */
+  async leaseReceivedRefund(tx: EntityManager, id: string, until: Date): Promise<LeasedRefund | null> {
+    const rows = updatedRows<LeasedRefund>(await tx.query(
+      `UPDATE order_return r SET refund_locked_until = $2, refund_attempts = r.refund_attempts + 1 FROM payment p
+       WHERE r.id = $1 AND r.status = 'RECEIVED' AND p.order_id = r.order_id RETURNING ${LEASED_COLUMNS}`,
+      [id, until],
+    ));
+    return rows[0] ?? null;
+  }
+
+  /** Leases received returns whose refund is due and whose lease (if any) has expired, SKIP LOCKED across replicas: the sweep. */
+  async leaseDueRefunds(now: Date, until: Date, limit: number): Promise<LeasedRefund[]> {
     return updatedRows<LeasedRefund>(await this.ds.query(
       `WITH due AS (
          SELECT id FROM order_return WHERE status = 'RECEIVED' AND refund_next_attempt_at <= $1 AND (refund_locked_until IS NULL OR refund_locked_until < $1)
-           AND ($4::uuid IS NULL OR id = $4) ORDER BY refund_next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+           ORDER BY refund_next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
        UPDATE order_return r SET refund_locked_until = $2, refund_attempts = r.refund_attempts + 1 FROM due, payment p
-       WHERE r.id = due.id AND p.order_id = r.order_id
-       RETURNING r.id, r.order_id AS "orderId", r.refund_amount::text AS amount, r.refund_attempts AS attempts, r.refund_locked_until AS "lockedUntil", p.charge_id AS "chargeId"`,
-      [now, until, limit, id ?? null],
+       WHERE r.id = due.id AND p.order_id = r.order_id RETURNING ${LEASED_COLUMNS}`,
+      [now, until, limit],
     ));
   }
 

@@ -94,40 +94,44 @@ export class ReturnsService {
   /** ADMIN: accepts a REQUESTED return. */
   async approve(identity: Identity, id: string): Promise<ReturnRow> {
     requireAdmin({ identity });
-    return this.change(id, [ReturnStatus.Requested], async (tx, order, now) => {
+    await this.change(id, [ReturnStatus.Requested], async (tx, order, now) => {
       await this.repo.setStatus(tx, id, ReturnStatus.Approved, now);
       await this.deps.outbox.add(tx, ReturnApproved, order.id, { ...eventBase(order, id), approvedAt: now.toISOString() });
       this.committed(tx, ReturnStatus.Approved);
     });
+    return this.get(id);
   }
 
   /** ADMIN: refuses a REQUESTED or APPROVED return (not yet received); its units can be requested again. */
   async reject(identity: Identity, id: string, reason: string): Promise<ReturnRow> {
     requireAdmin({ identity });
     const text = parseReason(reason);
-    return this.change(id, [ReturnStatus.Requested, ReturnStatus.Approved], async (tx, order, now) => {
+    await this.change(id, [ReturnStatus.Requested, ReturnStatus.Approved], async (tx, order, now) => {
       await this.repo.setStatus(tx, id, ReturnStatus.Rejected, now, { rejectionReason: text });
       await this.deps.outbox.add(tx, ReturnRejected, order.id, { ...eventBase(order, id), reason: text, rejectedAt: now.toISOString() });
       this.committed(tx, ReturnStatus.Rejected);
     });
+    return this.get(id);
   }
 
   /**
    * ADMIN: the goods of an APPROVED return are back. Inventory restocks them (the event); the
    * lines' share of the payment is committed to a refund under the order's and payment's locks
-   * (`commitRefund`: never beyond what was paid), and the refund is tried at once.
+   * (`commitRefund`: never beyond what was paid), and the refund is tried at once, under a lease
+   * committed with RECEIVED: a sweep cannot take it in between (the answer would lack the refund
+   * the provider makes a moment later); if this process dies first, the lease expires and the
+   * sweep retries.
    */
   async receive(identity: Identity, id: string): Promise<ReturnRow> {
     const admin = requireAdmin({ identity });
-    let refundDue = false;
-    await this.change(id, [ReturnStatus.Approved], async (tx, order, now, current) => {
+    const leased = await this.change(id, [ReturnStatus.Approved], async (tx, order, now, current) => {
       const items = await this.orders.findItems(tx, order.id);
       const price = new Map(items.map((i) => [i.productId, toCents(i.unitPrice)]));
       const value = current.lines.reduce((acc, l) => acc + price.get(l.productId)! * BigInt(l.quantity), 0n);
       const before = toCents(await this.repo.receivedValue(tx, order.id));
       const amounts = { subtotal: toCents(order.subtotal), discount: toCents(order.discount), shipping: toCents(order.shipping), tax: toCents(order.tax) };
       const refund = fromCents(returnRefund(amounts, before, value));
-      refundDue = toCents(refund) > 0n;
+      const refundDue = toCents(refund) > 0n;
       if (refundDue && !(await this.repo.commitRefund(tx, order.id, refund))) {
         throw conflict(`The payment of order ${order.number} has nothing left to refund.`, { status: current.status });
       }
@@ -137,15 +141,17 @@ export class ReturnsService {
       // Nothing to refund (a line bought at a 100 % discount): refunded at once, by nobody.
       if (!refundDue) await this.deps.outbox.add(tx, ReturnRefunded, order.id, { ...base, amount: { amount: refund, currencyCode: order.currencyCode }, refundedAt: now.toISOString() });
       this.committed(tx, ReturnStatus.Received);
+      return refundDue ? this.repo.leaseReceivedRefund(tx, id, new Date(now.getTime() + REFUND_LEASE_MS)) : null;
     });
-    if (refundDue) await this.refundDue(id).catch((err: unknown) => this.logger.warn({ err, returnId: id }, 'immediate return refund failed; the sweep retries'));
+    // `refund` never throws: a failure reschedules the refund for the sweep.
+    if (leased) await this.refund(leased);
     return this.get(id);
   }
 
-  /** Refunds every received return whose refund is due (or the one given): the sweep and `receive`. Answers how many were refunded. */
-  async refundDue(id?: string): Promise<number> {
+  /** Refunds every received return whose refund is due and not leased (the sweep). Answers how many were refunded. */
+  async refundDue(): Promise<number> {
     const now = new Date();
-    const leased = await this.repo.leaseDueRefunds(now, new Date(now.getTime() + REFUND_LEASE_MS), 20, id);
+    const leased = await this.repo.leaseDueRefunds(now, new Date(now.getTime() + REFUND_LEASE_MS), 20);
     const outcomes = await Promise.all(leased.map((l) => this.refund(l)));
     return outcomes.filter(Boolean).length;
   }
@@ -192,19 +198,18 @@ export class ReturnsService {
 
   /**
    * One admin step on a return: its order is locked (and its payment), then the return; the step
-   * runs only from one of `from` (CONFLICT with `extensions.status` otherwise). Answers the return.
+   * runs only from one of `from` (CONFLICT with `extensions.status` otherwise). Answers what the step answered, once committed.
    */
-  private async change(id: string, from: readonly ReturnStatus[], step: (tx: EntityManager, order: OrderRow, now: Date, current: ReturnRow) => Promise<void>): Promise<ReturnRow> {
+  private async change<T>(id: string, from: readonly ReturnStatus[], step: (tx: EntityManager, order: OrderRow, now: Date, current: ReturnRow) => Promise<T>): Promise<T> {
     const orderId = isUuid(id) ? await this.repo.orderOf(id) : null;
     if (!orderId) throw notFound('Return', id);
-    await this.deps.transaction(async (tx) => {
+    return this.deps.transaction(async (tx) => {
       const locked = await this.orders.lockOrderAndPayment(tx, orderId);
       const current = await this.repo.find(tx, id, true);
       if (!locked || !current) throw notFound('Return', id);
       if (!from.includes(current.status)) throw conflict(`Return ${id} is ${current.status}; this needs a ${from.join(' or ')} return.`, { status: current.status });
-      await step(tx, locked.order, new Date(), current);
+      return step(tx, locked.order, new Date(), current);
     });
-    return this.get(id);
   }
 
   private committed(tx: EntityManager, status: ReturnStatus): void {
