@@ -15,10 +15,12 @@ import { Client } from 'pg';
 import { eventually } from '@shop/platform/testing';
 import type { TestShop } from '../support/harness';
 import { startTestShop } from '../support/harness';
+import { demoProducts, placePendingOrder, waitForStatus } from '../orders/orders-flow';
 import { adjustStock, invalidationsHandled, settledInvalidations, wholeAnswerHits } from './cache-support';
 
 const IN_STOCK = 'query ($search: String!) { products(first: 20, filter: { search: $search, inStock: true }) { edges { node { id name price { amount } } } } }';
 const STOCK = 'query ($id: ID!) { product(id: $id) { id inventory { available } } }';
+const TOGETHER = 'query ($id: ID!) { product(id: $id) { id frequentlyBoughtTogether(first: 5) { id } } }';
 
 
 describe('exact cache dependencies through the gateway', () => {
@@ -136,5 +138,59 @@ describe('exact cache dependencies through the gateway', () => {
     await adjustStock(shop, productId, 4);
     // Well within the list's hint (60 s): only catalog's event can bring it back this soon.
     await eventually(listed, 15_000, 50);
+  });
+
+  it('should outdate a cached frequentlyBoughtTogether once catalog counted a confirmed order of the product, well within its hint', async () => {
+    const admin = await shop.tokenFor({ roles: ['ADMIN'] });
+    const category = await shop.gql('mutation { createCategory(input: { name: "Probe shades" }) { id } }', {}, admin);
+    const created = await shop.gql(
+      'mutation ($c: ID!) { createProduct(input: { name: "Lockprobe Shade", description: "A probe.", price: "4.00", categoryId: $c, initialStock: 5 }) { id } }',
+      { c: category.data.createCategory.id },
+      admin,
+    );
+    expect(created.errors).toBeUndefined();
+    const partner: string = created.data.createProduct.id;
+    // Orders knows both products (their snapshots) and both have stock.
+    await eventually(async () => {
+      const ids = (await demoProducts(shop, 2)).map((p) => p.id);
+      return ids.includes(productId) && ids.includes(partner);
+    }, 45_000);
+    const together = async (): Promise<string[]> => {
+      const res = await shop.gql<{ product: { frequentlyBoughtTogether: Array<{ id: string }> } }>(TOGETHER, { id: productId });
+      expect(res.errors).toBeUndefined();
+      return res.data!.product.frequentlyBoughtTogether.map((p) => p.id);
+    };
+    await settledInvalidations(shop.url);
+    expect(await together()).toEqual([]);
+    const hits = await wholeAnswerHits(shop.url);
+    expect(await together()).toEqual([]);
+    expect(await wholeAnswerHits(shop.url)).toBe(hits + 1);
+
+    // Catalog's count of the order is held back by a lock on the lines it holds for it (its
+    // OrderConfirmed handler deletes them), so the order is confirmed and the list read, and
+    // cached, while catalog has not counted it yet: only catalog's event can outdate that answer.
+    const customer = await shop.tokenFor({ roles: ['CUSTOMER'] });
+    const order = await placePendingOrder(shop, [{ productId, quantity: 1 }, { productId: partner, quantity: 1 }], customer);
+    const lock = new Client({ connectionString: shop.databaseUrl('catalog') });
+    await lock.connect();
+    let locked = true;
+    try {
+      await eventually(async () => (await catalogDb.query('SELECT 1 FROM order_line_pending WHERE order_id = $1', [order.id])).rowCount === 2, 30_000, 50);
+      await lock.query('BEGIN');
+      await lock.query('SELECT 1 FROM order_line_pending WHERE order_id = $1 FOR UPDATE', [order.id]);
+      await waitForStatus(shop, order.id, 'CONFIRMED', customer);
+      expect(await together()).toEqual([]);
+      const cached = await wholeAnswerHits(shop.url);
+      expect(await together()).toEqual([]);
+      expect(await wholeAnswerHits(shop.url)).toBe(cached + 1);
+      await lock.query('COMMIT');
+      locked = false;
+    } finally {
+      if (locked) await lock.query('ROLLBACK');
+      await lock.end();
+    }
+    await eventually(async () => (await catalogDb.query('SELECT 1 FROM bought_together WHERE product_id = $1 AND other_id = $2', [productId, partner])).rowCount === 1, 30_000, 50);
+    // Within 15 s, a quarter of the answer's hint (Query.product 60 s): only the event can outdate it this soon.
+    await eventually(async () => (await together()).includes(partner), 15_000, 100);
   });
 });

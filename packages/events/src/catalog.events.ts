@@ -45,3 +45,15 @@ export const ProductAvailabilityChanged = defineEvent(
   CATALOG_PRODUCT_TOPIC,
   z.object({ productId: id, inStock: z.boolean() }),
 );
+
+/**
+ * The catalog's discovery read models moved for these products (a confirmed order counted: their
+ * bought-together partners, units sold and so popularity). Published in the transaction that
+ * counts the order, so a reader that outdates its copies on it (the gateway's cache) never keeps
+ * a `frequentlyBoughtTogether` or a popularity order from before the order counted.
+ */
+export const ProductDiscoveryChanged = defineEvent(
+  'catalog.product-discovery-changed.v1',
+  CATALOG_PRODUCT_TOPIC,
+  z.object({ productIds: z.array(id).min(1) }),
+);

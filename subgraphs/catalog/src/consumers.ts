@@ -8,9 +8,10 @@
  *   across a rebalance), so the model only moves forward. A product coming into stock or going out
  *   of it publishes catalog.product-availability-changed.v1 in the same transaction.
  * - orders.order-placed.v1 / order-confirmed.v1 / order-rejected.v1 (topic orders.order): the read
- *   models of discovery (bought together, units sold, each customer's purchases), confirmed orders only.
+ *   models of discovery (bought together, units sold, each customer's purchases), confirmed orders only;
+ *   counting one publishes catalog.product-discovery-changed.v1 in the same transaction.
  */
-import { AccountErased, ERASED_USER_ID_PREFIX, OrderConfirmed, OrderPlaced, OrderRejected, ProductAvailabilityChanged, StockChanged } from '@shop/events';
+import { AccountErased, ERASED_USER_ID_PREFIX, OrderConfirmed, OrderPlaced, OrderRejected, ProductAvailabilityChanged, ProductDiscoveryChanged, StockChanged } from '@shop/events';
 import { on } from '@shop/platform';
 import type { EventHandler } from '@shop/platform';
 import { isUuid } from './persistence/catalog.repository';
@@ -42,8 +43,10 @@ export function catalogConsumers({ deps, repo, discovery }: CatalogParts): Reado
       await discovery.in(tx).holdOrderLines(orderId, userId ?? null, items, placedAt);
     }),
     on(OrderConfirmed, async (event, tx) => {
-      const lines = await discovery.in(tx).confirmOrder(event.data.orderId);
-      if (lines === 0) deps.logger.warn({ eventId: event.id, orderId: event.data.orderId }, 'confirmed order whose placement the catalog never saw; not counted');
+      const productIds = await discovery.in(tx).confirmOrder(event.data.orderId);
+      if (productIds.length === 0) deps.logger.warn({ eventId: event.id, orderId: event.data.orderId }, 'confirmed order whose placement the catalog never saw; not counted');
+      // Their bought-together partners and popularity changed: the gateway's cache outdates them on this event.
+      else await deps.outbox.add(tx, ProductDiscoveryChanged, productIds[0]!, { productIds });
     }),
     on(OrderRejected, (event, tx) => discovery.in(tx).dropOrderLines(event.data.orderId)),
   ];

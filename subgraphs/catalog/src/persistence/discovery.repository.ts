@@ -253,10 +253,11 @@ export class DiscoveryRepository {
    * units sold, the customer their purchases; then its held lines go. Returns the number of lines
    * (0 when the placement was never seen).
    */
-  async confirmOrder(orderId: string): Promise<number> {
+  /** Counts a confirmed order's held lines; the ids of its products (none when its placement was never seen). */
+  async confirmOrder(orderId: string): Promise<string[]> {
     const lines = (await this.db.query('DELETE FROM order_line_pending WHERE order_id = $1 RETURNING product_id, user_id, quantity, placed_at', [orderId])) as unknown;
     const rows = (Array.isArray(lines) && Array.isArray(lines[0]) ? lines[0] : lines) as Raw[];
-    if (rows.length === 0) return 0;
+    if (rows.length === 0) return [];
     const ids = rows.map((r) => r['product_id'] as string);
     const quantities = rows.map((r) => Number(r['quantity']));
     await this.db.query(
@@ -275,7 +276,7 @@ export class DiscoveryRepository {
         [userId, ids, quantities, rows[0]!['placed_at']],
       );
     }
-    return rows.length;
+    return [...new Set(ids)];
   }
 
   /** A rejected order never counts: its held lines go. */
