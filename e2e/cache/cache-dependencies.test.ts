@@ -20,6 +20,8 @@ import { adjustStock, invalidationsHandled, settledInvalidations, wholeAnswerHit
 
 const IN_STOCK = 'query ($search: String!) { products(first: 20, filter: { search: $search, inStock: true }) { edges { node { id name price { amount } } } } }';
 const STOCK = 'query ($id: ID!) { product(id: $id) { id inventory { available } } }';
+const PRICE = 'query ($id: ID!) { product(id: $id) { id name price { amount } } }';
+const ADD_TO_CART = 'mutation ($productId: ID!) { addToCart(productId: $productId, quantity: 1) { id lines { quantity product { id name } unitPrice { amount } } } }';
 const TOGETHER = 'query ($id: ID!) { product(id: $id) { id frequentlyBoughtTogether(first: 5) { id } } }';
 
 
@@ -138,6 +140,34 @@ describe('exact cache dependencies through the gateway', () => {
     await adjustStock(shop, productId, 4);
     // Well within the list's hint (60 s): only catalog's event can bring it back this soon.
     await eventually(listed, 15_000, 50);
+  });
+
+  it('should keep catalog’s cached pages through a shopper’s cart change (it reads products, it changes none), and outdate them at once on an admin’s catalog change', async () => {
+    const page = async () => {
+      const res = await shop.gql<{ product: { price: { amount: string } } }>(PRICE, { id: productId });
+      expect(res.errors).toBeUndefined();
+      return res.data!.product.price.amount;
+    };
+    await settledInvalidations(shop.url);
+    const price = await page();
+    const hits = await wholeAnswerHits(shop.url);
+    expect(await page()).toBe(price);
+    expect(await wholeAnswerHits(shop.url)).toBe(hits + 1);
+
+    // The cart's answer names the product and its price: catalog is read to build it.
+    const customer = await shop.tokenFor({ roles: ['CUSTOMER'] });
+    const added = await shop.gql<{ addToCart: { lines: Array<{ product: { id: string; name: string } }> } }>(ADD_TO_CART, { productId }, customer);
+    expect(added.errors).toBeUndefined();
+    expect(added.data!.addToCart.lines.map((l) => l.product.id)).toEqual([productId]);
+    expect(await page()).toBe(price);
+    expect(await wholeAnswerHits(shop.url)).toBe(hits + 2);
+
+    // An admin's mutation through the gateway: read-your-writes, before catalog's event arrives.
+    const admin = await shop.tokenFor({ roles: ['ADMIN'] });
+    const updated = await shop.gql('mutation ($id: ID!) { updateProduct(id: $id, input: { price: "11.25" }) { id } }', { id: productId }, admin);
+    expect(updated.errors).toBeUndefined();
+    expect(await page()).toBe('11.25');
+    expect(await wholeAnswerHits(shop.url)).toBe(hits + 2);
   });
 
   it('should outdate a cached frequentlyBoughtTogether once catalog counted a confirmed order of the product, well within its hint', async () => {

@@ -23,6 +23,7 @@
 import { createHash } from 'node:crypto';
 import type { GraphQLDataSourceProcessOptions, RemoteGraphQLDataSource } from '@apollo/gateway';
 import type { DocumentNode, GraphQLFormattedError, GraphQLSchema } from 'graphql';
+import { Kind, OperationTypeNode } from 'graphql';
 import type { Logger } from '@shop/platform';
 import { counter, serviceUnavailable } from '@shop/platform';
 import type { CacheHints, FetchPolicy } from './cache-hints';
@@ -183,7 +184,11 @@ export class EntityCache {
     if (!('incomingRequestContext' in options) || !options.document || !this.hints) return send(options);
     const operation = options.incomingRequestContext.operation?.operation;
     if (operation === 'mutation') {
-      // Read-your-writes: what this service answered before the mutation's commit is outdated for
+      // The fetches that build a mutation's answer from other services (addToCart's and placeOrder's
+      // products from catalog) are reads: fetched fresh, they outdate nothing. Marking their
+      // services emptied catalog's whole cache on every cart change and checkout.
+      if (!isMutation(options.document)) return send(options);
+      // Read-your-writes: what the mutation's service answered before its commit is outdated for
       // every replica sharing the store now, not only once its events arrive.
       try {
         return await send(options);
@@ -374,6 +379,11 @@ function entityLookup(service: string, operationHash: string, representations: r
 
 function withRepresentations(options: Options, representations: ReadonlyArray<Representation | undefined>): Options {
   return { ...options, request: { ...options.request, variables: { ...options.request.variables, representations } } } as Options;
+}
+
+/** Whether a subgraph fetch's own operation is a mutation (the plan's fetch of mutation fields, not its `_entities` reads). */
+function isMutation(document: DocumentNode): boolean {
+  return document.definitions.some((d) => d.kind === Kind.OPERATION_DEFINITION && d.operation === OperationTypeNode.MUTATION);
 }
 
 /** The tag of everything a service answered (marked by every mutation sent to it). */
