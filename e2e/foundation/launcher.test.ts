@@ -17,9 +17,31 @@ import { postGraphQL } from '../support/harness';
 
 const root = path.resolve(__dirname, '../..');
 
-/** Ports below the kernel's ephemeral range (32768+), where other tests' port-0 servers land. */
-function freePortBase(): number {
-  return 20_000 + Math.floor(Math.random() * 12_000);
+/** Ports a shop takes from its base: the gateway, four subgraphs, Postgres at base + 10. */
+const BLOCK = 20;
+/** Where the next block starts: below the kernel's ephemeral range (32768+), where other tests' port-0 servers land. */
+let nextBase = 20_000 + BLOCK * Math.floor(Math.random() * 550);
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A block of ports each free now and never handed out before by this file: two shops drawing
+ * random bases once landed within 10 ports of each other (EADDRINUSE), and any other process may
+ * hold a port of a block.
+ */
+async function freePortBase(): Promise<number> {
+  for (;;) {
+    const base = nextBase;
+    nextBase = base + BLOCK >= 32_000 ? 20_000 : base + BLOCK;
+    const free = await Promise.all(Array.from({ length: BLOCK }, (_, i) => canListen(base + i)));
+    if (free.every(Boolean)) return base;
+  }
 }
 
 interface Shop {
@@ -33,8 +55,8 @@ interface Shop {
 }
 
 /** `npm start` in its own process group, as a terminal runs it. */
-function npmStart(name: string, env: Record<string, string> = {}): Shop {
-  const base = freePortBase();
+async function npmStart(name: string, env: Record<string, string> = {}): Promise<Shop> {
+  const base = await freePortBase();
   const dataDir = path.join(root, '.data', `e2e-launcher-${name}-${randomBytes(3).toString('hex')}`);
   mkdirSync(dataDir, { recursive: true }); // 0755: as root, Postgres runs as the postgres user
   const settings = { DATA_DIR: dataDir, PORT: String(base), SUBGRAPH_PORT_BASE: String(base + 1), EMBEDDED_PG_PORT: String(base + 10), SEED_DEMO_DATA: 'false', ...env };
@@ -93,8 +115,8 @@ afterAll(async () => {
 
 describe('npm start beside other checkouts', () => {
   it('should bring two shops up side by side and stop each on Ctrl-C after its services drained, without a connection error', async () => {
-    const a = npmStart('a');
-    const b = npmStart('b');
+    const a = await npmStart('a');
+    const b = await npmStart('b');
     started.push(a, b);
     await Promise.all([up(a), up(b)]);
 
@@ -130,11 +152,11 @@ describe('npm start beside other checkouts', () => {
   }, 240_000);
 
   it.each(['EMBEDDED_PG_PORT', 'PORT'])('should say in its first line that the port of %s is taken, naming the setting', async (setting) => {
-    const port = freePortBase() + 20;
+    const port = await freePortBase();
     const holder = createServer();
     servers.push(holder);
     await new Promise<void>((resolve) => holder.listen(port, '127.0.0.1', resolve));
-    const shop = npmStart('busy', { [setting]: String(port) });
+    const shop = await npmStart('busy', { [setting]: String(port) });
     started.push(shop);
     expect(await shop.exited).not.toBe(0);
     const line = firstLine(shop);
@@ -143,14 +165,14 @@ describe('npm start beside other checkouts', () => {
   }, 60_000);
 
   it("should say in its first line why Postgres could not start, in Postgres' own words", async () => {
-    const shop = npmStart('broken');
+    const shop = await npmStart('broken');
     started.push(shop);
     await up(shop);
     signalGroup(shop, 'SIGINT');
     await shop.exited;
     writeFileSync(path.join(shop.dataDir, 'postgres', 'PG_VERSION'), '11\n'); // a cluster of another major version
 
-    const again = npmStart('broken-again', { DATA_DIR: shop.dataDir, PORT: String(shop.gatewayPort), SUBGRAPH_PORT_BASE: String(shop.gatewayPort + 1), EMBEDDED_PG_PORT: String(shop.pgPort) });
+    const again = await npmStart('broken-again', { DATA_DIR: shop.dataDir, PORT: String(shop.gatewayPort), SUBGRAPH_PORT_BASE: String(shop.gatewayPort + 1), EMBEDDED_PG_PORT: String(shop.pgPort) });
     started.push(again);
     expect(await again.exited).not.toBe(0);
     expect(firstLine(again)).toContain('database files are incompatible with server');
