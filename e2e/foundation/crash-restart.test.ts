@@ -10,15 +10,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
-import { eventually } from '@shop/platform/testing';
+import { eventually, freePortBlock } from '@shop/platform/testing';
 import { postGraphQL } from '../support/harness';
 
 const root = path.resolve(__dirname, '../..');
-
-/** Ports below the kernel's ephemeral range (32768+), where other tests' port-0 servers land. */
-function freePortBase(): number {
-  return 20_000 + Math.floor(Math.random() * 12_000);
-}
 
 interface Started {
   readonly child: ChildProcess;
@@ -60,11 +55,15 @@ async function exited(child: ChildProcess): Promise<void> {
 
 describe('npm start after SIGKILL of the whole process tree', () => {
   const dataDir = path.join(root, '.data', `e2e-crash-${randomBytes(3).toString('hex')}`);
-  const base = freePortBase();
-  const env = { DATA_DIR: dataDir, PORT: String(base), SUBGRAPH_PORT_BASE: String(base + 1), EMBEDDED_PG_PORT: String(base + 10), ADMIN_PASSWORD: 'admin-password-for-tests' };
+  let base = 0;
+  let env: Record<string, string> = {};
   let running: Started | undefined;
 
-  beforeAll(() => mkdirSync(dataDir, { recursive: true }));
+  beforeAll(async () => {
+    mkdirSync(dataDir, { recursive: true });
+    base = await freePortBlock();
+    env = { DATA_DIR: dataDir, PORT: String(base), SUBGRAPH_PORT_BASE: String(base + 1), EMBEDDED_PG_PORT: String(base + 10), ADMIN_PASSWORD: 'admin-password-for-tests' };
+  });
   afterAll(async () => {
     if (running) {
       killTree(running.child, 'SIGTERM');

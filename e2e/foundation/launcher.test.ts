@@ -12,37 +12,10 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { Server } from 'node:net';
 import path from 'node:path';
-import { eventually } from '@shop/platform/testing';
+import { eventually, freePortBlock } from '@shop/platform/testing';
 import { postGraphQL } from '../support/harness';
 
 const root = path.resolve(__dirname, '../..');
-
-/** Ports a shop takes from its base: the gateway, four subgraphs, Postgres at base + 10. */
-const BLOCK = 20;
-/** Where the next block starts: below the kernel's ephemeral range (32768+), where other tests' port-0 servers land. */
-let nextBase = 20_000 + BLOCK * Math.floor(Math.random() * 550);
-
-function canListen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe = createServer();
-    probe.once('error', () => resolve(false));
-    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
-  });
-}
-
-/**
- * A block of ports each free now and never handed out before by this file: two shops drawing
- * random bases once landed within 10 ports of each other (EADDRINUSE), and any other process may
- * hold a port of a block.
- */
-async function freePortBase(): Promise<number> {
-  for (;;) {
-    const base = nextBase;
-    nextBase = base + BLOCK >= 32_000 ? 20_000 : base + BLOCK;
-    const free = await Promise.all(Array.from({ length: BLOCK }, (_, i) => canListen(base + i)));
-    if (free.every(Boolean)) return base;
-  }
-}
 
 interface Shop {
   readonly child: ChildProcess;
@@ -56,7 +29,7 @@ interface Shop {
 
 /** `npm start` in its own process group, as a terminal runs it. */
 async function npmStart(name: string, env: Record<string, string> = {}): Promise<Shop> {
-  const base = await freePortBase();
+  const base = await freePortBlock();
   const dataDir = path.join(root, '.data', `e2e-launcher-${name}-${randomBytes(3).toString('hex')}`);
   mkdirSync(dataDir, { recursive: true }); // 0755: as root, Postgres runs as the postgres user
   const settings = { DATA_DIR: dataDir, PORT: String(base), SUBGRAPH_PORT_BASE: String(base + 1), EMBEDDED_PG_PORT: String(base + 10), SEED_DEMO_DATA: 'false', ...env };
@@ -152,7 +125,7 @@ describe('npm start beside other checkouts', () => {
   }, 240_000);
 
   it.each(['EMBEDDED_PG_PORT', 'PORT'])('should say in its first line that the port of %s is taken, naming the setting', async (setting) => {
-    const port = await freePortBase();
+    const port = await freePortBlock();
     const holder = createServer();
     servers.push(holder);
     await new Promise<void>((resolve) => holder.listen(port, '127.0.0.1', resolve));

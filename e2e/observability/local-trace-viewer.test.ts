@@ -18,7 +18,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { eventually } from '@shop/platform/testing';
+import { eventually, freePortBlock } from '@shop/platform/testing';
 import { postGraphQL } from '../support/harness';
 
 jest.setTimeout(240_000);
@@ -26,11 +26,11 @@ jest.setTimeout(240_000);
 const exec = promisify(execFile);
 const root = path.resolve(__dirname, '../..');
 
-/** Ports below the kernel's ephemeral range (32768+), where other tests' port-0 servers land. */
-const base = Number(process.env['TEST_SHOP_PORT_BASE'] ?? 20_000 + Math.floor(Math.random() * 12_000));
-const zipkinPort = Number(process.env['TEST_ZIPKIN_PORT'] ?? base + 20);
 const dataDir = path.join(root, '.data', `e2e-trace-${randomBytes(3).toString('hex')}`);
-const zipkinEnv = { ...process.env, ZIPKIN_PORT: String(zipkinPort), ZIPKIN_DATA_DIR: path.join(dataDir, 'zipkin') };
+/** The shop's ports (gateway, subgraphs, Postgres at base + 10) and Zipkin's, drawn in beforeAll. */
+let base = 0;
+let zipkinPort = 0;
+let zipkinEnv: NodeJS.ProcessEnv = {};
 
 interface ZipkinSpan {
   readonly traceId: string;
@@ -55,6 +55,9 @@ function killTree(child: ChildProcess, signal: NodeJS.Signals): void {
 
 beforeAll(async () => {
   mkdirSync(dataDir, { recursive: true });
+  base = Number(process.env['TEST_SHOP_PORT_BASE'] ?? (await freePortBlock(30)));
+  zipkinPort = Number(process.env['TEST_ZIPKIN_PORT'] ?? base + 20);
+  zipkinEnv = { ...process.env, ZIPKIN_PORT: String(zipkinPort), ZIPKIN_DATA_DIR: path.join(dataDir, 'zipkin') };
   await exec('bash', ['scripts/zipkin/zipkin.sh', 'start', '--background'], { cwd: root, env: zipkinEnv, timeout: 180_000 });
   shop = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
     cwd: root,

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { freePortBlock } from '@shop/platform/testing';
 
 const root = path.resolve(__dirname, '../../..');
 
@@ -11,7 +12,7 @@ describe('embedded Postgres', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('should start after a crash left a postmaster.pid whose PID now belongs to another process', async () => {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const port = await freePortBlock(1);
     // The live, non-Postgres process named in the stale lock: this jest worker.
     const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(__dirname, 'support/stale-lock.main.ts'), path.join(dir, 'db'), String(port), String(process.pid)], {
       cwd: root,

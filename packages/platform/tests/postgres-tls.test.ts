@@ -14,7 +14,7 @@ import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
 import type { TlsClientOptions } from '@shop/platform';
 import { createDataSource, ensureDatabase, postgresTls, withDatabase } from '@shop/platform';
-import { TestCertificates } from '@shop/platform/testing';
+import { freePortBlock, TestCertificates } from '@shop/platform/testing';
 
 const root = path.resolve(__dirname, '../../..');
 /** The TLS Postgres's port: TEST_PG_TLS_PORT, else 5 above the run's test Postgres (25435 by default), below the ephemeral range. */
@@ -210,7 +210,7 @@ describe('a standalone service on a TLS Postgres (its migration run, as the Kube
 
 describe('npm start on an external TLS Postgres (DATABASE_URL with DATABASE_SSL_MODE=verify-full)', () => {
   it('should create its databases, run every service and the in-process bus over TLS (the server refuses plaintext), and stop on Ctrl-C', async () => {
-    const base = 20_000 + Math.floor(Math.random() * 12_000); // below the ephemeral range, as the launcher test does
+    const base = await freePortBlock();
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'scripts/start.ts')], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -78,6 +78,7 @@ export function uniqueName(prefix: string): string {
 }
 export type { KafkaBrokerHandle, KafkaBrokerOptions } from './kafka-broker';
 export { startKafkaBroker } from './kafka-broker';
+export { freePortBlock } from './ports';
 export type { AuditFinding } from './http-audit';
 export { auditGraphqlOverHttp } from './http-audit';
 export type { HttpSubscription, HttpSubscriptionTransport } from './subscription-clients';
