@@ -204,7 +204,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
   const placeOrderAs = async (customer: Customer, card: string): Promise<Answer> => {
     const product = pick(inStock.length ? inStock : products);
     if (carts) {
-      const added = await gql(url, 'mutation A($p: ID!) { addToCart(productId: $p, quantity: 1) { id } }', { p: product.id }, customer.token, customer.agent);
+      // The cart as a storefront shows it after an add: its lines' products come from catalog.
+      const added = await gql(url, 'mutation A($p: ID!) { addToCart(productId: $p, quantity: 1) { id itemCount lines { quantity product { id name } unitPrice { amount } } total { amount currencyCode } } }', { p: product.id }, customer.token, customer.agent);
       if (added.errors?.length) return added;
       const cartId: string | undefined = added.data?.addToCart?.id;
       // The address first (it decides the methods on offer), then the cheapest method for it.
