@@ -16,7 +16,7 @@ import { eventually } from '@shop/platform/testing';
 import type { TestShop } from '../support/harness';
 import { startTestShop } from '../support/harness';
 import { demoProducts, placePendingOrder, waitForStatus } from '../orders/orders-flow';
-import { adjustStock, invalidationsHandled, settledInvalidations, wholeAnswerHits } from './cache-support';
+import { adjustStock, asAdmin, invalidationsHandled, settledInvalidations, wholeAnswerHits } from './cache-support';
 
 const IN_STOCK = 'query ($search: String!) { products(first: 20, filter: { search: $search, inStock: true }) { edges { node { id name price { amount } } } } }';
 const STOCK = 'query ($id: ID!) { product(id: $id) { id inventory { available } } }';
@@ -222,5 +222,24 @@ describe('exact cache dependencies through the gateway', () => {
     await eventually(async () => (await catalogDb.query('SELECT 1 FROM bought_together WHERE product_id = $1 AND other_id = $2', [productId, partner])).rowCount === 1, 30_000, 50);
     // Within 15 s, a quarter of the answer's hint (Query.product 60 s): only the event can outdate it this soon.
     await eventually(async () => (await together()).includes(partner), 15_000, 100);
+  });
+
+  it('should show a category created where no gateway saw it, well within the categories\' hint', async () => {
+    const CATEGORIES = '{ categories { id name children { id } } }';
+    const names = async (): Promise<string[]> => {
+      const res = await shop.gql<{ categories: Array<{ name: string }> }>(CATEGORIES);
+      expect(res.errors).toBeUndefined();
+      return res.data!.categories.map((c) => c.name);
+    };
+    await settledInvalidations(shop.url);
+    const before = await names();
+    const hits = await wholeAnswerHits(shop.url);
+    expect(await names()).toEqual(before);
+    expect(await wholeAnswerHits(shop.url)).toBe(hits + 1);
+    // At catalog directly, as another gateway replica (without a shared store) would leave it: only the event tells this one.
+    const created = await asAdmin(shop, 'catalog', 'mutation { createCategory(input: { name: "Probe lanterns" }) { id } }', {});
+    expect(created.errors).toBeUndefined();
+    // Within 15 s, a fortieth of the list's hint (600 s).
+    await eventually(async () => (await names()).includes('Probe lanterns'), 15_000, 100);
   });
 });

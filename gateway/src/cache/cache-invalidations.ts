@@ -13,6 +13,7 @@
  * | catalog.product-created.v1 / -updated.v1 / -deleted.v1 | the product in catalog, catalog's lists (a new, renamed, repriced or gone product in listings and searches) |
  * | catalog.review-added.v1 | the product in catalog (rating, reviews), catalog's lists (rating order and filter) |
  * | catalog.product-availability-changed.v1 | catalog's lists (the inStock filter and facet): published by catalog once *its* read model changed, so a list fetched before it is outdated, one fetched after it already shows the change |
+ * | catalog.category-created.v1 | catalog's lists (`categories`, a `category(slug)` that found nothing), the parent category (its children): every replica, not only the one whose mutation marked `svc:catalog` |
  * | catalog.product-discovery-changed.v1 | each product whose bought-together partners a confirmed order moved: published by catalog in the transaction that counted the order. Not the lists: that would empty the list cache at checkout rates; suggestions ranked by popularity lag by their TTL |
  * | inventory.stock-changed.v1 / low-stock.v1 | the product's stock in inventory |
  * | users.user-updated.v1 / users.account-erased.v1 | the account in users (its public username and createdAt, cached under review authors): every update, whichever fields it names, so a field made public later is covered too |
@@ -26,7 +27,7 @@
  */
 import type { Consumer, EventBus, Logger } from '@shop/platform';
 import { histogram, parseEnvelope } from '@shop/platform';
-import { AccountErased, CATALOG_PRODUCT_TOPIC, INVENTORY_STOCK_TOPIC, LowStock, ProductAvailabilityChanged, ProductCreated, ProductDeleted, ProductDiscoveryChanged, ProductUpdated, ReviewAdded, StockChanged, UserUpdated, USERS_USER_TOPIC } from '@shop/events';
+import { AccountErased, CATALOG_PRODUCT_TOPIC, CategoryCreated, INVENTORY_STOCK_TOPIC, LowStock, ProductAvailabilityChanged, ProductCreated, ProductDeleted, ProductDiscoveryChanged, ProductUpdated, ReviewAdded, StockChanged, UserUpdated, USERS_USER_TOPIC } from '@shop/events';
 import { ALL_TAG } from './cache-store';
 import type { EntityCache } from './entity-cache';
 import { entityTag, listTag } from './entity-cache';
@@ -49,6 +50,11 @@ export function tagsOf(type: string, data: unknown): string[] {
       return known ? [entityTag('catalog', 'Product', productId), listTag('catalog')] : [ALL_TAG];
     case ProductAvailabilityChanged.type:
       return [listTag('catalog')];
+    case CategoryCreated.type: {
+      // The lists (`categories`, a `category(slug)` that found nothing before) and the parent's children.
+      const parentId = idIn(data, 'parentId');
+      return parentId === undefined ? [listTag('catalog')] : [listTag('catalog'), entityTag('catalog', 'Category', parentId)];
+    }
     case ProductDiscoveryChanged.type: {
       const ids = typeof data === 'object' && data !== null && 'productIds' in data ? (data as { productIds: unknown }).productIds : undefined;
       if (!Array.isArray(ids) || ids.length === 0 || !ids.every((x): x is string => typeof x === 'string' && x.length > 0)) return [ALL_TAG];

@@ -27,6 +27,17 @@ export const ProductUpdated = defineEvent(
 
 export const ProductDeleted = defineEvent('catalog.product-deleted.v1', CATALOG_PRODUCT_TOPIC, z.object({ productId: id }));
 
+/**
+ * A category was created (keyed by its id, on the product topic that every reader of catalog's
+ * changes follows). Published in the creating transaction: the gateways' caches outdate catalog's
+ * lists (`categories` and the category tree) on it, every replica, not only the one the admin used.
+ */
+export const CategoryCreated = defineEvent(
+  'catalog.category-created.v1',
+  CATALOG_PRODUCT_TOPIC,
+  z.object({ categoryId: id, name: z.string(), slug: z.string(), parentId: id.nullable() }),
+);
+
 /** A review was added: the product's rating and review count changed (the gateway's cache outdates it). */
 export const ReviewAdded = defineEvent(
   'catalog.review-added.v1',

@@ -2,7 +2,7 @@ export type { DataOf, EventDefinition } from './definition';
 export { defineEvent } from './definition';
 export type { MoneyPayload } from './common';
 export { decimal, id, money, timestamp } from './common';
-export { CATALOG_PRODUCT_TOPIC, ProductAvailabilityChanged, ProductCreated, ProductDiscoveryChanged, ProductDeleted, ProductUpdated, ReviewAdded } from './catalog.events';
+export { CATALOG_PRODUCT_TOPIC, CategoryCreated, ProductAvailabilityChanged, ProductCreated, ProductDiscoveryChanged, ProductDeleted, ProductUpdated, ReviewAdded } from './catalog.events';
 export type { StockChangeReason, StockLevelPayload } from './inventory.events';
 export { INVENTORY_RESERVATION_TOPIC, INVENTORY_STOCK_TOPIC, LowStock, STOCK_CHANGE_REASONS, stockLevel, StockChanged, StockRejected, StockReserved } from './inventory.events';
 export type { OrderRejectionReason, PaymentFailureReason } from './orders.events';

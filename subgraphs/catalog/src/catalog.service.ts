@@ -1,4 +1,4 @@
-import { ProductCreated, ProductDeleted, ProductUpdated, ReviewAdded } from '@shop/events';
+import { CategoryCreated, ProductCreated, ProductDeleted, ProductUpdated, ReviewAdded } from '@shop/events';
 import type { ServiceDeps } from '@shop/platform';
 import { badUserInput, conflict, notFound } from '@shop/platform';
 import type { EntityManager } from 'typeorm';
@@ -187,12 +187,15 @@ export class CatalogService {
         const taken = await repo.takenSlugs('category', base);
         const prefixed = parent ? `${parent.slug}-${base}` : base;
         const slug = !taken.has(base) ? base : firstFreeSlug(prefixed, await repo.takenSlugs('category', prefixed));
+        let category: Category;
         try {
-          return await repo.insertCategory({ name, slug, parentId: parent?.id ?? null });
+          category = await repo.insertCategory({ name, slug, parentId: parent?.id ?? null });
         } catch (error) {
           if (isDuplicateCategoryName(error)) throw conflict(`A category named "${name}" already exists here.`, { field: 'input.name' });
           throw error;
         }
+        await this.deps.outbox.add(tx, CategoryCreated, category.id, { categoryId: category.id, name: category.name, slug: category.slug, parentId: category.parentId });
+        return category;
       }),
     );
   }
