@@ -250,10 +250,9 @@ export class DiscoveryRepository {
 
   /**
    * A confirmed order: every pair of its products counts one more shared order, each product its
-   * units sold, the customer their purchases; then its held lines go. Returns the number of lines
-   * (0 when the placement was never seen).
+   * units sold, the customer their purchases; then its held lines go. Returns the ids of its
+   * products (none when the placement was never seen).
    */
-  /** Counts a confirmed order's held lines; the ids of its products (none when its placement was never seen). */
   async confirmOrder(orderId: string): Promise<string[]> {
     const lines = (await this.db.query('DELETE FROM order_line_pending WHERE order_id = $1 RETURNING product_id, user_id, quantity, placed_at', [orderId])) as unknown;
     const rows = (Array.isArray(lines) && Array.isArray(lines[0]) ? lines[0] : lines) as Raw[];
