@@ -41,19 +41,24 @@ describe('exact cache dependencies through the gateway', () => {
     return res.data!.product.inventory.available;
   };
 
+  /** A product in a category of its own, created through the gateway as an admin; answers its id. */
+  const createProbe = async (categoryName: string, name: string, price: string, initialStock: number): Promise<string> => {
+    const admin = await shop.tokenFor({ roles: ['ADMIN'] });
+    const category = await shop.gql('mutation ($name: String!) { createCategory(input: { name: $name }) { id } }', { name: categoryName }, admin);
+    const created = await shop.gql(
+      'mutation ($c: ID!, $name: String!, $price: Decimal!, $stock: Int!) { createProduct(input: { name: $name, description: "A probe.", price: $price, categoryId: $c, initialStock: $stock }) { id } }',
+      { c: category.data.createCategory.id, name, price, stock: initialStock },
+      admin,
+    );
+    expect(created.errors).toBeUndefined();
+    return created.data.createProduct.id as string;
+  };
+
   beforeAll(async () => {
     shop = await startTestShop({ bus: 'in-process' });
     catalogDb = new Client({ connectionString: shop.databaseUrl('catalog') });
     await catalogDb.connect();
-    const admin = await shop.tokenFor({ roles: ['ADMIN'] });
-    const category = await shop.gql('mutation { createCategory(input: { name: "Probes" }) { id } }', {}, admin);
-    const created = await shop.gql(
-      'mutation ($c: ID!) { createProduct(input: { name: "Lockprobe Lamp", description: "A probe.", price: "9.00", categoryId: $c, initialStock: 2 }) { id } }',
-      { c: category.data.createCategory.id },
-      admin,
-    );
-    expect(created.errors).toBeUndefined();
-    productId = created.data.createProduct.id;
+    productId = await createProbe('Probes', 'Lockprobe Lamp', '9.00', 2);
     // Inventory opened the stock record (from catalog's product event).
     await eventually(async () => (await shop.gql(STOCK, { id: productId })).data?.product?.inventory?.available === 2, 30_000);
   }, 120_000);
@@ -171,15 +176,7 @@ describe('exact cache dependencies through the gateway', () => {
   });
 
   it('should outdate a cached frequentlyBoughtTogether once catalog counted a confirmed order of the product, well within its hint', async () => {
-    const admin = await shop.tokenFor({ roles: ['ADMIN'] });
-    const category = await shop.gql('mutation { createCategory(input: { name: "Probe shades" }) { id } }', {}, admin);
-    const created = await shop.gql(
-      'mutation ($c: ID!) { createProduct(input: { name: "Lockprobe Shade", description: "A probe.", price: "4.00", categoryId: $c, initialStock: 5 }) { id } }',
-      { c: category.data.createCategory.id },
-      admin,
-    );
-    expect(created.errors).toBeUndefined();
-    const partner: string = created.data.createProduct.id;
+    const partner = await createProbe('Probe shades', 'Lockprobe Shade', '4.00', 5);
     // Orders knows both products (their snapshots) and both have stock.
     await eventually(async () => {
       const ids = (await demoProducts(shop, 2)).map((p) => p.id);
